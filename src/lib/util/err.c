@@ -1,0 +1,52 @@
+#include "util/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static _Thread_local char detail[RB_ERR_DETAIL_MAX];
+
+const char *rb_strerror(int err)
+{
+	switch (err) {
+	case RB_OK: return "success";
+	case RB_E_NOMEM: return "out of memory";
+	case RB_E_INVAL: return "invalid argument";
+	case RB_E_PARSE: return "malformed input";
+	case RB_E_TOOBIG: return "input too large";
+	case RB_E_IO: return "I/O error";
+	case RB_E_NOTFOUND: return "not found";
+	case RB_E_EXISTS: return "already exists";
+	case RB_E_UNSUPPORTED: return "not supported";
+	case RB_E_CRYPTO: return "cryptographic library error";
+	case RB_E_VERIFY: return "verification failed";
+	case RB_E_P11: return "PKCS#11 error";
+	case RB_E_PIN: return "PIN rejected";
+	case RB_E_MODULE: return "PKCS#11 module error";
+	case RB_E_TOKEN: return "token not found";
+	case RB_E_KEY: return "key not found or unusable";
+	case RB_E_PERM: return "permission denied";
+	case RB_E_STATE: return "wrong state";
+	case RB_E_LIMIT: return "limit reached";
+	}
+	return "unknown error";
+}
+
+int rb_err_set(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *rb_err_detail(void)
+{
+	return detail;
+}
+
+void rb_err_clear(void)
+{
+	detail[0] = '\0';
+}

@@ -1,0 +1,205 @@
+#include "util/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/err.h"
+#include "util/secret.h"
+
+int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len)
+{
+	size_t len = 0, alloc = 4096;
+	uint8_t *p = malloc(alloc), *np;
+
+	if (!p)
+		return RB_E_NOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= alloc) {
+			if (alloc > cap + 1) {
+				rb_wipe(p, alloc);
+				free(p);
+				return RB_E_TOOBIG;
+			}
+			np = malloc(alloc * 2);
+			if (!np) {
+				rb_wipe(p, alloc);
+				free(p);
+				return RB_E_NOMEM;
+			}
+			memcpy(np, p, len);
+			rb_wipe(p, alloc);
+			free(p);
+			p = np;
+			alloc *= 2;
+		}
+		n = read(fd, p + len, alloc - len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rb_wipe(p, alloc);
+			free(p);
+			return RB_E_IO;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > cap) {
+			rb_wipe(p, alloc);
+			free(p);
+			return RB_E_TOOBIG;
+		}
+	}
+	p[len] = '\0';
+	*ret = p;
+	*ret_len = len;
+	return RB_OK;
+}
+
+int rb_file_read(const char *path, size_t cap, uint8_t **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return rb_err_set(errno == ENOENT ? RB_E_NOTFOUND : RB_E_IO,
+				  "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return rb_err_set(RB_E_IO, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return rb_err_set(RB_E_IO, "%s: is a directory, expected a file", path);
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > cap)
+		return rb_err_set(RB_E_TOOBIG, "%s: %lld bytes exceeds the limit of %zu bytes",
+				  path, (long long)st.st_size, cap);
+	err = rb_fd_read_all(fd, cap, ret, ret_len);
+	if (err == RB_E_TOOBIG)
+		return rb_err_set(err, "%s: exceeds the limit of %zu bytes", path, cap);
+	if (err < 0)
+		return rb_err_set(err, "%s: read failed: %s", path, strerror(errno));
+	return RB_OK;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int rb_fsync_dir(const char *dir)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		return rb_err_set(RB_E_IO, "%s: cannot sync directory: %s", dir, strerror(errno));
+	return RB_OK;
+}
+
+static int parent_dir(const char *path, char **ret)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	char *d;
+
+	if (!copy)
+		return RB_E_NOMEM;
+	d = strdup(dirname(copy));
+	if (!d)
+		return RB_E_NOMEM;
+	*ret = d;
+	return RB_OK;
+}
+
+int rb_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	_cleanup_free_ char *dir = NULL, *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	uint8_t rnd[8];
+	int err;
+
+	if ((err = parent_dir(path, &dir)) < 0)
+		return err;
+	if ((err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
+		return err;
+	if (asprintf(&tmp, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1],
+		     rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
+		tmp = NULL;
+		return RB_E_NOMEM;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return rb_err_set(RB_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		err = rb_err_set(RB_E_IO, "%s: write failed: %s", path, strerror(errno));
+		unlink(tmp);
+		return err;
+	}
+	close(TAKE_FD(fd));
+	if (rename(tmp, path) < 0) {
+		err = rb_err_set(RB_E_IO, "%s: rename failed: %s", path, strerror(errno));
+		unlink(tmp);
+		return err;
+	}
+	return rb_fsync_dir(dir);
+}
+
+int rb_file_create_secret(const char *path, const void *data, size_t len)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int fd = -1;
+	int err;
+
+	if ((err = parent_dir(path, &dir)) < 0)
+		return err;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return rb_err_set(errno == EEXIST ? RB_E_EXISTS : RB_E_IO,
+				  "%s: cannot create secret file: %s%s", path, strerror(errno),
+				  errno == EEXIST ? " (refusing to overwrite; move it away first)" : "");
+	if (fchmod(fd, 0600) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		err = rb_err_set(RB_E_IO, "%s: write failed: %s", path, strerror(errno));
+		unlink(path);
+		return err;
+	}
+	return rb_fsync_dir(dir);
+}
+
+int rb_mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+	char *s;
+
+	if (!p)
+		return RB_E_NOMEM;
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return rb_err_set(RB_E_IO, "%s: cannot create directory: %s", p, strerror(errno));
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return rb_err_set(RB_E_IO, "%s: cannot create directory: %s", p, strerror(errno));
+	return RB_OK;
+}
