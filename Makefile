@@ -1,0 +1,38 @@
+# Thin wrapper over Meson. The two commands a new user needs:
+#   make demo    install missing packages (as root), build, run the demo on SoftHSM2
+#   make check   install missing packages (as root), build twice, run every test
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+
+.PHONY: all deps build demo check install fuzz bench clean
+
+all: build
+
+deps:
+	@./scripts/ensure-deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	./scripts/demo $(BUILD)
+
+check: deps
+	./scripts/check
+
+install: build
+	meson configure $(BUILD) --prefix=$(PREFIX) >/dev/null
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+
+fuzz: deps
+	ROMBSR_FUZZ_SECONDS=$${ROMBSR_FUZZ_SECONDS:-300} ./scripts/check-fuzz
+
+bench: build
+	./$(BUILD)/bench/sign-throughput
+
+clean:
+	rm -rf build build-asan build-fuzz build*.log

@@ -1,0 +1,43 @@
+#include "keys/keyspec.h"
+
+/* The default key set. Android keys follow AOSP's make_key subjects; the
+ * validity matches AOSP's default of 10,000 days or more because platform
+ * certificates cannot be replaced on shipped devices. */
+#define ANDROID_SUBJECT "/C=US/ST=California/L=Mountain View/O=Android/OU=Android/CN=Android/emailAddress=android@android.com"
+#define ANDROID_KEY(n, p)                                                              \
+	"    {\"name\": \"" n "\", \"algorithm\": \"rsa-4096\", \"purpose\": \"" p "\",\n" \
+	"     \"subject\": \"" ANDROID_SUBJECT "\", \"validity_days\": 10950},\n"
+
+static const char default_text[] =
+	"{\n"
+	"  \"format\": \"rombsr-keyspec\",\n"
+	"  \"version\": 1,\n"
+	"  \"keys\": [\n"
+	ANDROID_KEY("platform", "android")
+	ANDROID_KEY("media", "android")
+	ANDROID_KEY("shared", "android")
+	ANDROID_KEY("networkstack", "android")
+	ANDROID_KEY("sdk_sandbox", "android")
+	ANDROID_KEY("bluetooth", "android")
+	ANDROID_KEY("testkey", "android")
+	ANDROID_KEY("avb_root", "avb")
+	ANDROID_KEY("avb_intermediate", "avb")
+	ANDROID_KEY("ota_key", "ota")
+	"    {\"name\": \"queue\", \"algorithm\": \"ed25519\", \"purpose\": \"queue\",\n"
+	"     \"subject\": \"/O=rombsr/CN=rombsr signing queue\", \"validity_days\": 3650,\n"
+	"     \"openpgp_uid\": \"rombsr signing queue <queue@rombsr.invalid>\"},\n"
+	"    {\"name\": \"audit\", \"algorithm\": \"ed25519\", \"purpose\": \"audit\",\n"
+	"     \"subject\": \"/O=rombsr/CN=rombsr audit log\", \"validity_days\": 3650,\n"
+	"     \"openpgp_uid\": \"rombsr audit log <audit@rombsr.invalid>\"}\n"
+	"  ]\n"
+	"}\n";
+
+const char *keyspec_default_text(void)
+{
+	return default_text;
+}
+
+int keyspec_default(struct keyspec **ret)
+{
+	return keyspec_parse(default_text, sizeof(default_text) - 1, "built-in key spec", ret);
+}
