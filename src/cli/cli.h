@@ -1,0 +1,87 @@
+/* Shared pieces of the rombsr command line: common options, exit codes,
+ * error printing, and opening the configured token. Only code under
+ * src/cli prints or exits. */
+#ifndef ROMBSR_CLI_CLI_H
+#define ROMBSR_CLI_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "p11/p11.h"
+
+/* Exit codes, documented in docs/EXIT-CODES.md and rombsr(1). */
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_INTERNAL = 1,     /* unexpected failure (out of memory, bug) */
+	EXIT_USAGE = 2,        /* bad command line */
+	EXIT_BAD_INPUT = 3,    /* malformed or oversized input file */
+	EXIT_NOT_FOUND = 4,    /* file, token or key does not exist */
+	EXIT_AUTH = 5,         /* PIN wrong/missing/locked, or permission refused */
+	EXIT_HSM = 6,          /* PKCS#11 module or token failure */
+	EXIT_VERIFY = 7,       /* a signature or hash did not verify */
+	EXIT_UNSUPPORTED = 8,  /* algorithm/format/version not supported */
+	EXIT_IO = 9,           /* read/write failure */
+	EXIT_EXISTS = 10,      /* refusing to overwrite existing state */
+};
+
+/* Options every verb that touches the HSM understands. */
+struct cli_common {
+	const char *state_dir;   /* --state-dir, $ROMBSR_STATE_DIR, ./rombsr-state */
+	const char *module;      /* --module, default SoftHSM2 */
+	const char *token;       /* --token label or pkcs11: URI; NULL: the manifest's
+				  * token if a verb loaded one, else "rombsr" */
+	const char *manifest;    /* --manifest, default STATE/manifest.json */
+	struct p11_pin_source pin;
+	char *manifest_buf;      /* owned storage for the default manifest path */
+};
+
+#define CLI_COMMON_OPTIONS                                        \
+	{ "state-dir", required_argument, NULL, 0x100 },          \
+	{ "module", required_argument, NULL, 0x101 },             \
+	{ "token", required_argument, NULL, 0x102 },              \
+	{ "manifest", required_argument, NULL, 0x103 },           \
+	{ "pin-file", required_argument, NULL, 0x104 },           \
+	{ "pin-fd", required_argument, NULL, 0x105 },             \
+	{ "pin-env", required_argument, NULL, 0x106 },            \
+	{ "help", no_argument, NULL, 'h' }
+
+#define CLI_COMMON_HELP                                                                   \
+	"  --state-dir DIR     rombsr state (default $ROMBSR_STATE_DIR or ./rombsr-state)\n" \
+	"  --module PATH       PKCS#11 module (default SoftHSM2)\n"                          \
+	"  --token SELECTOR    token label or pkcs11: URI (default: the manifest's token)\n" \
+	"  --manifest FILE     key manifest (default STATE/manifest.json)\n"                \
+	"  --pin-file FILE     read the operator PIN from FILE (mode 0600)\n"               \
+	"  --pin-fd N          read the operator PIN from file descriptor N\n"              \
+	"  --pin-env VAR       read the operator PIN from environment variable VAR\n"       \
+	"                      (without these, rombsr prompts on the terminal)\n"
+
+void cli_common_init(struct cli_common *c);
+void cli_common_done(struct cli_common *c);
+/* Handle a common option; returns 1 if opt was one, 0 if not. */
+int cli_common_opt(struct cli_common *c, int opt, const char *arg);
+/* Resolve defaults (state dir, manifest path, SoftHSM config). */
+int cli_common_finish(struct cli_common *c);
+
+/* Print "rombsr VERB: DETAIL" (or the generic text for err) on stderr and
+ * return the exit code for err. */
+int cli_fail(const char *verb, int err);
+/* Print a usage error and return EXIT_USAGE. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_exit_code(int err);
+
+/* Load the module, open the token and (if login) log in as operator with
+ * the configured PIN source; the PIN is wiped right after C_Login. */
+int cli_open_token(struct cli_common *c, bool login, struct p11_module **ret_mod,
+		   struct p11_token **ret_tok);
+
+/* The SoftHSM2 configuration file of a state directory; caller frees. */
+int cli_softhsm_conf_path(const char *state_dir, char **ret);
+/* True if module is SoftHSM2 (by file name). */
+bool cli_module_is_softhsm(const char *module);
+
+/* Verbs. argv[0] is the verb name. */
+int cmd_hsm_provision(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_sign_file(int argc, char **argv);
+
+#endif

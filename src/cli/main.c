@@ -1,0 +1,48 @@
+/* rombsr: zero-trust release signing. One verb per file in src/cli. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "util/secret.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} verbs[] = {
+	{ "hsm-provision", cmd_hsm_provision, "initialise a token: role credentials, key set, manifest" },
+	{ "keys", cmd_keys, "list or export keys from the manifest" },
+	{ "sign-file", cmd_sign_file, "sign a file with an HSM key (admin-local, raw or OpenPGP)" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: rombsr VERB [OPTIONS]\n\nverbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-15s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(f, "\n'rombsr VERB --help' describes a verb; rombsr(1) describes exit codes.\n");
+}
+
+int main(int argc, char **argv)
+{
+	/* Every verb may hold a PIN or talk to the HSM: no core dumps. */
+	rb_secret_harden_process();
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("rombsr %s\n", ROMBSR_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[1], verbs[i].name) == 0)
+			return verbs[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "rombsr: unknown verb '%s'; run 'rombsr --help' for the list\n", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,53 @@
+# Shared set-up for integration tests; source it after `set -euo pipefail`.
+#
+#   ROMBSR      the rombsr binary under test (from ROMBSR_BUILD_DIR)
+#   WORK        a private temporary directory, removed on exit
+#   fail MSG    print MSG and exit 1
+#   expect_exit CODE CMD...   run CMD, require exit status CODE, keep stderr
+#                             in $WORK/last.err
+#   provision_small STATE ESCROW   provision a token with the test key spec
+
+: "${ROMBSR_BUILD_DIR:?run through meson test}"
+: "${ROMBSR_SOURCE_DIR:?run through meson test}"
+ROMBSR="$ROMBSR_BUILD_DIR/src/cli/rombsr"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rombsr-it.XXXXXX")
+export GNUPGHOME="$WORK/gnupg"
+mkdir -m 700 "$GNUPGHOME"
+unset SOFTHSM2_CONF
+
+cleanup_fixture() {
+	gpgconf --kill all >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup_fixture EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+step() {
+	echo "--- $*"
+}
+
+expect_exit() {
+	local want=$1 got=0
+	shift
+	"$@" >"$WORK/last.out" 2>"$WORK/last.err" || got=$?
+	if [ "$got" -ne "$want" ]; then
+		echo "command: $*" >&2
+		cat "$WORK/last.out" "$WORK/last.err" >&2
+		fail "exit status $got, expected $want"
+	fi
+}
+
+expect_err() { # substring expected in the last command's stderr
+	grep -qF -- "$1" "$WORK/last.err" || { cat "$WORK/last.err" >&2; fail "stderr lacks '$1'"; }
+}
+
+TEST_KEYSPEC="$ROMBSR_SOURCE_DIR/tests/vectors/keyspec-test.json"
+
+provision_small() { # STATE ESCROW
+	"$ROMBSR" hsm-provision --state-dir "$1" --escrow-dir "$2" --keyspec "$TEST_KEYSPEC" \
+		--label rombsr-test >"$WORK/provision.log" 2>&1 || { cat "$WORK/provision.log" >&2; fail "provisioning"; }
+}
