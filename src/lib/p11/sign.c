@@ -8,7 +8,7 @@
 
 /* Largest input we pass to C_Sign: an RSA DigestInfo is < 100 bytes, but
  * Ed25519 signs whole messages (OpenPGP hashes, checkpoints, TBS). */
-#define MAX_SIGN_INPUT (1024 * 1024)
+#define MAX_SIGN_INPUT (64 * 1024 * 1024)
 
 static size_t sig_len_for(const struct p11_key *k)
 {
