@@ -29,7 +29,7 @@ install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 fuzz: deps
-	ROMBSR_FUZZ_SECONDS=$${ROMBSR_FUZZ_SECONDS:-300} ./scripts/check-fuzz
+	ROMBSR_FUZZ_SECONDS=$${ROMBSR_FUZZ_SECONDS:-300} ./scripts/fuzz
 
 bench: build
 	./$(BUILD)/bench/sign-throughput

@@ -76,42 +76,6 @@ struct manifest_key *manifest_find(const struct manifest *m, const char *name)
 	return NULL;
 }
 
-int manifest_key_derive(struct manifest_key *k)
-{
-	const unsigned char *p = k->spki;
-	X509 *x;
-	EVP_PKEY *cert_pub;
-	size_t n;
-	int err;
-	enum rb_key_alg alg;
-
-	EVP_PKEY_free(k->pub);
-	k->pub = d2i_PUBKEY(NULL, &p, (long)k->spki_len);
-	if (!k->pub || p != k->spki + k->spki_len)
-		return rb_err_set(RB_E_PARSE, "key \"%s\": spki is not one DER SubjectPublicKeyInfo", k->name);
-	if (rb_pkey_alg(k->pub, &alg) < 0 || alg != k->alg)
-		return rb_err_set(RB_E_PARSE, "key \"%s\": spki does not hold a key of its algorithm", k->name);
-	if (alg == RB_KEY_RSA && (unsigned)EVP_PKEY_get_bits(k->pub) != k->bits)
-		return rb_err_set(RB_E_PARSE, "key \"%s\": spki holds RSA-%d, algorithm says RSA-%u", k->name,
-				  EVP_PKEY_get_bits(k->pub), k->bits);
-	if ((err = rb_digest(EVP_sha256(), k->spki, k->spki_len, k->spki_sha256, &n)) < 0)
-		return err;
-	if (!k->cert)
-		return RB_OK;
-	p = k->cert;
-	x = d2i_X509(NULL, &p, (long)k->cert_len);
-	if (!x || p != k->cert + k->cert_len) {
-		X509_free(x);
-		return rb_err_set(RB_E_PARSE, "key \"%s\": certificate is not one DER X.509 certificate", k->name);
-	}
-	cert_pub = X509_get0_pubkey(x);
-	err = cert_pub && EVP_PKEY_eq(cert_pub, k->pub) == 1 ? RB_OK : RB_E_VERIFY;
-	X509_free(x);
-	if (err < 0)
-		return rb_err_set(err, "key \"%s\": the certificate is for a different key than spki", k->name);
-	return rb_digest(EVP_sha256(), k->cert, k->cert_len, k->cert_sha256, &n);
-}
-
 /* The OpenPGP certificate must start with exactly the v4 public-key
  * packet of this key at its creation time; its fingerprint follows. */
 static int openpgp_cert_matches(struct manifest_key *k)
@@ -132,6 +96,44 @@ static int openpgp_cert_matches(struct manifest_key *k)
 		memcpy(k->openpgp_fpr, pk->fpr, sizeof(k->openpgp_fpr));
 	rb_buf_free(&pkt);
 	return err;
+}
+
+int manifest_key_derive(struct manifest_key *k)
+{
+	const unsigned char *p = k->spki;
+	X509 *x;
+	EVP_PKEY *cert_pub;
+	size_t n;
+	int err;
+	enum rb_key_alg alg;
+
+	EVP_PKEY_free(k->pub);
+	k->pub = d2i_PUBKEY(NULL, &p, (long)k->spki_len);
+	if (!k->pub || p != k->spki + k->spki_len)
+		return rb_err_set(RB_E_PARSE, "key \"%s\": spki is not one DER SubjectPublicKeyInfo", k->name);
+	if (rb_pkey_alg(k->pub, &alg) < 0 || alg != k->alg)
+		return rb_err_set(RB_E_PARSE, "key \"%s\": spki does not hold a key of its algorithm", k->name);
+	if (alg == RB_KEY_RSA && (unsigned)EVP_PKEY_get_bits(k->pub) != k->bits)
+		return rb_err_set(RB_E_PARSE, "key \"%s\": spki holds RSA-%d, algorithm says RSA-%u", k->name,
+				  EVP_PKEY_get_bits(k->pub), k->bits);
+	if ((err = rb_digest(EVP_sha256(), k->spki, k->spki_len, k->spki_sha256, &n)) < 0)
+		return err;
+	if (k->openpgp && (err = openpgp_cert_matches(k)) < 0)
+		return err;
+	if (!k->cert)
+		return RB_OK;
+	p = k->cert;
+	x = d2i_X509(NULL, &p, (long)k->cert_len);
+	if (!x || p != k->cert + k->cert_len) {
+		X509_free(x);
+		return rb_err_set(RB_E_PARSE, "key \"%s\": certificate is not one DER X.509 certificate", k->name);
+	}
+	cert_pub = X509_get0_pubkey(x);
+	err = cert_pub && EVP_PKEY_eq(cert_pub, k->pub) == 1 ? RB_OK : RB_E_VERIFY;
+	X509_free(x);
+	if (err < 0)
+		return rb_err_set(err, "key \"%s\": the certificate is for a different key than spki", k->name);
+	return rb_digest(EVP_sha256(), k->cert, k->cert_len, k->cert_sha256, &n);
 }
 
 static int get_b64(const struct json_value *o, const char *key, bool required, uint8_t **ret,
@@ -234,9 +236,6 @@ static int parse_key(const struct json_value *o, struct manifest_key *k)
 	    (err = check_hex(fprs, "certificate_sha256", k->cert_sha256, 32)) < 0)
 		return err;
 	if (k->openpgp) {
-		if ((err = openpgp_cert_matches(k)) < 0)
-			return json_err_set(json_object_get(o, "openpgp_certificate"), err, "%s",
-					    rb_err_detail());
 		if ((err = check_hex(fprs, "openpgp_v4", k->openpgp_fpr, 20)) < 0)
 			return err;
 	} else if (json_object_get(fprs, "openpgp_v4")) {

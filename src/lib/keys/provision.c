@@ -102,7 +102,6 @@ static int issue_certificates(struct p11_token *t, struct p11_key *key, const st
 	struct x509_cert_params cp = { 0 };
 	struct rb_signer signer;
 	struct rb_buf pgp = RB_BUF_INIT;
-	struct pgp_key *pk = NULL;
 	char uid[256];
 	int err;
 
@@ -129,10 +128,6 @@ static int issue_certificates(struct p11_token *t, struct p11_key *key, const st
 		snprintf(uid, sizeof(uid), "%s", ks->openpgp_uid);
 	else
 		snprintf(uid, sizeof(uid), "rombsr %s key <%s@rombsr.invalid>", ks->name, ks->name);
-	if ((err = pgp_key_new(&signer, now, &pk)) < 0)
-		return err;
-	memcpy(mk->openpgp_fpr, pk->fpr, sizeof(mk->openpgp_fpr));
-	pgp_key_free(pk);
 	if ((err = pgp_cert_write(&signer, now, uid, now, &pgp)) < 0)
 		return err;
 	mk->openpgp = rb_buf_steal(&pgp, &mk->openpgp_len);
