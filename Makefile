@@ -25,7 +25,7 @@ check: deps
 	./scripts/check
 
 install: build
-	meson configure $(BUILD) --prefix=$(PREFIX) >/dev/null
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 fuzz: deps
