@@ -114,8 +114,8 @@ static int parse_key(const struct json_value *o, struct keyspec_key *k)
 		return json_err_set(json_object_get(o, "algorithm"), RB_E_UNSUPPORTED,
 				    "key \"%s\": algorithm \"%.32s\" is not supported; use rsa-2048, "
 				    "rsa-3072, rsa-4096, ec-p256 or ed25519", name, alg);
-	err = json_get_int_range(o, "validity_days", 1, 36500, &days);
-	if (err < 0 && err != RB_E_NOTFOUND && json_object_get(o, "validity_days"))
+	if (json_object_get(o, "validity_days") &&
+	    (err = json_get_int_range(o, "validity_days", 1, 36500, &days)) < 0)
 		return err;
 	k->validity_days = days;
 	snprintf(default_subject, sizeof(default_subject), "/O=rombsr/CN=%s", name);
