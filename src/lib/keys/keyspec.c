@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "json/json.h"
+#include "pgp/pgp.h"
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "x509/x509.h"
 
 int key_name_valid(const char *name)
 {
@@ -126,6 +128,29 @@ static int parse_key(const struct json_value *o, struct keyspec_key *k)
 	    (err = dup_opt(o, "subject", default_subject, &k->subject)) < 0 ||
 	    (err = dup_opt(o, "openpgp_uid", NULL, &k->openpgp_uid)) < 0)
 		return err;
+	/* Catch what the certificate builders would refuse now, before a
+	 * token is initialised, not half-way through provisioning. */
+	{
+		uint8_t *der = NULL;
+		size_t der_len;
+
+		err = x509_subject_to_der(k->subject, &der, &der_len);
+		free(der);
+		if (err < 0)
+			return json_err_set(json_object_get(o, "subject") ? json_object_get(o, "subject") : o,
+					    RB_E_PARSE, "key \"%s\": subject: %s", name, rb_err_detail());
+	}
+	if (k->openpgp_uid) {
+		size_t n = strlen(k->openpgp_uid);
+		bool ctl = false;
+
+		for (size_t i = 0; i < n; i++)
+			ctl |= (unsigned char)k->openpgp_uid[i] < 0x20 || k->openpgp_uid[i] == 0x7f;
+		if (n == 0 || n > PGP_USER_ID_MAX || ctl)
+			return json_err_set(json_object_get(o, "openpgp_uid"), RB_E_PARSE,
+					    "key \"%s\": openpgp_uid must be 1-%d bytes without control characters",
+					    name, PGP_USER_ID_MAX);
+	}
 	return RB_OK;
 }
 

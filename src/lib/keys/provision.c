@@ -102,7 +102,7 @@ static int issue_certificates(struct p11_token *t, struct p11_key *key, const st
 	struct x509_cert_params cp = { 0 };
 	struct rb_signer signer;
 	struct rb_buf pgp = RB_BUF_INIT;
-	char uid[256];
+	_cleanup_free_ char *uid = NULL;
 	int err;
 
 	p11_key_signer(key, &signer);
@@ -124,10 +124,13 @@ static int issue_certificates(struct p11_token *t, struct p11_key *key, const st
 	 * distributions sign packages with; P-256 keys get X.509 only. */
 	if (ks->alg == RB_KEY_EC_P256)
 		return RB_OK;
-	if (ks->openpgp_uid)
-		snprintf(uid, sizeof(uid), "%s", ks->openpgp_uid);
-	else
-		snprintf(uid, sizeof(uid), "rombsr %s key <%s@rombsr.invalid>", ks->name, ks->name);
+	if (ks->openpgp_uid) {
+		uid = strdup(ks->openpgp_uid);
+	} else if (asprintf(&uid, "rombsr %s key <%s@rombsr.invalid>", ks->name, ks->name) < 0) {
+		uid = NULL;
+	}
+	if (!uid)
+		return RB_E_NOMEM;
 	if ((err = pgp_cert_write(&signer, now, uid, now, &pgp)) < 0)
 		return err;
 	mk->openpgp = rb_buf_steal(&pgp, &mk->openpgp_len);

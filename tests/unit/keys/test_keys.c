@@ -69,6 +69,13 @@ static void test_keyspec_rejects(void)
 	CHECK_ERR(parse_spec("{\"format\":\"rombsr-keyspec\",\"version\":1,\"keys\":[{\"name\":\"a\",\"algorithm\":\"ed25519\"}]} x"),
 		  RB_E_PARSE);
 	CHECK_OK(parse_spec("{\"format\":\"rombsr-keyspec\",\"version\":1,\"keys\":[{\"name\":\"a-b_1\",\"algorithm\":\"ec-p256\"}]}"));
+	/* certificate and OpenPGP fields are checked before any token work */
+	CHECK_ERR(parse_spec("{\"format\":\"rombsr-keyspec\",\"version\":1,\"keys\":[{\"name\":\"a\",\"algorithm\":\"ed25519\",\"subject\":\"/XX=nope\"}]}"),
+		  RB_E_PARSE);
+	CHECK(strstr(rb_err_detail(), "subject") != NULL);
+	CHECK_ERR(parse_spec("{\"format\":\"rombsr-keyspec\",\"version\":1,\"keys\":[{\"name\":\"a\",\"algorithm\":\"ed25519\",\"openpgp_uid\":\"a\\u0007b\"}]}"),
+		  RB_E_PARSE);
+	CHECK(strstr(rb_err_detail(), "openpgp_uid") != NULL);
 }
 
 /* Build one manifest key from a soft signer, as provisioning does. */
