@@ -1,0 +1,223 @@
+/* Deferred signing, build-node side: the pieces the capture PKCS#11 module
+ * (src/capture/, installed as librombsr-capture.so and libmock_pkcs11.so)
+ * and the later apply/sign steps share.
+ *
+ *   capture_digestinfo_parse  CKM_RSA_PKCS input -> hash algorithm + digest
+ *   capture_request_new       a signing request: content-derived id and a
+ *                             deterministic placeholder signature
+ *   capture_spool_write/load  one JSON file per request in a spool directory
+ *                             (docs/formats/capture-request.md)
+ *   capture_request_sign      sign node: the real signature for a request,
+ *                             honouring the placeholder's shape constraints
+ *   capture_resolve_*         replace placeholders in an artifact with the
+ *                             real signatures, byte for byte
+ *   capture_config_load       the module's configuration
+ *                             (docs/formats/capture-config.md)
+ *
+ * Everything a build node hands us is untrusted: request files, artifacts,
+ * configuration. Parsers are strict, capped and fuzzed (fuzz/).
+ *
+ * Ownership: every *_new/*_parse/*_load returns an object the caller frees
+ * with the matching *_free (which accepts NULL). Borrowed pointers are said
+ * to be borrowed.
+ */
+#ifndef ROMBSR_CAPTURE_CAPTURE_H
+#define ROMBSR_CAPTURE_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "crypto/signer.h"
+#include "keys/manifest.h"
+#include "util/buf.h"
+
+struct p11_key;
+
+#define CAPTURE_REQUEST_FORMAT "rombsr-capture-request"
+#define CAPTURE_REQUEST_VERSION 1
+#define CAPTURE_CONFIG_FORMAT "rombsr-capture-config"
+#define CAPTURE_CONFIG_VERSION 1
+
+/* Ed25519 signs the whole message, so the request must carry it. Tools
+ * that sign with Ed25519 (OpenPGP, git, signed notes) sign small hashed
+ * blocks; anything larger is refused with CKR_DATA_LEN_RANGE. */
+#define CAPTURE_EDDSA_MAX_MESSAGE (1024 * 1024)
+/* A request file is the message in base64 plus fixed-size fields. */
+#define CAPTURE_REQUEST_MAX_BYTES (2 * 1024 * 1024)
+#define CAPTURE_SPOOL_MAX_REQUESTS 100000
+#define CAPTURE_BUILD_ID_MAX 128
+#define CAPTURE_TOOL_MAX 64
+/* Artifacts resolve in memory. */
+#define CAPTURE_ARTIFACT_MAX_BYTES ((size_t)4 * 1024 * 1024 * 1024)
+
+#define CAPTURE_ID_LEN 32        /* SHA-256 */
+#define CAPTURE_ID_HEX_LEN 64
+
+/* The PKCS#11 mechanism a tool asked for. The values are the CKM_ codes,
+ * so the module can switch on them directly. */
+enum capture_mech {
+	CAPTURE_MECH_RSA_PKCS = 0x00000001,        /* CKM_RSA_PKCS: input is a DigestInfo */
+	CAPTURE_MECH_SHA256_RSA_PKCS = 0x00000040, /* CKM_SHA256_RSA_PKCS: module hashed */
+	CAPTURE_MECH_SHA512_RSA_PKCS = 0x00000042, /* CKM_SHA512_RSA_PKCS: module hashed */
+	CAPTURE_MECH_RSA_PKCS_PSS = 0x0000000d,    /* CKM_RSA_PKCS_PSS: input is a digest */
+	CAPTURE_MECH_ECDSA = 0x00001041,           /* CKM_ECDSA: input is a digest */
+	CAPTURE_MECH_EDDSA = 0x00001057,           /* CKM_EDDSA: input is the message */
+};
+
+/* "CKM_RSA_PKCS", ...; NULL for an unknown value. */
+const char *capture_mech_name(enum capture_mech m);
+int capture_mech_from_name(const char *name, enum capture_mech *ret);
+
+/* ---- DigestInfo ---------------------------------------------------------
+ *
+ * Accepts exactly the DER DigestInfo of RFC 8017 9.2 note 1 for SHA-256
+ * (51 bytes) or SHA-512 (83 bytes), with the NULL parameters. Anything
+ * else - other hashes, missing NULL, long-form lengths, trailing bytes -
+ * is RB_E_PARSE. *ret_scheme is RB_SIG_RSA_PKCS1_SHA256 or _SHA512;
+ * *ret_digest points into in (borrowed). */
+int capture_digestinfo_parse(const uint8_t *in, size_t len, enum rb_sig_scheme *ret_scheme,
+			     const uint8_t **ret_digest, size_t *ret_digest_len);
+
+/* ---- requests ---------------------------------------------------------- */
+
+struct capture_request {
+	uint8_t id[CAPTURE_ID_LEN];
+	char id_hex[CAPTURE_ID_HEX_LEN + 1];
+	char *build_id;
+	char *key_name;                  /* manifest key name (CKA_LABEL) */
+	uint8_t key_spki_sha256[32];     /* manifest fingerprint of the key */
+	enum capture_mech mechanism;     /* what the tool called */
+	enum rb_sig_scheme scheme;       /* what the sign node must compute */
+	uint8_t *input;                  /* the scheme's input: digest, or message (Ed25519) */
+	size_t input_len;
+	uint8_t *placeholder;            /* raw form: modulus-length, r||s, or 64 bytes */
+	size_t placeholder_len;
+	char *tool;                      /* calling process name, informational */
+	int64_t created;                 /* Unix time, informational */
+};
+
+/* Build a request for key (borrowed; must be active). The id is SHA-256
+ * over a domain-separated encoding of (version, build_id, key fingerprint,
+ * mechanism, scheme, input) - not tool or time - so the same signing
+ * operation in the same build always gets the same id and placeholder.
+ * Validates: build_id syntax, scheme fits key, input length for scheme
+ * (digest length, or 1..CAPTURE_EDDSA_MAX_MESSAGE). tool may be NULL. */
+int capture_request_new(const char *build_id, const struct manifest_key *key,
+			enum capture_mech mechanism, enum rb_sig_scheme scheme,
+			const uint8_t *input, size_t input_len, const char *tool, int64_t created,
+			struct capture_request **ret);
+void capture_request_free(struct capture_request *r);
+
+/* Whether build_id is 1..CAPTURE_BUILD_ID_MAX of [A-Za-z0-9._-], not
+ * starting with '.' or '-'. */
+bool capture_build_id_valid(const char *build_id);
+
+/* JSON, canonical (RFC 8785); see docs/formats/capture-request.md. */
+int capture_request_emit(const struct capture_request *r, struct rb_buf *out);
+/* Parse and validate one request. When m is non-NULL the key must exist
+ * in it with the recorded fingerprint. The id and the placeholder are
+ * recomputed and must match the recorded ones (RB_E_VERIFY otherwise).
+ * source names the input in error details. */
+int capture_request_parse(const char *text, size_t len, const char *source,
+			  const struct manifest *m, struct capture_request **ret);
+
+/* ---- placeholders -------------------------------------------------------
+ *
+ * Deterministic in the id; len bytes:
+ *   RSA:     modulus length; the top byte is below 0x40, so the value is
+ *            below any full-size modulus.
+ *   ECDSA:   64 bytes r||s; r[0] and s[0] both in 0x01..0x7f, so tools
+ *            DER-encode it as exactly 70 bytes (30 44 02 20 r 02 20 s). The
+ *            real signature must meet the same constraint
+ *            (capture_ecdsa_sig_fits) to replace it in place.
+ *   Ed25519: 64 bytes.
+ * Pseudo-random otherwise, so two placeholders never collide and never
+ * occur by chance in an artifact. */
+int capture_placeholder(const uint8_t id[CAPTURE_ID_LEN], enum rb_key_alg alg, size_t len,
+			uint8_t *out);
+/* r||s whose DER form is exactly 70 bytes: both top bytes in 0x01..0x7f. */
+bool capture_ecdsa_sig_fits(const uint8_t raw[64]);
+
+/* ---- spool --------------------------------------------------------------
+ *
+ * SPOOL/<id_hex>.json, written with a unique temporary name, fsync, and
+ * rename, so any number of processes may write at once and a reader never
+ * sees a partial file. Rewriting an existing id is harmless (same content
+ * except tool/time). The directory is created 0755 if missing. */
+int capture_spool_write(const char *spool_dir, const struct capture_request *r);
+/* Every *.json in spool_dir, parsed (against m when non-NULL) and sorted
+ * by id. Temporary files are ignored; any other file is an error. */
+struct capture_request_set {
+	struct capture_request **items;
+	size_t n;
+};
+int capture_spool_load(const char *spool_dir, const struct manifest *m,
+		       struct capture_request_set **ret);
+void capture_request_set_free(struct capture_request_set *s);
+/* The request with this id, or NULL (borrowed). */
+const struct capture_request *capture_request_set_find(const struct capture_request_set *s,
+							const uint8_t id[CAPTURE_ID_LEN]);
+
+/* ---- sign node ----------------------------------------------------------
+ *
+ * The real signature for r with key (which must be r's key): signs r->input
+ * under r->scheme through the PKCS#11 core (self-checked). For ECDSA it
+ * re-signs until capture_ecdsa_sig_fits() (about 4 tries on average, at
+ * most 64). *ret_sig is raw-form, malloc()ed; caller frees. */
+int capture_request_sign(struct p11_key *key, const struct capture_request *r,
+			 uint8_t **ret_sig, size_t *ret_len);
+
+/* ---- resolving placeholders in an artifact ----------------------------- */
+
+struct capture_resolution {
+	const struct capture_request *request; /* borrowed */
+	EVP_PKEY *pub;                         /* borrowed: the key's public key */
+	const uint8_t *sig;                    /* borrowed: raw-form real signature */
+	size_t sig_len;
+};
+
+struct capture_resolve_result {
+	size_t found;    /* occurrences of the placeholder (raw or DER form) */
+	bool replaced;
+};
+
+/* Verify every resolution (signature over the request's input with pub;
+ * same length as the placeholder; ECDSA fits), then find each placeholder
+ * in data - raw form, and for ECDSA also its 70-byte DER form - and
+ * replace it with the signature in the same form.
+ * results[i] describes resolutions[i]. A placeholder found more than once
+ * is ambiguous: nothing is replaced and RB_E_STATE is returned. A bad
+ * signature is RB_E_VERIFY, also with nothing replaced. Placeholders not
+ * found are not an error here (an artifact holds only some of a build's
+ * requests); the caller decides from results. */
+int capture_resolve_buffer(uint8_t *data, size_t len, const struct capture_resolution *res,
+			   size_t n, struct capture_resolve_result *results);
+/* The same on a file, written back atomically only if anything changed
+ * and nothing failed. Files over CAPTURE_ARTIFACT_MAX_BYTES: RB_E_TOOBIG. */
+int capture_resolve_file(const char *path, const struct capture_resolution *res, size_t n,
+			 struct capture_resolve_result *results);
+
+/* ---- configuration -----------------------------------------------------
+ *
+ * Sources, first match wins:
+ *   1. ROMBSR_CAPTURE_CONFIG=<file>: a rombsr-capture-config JSON file;
+ *   2. ROMBSR_CAPTURE_MANIFEST, ROMBSR_CAPTURE_SPOOL, ROMBSR_BUILD_ID
+ *      (and optional ROMBSR_CAPTURE_LOG, ROMBSR_CAPTURE_PIN_FILE).
+ * Relative paths in a config file are relative to the file's directory. */
+struct capture_config {
+	char *manifest_path;
+	char *spool_dir;
+	char *build_id;
+	char *log_path;        /* NULL: SPOOL/capture.log */
+	char *pin_file;        /* NULL: any PIN is accepted */
+	char *source;          /* "ROMBSR_CAPTURE_CONFIG=/path" or "environment" */
+};
+int capture_config_parse(const char *text, size_t len, const char *path,
+			 struct capture_config **ret);
+int capture_config_load(struct capture_config **ret);
+void capture_config_free(struct capture_config *c);
+
+#endif
