@@ -17,7 +17,7 @@
  * Everything a build node hands us is untrusted: request files, artifacts,
  * configuration. Parsers are strict, capped and fuzzed (fuzz/).
  *
- * Ownership: every *_new/*_parse/*_load returns an object the caller frees
+ * Ownership: every *_new, *_parse and *_load returns an object the caller frees
  * with the matching *_free (which accepts NULL). Borrowed pointers are said
  * to be borrowed.
  */
