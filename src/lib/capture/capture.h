@@ -104,7 +104,13 @@ struct capture_request {
  * mechanism, scheme, input) - not tool or time - so the same signing
  * operation in the same build always gets the same id and placeholder.
  * Validates: build_id syntax, scheme fits key, input length for scheme
- * (digest length, or 1..CAPTURE_EDDSA_MAX_MESSAGE). tool may be NULL. */
+ * (digest length, or 1..CAPTURE_EDDSA_MAX_MESSAGE). tool may be NULL; it
+ * is recorded with non-printable bytes as '?' and cut to CAPTURE_TOOL_MAX.
+ * Errors: RB_E_PERM key not active; RB_E_UNSUPPORTED scheme does not fit
+ * the key, or unknown mechanism; RB_E_INVAL bad build_id, a (mechanism,
+ * scheme) pair outside the table in capture-request.md, wrong digest
+ * length, empty message, created outside 0..9999-12-31; RB_E_TOOBIG
+ * Ed25519 message over CAPTURE_EDDSA_MAX_MESSAGE. */
 int capture_request_new(const char *build_id, const struct manifest_key *key,
 			enum capture_mech mechanism, enum rb_sig_scheme scheme,
 			const uint8_t *input, size_t input_len, const char *tool, int64_t created,
@@ -127,8 +133,9 @@ int capture_request_parse(const char *text, size_t len, const char *source,
 /* ---- placeholders -------------------------------------------------------
  *
  * Deterministic in the id; len bytes:
- *   RSA:     modulus length; the top byte is below 0x40, so the value is
- *            below any full-size modulus.
+ *   RSA:     modulus length (256..1024 bytes); the top byte is in
+ *            0x01..0x3f, so the value is below any full-size modulus and
+ *            has no leading zero byte.
  *   ECDSA:   64 bytes r||s; r[0] and s[0] both in 0x01..0x7f, so tools
  *            DER-encode it as exactly 70 bytes (30 44 02 20 r 02 20 s). The
  *            real signature must meet the same constraint
@@ -206,7 +213,14 @@ int capture_resolve_file(const char *path, const struct capture_resolution *res,
  *   1. ROMBSR_CAPTURE_CONFIG=<file>: a rombsr-capture-config JSON file;
  *   2. ROMBSR_CAPTURE_MANIFEST, ROMBSR_CAPTURE_SPOOL, ROMBSR_BUILD_ID
  *      (and optional ROMBSR_CAPTURE_LOG, ROMBSR_CAPTURE_PIN_FILE).
- * Relative paths in a config file are relative to the file's directory. */
+ * Relative paths in a config file are relative to the file's directory;
+ * capture_config_load() makes every path absolute (against the current
+ * directory for a relative ROMBSR_CAPTURE_CONFIG or variable), since tools
+ * change directory after loading the module. Variables are read with
+ * secure_getenv(). Errors name the variable or file and the fix:
+ * RB_E_NOTFOUND a required variable unset or the file missing; RB_E_INVAL
+ * a variable empty or ROMBSR_BUILD_ID invalid; RB_E_PARSE, RB_E_TOOBIG
+ * (over 64 KiB) or RB_E_UNSUPPORTED (version) for the file. */
 struct capture_config {
 	char *manifest_path;
 	char *spool_dir;
