@@ -921,6 +921,481 @@ static void test_spool_concurrent(void)
 	CHECK(count_dotfiles(dir) == 0);
 }
 
+/* ---- resolver ----------------------------------------------------------- */
+
+static struct rb_signer *signer_for(const struct capture_request *r)
+{
+	switch (r->scheme) {
+	case RB_SIG_ECDSA_SHA256:
+		return &s_ec;
+	case RB_SIG_ED25519:
+		return &s_ed;
+	default:
+		return &s_rsa;
+	}
+}
+
+/* A real signature for r from the soft key. For ECDSA, want_fit picks
+ * one that fits the placeholder's shape (true) or one that does not. */
+static uint8_t *soft_sign_request(const struct capture_request *r, bool want_fit, size_t *len)
+{
+	struct rb_signer *s = signer_for(r);
+
+	for (int tries = 0; tries < 1000; tries++) {
+		uint8_t *sig = NULL;
+
+		if (rb_signer_sign(s, r->scheme, r->input, r->input_len, &sig, len) < 0)
+			abort();
+		if (r->scheme != RB_SIG_ECDSA_SHA256 || capture_ecdsa_sig_fits(sig) == want_fit)
+			return sig;
+		free(sig);
+	}
+	abort();
+}
+
+static void fill_random(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+}
+
+static void test_resolve_buffer(void)
+{
+	struct capture_request *rsa = req_for("app.apk", RB_SIG_RSA_PKCS1_SHA256),
+			       *pss = req_for("ota.zip", RB_SIG_RSA_PSS_SHA512),
+			       *ec = req_for("boot.img", RB_SIG_ECDSA_SHA256),
+			       *ed = req_for("note", RB_SIG_ED25519),
+			       *absent = req_for("elsewhere", RB_SIG_ED25519);
+	struct capture_resolution res[5];
+	struct capture_resolve_result results[5];
+	uint8_t *sig[5], der[70], *data, *orig;
+	size_t siglen[5], len = 8192;
+
+	if (!rsa || !pss || !ec || !ed || !absent)
+		return;
+	sig[0] = soft_sign_request(rsa, true, &siglen[0]);
+	sig[1] = soft_sign_request(pss, true, &siglen[1]);
+	sig[2] = soft_sign_request(ec, true, &siglen[2]);
+	sig[3] = soft_sign_request(ed, true, &siglen[3]);
+	sig[4] = soft_sign_request(absent, true, &siglen[4]);
+	res[0] = (struct capture_resolution){ rsa, s_rsa.pub, sig[0], siglen[0] };
+	res[1] = (struct capture_resolution){ pss, s_rsa.pub, sig[1], siglen[1] };
+	res[2] = (struct capture_resolution){ ec, s_ec.pub, sig[2], siglen[2] };
+	res[3] = (struct capture_resolution){ ed, s_ed.pub, sig[3], siglen[3] };
+	res[4] = (struct capture_resolution){ absent, s_ed.pub, sig[4], siglen[4] };
+
+	/* RSA at offset 0, PSS in the middle, ECDSA in DER form, Ed25519 at
+	 * the very end; the fifth request is not in this artifact. */
+	data = malloc(len);
+	orig = malloc(len);
+	fill_random(data, len, 7);
+	memcpy(data, rsa->placeholder, 256);
+	memcpy(data + 1000, pss->placeholder, 256);
+	der[0] = 0x30;
+	der[1] = 0x44;
+	der[2] = 0x02;
+	der[3] = 0x20;
+	memcpy(der + 4, ec->placeholder, 32);
+	der[36] = 0x02;
+	der[37] = 0x20;
+	memcpy(der + 38, ec->placeholder + 32, 32);
+	memcpy(data + 3001, der, 70);
+	memcpy(data + len - 64, ed->placeholder, 64);
+	memcpy(orig, data, len);
+
+	CHECK_OK(capture_resolve_buffer(data, len, res, 5, results));
+	CHECK(results[0].found == 1 && results[0].replaced);
+	CHECK(results[1].found == 1 && results[1].replaced);
+	CHECK(results[2].found == 1 && results[2].replaced);
+	CHECK(results[3].found == 1 && results[3].replaced);
+	CHECK(results[4].found == 0 && !results[4].replaced);
+	CHECK(memcmp(data, sig[0], 256) == 0);
+	CHECK(memcmp(data + 1000, sig[1], 256) == 0);
+	CHECK(memcmp(data + 3001, "\x30\x44\x02\x20", 4) == 0);
+	CHECK(memcmp(data + 3005, sig[2], 32) == 0);
+	CHECK(memcmp(data + 3037, "\x02\x20", 2) == 0);
+	CHECK(memcmp(data + 3039, sig[2] + 32, 32) == 0);
+	CHECK(memcmp(data + len - 64, sig[3], 64) == 0);
+	/* the DER form the artifact now holds verifies as a DER signature */
+	{
+		uint8_t raw[64];
+
+		CHECK_OK(rb_ecdsa_der_to_raw(data + 3001, 70, raw));
+		CHECK_OK(rb_sig_verify(s_ec.pub, RB_SIG_ECDSA_SHA256, ec->input, 32, raw, 64));
+	}
+	/* nothing else changed */
+	CHECK(memcmp(data + 256, orig + 256, 1000 - 256) == 0);
+	CHECK(memcmp(data + 1256, orig + 1256, 3001 - 1256) == 0);
+	CHECK(memcmp(data + 3071, orig + 3071, len - 64 - 3071) == 0);
+	/* a second run finds nothing left to do */
+	memcpy(orig, data, len);
+	CHECK_OK(capture_resolve_buffer(data, len, res, 5, results));
+	for (int i = 0; i < 5; i++)
+		CHECK(results[i].found == 0 && !results[i].replaced);
+	CHECK(memcmp(orig, data, len) == 0);
+
+	/* ECDSA in raw form */
+	fill_random(data, len, 8);
+	memcpy(data + 77, ec->placeholder, 64);
+	CHECK_OK(capture_resolve_buffer(data, len, &res[2], 1, results));
+	CHECK(results[0].found == 1 && results[0].replaced);
+	CHECK(memcmp(data + 77, sig[2], 64) == 0);
+
+	/* found twice: ambiguous, nothing replaced, even for the others */
+	fill_random(data, len, 9);
+	memcpy(data + 10, pss->placeholder, 256);
+	memcpy(data + 500, ed->placeholder, 64);
+	memcpy(data + 4000, ed->placeholder, 64);
+	memcpy(orig, data, len);
+	CHECK_ERR(capture_resolve_buffer(data, len, &res[1], 3, results), RB_E_STATE);
+	CHECK(strstr(rb_err_detail(), ed->id_hex) != NULL);
+	CHECK(results[2].found == 2 && !results[0].replaced && !results[2].replaced);
+	CHECK(memcmp(orig, data, len) == 0);
+	/* raw and DER form of the same ECDSA placeholder: also twice */
+	fill_random(data, len, 10);
+	memcpy(data + 100, ec->placeholder, 64);
+	memcpy(data + 1000, der, 70);
+	memcpy(orig, data, len);
+	CHECK_ERR(capture_resolve_buffer(data, len, &res[2], 1, results), RB_E_STATE);
+	CHECK(memcmp(orig, data, len) == 0);
+
+	/* a wrong signature: over another input, or corrupted */
+	fill_random(data, len, 11);
+	memcpy(data + 10, rsa->placeholder, 256);
+	memcpy(data + 300, ed->placeholder, 64);
+	memcpy(orig, data, len);
+	{
+		struct capture_resolution bad[2] = { res[0], res[3] };
+
+		bad[1].sig = sig[4]; /* the Ed25519 signature of another request */
+		CHECK_ERR(capture_resolve_buffer(data, len, bad, 2, results), RB_E_VERIFY);
+		CHECK(strstr(rb_err_detail(), ed->id_hex) != NULL);
+		CHECK(memcmp(orig, data, len) == 0);
+		bad[1] = res[3];
+		sig[0][100] ^= 1;
+		CHECK_ERR(capture_resolve_buffer(data, len, bad, 2, results), RB_E_VERIFY);
+		sig[0][100] ^= 1;
+		CHECK(memcmp(orig, data, len) == 0);
+		/* the right signature with the wrong public key */
+		bad[0].pub = s_ec.pub;
+		CHECK_ERR(capture_resolve_buffer(data, len, bad, 2, results), RB_E_VERIFY);
+		bad[0] = res[0];
+		/* wrong length */
+		bad[0].sig_len = 255;
+		CHECK_ERR(capture_resolve_buffer(data, len, bad, 2, results), RB_E_INVAL);
+		CHECK(memcmp(orig, data, len) == 0);
+		/* the same request twice */
+		bad[0] = res[3];
+		CHECK_ERR(capture_resolve_buffer(data, len, bad, 2, results), RB_E_INVAL);
+		CHECK(memcmp(orig, data, len) == 0);
+	}
+	/* a valid ECDSA signature that does not fit the 70-byte shape */
+	{
+		size_t n;
+		uint8_t *unfit = soft_sign_request(ec, false, &n);
+		struct capture_resolution r1 = { ec, s_ec.pub, unfit, n };
+
+		CHECK_OK(rb_sig_verify(s_ec.pub, RB_SIG_ECDSA_SHA256, ec->input, 32, unfit, n));
+		fill_random(data, len, 12);
+		memcpy(data + 5, ec->placeholder, 64);
+		memcpy(orig, data, len);
+		CHECK_ERR(capture_resolve_buffer(data, len, &r1, 1, results), RB_E_INVAL);
+		CHECK(memcmp(orig, data, len) == 0);
+		free(unfit);
+	}
+	/* tiny buffers and no resolutions */
+	CHECK_OK(capture_resolve_buffer(data, 7, res, 5, results));
+	CHECK(results[0].found == 0);
+	CHECK_OK(capture_resolve_buffer(data, len, NULL, 0, NULL));
+	/* a placeholder cut off by the end of the buffer is not found */
+	fill_random(data, len, 13);
+	memcpy(data + len - 63, ed->placeholder, 63);
+	CHECK_OK(capture_resolve_buffer(data, len, &res[3], 1, results));
+	CHECK(results[0].found == 0);
+
+	for (int i = 0; i < 5; i++)
+		free(sig[i]);
+	free(data);
+	free(orig);
+	capture_request_free(rsa);
+	capture_request_free(pss);
+	capture_request_free(ec);
+	capture_request_free(ed);
+	capture_request_free(absent);
+}
+
+/* Many requests in one artifact: the single-pass search finds each. */
+static void test_resolve_many(void)
+{
+	enum { N = 300 };
+	struct capture_request *r[N];
+	struct capture_resolution res[N];
+	struct capture_resolve_result results[N];
+	uint8_t *sig[N], *data;
+	size_t len = (size_t)N * 200 + 1000;
+
+	data = malloc(len);
+	fill_random(data, len, 99);
+	for (int i = 0; i < N; i++) {
+		char msg[32];
+		size_t n;
+
+		snprintf(msg, sizeof(msg), "file-%d", i);
+		r[i] = req_for(msg, i % 2 ? RB_SIG_ED25519 : RB_SIG_ECDSA_SHA256);
+		if (!r[i])
+			abort();
+		sig[i] = soft_sign_request(r[i], true, &n);
+		res[i] = (struct capture_resolution){ r[i], i % 2 ? s_ed.pub : s_ec.pub, sig[i], n };
+		/* every third request is absent from the artifact */
+		if (i % 3 != 2)
+			memcpy(data + 500 + (size_t)i * 200, r[i]->placeholder, 64);
+	}
+	CHECK_OK(capture_resolve_buffer(data, len, res, N, results));
+	for (int i = 0; i < N; i++) {
+		bool present = i % 3 != 2;
+
+		CHECK(results[i].found == (present ? 1u : 0u) && results[i].replaced == present);
+		if (present)
+			CHECK(memcmp(data + 500 + (size_t)i * 200, sig[i], 64) == 0);
+		free(sig[i]);
+		capture_request_free(r[i]);
+	}
+	free(data);
+}
+
+static void test_resolve_file(void)
+{
+	struct capture_request *ec = req_for("file.bin", RB_SIG_ECDSA_SHA256);
+	struct capture_resolve_result result;
+	struct capture_resolution res;
+	char path[600], link[600];
+	uint8_t data[4096], *back = NULL, *sig;
+	size_t n, backlen = 0;
+	struct stat st, st2;
+
+	if (!ec)
+		return;
+	sig = soft_sign_request(ec, true, &n);
+	res = (struct capture_resolution){ ec, s_ec.pub, sig, n };
+	snprintf(path, sizeof(path), "%s/artifact.bin", tmpdir);
+	fill_random(data, sizeof(data), 21);
+	memcpy(data + 1234, ec->placeholder, 64);
+	CHECK_OK(rb_file_write_atomic(path, data, sizeof(data), 0640));
+	CHECK(stat(path, &st) == 0);
+
+	CHECK_OK(capture_resolve_file(path, &res, 1, &result));
+	CHECK(result.found == 1 && result.replaced);
+	CHECK_OK(rb_file_read(path, 1 << 20, &back, &backlen));
+	CHECK(backlen == sizeof(data));
+	if (back && backlen == sizeof(data)) {
+		CHECK(memcmp(back + 1234, sig, 64) == 0);
+		CHECK(memcmp(back, data, 1234) == 0);
+		CHECK(memcmp(back + 1298, data + 1298, sizeof(data) - 1298) == 0);
+	}
+	free(back);
+	CHECK(stat(path, &st2) == 0 && (st2.st_mode & 07777) == 0640);
+	CHECK(st2.st_ino != st.st_ino); /* replaced by rename, not rewritten in place */
+	CHECK(count_dotfiles(tmpdir) == 0);
+	/* nothing to replace: the file is not rewritten */
+	CHECK_OK(capture_resolve_file(path, &res, 1, &result));
+	CHECK(result.found == 0 && !result.replaced);
+	CHECK(stat(path, &st) == 0 && st.st_ino == st2.st_ino);
+	/* a failure leaves the file alone */
+	CHECK_OK(rb_file_write_atomic(path, data, sizeof(data), 0600));
+	CHECK(stat(path, &st) == 0);
+	sig[40] ^= 1;
+	CHECK_ERR(capture_resolve_file(path, &res, 1, &result), RB_E_VERIFY);
+	CHECK(strstr(rb_err_detail(), "artifact.bin") != NULL);
+	sig[40] ^= 1;
+	CHECK(stat(path, &st2) == 0 && st.st_ino == st2.st_ino);
+	CHECK_OK(rb_file_read(path, 1 << 20, &back, &backlen));
+	CHECK(back && memcmp(back, data, sizeof(data)) == 0);
+	free(back);
+	/* symbolic links, directories, missing files */
+	snprintf(link, sizeof(link), "%s/link.bin", tmpdir);
+	CHECK(symlink(path, link) == 0);
+	CHECK_ERR(capture_resolve_file(link, &res, 1, &result), RB_E_INVAL);
+	CHECK(strstr(rb_err_detail(), "symbolic link") != NULL);
+	unlink(link);
+	CHECK_ERR(capture_resolve_file(tmpdir, &res, 1, &result), RB_E_INVAL);
+	snprintf(link, sizeof(link), "%s/missing.bin", tmpdir);
+	CHECK_ERR(capture_resolve_file(link, &res, 1, &result), RB_E_NOTFOUND);
+	unlink(path);
+	free(sig);
+	capture_request_free(ec);
+}
+
+/* ---- signing on a SoftHSM2 token ---------------------------------------- */
+
+static struct rb_secret *secret_of(const char *s)
+{
+	struct rb_secret *r = NULL;
+
+	if (rb_secret_new(strlen(s), &r) < 0)
+		abort();
+	memcpy(r->data, s, strlen(s));
+	r->len = strlen(s);
+	return r;
+}
+
+/* A manifest entry for a token key, as provisioning would write it. */
+static void key_from_token(struct p11_key *k, struct manifest_key *mk)
+{
+	unsigned char *der = NULL;
+	int n = i2d_PUBKEY(p11_key_public(k), &der);
+
+	memset(mk, 0, sizeof(*mk));
+	mk->name = strdup(p11_key_name(k));
+	mk->uri = strdup("pkcs11:token=capture-test;type=private");
+	mk->alg = p11_key_alg(k);
+	mk->bits = p11_key_bits(k);
+	mk->status = KEY_ACTIVE;
+	mk->created = t0;
+	mk->spki = malloc((size_t)n);
+	memcpy(mk->spki, der, (size_t)n);
+	mk->spki_len = (size_t)n;
+	OPENSSL_free(der);
+	CHECK_OK(manifest_key_derive(mk));
+}
+
+static void test_sign_softhsm(void)
+{
+	struct p11_module *mod = NULL;
+	struct p11_token *tok = NULL;
+	struct rb_secret *so = secret_of("so-pin-1234"), *user = secret_of("user-pin-5678");
+	struct p11_key *rsa = NULL, *ec = NULL, *ed = NULL;
+	struct manifest_key mk_rsa, mk_ec, mk_ed;
+	char conf[1024], path[600];
+	uint8_t id1 = 1, id2 = 2, id3 = 3;
+
+	if (access(ROMBSR_DEFAULT_SOFTHSM_MODULE, R_OK) != 0) {
+		fprintf(stderr, "skipping: %s not installed\n", ROMBSR_DEFAULT_SOFTHSM_MODULE);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/tokens", tmpdir);
+	CHECK(mkdir(path, 0700) == 0);
+	snprintf(conf, sizeof(conf),
+		 "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n", tmpdir);
+	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
+	CHECK_OK(rb_file_write_atomic(path, conf, strlen(conf), 0600));
+	setenv("SOFTHSM2_CONF", path, 1);
+	CHECK_OK(p11_module_load(ROMBSR_DEFAULT_SOFTHSM_MODULE, &mod));
+	if (!mod)
+		goto out;
+	CHECK_OK(p11_module_init_token(mod, "capture-test", so, user));
+	CHECK_OK(p11_token_open(mod, "capture-test", 2, &tok));
+	if (!tok)
+		goto out;
+	CHECK_OK(p11_token_login(tok, CKU_USER, user));
+	CHECK_OK(p11_token_generate_key(tok, &(struct p11_keygen){ "cap-rsa", &id1, 1, RB_KEY_RSA, 2048 }, &rsa));
+	CHECK_OK(p11_token_generate_key(tok, &(struct p11_keygen){ "cap-ec", &id2, 1, RB_KEY_EC_P256, 256 }, &ec));
+	CHECK_OK(p11_token_generate_key(tok, &(struct p11_keygen){ "cap-ed", &id3, 1, RB_KEY_ED25519, 255 }, &ed));
+	if (!rsa || !ec || !ed)
+		goto out;
+	key_from_token(rsa, &mk_rsa);
+	key_from_token(ec, &mk_ec);
+	key_from_token(ed, &mk_ed);
+
+	/* every scheme, and the real signature resolves the placeholder */
+	{
+		static const struct {
+			enum capture_mech mech;
+			enum rb_sig_scheme scheme;
+			int key;
+		} cases[] = {
+			{ CAPTURE_MECH_RSA_PKCS, RB_SIG_RSA_PKCS1_SHA256, 0 },
+			{ CAPTURE_MECH_SHA512_RSA_PKCS, RB_SIG_RSA_PKCS1_SHA512, 0 },
+			{ CAPTURE_MECH_RSA_PKCS_PSS, RB_SIG_RSA_PSS_SHA256, 0 },
+			{ CAPTURE_MECH_RSA_PKCS_PSS, RB_SIG_RSA_PSS_SHA512, 0 },
+			{ CAPTURE_MECH_ECDSA, RB_SIG_ECDSA_SHA256, 1 },
+			{ CAPTURE_MECH_EDDSA, RB_SIG_ED25519, 2 },
+		};
+		struct p11_key *keys[] = { rsa, ec, ed };
+		struct manifest_key *mks[] = { &mk_rsa, &mk_ec, &mk_ed };
+
+		for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+			struct capture_request *r = NULL;
+			struct capture_resolution res;
+			struct capture_resolve_result result;
+			uint8_t in[64], *sig = NULL, buf[1024];
+			size_t inlen, siglen = 0;
+
+			if (cases[i].scheme == RB_SIG_ED25519) {
+				memcpy(in, "a signed note\n", 14);
+				inlen = 14;
+			} else {
+				digest_of("softhsm", cases[i].scheme, in, &inlen);
+			}
+			CHECK_OK(capture_request_new(build, mks[cases[i].key], cases[i].mech,
+						     cases[i].scheme, in, inlen, NULL, t0, &r));
+			if (!r)
+				continue;
+			CHECK_OK(capture_request_sign(keys[cases[i].key], r, &sig, &siglen));
+			CHECK(sig && siglen == r->placeholder_len);
+			if (!sig) {
+				capture_request_free(r);
+				continue;
+			}
+			CHECK_OK(rb_sig_verify(p11_key_public(keys[cases[i].key]), r->scheme, r->input,
+					       r->input_len, sig, siglen));
+			fill_random(buf, sizeof(buf), (unsigned)i);
+			memcpy(buf + 100, r->placeholder, r->placeholder_len);
+			res = (struct capture_resolution){ r, mks[cases[i].key]->pub, sig, siglen };
+			CHECK_OK(capture_resolve_buffer(buf, sizeof(buf), &res, 1, &result));
+			CHECK(result.replaced && memcmp(buf + 100, sig, siglen) == 0);
+			free(sig);
+			capture_request_free(r);
+		}
+	}
+	/* ECDSA always comes back in the placeholder's shape */
+	for (int i = 0; i < 40; i++) {
+		struct capture_request *r = NULL;
+		uint8_t d[32], *sig = NULL;
+		size_t siglen;
+		char msg[32];
+
+		snprintf(msg, sizeof(msg), "ecdsa %d", i);
+		digest_of(msg, RB_SIG_ECDSA_SHA256, d, &siglen);
+		CHECK_OK(capture_request_new(build, &mk_ec, CAPTURE_MECH_ECDSA, RB_SIG_ECDSA_SHA256, d,
+					     32, NULL, t0, &r));
+		if (!r)
+			break;
+		CHECK_OK(capture_request_sign(ec, r, &sig, &siglen));
+		CHECK(sig && siglen == 64 && capture_ecdsa_sig_fits(sig));
+		free(sig);
+		capture_request_free(r);
+	}
+	/* the request's key, and no other */
+	{
+		struct capture_request *r = NULL;
+		uint8_t d[32] = { 9 }, *sig = NULL;
+		size_t siglen;
+
+		CHECK_OK(capture_request_new(build, &mk_rsa, CAPTURE_MECH_RSA_PKCS,
+					     RB_SIG_RSA_PKCS1_SHA256, d, 32, NULL, t0, &r));
+		CHECK_ERR(capture_request_sign(ec, r, &sig, &siglen), RB_E_KEY);
+		CHECK(strstr(rb_err_detail(), "cap-ec") != NULL);
+		CHECK(sig == NULL);
+		/* a soft key with the same name is still a different key */
+		capture_request_free(r);
+		r = NULL;
+		CHECK_OK(capture_request_new(build, key("rsa-key"), CAPTURE_MECH_RSA_PKCS,
+					     RB_SIG_RSA_PKCS1_SHA256, d, 32, NULL, t0, &r));
+		CHECK_ERR(capture_request_sign(rsa, r, &sig, &siglen), RB_E_KEY);
+		capture_request_free(r);
+	}
+	manifest_key_clear(&mk_rsa);
+	manifest_key_clear(&mk_ec);
+	manifest_key_clear(&mk_ed);
+out:
+	p11_token_free(tok);
+	p11_module_free(mod);
+	rb_secret_free(so);
+	rb_secret_free(user);
+}
+
 /* ---- configuration ------------------------------------------------------ */
 
 static void clear_env(void)
@@ -1129,6 +1604,10 @@ int main(void)
 	RUN(test_json_eddsa_limit);
 	RUN(test_spool_basic);
 	RUN(test_spool_concurrent);
+	RUN(test_resolve_buffer);
+	RUN(test_resolve_many);
+	RUN(test_resolve_file);
+	RUN(test_sign_softhsm);
 	RUN(test_config_parse);
 	RUN(test_config_env);
 	teardown();
