@@ -33,7 +33,7 @@ int capture_write_atomic(const char *dir, const char *name, const void *data, si
 			 mode_t mode)
 {
 	_cleanup_close_ int dfd = -1, fd = -1;
-	char tmp[128];
+	char tmp[160];
 	uint8_t rnd[8];
 	int err, saved;
 
@@ -45,7 +45,7 @@ int capture_write_atomic(const char *dir, const char *name, const void *data, si
 		return rb_err_set(err, "%s/%s: no randomness for a temporary name", dir, name);
 	/* pid + 64 random bits: unique across processes and across threads;
 	 * O_EXCL turns the impossible collision into an error, not a clobber. */
-	snprintf(tmp, sizeof(tmp), ".tmp.%.40s.%ld.%02x%02x%02x%02x%02x%02x%02x%02x", name,
+	snprintf(tmp, sizeof(tmp), ".tmp.%.80s.%ld.%02x%02x%02x%02x%02x%02x%02x%02x", name,
 		 (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
 	if (fd < 0)
