@@ -126,7 +126,11 @@ int capture_request_emit(const struct capture_request *r, struct rb_buf *out);
 /* Parse and validate one request. When m is non-NULL the key must exist
  * in it with the recorded fingerprint. The id and the placeholder are
  * recomputed and must match the recorded ones (RB_E_VERIFY otherwise).
- * source names the input in error details. */
+ * source names the input in error details. Other errors: RB_E_PARSE
+ * malformed or inconsistent, RB_E_TOOBIG over CAPTURE_REQUEST_MAX_BYTES or
+ * an Ed25519 message over CAPTURE_EDDSA_MAX_MESSAGE, RB_E_UNSUPPORTED
+ * another version; with m: RB_E_KEY key not in m, RB_E_VERIFY fingerprint
+ * or placeholder length differs from m's key, RB_E_PERM key not active. */
 int capture_request_parse(const char *text, size_t len, const char *source,
 			  const struct manifest *m, struct capture_request **ret);
 
@@ -156,7 +160,10 @@ bool capture_ecdsa_sig_fits(const uint8_t raw[64]);
  * except tool/time). The directory is created 0755 if missing. */
 int capture_spool_write(const char *spool_dir, const struct capture_request *r);
 /* Every *.json in spool_dir, parsed (against m when non-NULL) and sorted
- * by id. Temporary files are ignored; any other file is an error. */
+ * by id. Dotfiles (temporaries) and capture.log are ignored; any other
+ * entry is an error (RB_E_PARSE, naming it), and so is a request whose
+ * file name is not its id (RB_E_VERIFY). A missing spool is RB_E_NOTFOUND,
+ * more than CAPTURE_SPOOL_MAX_REQUESTS requests RB_E_TOOBIG. */
 struct capture_request_set {
 	struct capture_request **items;
 	size_t n;
@@ -173,7 +180,9 @@ const struct capture_request *capture_request_set_find(const struct capture_requ
  * The real signature for r with key (which must be r's key): signs r->input
  * under r->scheme through the PKCS#11 core (self-checked). For ECDSA it
  * re-signs until capture_ecdsa_sig_fits() (about 4 tries on average, at
- * most 64). *ret_sig is raw-form, malloc()ed; caller frees. */
+ * most 64, then RB_E_CRYPTO). A key whose public key is not the request's
+ * (by fingerprint) is RB_E_KEY. *ret_sig is raw-form, malloc()ed; caller
+ * frees. */
 int capture_request_sign(struct p11_key *key, const struct capture_request *r,
 			 uint8_t **ret_sig, size_t *ret_len);
 
@@ -196,14 +205,21 @@ struct capture_resolve_result {
  * in data - raw form, and for ECDSA also its 70-byte DER form - and
  * replace it with the signature in the same form.
  * results[i] describes resolutions[i]. A placeholder found more than once
- * is ambiguous: nothing is replaced and RB_E_STATE is returned. A bad
- * signature is RB_E_VERIFY, also with nothing replaced. Placeholders not
+ * is ambiguous: nothing is replaced and RB_E_STATE is returned (so are
+ * overlapping placeholders). A bad signature, or a pub that is not the
+ * request's key, is RB_E_VERIFY; a signature of the wrong length or (ECDSA)
+ * shape, or a request given twice, is RB_E_INVAL - all with nothing
+ * replaced. The search is one pass over data for all placeholders, so a
+ * build's whole request set can be passed for every artifact. Placeholders not
  * found are not an error here (an artifact holds only some of a build's
  * requests); the caller decides from results. */
 int capture_resolve_buffer(uint8_t *data, size_t len, const struct capture_resolution *res,
 			   size_t n, struct capture_resolve_result *results);
 /* The same on a file, written back atomically only if anything changed
- * and nothing failed. Files over CAPTURE_ARTIFACT_MAX_BYTES: RB_E_TOOBIG. */
+ * and nothing failed, keeping its permission bits. Files over
+ * CAPTURE_ARTIFACT_MAX_BYTES: RB_E_TOOBIG. Symbolic links and non-regular
+ * files are refused (RB_E_INVAL); a file that changes while being resolved
+ * is left alone (RB_E_STATE). */
 int capture_resolve_file(const char *path, const struct capture_resolution *res, size_t n,
 			 struct capture_resolve_result *results);
 
