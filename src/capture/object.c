@@ -698,36 +698,37 @@ CK_RV cm_C_FindObjectsFinal(CK_SESSION_HANDLE h)
 /* ---- C_CreateObject: public-key session objects -------------------------- */
 
 enum tmpl_kind { T_BOOL, T_ULONG, T_BYTES };
+enum tmpl_keys { K_ALL, K_RSA, K_EC }; /* K_EC: CKK_EC and CKK_EC_EDWARDS */
 
 /* Attributes a client may give for a public key, and to which key types
- * each applies (0: all). */
+ * each applies. */
 static const struct {
 	CK_ATTRIBUTE_TYPE type;
 	enum tmpl_kind kind;
-	CK_KEY_TYPE only;
+	enum tmpl_keys only;
 } public_key_attrs[] = {
-	{ CKA_CLASS, T_ULONG, 0 },
-	{ CKA_KEY_TYPE, T_ULONG, 0 },
-	{ CKA_TOKEN, T_BOOL, 0 },
-	{ CKA_PRIVATE, T_BOOL, 0 },
-	{ CKA_MODIFIABLE, T_BOOL, 0 },
-	{ CKA_COPYABLE, T_BOOL, 0 },
-	{ CKA_DESTROYABLE, T_BOOL, 0 },
-	{ CKA_LABEL, T_BYTES, 0 },
-	{ CKA_ID, T_BYTES, 0 },
-	{ CKA_START_DATE, T_BYTES, 0 },
-	{ CKA_END_DATE, T_BYTES, 0 },
-	{ CKA_DERIVE, T_BOOL, 0 },
-	{ CKA_SUBJECT, T_BYTES, 0 },
-	{ CKA_ENCRYPT, T_BOOL, 0 },
-	{ CKA_VERIFY, T_BOOL, 0 },
-	{ CKA_VERIFY_RECOVER, T_BOOL, 0 },
-	{ CKA_WRAP, T_BOOL, 0 },
-	{ CKA_TRUSTED, T_BOOL, 0 },
-	{ CKA_MODULUS, T_BYTES, CKK_RSA },
-	{ CKA_PUBLIC_EXPONENT, T_BYTES, CKK_RSA },
-	{ CKA_EC_PARAMS, T_BYTES, CKK_EC },
-	{ CKA_EC_POINT, T_BYTES, CKK_EC },
+	{ CKA_CLASS, T_ULONG, K_ALL },
+	{ CKA_KEY_TYPE, T_ULONG, K_ALL },
+	{ CKA_TOKEN, T_BOOL, K_ALL },
+	{ CKA_PRIVATE, T_BOOL, K_ALL },
+	{ CKA_MODIFIABLE, T_BOOL, K_ALL },
+	{ CKA_COPYABLE, T_BOOL, K_ALL },
+	{ CKA_DESTROYABLE, T_BOOL, K_ALL },
+	{ CKA_LABEL, T_BYTES, K_ALL },
+	{ CKA_ID, T_BYTES, K_ALL },
+	{ CKA_START_DATE, T_BYTES, K_ALL },
+	{ CKA_END_DATE, T_BYTES, K_ALL },
+	{ CKA_DERIVE, T_BOOL, K_ALL },
+	{ CKA_SUBJECT, T_BYTES, K_ALL },
+	{ CKA_ENCRYPT, T_BOOL, K_ALL },
+	{ CKA_VERIFY, T_BOOL, K_ALL },
+	{ CKA_VERIFY_RECOVER, T_BOOL, K_ALL },
+	{ CKA_WRAP, T_BOOL, K_ALL },
+	{ CKA_TRUSTED, T_BOOL, K_ALL },
+	{ CKA_MODULUS, T_BYTES, K_RSA },
+	{ CKA_PUBLIC_EXPONENT, T_BYTES, K_RSA },
+	{ CKA_EC_PARAMS, T_BYTES, K_EC },
+	{ CKA_EC_POINT, T_BYTES, K_EC },
 };
 
 /* Computed by the module, never given (PKCS#11 2.40 4.1.2 table 10). */
@@ -1038,9 +1039,9 @@ static CK_RV create_public_key(CK_SESSION_HANDLE owner, const CK_ATTRIBUTE *tmpl
 		return CKR_ATTRIBUTE_VALUE_INVALID;
 	}
 	for (i = 0; i < n; i++) {
-		CK_KEY_TYPE only = public_key_attrs[attr_spec(tmpl[i].type)].only;
+		enum tmpl_keys only = public_key_attrs[attr_spec(tmpl[i].type)].only;
 
-		if (only && only != (kt == CKK_EC_EDWARDS ? CKK_EC : kt))
+		if (only != K_ALL && only != (kt == CKK_RSA ? K_RSA : K_EC))
 			return CKR_TEMPLATE_INCONSISTENT;
 	}
 	/* Session objects are public: there is nothing to hide in a public
