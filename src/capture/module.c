@@ -94,34 +94,73 @@ void cm_pad(CK_UTF8CHAR *dst, size_t n, const char *s)
 	memcpy(dst, s, len);
 }
 
+/* Copy at most n bytes of src into out (size bytes), as printable ASCII
+ * without spaces. */
+static void tool_copy(char *out, size_t size, const char *src, size_t n)
+{
+	size_t i, j = strlen(out);
+
+	for (i = 0; i < n && src[i] && src[i] != '\n' && j + 1 < size; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		out[j++] = (c > 0x20 && c < 0x7f) ? (char)c : '_';
+	}
+	out[j] = '\0';
+}
+
+/* For a JVM, the jar it runs: "java -jar /usr/lib/.../apksigner.jar" is
+ * apksigner. */
+static void java_jar_name(char *out, size_t size)
+{
+	uint8_t *cmd = NULL;
+	size_t len, pos = 0;
+	const char *jar = NULL, *base;
+	size_t blen;
+
+	if (rb_file_read("/proc/self/cmdline", 64 * 1024, &cmd, &len) < 0)
+		return;
+	while (pos < len) {
+		const char *arg = (const char *)cmd + pos;
+		size_t alen = strnlen(arg, len - pos);
+
+		if (jar == NULL && strcmp(arg, "-jar") == 0 && pos + alen + 1 < len)
+			jar = arg + alen + 1;
+		pos += alen + 1;
+	}
+	if (jar) {
+		base = strrchr(jar, '/');
+		base = base ? base + 1 : jar;
+		blen = strlen(base);
+		if (blen > 4 && strcmp(base + blen - 4, ".jar") == 0)
+			blen -= 4;
+		if (blen > 0) {
+			tool_copy(out, size, ":", 1);
+			tool_copy(out, size, base, blen);
+		}
+	}
+	free(cmd);
+}
+
 /* The calling process's name (/proc/self/comm), reduced to printable
  * ASCII; recorded in requests as information for reviewers. */
 static void read_tool_name(char *out, size_t size)
 {
 	char buf[64];
 	ssize_t n = -1;
-	size_t i, j = 0;
 	int fd;
 
+	out[0] = '\0';
 	fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
 	}
-	if (n <= 0) {
+	if (n > 0)
+		tool_copy(out, size, buf, (size_t)n);
+	if (out[0] == '\0')
 		snprintf(out, size, "unknown");
-		return;
-	}
-	for (i = 0; i < (size_t)n && j + 1 < size; i++) {
-		unsigned char c = (unsigned char)buf[i];
-
-		if (c == '\n')
-			break;
-		out[j++] = (c > 0x20 && c < 0x7f) ? (char)c : '_';
-	}
-	out[j] = '\0';
-	if (j == 0)
-		snprintf(out, size, "unknown");
+	else if (strcmp(out, "java") == 0)
+		java_jar_name(out, size);
 }
 
 /* Token serial: 16 hex digits of SHA-256 over the token label and the
@@ -170,8 +209,8 @@ static void module_free(struct cm_module *st)
 }
 
 static const char config_todo[] =
-	"set ROMBSR_CAPTURE_CONFIG to a rombsr-capture-config file, or set ROMBSR_CAPTURE_MANIFEST, "
-	"ROMBSR_CAPTURE_SPOOL and ROMBSR_BUILD_ID (see docs/CAPTURE-MODULE.md)";
+	"see docs/formats/capture-config.md (ROMBSR_CAPTURE_CONFIG, or ROMBSR_CAPTURE_MANIFEST, "
+	"ROMBSR_CAPTURE_SPOOL and ROMBSR_BUILD_ID)";
 
 static const char *detail_or(int err)
 {
@@ -198,17 +237,18 @@ static CK_RV module_load(struct cm_module **ret)
 	st->next_object = CM_SESSION_OBJECT_BASE;
 	rb_err_clear();
 	if ((err = capture_config_load(&st->config)) < 0) {
-		snprintf(reason, sizeof(reason), "no usable configuration (%s)", detail_or(err));
+		/* The detail names the variable or file and the fix already. */
+		snprintf(reason, sizeof(reason), "configuration: %s", detail_or(err));
 		cm_log_failure(NULL, reason, config_todo);
 		goto fail;
 	}
 	rb_err_clear();
 	if ((err = manifest_load(st->config->manifest_path, &st->manifest)) < 0) {
-		snprintf(reason, sizeof(reason), "cannot load key manifest '%s' (%s, from %s)",
+		snprintf(reason, sizeof(reason), "cannot load key manifest '%s' (%s; configured by %s)",
 			 st->config->manifest_path, detail_or(err), st->config->source);
 		cm_log_failure(st->config, reason,
 			       "copy the manifest written by 'rombsr hsm-provision' to this node and "
-			       "name it in the configuration (manifest_path or ROMBSR_CAPTURE_MANIFEST)");
+			       "name it in the configuration (\"manifest\" or ROMBSR_CAPTURE_MANIFEST)");
 		goto fail;
 	}
 	for (i = 0; i < st->manifest->n_keys; i++)
@@ -229,9 +269,9 @@ static CK_RV module_load(struct cm_module **ret)
 	    access(st->config->spool_dir, W_OK | X_OK) != 0) {
 		snprintf(reason, sizeof(reason), "spool directory '%s' is not a writable directory (%s)",
 			 st->config->spool_dir, err < 0 ? detail_or(err) : strerror(errno));
-		cm_log_failure(NULL, reason,
+		cm_log_failure(st->config, reason,
 			       "create it writable for the build user, or name another one "
-			       "(spool_dir or ROMBSR_CAPTURE_SPOOL)");
+			       "(\"spool\" or ROMBSR_CAPTURE_SPOOL)");
 		err = RB_E_IO;
 		goto fail;
 	}

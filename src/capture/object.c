@@ -171,29 +171,37 @@ static void add_bn_param(struct attr_list *l, EVP_PKEY *pk, const char *name, CK
 	BN_free(bn);
 }
 
-/* CKA_EC_POINT: the point wrapped in a DER OCTET STRING (PKCS#11 2.40). */
+/* CKA_EC_POINT: the point wrapped in a DER OCTET STRING (PKCS#11 2.40).
+ * The point is taken from the DER SubjectPublicKeyInfo rather than from
+ * key parameters: in a host process that made an engine the default for
+ * EC (openssl -engine pkcs11), keys are engine-backed and do not export
+ * their encoded point as a parameter. */
 static void add_ec_point(struct attr_list *l, EVP_PKEY *pk, enum rb_key_alg alg)
 {
-	uint8_t pt[2 + 65];
-	size_t len = 0;
+	unsigned char *der = NULL;
+	const unsigned char *p, *pt = NULL;
+	X509_PUBKEY *xpk = NULL;
+	uint8_t buf[2 + 65];
+	size_t want = alg == RB_KEY_ED25519 ? 32 : 65;
+	int n, ptlen = 0;
 
 	if (l->err)
 		return;
-	if (alg == RB_KEY_ED25519) {
-		len = 32;
-		if (EVP_PKEY_get_raw_public_key(pk, pt + 2, &len) != 1 || len != 32) {
-			l->err = RB_E_CRYPTO;
-			return;
-		}
-	} else if (EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt + 2, 65,
-						   &len) != 1 ||
-		   len != 65) {
+	n = i2d_PUBKEY(pk, &der);
+	p = der;
+	if (n <= 0 || !(xpk = d2i_X509_PUBKEY(NULL, &p, n)) ||
+	    X509_PUBKEY_get0_param(NULL, &pt, &ptlen, NULL, xpk) != 1 || (size_t)ptlen != want ||
+	    (alg == RB_KEY_EC_P256 && pt[0] != 0x04)) {
 		l->err = RB_E_CRYPTO;
-		return;
+		goto out;
 	}
-	pt[0] = 0x04;
-	pt[1] = (uint8_t)len;
-	add_attr(l, CKA_EC_POINT, pt, len + 2, false);
+	buf[0] = 0x04;
+	buf[1] = (uint8_t)want;
+	memcpy(buf + 2, pt, want);
+	add_attr(l, CKA_EC_POINT, buf, want + 2, false);
+out:
+	X509_PUBKEY_free(xpk);
+	OPENSSL_free(der);
 }
 
 static void key_type_info(enum rb_key_alg alg, CK_KEY_TYPE *kt, CK_MECHANISM_TYPE *gen,
