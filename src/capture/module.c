@@ -452,8 +452,8 @@ UNSUPPORTED(C_SeedRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c))
 UNSUPPORTED(C_GenerateRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c))
 UNSUPPORTED(C_WaitForSlotEvent, (CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c))
 
-/* Legacy parallel-session functions: PKCS#11 2.40 section 5.20 says they
- * simply return CKR_FUNCTION_NOT_PARALLEL. */
+/* Legacy parallel-session functions: PKCS#11 2.40 says they simply
+ * return CKR_FUNCTION_NOT_PARALLEL. */
 static CK_RV cm_C_GetFunctionStatus(CK_SESSION_HANDLE a)
 {
 	return CKR_FUNCTION_NOT_PARALLEL;

@@ -229,7 +229,7 @@ static void key_type_info(enum rb_key_alg alg, CK_KEY_TYPE *kt, CK_MECHANISM_TYP
 	}
 }
 
-/* Attributes every key object has (PKCS#11 2.40 4.7). */
+/* Attributes every key object has. */
 static void add_key_common(struct attr_list *l, enum rb_key_alg alg, bool local)
 {
 	const CK_MECHANISM_TYPE *mechs = NULL;
@@ -557,9 +557,9 @@ CK_RV cm_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIB
 		rv = CKR_OBJECT_HANDLE_INVALID;
 		goto out;
 	}
-	/* PKCS#11 2.40 5.7: every attribute is processed; each one that cannot
-	 * be returned gets CK_UNAVAILABLE_INFORMATION, and the call reports
-	 * one of the reasons. */
+	/* PKCS#11 2.40, C_GetAttributeValue: every attribute is processed;
+	 * each one that cannot be returned gets CK_UNAVAILABLE_INFORMATION,
+	 * and the call reports one of the reasons. */
 	for (i = 0; i < n; i++) {
 		const struct cm_attr *a = cm_object_attr(o, tmpl[i].type);
 		CK_RV this = CKR_OK;
@@ -634,7 +634,7 @@ CK_RV cm_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG 
 		goto out;
 	}
 	/* Private objects are found only when logged in; otherwise they are
-	 * simply not there (PKCS#11 2.40 5.7, C_FindObjectsInit). */
+	 * simply not there. */
 	for (i = 0; i < cm_state->n_token_objects; i++) {
 		o = cm_state->token_objects[i];
 		if (cm_object_visible(o) && object_matches(o, tmpl, n))
@@ -739,7 +739,7 @@ static const struct {
 	{ CKA_EC_POINT, T_BYTES, K_EC },
 };
 
-/* Computed by the module, never given (PKCS#11 2.40 4.1.2 table 10). */
+/* Computed by the module, never given (PKCS#11 2.40 common object attributes). */
 static const CK_ATTRIBUTE_TYPE read_only_attrs[] = {
 	CKA_LOCAL, CKA_KEY_GEN_MECHANISM, CKA_MODULUS_BITS, CKA_PUBLIC_KEY_INFO,
 	CKA_ALLOWED_MECHANISMS,

@@ -297,7 +297,7 @@ CK_RV cm_C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR
 		goto out;
 	rv = sign_record(st, &s->op, in, in_len, sig, sig_len);
 end:
-	/* Anything but a length answer ends the operation (PKCS#11 5.11). */
+	/* Anything but a length answer ends the operation (PKCS#11 2.40, C_Sign). */
 	cm_op_clear(&s->op);
 out:
 	cm_session_leave(s);

@@ -463,7 +463,7 @@ static void test_unsupported(void)
 	RV(F->C_SeedRandom(s, b, 1), NS);
 	RV(F->C_GenerateRandom(s, b, 16), NS);
 	RV(F->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL), NS);
-	/* Legacy functions with their own fixed answer (PKCS#11 2.40 5.20). */
+	/* Legacy functions with their own fixed answer (PKCS#11 2.40). */
 	RV(F->C_GetFunctionStatus(s), CKR_FUNCTION_NOT_PARALLEL);
 	RV(F->C_CancelFunction(s), CKR_FUNCTION_NOT_PARALLEL);
 	fini();
@@ -632,7 +632,7 @@ static void test_sessions(void)
 	RV(F->C_GetSessionInfo(ro, &si), CKR_OK);
 	CHECK(si.state == CKS_RO_PUBLIC_SESSION);
 
-	/* Closing the last session logs out (PKCS#11 2.40 5.6). */
+	/* Closing the last session logs out (PKCS#11 2.40, C_CloseSession). */
 	login(ro);
 	RV(F->C_CloseSession(999), CKR_SESSION_HANDLE_INVALID);
 	RV(F->C_CloseSession(ro), CKR_OK);
