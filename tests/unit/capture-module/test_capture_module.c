@@ -663,6 +663,45 @@ static void test_sessions(void)
 	fini();
 }
 
+/* Every session function on a closed session handle. */
+static void test_closed_session(void)
+{
+	CK_SESSION_HANDLE live, dead;
+	CK_SESSION_INFO si;
+	CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
+	CK_ATTRIBUTE a = { CKA_LABEL, NULL, 0 };
+	CK_OBJECT_HANDLE o;
+	CK_ULONG cnt, l = 64;
+	uint8_t b[64] = { 0 };
+	const CK_RV BAD = CKR_SESSION_HANDLE_INVALID;
+
+	init();
+	live = open_session(0);
+	dead = open_session(0);
+	RV(F->C_CloseSession(dead), CKR_OK);
+	RV(F->C_CloseSession(dead), BAD);
+	RV(F->C_GetSessionInfo(dead, &si), BAD);
+	RV(F->C_Login(dead, CKU_USER, (CK_UTF8CHAR *)"1", 1), BAD);
+	RV(F->C_Logout(dead), BAD);
+	RV(F->C_CreateObject(dead, &a, 1, &o), BAD);
+	RV(F->C_DestroyObject(dead, 1), BAD);
+	RV(F->C_GetAttributeValue(dead, 1, &a, 1), BAD);
+	RV(F->C_FindObjectsInit(dead, NULL, 0), BAD);
+	RV(F->C_FindObjects(dead, &o, 1, &cnt), BAD);
+	RV(F->C_FindObjectsFinal(dead), BAD);
+	RV(F->C_SignInit(dead, &m, 1), BAD);
+	RV(F->C_Sign(dead, b, 32, b, &l), BAD);
+	RV(F->C_SignUpdate(dead, b, 1), BAD);
+	RV(F->C_SignFinal(dead, b, &l), BAD);
+	RV(F->C_VerifyInit(dead, &m, 1), BAD);
+	RV(F->C_Verify(dead, b, 32, b, 64), BAD);
+	RV(F->C_VerifyUpdate(dead, b, 1), BAD);
+	RV(F->C_VerifyFinal(dead, b, 64), BAD);
+	/* The other session is untouched. */
+	RV(F->C_GetSessionInfo(live, &si), CKR_OK);
+	fini();
+}
+
 /* ---- objects --------------------------------------------------------------- */
 
 static void test_find(void)
@@ -1562,6 +1601,15 @@ static void test_verify_placeholders(void)
 	RV(F->C_Verify(s, d, 32, ec_ph, 64), CKR_OPERATION_NOT_INITIALIZED);
 	RV(F->C_VerifyInit(s, &m_ec, dev_pub), CKR_OK);
 	RV(F->C_Verify(s, d, 32, NULL, 64), CKR_ARGUMENTS_BAD);
+	RV(F->C_Verify(s, d, 32, ec_ph, 64), CKR_OPERATION_NOT_INITIALIZED);
+	RV(F->C_VerifyInit(s, &m_ec, dev_pub), CKR_OK);
+	RV(F->C_Verify(s, NULL, 32, ec_ph, 64), CKR_ARGUMENTS_BAD);
+	RV(F->C_VerifyInit(s, &m_sha, plat_pub), CKR_OK);
+	RV(F->C_VerifyUpdate(s, NULL, 3), CKR_ARGUMENTS_BAD);
+	RV(F->C_VerifyFinal(s, ph, 512), CKR_OPERATION_NOT_INITIALIZED);
+	RV(F->C_VerifyInit(s, &m_sha, plat_pub), CKR_OK);
+	RV(F->C_VerifyFinal(s, NULL, 512), CKR_ARGUMENTS_BAD);
+	RV(F->C_VerifyFinal(s, ph, 512), CKR_OPERATION_NOT_INITIALIZED);
 	RV(F->C_VerifyInit(s, &m_ec, dev_pub), CKR_OK);
 	RV(F->C_Verify(s, d, 31, ec_ph, 64), CKR_DATA_LEN_RANGE);
 	RV(F->C_VerifyInit(s, &m_sha, plat_pub), CKR_OK);
@@ -1983,6 +2031,7 @@ int main(int argc, char **argv)
 	RUN(test_slot_token);
 	RUN(test_mechanisms);
 	RUN(test_sessions);
+	RUN(test_closed_session);
 	RUN(test_find);
 	RUN(test_attributes_private);
 	RUN(test_attributes_public_cert);
