@@ -120,8 +120,9 @@ active_keys() {
 
 # ---- the spool -------------------------------------------------------------
 
-spool_list() { # request files, sorted
-	find "$SPOOL" -maxdepth 1 -name '*.json' -type f 2>/dev/null | sort
+spool_list() { # request files, sorted; none before the spool exists
+	[ -d "$SPOOL" ] || return 0
+	find "$SPOOL" -maxdepth 1 -name '*.json' -type f | sort
 }
 
 spool_count() {
@@ -172,33 +173,36 @@ make_apk() { # OUT N [KIB of random classes.dex, default 16]
 	zipalign -f 4 "$WORK/apk.$2.zip" "$1" || fail "zipalign for sample APK $2"
 }
 
+# v2 and v3 in the APK. apksigner also makes a v4 signature (a separate
+# .idsig file, a third signing request) unless told not to; tests that want
+# it add --v4-signing-enabled true after these.
 APKSIGNER_COMMON=(--ks NONE --ks-type PKCS11 --min-sdk-version 24 --v1-signing-enabled false
-	--v2-signing-enabled true --v3-signing-enabled true)
+	--v2-signing-enabled true --v3-signing-enabled true --v4-signing-enabled false)
 
 # --provider-pos 1: apksigner verifies every signature it generated with
 # the first provider that offers the algorithm. The capture module accepts
 # its own placeholder for a recorded request as pending; Java's software
 # providers would reject it.
-apk_sign_capture() { # IN OUT ALIAS
+apk_sign_capture() { # IN OUT ALIAS [apksigner sign options...]
 	client apksigner "$JAVA_P11_EXPORT" sign --provider-class sun.security.pkcs11.SunPKCS11 \
 		--provider-arg "$CAPTURE_CFG" --provider-pos 1 "${APKSIGNER_COMMON[@]}" \
-		--ks-pass pass:capture-any-pin --ks-key-alias "$3" --out "$2" "$1"
+		--ks-pass pass:capture-any-pin --ks-key-alias "$3" "${@:4}" --out "$2" "$1"
 }
 
-apk_sign_direct() { # IN OUT ALIAS
+apk_sign_direct() { # IN OUT ALIAS [apksigner sign options...]
 	direct apksigner "$JAVA_P11_EXPORT" sign --provider-class sun.security.pkcs11.SunPKCS11 \
 		--provider-arg "$SOFTHSM_CFG" "${APKSIGNER_COMMON[@]}" \
-		--ks-pass "file:$PIN_FILE" --ks-key-alias "$3" --out "$2" "$1"
+		--ks-pass "file:$PIN_FILE" --ks-key-alias "$3" "${@:4}" --out "$2" "$1"
 }
 
-apk_verify() { # APK; output in $WORK/verify.out
-	apksigner verify -v --print-certs --min-sdk-version 24 "$1" >"$WORK/verify.out" 2>&1
+apk_verify() { # APK [apksigner verify options...]; output in $WORK/verify.out
+	apksigner verify -v --print-certs --min-sdk-version 24 "${@:2}" "$1" >"$WORK/verify.out" 2>&1
 }
 
 # Assert a verified APK's report: v2 and v3 signatures, one signer, the
 # manifest's certificate.
-expect_apk_verified() { # APK KEY-NAME
-	apk_verify "$1" || { cat "$WORK/verify.out" >&2; fail "$1 does not verify"; }
+expect_apk_verified() { # APK KEY-NAME [apksigner verify options...]
+	apk_verify "$1" "${@:3}" || { cat "$WORK/verify.out" >&2; fail "$1 does not verify"; }
 	local want
 	want=$(key_field "$2" .fingerprints.certificate_sha256)
 	for line in "Verifies" \
