@@ -11,6 +11,12 @@ engine=$(openssl version -e | sed -n 's/^ENGINESDIR: "\(.*\)"$/\1/p')/pkcs11.so
 [ -f "$engine" ] || fail "libp11 engine missing ($engine); 'make deps' installs libengine-pkcs11-openssl"
 
 capture_setup
+# Debian's libp11 (0.4.12) stops enumerating a token at the first key type
+# it does not know - Ed25519 - on any token. Builds that sign through it
+# use a manifest in which the keys they do not use are retired
+# (docs/CAPTURE-MODULE.md); so does this test.
+jq '(.keys[] | select(.algorithm == "ed25519")) |= (.status = "retired")' "$MANIFEST" >"$WORK/manifest-engine.json"
+export ROMBSR_CAPTURE_MANIFEST="$WORK/manifest-engine.json"
 head -c 70000 /dev/urandom >"$WORK/data.bin"
 DIGEST=$(sha256_hex "$WORK/data.bin")
 uri() { echo "pkcs11:token=$TOKEN;object=$1;type=private;pin-value=any-pin-will-do"; }
