@@ -84,6 +84,20 @@ expect_err "found 2 times"
 [ "$(cat "$WORK/rsa.signed.apk" "$WORK/ec.signed.apk" | sha256sum)" = "$sha_before" ] ||
 	fail "a refused resolution changed an APK"
 
+step "a request edited on the build node is refused before anything is signed"
+# A build node asking for a different digest under an old id (and so an
+# old placeholder) must not get a signature.
+cp -r "$SPOOL" "$WORK/spool-edited"
+victim=$(head -1 "$WORK/rsa.requests")
+other=$(sed -n 2p "$WORK/rsa.requests")
+jq --arg in "$(req_field "$other" .input)" '.input = $in' "$victim" >"$WORK/spool-edited/$(basename "$victim")"
+expect_exit 3 "$RESOLVE_TOOL" --state-dir "$STATE" --pin-file "$PIN_FILE" --spool "$WORK/spool-edited" \
+	"$WORK/rsa.signed.apk" "$WORK/ec.signed.apk"
+expect_err "$(basename "$victim")"
+grep -q '^signed ' "$WORK/last.out" && fail "the resolve tool signed something from an edited spool"
+[ "$(cat "$WORK/rsa.signed.apk" "$WORK/ec.signed.apk" | sha256sum)" = "$sha_before" ] ||
+	fail "an edited spool changed an APK"
+
 step "resolve: real signatures from SoftHSM2 replace the placeholders"
 "$RESOLVE_TOOL" --state-dir "$STATE" --pin-file "$PIN_FILE" --spool "$SPOOL" \
 	"$WORK/rsa.signed.apk" "$WORK/ec.signed.apk" >"$WORK/resolve.out" 2>&1 ||
