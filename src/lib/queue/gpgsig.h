@@ -1,0 +1,75 @@
+/* OpenPGP signatures on queue commits, through gpgme.
+ *
+ * A struct gpgsig is a gpgme context bound to one GnuPG home directory:
+ * - on a build node, the node's own GNUPGHOME (gpg-agent or a smartcard
+ *   holds the signing key), opened with gpgsig_open(homedir or NULL);
+ * - on the sign node and in the guard, a private home under the state
+ *   directory that holds only public certificates: the configured nodes'
+ *   and approvers' and the manifest's `queue` key. gpgsig_open_keyring()
+ *   creates it (0700) and imports them; only keys in it can ever verify.
+ *
+ * Nothing here prints. gpgme is initialised once per process
+ * (gpgsig_global_init, thread-safe; called by the open functions).
+ *
+ * Ownership: gpgsig_open* return a context freed with gpgsig_free()
+ * (accepts NULL). Output buffers and strings are malloc()ed and owned by
+ * the caller.
+ */
+#ifndef ROMBSR_QUEUE_GPGSIG_H
+#define ROMBSR_QUEUE_GPGSIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/cleanup.h"
+
+struct gpgsig;
+struct sign_config;
+struct manifest;
+
+#define GPGSIG_FPR_HEX 40
+#define GPGSIG_MAX_SIG_BYTES ((size_t)64 * 1024)
+#define GPGSIG_MAX_CERT_BYTES ((size_t)1024 * 1024)
+
+/* Initialise gpgme (version check, locale). Idempotent, thread-safe. */
+int gpgsig_global_init(void);
+
+/* A context on homedir (NULL: the default, $GNUPGHOME or ~/.gnupg). The
+ * directory must exist. */
+int gpgsig_open(const char *homedir, struct gpgsig **ret);
+
+/* Create homedir (0700) if needed and import one OpenPGP certificate
+ * (armored or binary) from memory. RB_E_PARSE if nothing was imported. */
+int gpgsig_import(struct gpgsig *g, const uint8_t *cert, size_t len);
+
+/* The verifying keyring of the sign node and the guard: create homedir
+ * 0700 (mkdir -p), open it, import every node's and approver's publicKey
+ * file from cfg (each must contain the configured primary fingerprint;
+ * RB_E_VERIFY otherwise) and, if m is not NULL, the manifest's `queue`
+ * key certificate (manifest_key.openpgp). */
+int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg,
+			const struct manifest *m, struct gpgsig **ret);
+
+/* Armored detached signature over data by the secret key whose (primary
+ * or subkey) fingerprint is signer_fpr, as git stores in a commit's
+ * gpgsig header. *ret_armored is NUL-terminated. RB_E_KEY if there is no
+ * usable secret key, RB_E_CRYPTO if signing failed. */
+int gpgsig_sign_detached(struct gpgsig *g, const char *signer_fpr, const uint8_t *data, size_t len,
+			 char **ret_armored, size_t *ret_len);
+
+/* Verify a detached signature (armored or binary, at most
+ * GPGSIG_MAX_SIG_BYTES) over data. Succeeds only if there is exactly one
+ * signature, it is good, and its key is not revoked, expired or disabled.
+ * *ret_primary_fpr (41 bytes, upper-case hex) is the fingerprint of the
+ * primary key, also when a subkey made the signature.
+ * RB_E_KEY ("signed by unknown key <fpr>") if the key is not in the
+ * keyring, RB_E_VERIFY for a bad, multiple, expired or revoked signature,
+ * RB_E_PARSE for something that is not a signature. */
+int gpgsig_verify_detached(struct gpgsig *g, const uint8_t *sig, size_t siglen, const uint8_t *data,
+			   size_t len, char ret_primary_fpr[GPGSIG_FPR_HEX + 1]);
+
+void gpgsig_free(struct gpgsig *g);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct gpgsig *, gpgsig_free)
+#define _cleanup_gpgsig_ _cleanup_(gpgsig_freep)
+
+#endif
