@@ -1,0 +1,119 @@
+/* Audit log entries (docs/formats/audit-entry.md): canonical JSON objects
+ *
+ *   {"format":"rombsr-audit-entry","version":1,"type":"...","time":"...",...}
+ *
+ * with one fixed key set per type. The builders produce a tree the log
+ * appends (audit_log_append emits it as JSON_CANONICAL); audit_entry_parse
+ * is the strict reader for entries read back from disk, which are
+ * untrusted: at most AUDIT_ENTRY_MAX bytes, canonical form only (the bytes
+ * must equal the canonical emission of what they parse to), known type,
+ * exact key set, every field well-formed.
+ *
+ * Ownership: builders and the parser return a tree the caller frees with
+ * json_free(). Input pointers are copied, never kept.
+ */
+#ifndef ROMBSR_AUDIT_ENTRY_H
+#define ROMBSR_AUDIT_ENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/signer.h"
+#include "json/json.h"
+
+#define AUDIT_ENTRY_FORMAT "rombsr-audit-entry"
+#define AUDIT_ENTRY_VERSION 1
+/* Entry bundles prefix each entry with a big-endian uint16 length. */
+#define AUDIT_ENTRY_MAX 65535u
+/* Field caps, so every entry fits AUDIT_ENTRY_MAX with room to spare. */
+#define AUDIT_FIELD_MAX 512u       /* names, ids, reasons */
+#define AUDIT_SIG_MAX 1024u        /* signature bytes (RSA-8192 is 1024) */
+#define AUDIT_DIGEST_MAX 64u       /* bytes of the signed digest */
+#define AUDIT_APPROVALS_MAX 32u
+
+enum audit_event {
+	AUDIT_SIGN = 1,
+	AUDIT_REJECT,
+	AUDIT_KEYGEN,
+	AUDIT_IMPORT,
+	AUDIT_UNWRAP,
+	AUDIT_REVOKE,
+	AUDIT_ROTATE,
+	AUDIT_PROVISION,
+	AUDIT_POLICY_CHANGE,
+	AUDIT_LOGIN_FAILURE,
+};
+
+/* "sign", "reject", ..., "policy-change", "login-failure". NULL if unknown. */
+const char *audit_event_name(enum audit_event e);
+int audit_event_parse(const char *s, enum audit_event *ret);
+
+/* One signature released by the sign node. Strings are UTF-8 of at most
+ * AUDIT_FIELD_MAX bytes; request_id is lowercase hex. */
+struct audit_sign_info {
+	int64_t time;                    /* Unix seconds */
+	const char *request_id;          /* hex, the queue's request id */
+	const char *build_id;
+	const uint8_t *node_fpr;         /* 32 bytes: build node key fingerprint */
+	const char *key_name;
+	const uint8_t *key_fpr;          /* 32 bytes: SHA-256 of the key's SPKI */
+	enum rb_sig_scheme scheme;
+	const char *artifact_name;
+	const uint8_t *artifact_sha256;  /* 32 bytes */
+	const uint8_t *digest;           /* what was signed: the digest, or for */
+	size_t digest_len;               /* Ed25519 SHA-256 of the message */
+	const uint8_t *sig;              /* the full signature */
+	size_t sig_len;
+	const char *const *approvals;    /* approver identities, may be NULL */
+	size_t n_approvals;
+};
+
+/* A refused request. key_name and artifact_name may be NULL when the
+ * request was too malformed to name them. */
+struct audit_reject_info {
+	int64_t time;
+	const char *request_id;
+	const char *build_id;
+	const uint8_t *node_fpr;         /* 32 bytes, or NULL if unknown */
+	const char *key_name;
+	const char *artifact_name;
+	const char *reason;
+};
+
+/* keygen, import, unwrap, revoke, rotate: something happened to a key.
+ * detail is free text (the revocation reason, the wrapping key, ...), may
+ * be NULL; for rotate, new_key_* name the successor (else NULL). */
+struct audit_key_info {
+	int64_t time;
+	const char *actor;               /* role or custodian that did it */
+	const char *key_name;
+	const uint8_t *key_fpr;          /* 32 bytes */
+	const char *new_key_name;
+	const uint8_t *new_key_fpr;
+	const char *detail;
+};
+
+int audit_entry_sign(const struct audit_sign_info *in, struct json_value **ret);
+int audit_entry_reject(const struct audit_reject_info *in, struct json_value **ret);
+/* event is one of AUDIT_KEYGEN .. AUDIT_ROTATE. */
+int audit_entry_key(enum audit_event event, const struct audit_key_info *in,
+		    struct json_value **ret);
+/* A token was provisioned: its label and the SHA-256 of the manifest written. */
+int audit_entry_provision(int64_t time, const char *actor, const char *token_label,
+			  const uint8_t manifest_sha256[32], struct json_value **ret);
+/* The sign-node configuration changed: SHA-256 of the new configuration. */
+int audit_entry_policy_change(int64_t time, const char *actor, const uint8_t config_sha256[32],
+			      struct json_value **ret);
+/* A failed C_Login: which role, on which token, and why (CKR name). */
+int audit_entry_login_failure(int64_t time, const char *role, const char *token_label,
+			      const char *reason, struct json_value **ret);
+
+/* Check a built or parsed entry against the format (key set, field types
+ * and sizes). RB_E_PARSE with a detail naming the field. */
+int audit_entry_check(const struct json_value *entry);
+/* Parse len bytes from an entry bundle: strict JSON, canonical, checked.
+ * *ret_type (optional) receives the event type. */
+int audit_entry_parse(const void *bytes, size_t len, struct json_value **ret,
+		      enum audit_event *ret_type);
+
+#endif
