@@ -43,6 +43,11 @@ struct merkle_source {
 	void *ctx;
 };
 
+/* Append one hash of len bytes to p: RB_E_VERIFY unless len is 32 (a
+ * proof with a hash of any other length is a bad proof), RB_E_LIMIT past
+ * MERKLE_MAX_PROOF. */
+int merkle_proof_add(struct merkle_proof *p, const uint8_t *hash, size_t len);
+
 void merkle_hash_leaf(const void *entry, size_t len, uint8_t out[MERKLE_HASH_LEN]);
 void merkle_hash_node(const uint8_t left[MERKLE_HASH_LEN], const uint8_t right[MERKLE_HASH_LEN],
 		      uint8_t out[MERKLE_HASH_LEN]);
@@ -73,7 +78,8 @@ int merkle_consistency_verify(uint64_t size1, uint64_t size2, const uint8_t *roo
 
 /* Subtrees [start, end) as in the Merkle Tree Certificates draft: valid iff
  * start < end and start is a multiple of the smallest power of two >=
- * end - start. */
+ * end - start. The empty subtree [s, s) with s <= size is consistent with
+ * any tree when its hash is the empty-tree hash and the proof is empty. */
 int merkle_subtree_valid(uint64_t start, uint64_t end);
 int merkle_subtree_inclusion_verify(uint64_t index, uint64_t start, uint64_t end,
 				    const uint8_t *leaf, size_t leaf_len,
