@@ -36,10 +36,10 @@ enum hash_state_alg {
 	HASH_STATE_SHA512 = 2,
 };
 
-/* Longest input a state may describe, in bytes: SHA-512 counts bits in
- * 128 bits, SHA-256 in 64; 2^61 bytes keeps the bit count in 64 bits for
- * both and is far beyond any artifact. */
-#define HASH_STATE_MAX_LENGTH ((uint64_t)1 << 61)
+/* Longest input a state may describe, in bytes: SHA-256 is defined for
+ * fewer than 2^64 bits, i.e. under 2^61 bytes, which also keeps the bit
+ * count of either in one 64-bit word. Far beyond any artifact. */
+#define HASH_STATE_MAX_LENGTH (((uint64_t)1 << 61) - 1)
 
 /* "sha256" / "sha512"; NULL for anything else. */
 const char *hash_state_alg_name(enum hash_state_alg alg);
@@ -75,7 +75,8 @@ int hash_state_to_json(const struct hash_state *st, struct json_value **ret);
 /* Import an untrusted encoding: exactly those four keys, alg known, h of
  * the right length in lowercase hex, 0 <= length <= HASH_STATE_MAX_LENGTH,
  * tail padded base64 shorter than one block with length mod block ==
- * tail length. RB_E_PARSE (with the JSON location) otherwise. */
+ * tail length, and h the initial value while length is under one block.
+ * RB_E_PARSE (with the JSON location) otherwise. */
 int hash_state_from_json(const struct json_value *v, struct hash_state **ret);
 
 /* An EVP_MD_CTX holding st, ready for EVP_DigestUpdate/EVP_DigestFinal_ex

@@ -120,6 +120,10 @@ struct request_doc {
 	struct request_entry *entries;
 	size_t n_entries;
 	char *comment;               /* optional.comment, or NULL */
+	/* Private: entry indices sorted by id, artifact indices sorted by
+	 * name (for the lookups and the uniqueness checks). */
+	size_t *by_id;
+	size_t *by_name;
 };
 
 /* ---- building (build node) --------------------------------------------- */
@@ -149,9 +153,13 @@ int request_doc_add_raw(struct request_doc *doc, const char *artifact_name,
 /* An OpenPGP detached binary signature by key (RSA or Ed25519; active). */
 int request_doc_add_openpgp(struct request_doc *doc, const char *artifact_name,
 			    const struct manifest_key *key, enum hash_state_alg hash, bool armor);
+/* Set optional.comment: 1..REQUEST_COMMENT_MAX bytes of UTF-8 without
+ * control characters other than tab and newline (RB_E_INVAL). */
+int request_doc_set_comment(struct request_doc *doc, const char *comment);
 /* RB_E_EXISTS from the add functions: that request is already in the
  * document (same id). RB_E_NOTFOUND: no artifact of that name.
- * RB_E_LIMIT past REQUEST_MAX_ENTRIES. */
+ * RB_E_LIMIT past REQUEST_MAX_ENTRIES. Adding may move doc->entries and
+ * doc->artifacts: pointers into them are valid until the next add. */
 
 /* Canonical JSON (RFC 8785) followed by one newline, appended to out. */
 int request_doc_emit(const struct request_doc *doc, struct rb_buf *out);
@@ -164,9 +172,10 @@ int request_doc_emit(const struct request_doc *doc, struct rb_buf *out);
  * REQUEST_MAX_BYTES means REQUEST_MAX_BYTES).
  * Errors: RB_E_TOOBIG over a cap; RB_E_PARSE malformed, unknown key in
  * the top level or in "required", bad names, duplicate ids or artifacts,
- * a hash state that does not finalize to the artifact's digest, a
- * capture request of another build; RB_E_VERIFY a recomputed id that
- * differs (the document was altered); RB_E_UNSUPPORTED another version.
+ * a capture request of another build; RB_E_VERIFY a recomputed id that
+ * differs (the document was altered), or a hash state whose length or
+ * finalized digest is not the artifact's recorded size or digest;
+ * RB_E_UNSUPPORTED another version.
  * With m: RB_E_KEY key not in m, RB_E_VERIFY fingerprint differs from
  * m's, RB_E_PERM key not active (the detail names its status),
  * RB_E_UNSUPPORTED scheme does not fit the key. */
