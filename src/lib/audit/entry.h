@@ -30,6 +30,8 @@
 #define AUDIT_SIG_MAX 1024u        /* signature bytes (RSA-8192 is 1024) */
 #define AUDIT_DIGEST_MAX 64u       /* bytes of the signed digest */
 #define AUDIT_APPROVALS_MAX 32u
+/* Build nodes are identified by their OpenPGP v4 primary key fingerprint. */
+#define AUDIT_NODE_FPR_LEN 20u
 
 enum audit_event {
 	AUDIT_SIGN = 1,
@@ -54,7 +56,7 @@ struct audit_sign_info {
 	int64_t time;                    /* Unix seconds */
 	const char *request_id;          /* hex, the queue's request id */
 	const char *build_id;
-	const uint8_t *node_fpr;         /* 32 bytes: build node key fingerprint */
+	const uint8_t *node_fpr;         /* AUDIT_NODE_FPR_LEN (20) bytes: the build node's OpenPGP fingerprint */
 	const char *key_name;
 	const uint8_t *key_fpr;          /* 32 bytes: SHA-256 of the key's SPKI */
 	enum rb_sig_scheme scheme;
@@ -74,7 +76,7 @@ struct audit_reject_info {
 	int64_t time;
 	const char *request_id;
 	const char *build_id;
-	const uint8_t *node_fpr;         /* 32 bytes, or NULL if unknown */
+	const uint8_t *node_fpr;         /* AUDIT_NODE_FPR_LEN bytes, or NULL if unknown */
 	const char *key_name;
 	const char *artifact_name;
 	const char *reason;
