@@ -1,0 +1,127 @@
+#include "policy/replay.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/idset.h"
+#include "policy/journal.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/encode.h"
+#include "util/err.h"
+
+struct replay_db {
+	struct journal *journal;
+	struct idset requests;
+	struct idset documents;
+	const char *path;
+};
+
+static int replay_parse_hex32(const char *s, size_t len, uint8_t out[32])
+{
+	_cleanup_free_ uint8_t *bytes = NULL;
+	size_t n = 0;
+
+	if (len != 64)
+		return RB_E_PARSE;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return RB_E_PARSE;
+	if (rb_hex_decode(s, len, &bytes, &n) < 0 || n != 32)
+		return RB_E_PARSE;
+	memcpy(out, bytes, 32);
+	return RB_OK;
+}
+
+static int replay_line(void *ctx, const char *line, size_t len)
+{
+	struct replay_db *db = ctx;
+	uint8_t id[32];
+
+	if (len == 8 + 64 && memcmp(line, "request ", 8) == 0 && replay_parse_hex32(line + 8, 64, id) == 0)
+		return idset_add(&db->requests, id);
+	if (len == 9 + 64 && memcmp(line, "document ", 9) == 0 && replay_parse_hex32(line + 9, 64, id) == 0)
+		return idset_add(&db->documents, id);
+	return rb_err_set(RB_E_PARSE, "%s: unrecognised record '%.40s'; the replay journal is damaged, restore it from backup",
+			  db->path, line);
+}
+
+int replay_db_open(const char *path, struct replay_db **ret)
+{
+	struct replay_db *db = calloc(1, sizeof(*db));
+	int err;
+
+	if (!db)
+		return RB_E_NOMEM;
+	db->path = path;
+	if ((err = journal_open(path, REPLAY_DB_MAX_BYTES, replay_line, db, &db->journal)) < 0) {
+		replay_db_close(db);
+		return err;
+	}
+	db->path = NULL; /* borrowed only while replaying */
+	*ret = db;
+	return RB_OK;
+}
+
+void replay_db_close(struct replay_db *db)
+{
+	if (!db)
+		return;
+	journal_close(db->journal);
+	idset_clear(&db->requests);
+	idset_clear(&db->documents);
+	free(db);
+}
+
+bool replay_db_has_request(const struct replay_db *db, const uint8_t id[32])
+{
+	return idset_has(&db->requests, id);
+}
+
+bool replay_db_has_document(const struct replay_db *db, const uint8_t sha256[32])
+{
+	return idset_has(&db->documents, sha256);
+}
+
+size_t replay_db_requests(const struct replay_db *db)
+{
+	return db->requests.n;
+}
+
+static int replay_put(struct rb_buf *b, const char *tag, const uint8_t id[32])
+{
+	static const char hex[] = "0123456789abcdef";
+	int err;
+
+	if ((err = rb_buf_put_str(b, tag)) < 0)
+		return err;
+	for (size_t i = 0; i < 32; i++) {
+		char two[2] = { hex[id[i] >> 4], hex[id[i] & 15] };
+
+		if ((err = rb_buf_put(b, two, 2)) < 0)
+			return err;
+	}
+	return rb_buf_put_u8(b, '\n');
+}
+
+int replay_db_record(struct replay_db *db, const uint8_t doc_sha256[32], const uint8_t (*ids)[32],
+		     size_t n_ids)
+{
+	struct rb_buf b = RB_BUF_INIT;
+	int err = RB_OK;
+
+	b.cap = REPLAY_DB_MAX_BYTES;
+	if (doc_sha256)
+		err = replay_put(&b, "document ", doc_sha256);
+	for (size_t i = 0; err == RB_OK && i < n_ids; i++)
+		err = replay_put(&b, "request ", ids[i]);
+	if (err == RB_OK && b.len)
+		err = journal_append(db->journal, (const char *)b.data, b.len);
+	/* Memory follows the disk: only what is durable counts as seen. */
+	if (err == RB_OK && doc_sha256)
+		err = idset_add(&db->documents, doc_sha256);
+	for (size_t i = 0; err == RB_OK && i < n_ids; i++)
+		err = idset_add(&db->requests, ids[i]);
+	rb_buf_free(&b);
+	return err;
+}

@@ -1,0 +1,459 @@
+/* Intake: the queue commits a batch has not seen yet. Every commit's
+ * signature is verified and its signer identified before anything in it
+ * is read as a document; a commit that fails is refused whole. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "request/approval.h"
+#include "signd/signd-internal.h"
+#include "util/cleanup.h"
+#include "util/encode.h"
+#include "util/err.h"
+
+int signd_batch_add(struct signd_batch *b, struct signd_item **ret)
+{
+	if (b->n == b->alloc) {
+		size_t na = b->alloc ? b->alloc * 2 : 16;
+		struct signd_item *ni = realloc(b->items, na * sizeof(*ni));
+
+		if (!ni)
+			return RB_E_NOMEM;
+		b->items = ni;
+		b->alloc = na;
+	}
+	memset(&b->items[b->n], 0, sizeof(b->items[b->n]));
+	*ret = &b->items[b->n++];
+	return RB_OK;
+}
+
+void signd_item_clear(struct signd_item *it)
+{
+	size_t n = it->doc ? it->doc->n_entries : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (it->message)
+			free(it->message[i]);
+		if (it->sig)
+			free(it->sig[i]);
+	}
+	free(it->reason);
+	free(it->message);
+	free(it->sig);
+	free(it->sig_len);
+	free(it->scheme);
+	free(it->leaf);
+	free(it->have_leaf);
+	request_doc_free(it->doc);
+	free(it->data);
+	memset(it, 0, sizeof(*it));
+}
+
+/* ---- approvals and pending documents (journals) ----------------------- */
+
+static int approval_keep(struct signd *s, const char *approver, const char *node, const char *build,
+			 const uint8_t sha[32], const char *keys)
+{
+	struct signd_approval *a;
+
+	if (s->n_approvals == s->alloc_approvals) {
+		size_t na = s->alloc_approvals ? s->alloc_approvals * 2 : 16;
+		struct signd_approval *n = realloc(s->approvals, na * sizeof(*n));
+
+		if (!n)
+			return RB_E_NOMEM;
+		s->approvals = n;
+		s->alloc_approvals = na;
+	}
+	a = &s->approvals[s->n_approvals];
+	memset(a, 0, sizeof(*a));
+	snprintf(a->approver, sizeof(a->approver), "%s", approver);
+	snprintf(a->node, sizeof(a->node), "%s", node);
+	snprintf(a->build_id, sizeof(a->build_id), "%s", build);
+	memcpy(a->request_sha256, sha, 32);
+	if (asprintf(&a->keys, ",%s,", keys) < 0)
+		return RB_E_NOMEM;
+	s->n_approvals++;
+	return RB_OK;
+}
+
+static int hex32(const char *h, uint8_t out[32])
+{
+	_cleanup_free_ uint8_t *b = NULL;
+	size_t n;
+
+	if (strlen(h) != 64 || rb_hex_decode(h, 64, &b, &n) < 0 || n != 32)
+		return RB_E_PARSE;
+	memcpy(out, b, 32);
+	return RB_OK;
+}
+
+static int approvals_line(void *ctx, const char *line, size_t len)
+{
+	struct signd *s = ctx;
+	char buf[JOURNAL_LINE_MAX + 1], approver[65], node[65], build[CAPTURE_BUILD_ID_MAX + 1],
+		sha[65], keys[JOURNAL_LINE_MAX + 1];
+	uint8_t d[32];
+
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	if (sscanf(buf, "approval %64s %64s %128s %64s %1024s", approver, node, build, sha, keys) != 5 ||
+	    hex32(sha, d) < 0)
+		return rb_err_set(RB_E_PARSE, "approvals journal: damaged record '%.60s'; restore it from backup", buf);
+	return approval_keep(s, approver, node, build, d, keys);
+}
+
+int signd_approvals_load(struct signd *s, const char *path)
+{
+	return journal_open(path, (size_t)64 * 1024 * 1024, approvals_line, s, &s->approvals_journal);
+}
+
+static int pending_keep(struct signd *s, const char *commit, const char *path, int64_t since)
+{
+	struct signd_pending *p;
+
+	for (size_t i = 0; i < s->n_pending; i++)
+		if (strcmp(s->pending[i].commit, commit) == 0 && strcmp(s->pending[i].path, path) == 0)
+			return RB_OK;
+	if (s->n_pending == s->alloc_pending) {
+		size_t na = s->alloc_pending ? s->alloc_pending * 2 : 16;
+		struct signd_pending *n = realloc(s->pending, na * sizeof(*n));
+
+		if (!n)
+			return RB_E_NOMEM;
+		s->pending = n;
+		s->alloc_pending = na;
+	}
+	p = &s->pending[s->n_pending++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->commit, sizeof(p->commit), "%s", commit);
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	p->since = since;
+	return RB_OK;
+}
+
+static int pending_line(void *ctx, const char *line, size_t len)
+{
+	struct signd *s = ctx;
+	char buf[JOURNAL_LINE_MAX + 1], commit[41], path[QUEUE_MAX_PATH + 1];
+	int64_t since;
+
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	if (sscanf(buf, "pending %40s %" SCNd64 " %1024s", commit, &since, path) == 3)
+		return pending_keep(s, commit, path, since);
+	if (sscanf(buf, "done %40s %1024s", commit, path) == 2) {
+		for (size_t i = 0; i < s->n_pending; i++)
+			if (strcmp(s->pending[i].commit, commit) == 0 && strcmp(s->pending[i].path, path) == 0)
+				s->pending[i].done = true;
+		return RB_OK;
+	}
+	return rb_err_set(RB_E_PARSE, "pending journal: damaged record '%.60s'; restore it from backup", buf);
+}
+
+int signd_pending_load(struct signd *s, const char *path)
+{
+	return journal_open(path, (size_t)64 * 1024 * 1024, pending_line, s, &s->pending_journal);
+}
+
+/* ---- one commit --------------------------------------------------------- */
+
+struct intake_change {
+	enum queue_change_kind kind;
+	char *path;
+	unsigned mode;
+	uint8_t *data;
+	size_t len;
+	bool too_big;
+};
+
+struct intake_commit {
+	struct intake_change *c;
+	size_t n, alloc;
+};
+
+static void intake_commit_clear(struct intake_commit *ic)
+{
+	for (size_t i = 0; i < ic->n; i++) {
+		free(ic->c[i].path);
+		free(ic->c[i].data);
+	}
+	free(ic->c);
+	memset(ic, 0, sizeof(*ic));
+}
+
+static int intake_change_cb(void *ctx, const struct queue_change *c)
+{
+	struct intake_commit *ic = ctx;
+	struct intake_change *x;
+
+	if (ic->n == ic->alloc) {
+		size_t na = ic->alloc ? ic->alloc * 2 : 8;
+		struct intake_change *n = realloc(ic->c, na * sizeof(*n));
+
+		if (!n)
+			return RB_E_NOMEM;
+		ic->c = n;
+		ic->alloc = na;
+	}
+	x = &ic->c[ic->n];
+	memset(x, 0, sizeof(*x));
+	x->kind = c->kind;
+	x->mode = c->mode;
+	if (!(x->path = strdup(c->path)))
+		return RB_E_NOMEM;
+	ic->n++;
+	if (c->kind == QUEUE_CHANGE_ADDED) {
+		if (!c->data) {
+			x->too_big = true;
+			x->len = (size_t)c->size;
+		} else {
+			if (!(x->data = malloc(c->size ? c->size : 1)))
+				return RB_E_NOMEM;
+			memcpy(x->data, c->data, c->size);
+			x->len = (size_t)c->size;
+		}
+	}
+	return RB_OK;
+}
+
+/* "requests/<node>/<build>.json" -> build (copied into out). */
+static bool intake_split_path(const char *path, const char *area, const char *owner, char *rest,
+			      size_t restsz)
+{
+	size_t al = strlen(area), ol = strlen(owner), pl = strlen(path);
+
+	if (pl <= al + ol + 2 || strncmp(path, area, al) != 0 || path[al] != '/' ||
+	    strncmp(path + al + 1, owner, ol) != 0 || path[al + 1 + ol] != '/')
+		return false;
+	snprintf(rest, restsz, "%s", path + al + ol + 2);
+	return true;
+}
+
+static bool intake_build_from_name(const char *name, char build[CAPTURE_BUILD_ID_MAX + 1])
+{
+	size_t n = strlen(name);
+
+	if (n <= 5 || n - 5 > CAPTURE_BUILD_ID_MAX || strcmp(name + n - 5, ".json") != 0)
+		return false;
+	memcpy(build, name, n - 5);
+	build[n - 5] = '\0';
+	return capture_build_id_valid(build);
+}
+
+static void intake_refuse_all(struct signd *s, int64_t now, struct intake_commit *ic, const char *fpr,
+			      const char *commit, const char *reason)
+{
+	size_t added = 0;
+
+	for (size_t i = 0; i < ic->n; i++) {
+		if (ic->c[i].kind != QUEUE_CHANGE_ADDED || strncmp(ic->c[i].path, "requests/", 9) != 0)
+			continue;
+		added++;
+		signd_audit_refusal(s, now, NULL, fpr, ic->c[i].path, reason);
+	}
+	if (!added)
+		signd_log(s, "event=refuse commit=%.12s reason=%s", commit, reason);
+}
+
+static int intake_approval(struct signd *s, const struct sign_approver *a, const struct intake_change *c)
+{
+	_cleanup_(approval_doc_freep) struct approval_doc *doc = NULL;
+	char node[65], rest[QUEUE_MAX_PATH + 1], build[CAPTURE_BUILD_ID_MAX + 1], line[JOURNAL_LINE_MAX + 1];
+	struct rb_buf keys = RB_BUF_INIT;
+	const char *slash;
+	int err, n;
+
+	if (!intake_split_path(c->path, "approvals", a->name, rest, sizeof(rest)) ||
+	    !(slash = strchr(rest, '/')) || (size_t)(slash - rest) >= sizeof(node))
+		return rb_err_set(RB_E_PERM, "%s: not in approver %s's area approvals/%s/<node>/<build>.json",
+				  c->path, a->name, a->name);
+	memcpy(node, rest, (size_t)(slash - rest));
+	node[slash - rest] = '\0';
+	if (!intake_build_from_name(slash + 1, build))
+		return rb_err_set(RB_E_PERM, "%s: not an approval path", c->path);
+	if ((err = approval_doc_parse((const char *)c->data, c->len, c->path, &doc)) < 0)
+		return err;
+	if (strcmp(doc->approver, a->name) || strcmp(doc->node, node) || strcmp(doc->build_id, build))
+		return rb_err_set(RB_E_PERM, "%s: the approval names approver %s, node %s, build %s, not its path",
+				  c->path, doc->approver, doc->node, doc->build_id);
+	for (size_t i = 0; i < doc->n_keys; i++)
+		if ((err = rb_buf_printf(&keys, "%s%s", i ? "," : "", doc->keys[i])) < 0)
+			goto out;
+	if ((err = rb_buf_terminate(&keys)) < 0)
+		goto out;
+	{
+		_cleanup_free_ char *sha = NULL;
+
+		if ((err = rb_hex_encode(doc->request_sha256, 32, &sha)) < 0)
+			goto out;
+		n = snprintf(line, sizeof(line), "approval %s %s %s %s %s\n", a->name, node, build, sha,
+			     (const char *)keys.data);
+		if (n < 0 || (size_t)n >= sizeof(line)) {
+			err = rb_err_set(RB_E_TOOBIG, "%s: approval lists too many keys", c->path);
+			goto out;
+		}
+		if ((err = journal_append(s->approvals_journal, line, (size_t)n)) < 0)
+			goto out;
+		err = approval_keep(s, a->name, node, build, doc->request_sha256, (const char *)keys.data);
+	}
+	signd_log(s, "event=approval approver=%s node=%s build=%s", a->name, node, build);
+out:
+	rb_buf_free(&keys);
+	return err;
+}
+
+struct intake {
+	struct signd *s;
+	struct signd_batch *b;
+};
+
+static int intake_one(void *ctx, const char *commit)
+{
+	struct intake *in = ctx;
+	struct signd *s = in->s;
+	struct intake_commit ic = { 0 };
+	_cleanup_free_ uint8_t *sig = NULL, *signed_data = NULL;
+	size_t siglen = 0, signed_len = 0;
+	const struct sign_node *node = NULL;
+	const struct sign_approver *appr = NULL;
+	char fpr[41] = "";
+	int err;
+
+	in->b->stats->commits++;
+	if ((err = queue_commit_changes(s->q, commit, (size_t)s->cfg->queue.max_request_bytes,
+					intake_change_cb, &ic)) < 0)
+		goto out;
+
+	err = queue_commit_signature(s->q, commit, &sig, &siglen, &signed_data, &signed_len);
+	if (err == RB_E_NOTFOUND) {
+		intake_refuse_all(s, in->b->now, &ic, NULL, commit, "unsigned-commit");
+		err = RB_OK;
+		goto out;
+	}
+	if (err < 0)
+		goto out;
+	err = gpgsig_verify_detached(s->keyring, sig, siglen, signed_data, signed_len, fpr);
+	if (err < 0) {
+		signd_log(s, "event=refuse commit=%.12s reason=%s detail=\"%s\"", commit,
+			  err == RB_E_KEY ? "unknown-signer" : "bad-signature", rb_err_detail());
+		intake_refuse_all(s, in->b->now, &ic, NULL, commit,
+				  err == RB_E_KEY ? "unknown-signer" : "bad-signature");
+		err = RB_OK;
+		goto out;
+	}
+	if (strcmp(fpr, s->queue_fpr) == 0) {
+		err = RB_OK; /* our own responses */
+		goto out;
+	}
+	if (!sign_config_find_fingerprint(s->cfg, fpr, &node, &appr)) {
+		intake_refuse_all(s, in->b->now, &ic, fpr, commit, "unknown-signer");
+		err = RB_OK;
+		goto out;
+	}
+
+	/* The whole commit must stay inside its signer's area, or none of it
+	 * is taken: a node cannot smuggle a document into another's area. */
+	for (size_t i = 0; i < ic.n; i++) {
+		struct intake_change *c = &ic.c[i];
+		char rest[QUEUE_MAX_PATH + 1], build[CAPTURE_BUILD_ID_MAX + 1];
+		bool ok = c->kind == QUEUE_CHANGE_ADDED && (c->mode == 0100644 || c->mode == 0100755);
+
+		if (ok && node)
+			ok = intake_split_path(c->path, "requests", node->name, rest, sizeof(rest)) &&
+			     !strchr(rest, '/') && intake_build_from_name(rest, build);
+		if (ok && appr)
+			ok = strncmp(c->path, "approvals/", 10) == 0;
+		if (!ok) {
+			signd_log(s, "event=refuse commit=%.12s signer=%s reason=path path=\"%s\" change=%s", commit,
+				  node ? node->name : appr->name, c->path, queue_change_kind_name(c->kind));
+			intake_refuse_all(s, in->b->now, &ic, fpr, commit, "path");
+			err = RB_OK;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < ic.n; i++) {
+		struct intake_change *c = &ic.c[i];
+		struct signd_item *it;
+		char rest[QUEUE_MAX_PATH + 1];
+
+		if (appr) {
+			if (c->too_big || (err = intake_approval(s, appr, c)) < 0) {
+				signd_log(s, "event=refuse commit=%.12s approver=%s path=\"%s\" reason=schema detail=\"%s\"",
+					  commit, appr->name, c->path, c->too_big ? "too large" : rb_err_detail());
+				err = RB_OK;
+			}
+			continue;
+		}
+		if ((err = signd_batch_add(in->b, &it)) < 0)
+			goto out;
+		snprintf(it->commit, sizeof(it->commit), "%s", commit);
+		snprintf(it->path, sizeof(it->path), "%s", c->path);
+		it->node = node;
+		snprintf(it->node_fpr, sizeof(it->node_fpr), "%s", fpr);
+		intake_split_path(c->path, "requests", node->name, rest, sizeof(rest));
+		intake_build_from_name(rest, it->build_id);
+		it->since = in->b->now;
+		it->len = c->len;
+		if (c->too_big) {
+			it->refused = true;
+			signd_audit_refusal(s, in->b->now, it->build_id, fpr, c->path, "too-large");
+			continue;
+		}
+		it->data = TAKE_PTR(c->data);
+		SHA256(it->data, it->len, it->doc_sha256);
+	}
+	err = RB_OK;
+out:
+	intake_commit_clear(&ic);
+	return err;
+}
+
+int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
+{
+	struct intake in = { s, b };
+	int err;
+
+	/* Documents still waiting for approvals come first, in their order. */
+	for (size_t i = 0; i < s->n_pending; i++) {
+		struct signd_pending *p = &s->pending[i];
+		const struct sign_node *node = NULL;
+		const struct sign_approver *appr = NULL;
+		_cleanup_free_ uint8_t *sig = NULL, *sd = NULL;
+		size_t sl, sdl;
+		struct signd_item *it;
+		char fpr[41], rest[QUEUE_MAX_PATH + 1];
+
+		if (p->done)
+			continue;
+		/* Re-verify: the pending journal is ours, but the commit is the
+		 * node's and only its verified signature authorises it. */
+		if ((err = queue_commit_signature(s->q, p->commit, &sig, &sl, &sd, &sdl)) < 0 ||
+		    (err = gpgsig_verify_detached(s->keyring, sig, sl, sd, sdl, fpr)) < 0 ||
+		    !sign_config_find_fingerprint(s->cfg, fpr, &node, &appr) || !node) {
+			signd_log(s, "event=refuse commit=%.12s path=\"%s\" reason=unknown-signer detail=\"pending document no longer verifies\"",
+				  p->commit, p->path);
+			p->done = true;
+			continue;
+		}
+		if ((err = signd_batch_add(b, &it)) < 0)
+			return err;
+		snprintf(it->commit, sizeof(it->commit), "%s", p->commit);
+		snprintf(it->path, sizeof(it->path), "%s", p->path);
+		it->node = node;
+		snprintf(it->node_fpr, sizeof(it->node_fpr), "%s", fpr);
+		if (!intake_split_path(p->path, "requests", node->name, rest, sizeof(rest)) ||
+		    !intake_build_from_name(rest, it->build_id))
+			return rb_err_set(RB_E_PARSE, "pending journal: bad path %s", p->path);
+		it->since = p->since;
+		it->from_pending = true;
+		if ((err = queue_read_file(s->q, p->commit, p->path, (size_t)s->cfg->queue.max_request_bytes,
+					   &it->data, &it->len)) < 0)
+			return err;
+		SHA256(it->data, it->len, it->doc_sha256);
+	}
+	return queue_walk(s->q, s->last_commit[0] ? s->last_commit : NULL, tip, intake_one, &in);
+}

@@ -1,0 +1,395 @@
+/* The sign orchestrator: open everything a batch needs, run batches. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "config.h"
+#include "signd/signd-internal.h"
+#include "util/cleanup.h"
+#include "util/encode.h"
+#include "util/err.h"
+#include "util/fileio.h"
+#include "util/secret.h"
+
+#define SIGND_AUDIT_ORIGIN_PREFIX "rombsr audit log"
+
+unsigned signd_poll_seconds(const struct signd *s)
+{
+	return s->cfg->queue.poll_seconds;
+}
+
+unsigned signd_open_sessions(struct signd *s)
+{
+	return p11_token_open_sessions(s->tok);
+}
+
+void signd_close(struct signd *s)
+{
+	if (!s)
+		return;
+	signd_cache_free(s->cache);
+	pgp_key_free(s->queue_pgp);
+	audit_log_close(s->audit);
+	journal_close(s->approvals_journal);
+	journal_close(s->pending_journal);
+	for (size_t i = 0; i < s->n_approvals; i++)
+		free(s->approvals[i].keys);
+	free(s->approvals);
+	free(s->pending);
+	usage_ledger_close(s->usage);
+	replay_db_close(s->replay);
+	queue_free(s->q);
+	gpgsig_free(s->keyring);
+	p11_token_free(s->tok);
+	p11_module_free(s->mod);
+	manifest_free(s->m);
+	sign_config_free(s->cfg);
+	free(s->last_commit_path);
+	free(s);
+}
+
+static int signd_path(const struct signd *s, const char *name, char **ret)
+{
+	if (asprintf(ret, "%s/%s", s->cfg->state_dir, name) < 0)
+		return RB_E_NOMEM;
+	return RB_OK;
+}
+
+static int signd_open_token(struct signd *s)
+{
+	const struct sign_config *c = s->cfg;
+	struct p11_pin_source src = { P11_PIN_FILE, c->hsm.pin_file };
+	struct rb_secret *pin = NULL;
+	const char *module = c->hsm.module ? c->hsm.module : ROMBSR_DEFAULT_SOFTHSM_MODULE;
+	int err;
+
+	if (!c->hsm.pin_file)
+		return rb_err_set(RB_E_PIN, "%s: hsm.pinFile is not set; the sign node logs in with the operator PIN file",
+				  c->path);
+	if (c->hsm.softhsm_conf)
+		setenv("SOFTHSM2_CONF", c->hsm.softhsm_conf, 1);
+	if ((err = p11_module_load(module, &s->mod)) < 0)
+		return err;
+	if ((err = p11_token_open(s->mod, c->hsm.token ? c->hsm.token : s->m->token_label,
+				  c->hsm.max_sessions, &s->tok)) < 0)
+		return err;
+	if ((err = p11_pin_read(&src, &pin)) < 0)
+		return err;
+	err = p11_token_login(s->tok, CKU_USER, pin);
+	rb_secret_free(pin);
+	return err;
+}
+
+static int signd_find_key(struct signd *s, const char *name, const char *purpose,
+			  struct p11_key **ret, const struct manifest_key **ret_mk)
+{
+	const struct manifest_key *mk = manifest_find(s->m, name);
+	int err;
+
+	if (!mk || mk->status != KEY_ACTIVE || mk->alg != RB_KEY_ED25519)
+		return rb_err_set(RB_E_KEY, "%s: the manifest has no active Ed25519 key '%s', which %s",
+				  s->cfg->manifest, name, purpose);
+	if ((err = p11_token_find_key(s->tok, mk->name, ret)) < 0)
+		return err;
+	*ret_mk = mk;
+	return RB_OK;
+}
+
+static int signd_load_last(struct signd *s)
+{
+	_cleanup_free_ uint8_t *data = NULL;
+	size_t len;
+	int err;
+
+	if ((err = signd_path(s, "last-commit", &s->last_commit_path)) < 0)
+		return err;
+	err = rb_file_read(s->last_commit_path, 64, &data, &len);
+	if (err == RB_E_NOTFOUND) {
+		rb_err_clear();
+		s->last_commit[0] = '\0';
+		return RB_OK;
+	}
+	if (err < 0)
+		return err;
+	if (len != 41 || data[40] != '\n')
+		return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", s->last_commit_path);
+	for (size_t i = 0; i < 40; i++)
+		if (!((data[i] >= '0' && data[i] <= '9') || (data[i] >= 'a' && data[i] <= 'f')))
+			return rb_err_set(RB_E_PARSE, "%s: not a commit id", s->last_commit_path);
+	memcpy(s->last_commit, data, 40);
+	s->last_commit[40] = '\0';
+	return RB_OK;
+}
+
+int signd_open(const char *config_path, FILE *log, struct signd **ret)
+{
+	struct signd *s = calloc(1, sizeof(*s));
+	const struct manifest_key *qmk, *amk;
+	_cleanup_free_ char *gnupg = NULL, *qdir = NULL, *replay = NULL, *usage = NULL, *appr = NULL,
+			    *pend = NULL, *origin = NULL;
+	int err;
+
+	if (!s)
+		return RB_E_NOMEM;
+	s->log = log;
+	if ((err = sign_config_load(config_path, &s->cfg)) < 0)
+		goto fail;
+	if ((err = rb_mkdir_p(s->cfg->state_dir, 0700)) < 0)
+		goto fail;
+	if ((err = manifest_load(s->cfg->manifest, &s->m)) < 0)
+		goto fail;
+	if ((err = signd_open_token(s)) < 0)
+		goto fail;
+	if ((err = signd_find_key(s, "queue", "signs the response commits", &s->queue_key, &qmk)) < 0 ||
+	    (err = signd_find_key(s, "audit", "signs the audit log's checkpoints", &s->audit_key, &amk)) < 0)
+		goto fail;
+	/* pgp_key and the audit log borrow their signers: keep them in s. */
+	p11_key_signer(s->queue_key, &s->queue_signer);
+	p11_key_signer(s->audit_key, &s->audit_signer);
+	if ((err = pgp_key_new(&s->queue_signer, qmk->created, &s->queue_pgp)) < 0)
+		goto fail;
+	if (memcmp(s->queue_pgp->fpr, qmk->openpgp_fpr, PGP_FPR_LEN) != 0) {
+		err = rb_err_set(RB_E_VERIFY, "%s: the token's 'queue' key is not the manifest's (OpenPGP fingerprints differ)",
+				 s->cfg->manifest);
+		goto fail;
+	}
+	if ((err = signd_path(s, "gnupg", &gnupg)) < 0 || (err = signd_path(s, "queue", &qdir)) < 0 ||
+	    (err = signd_path(s, "replay.journal", &replay)) < 0 ||
+	    (err = signd_path(s, "usage.journal", &usage)) < 0 ||
+	    (err = signd_path(s, "approvals.journal", &appr)) < 0 ||
+	    (err = signd_path(s, "pending.journal", &pend)) < 0)
+		goto fail;
+	if ((err = gpgsig_open_keyring(gnupg, s->cfg, s->m, &s->keyring)) < 0)
+		goto fail;
+	for (size_t i = 0; i < 20; i++)
+		snprintf(s->queue_fpr + 2 * i, 3, "%02X", qmk->openpgp_fpr[i]);
+	if ((err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0)
+		goto fail;
+	if ((err = replay_db_open(replay, &s->replay)) < 0 ||
+	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
+	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0)
+		goto fail;
+	if (asprintf(&origin, "%s %s", SIGND_AUDIT_ORIGIN_PREFIX, s->m->token_label) < 0) {
+		err = RB_E_NOMEM;
+		goto fail;
+	}
+	if ((err = audit_log_open(s->cfg->audit_dir, origin, &s->audit)) < 0)
+		goto fail;
+	if ((err = signd_load_last(s)) < 0)
+		goto fail;
+	*ret = s;
+	return RB_OK;
+fail:
+	signd_close(s);
+	return err;
+}
+
+static int signd_save_last(struct signd *s, const char *tip)
+{
+	char line[42];
+	int err;
+
+	snprintf(line, sizeof(line), "%s\n", tip);
+	if ((err = rb_file_write_atomic(s->last_commit_path, line, 41, 0600)) < 0)
+		return err;
+	memcpy(s->last_commit, tip, 41);
+	return RB_OK;
+}
+
+static bool item_answered(const struct signd_item *it)
+{
+	return it->doc && !it->refused && !it->deferred && !it->answered_before && it->reason;
+}
+
+static int signd_sign_item(struct signd *s, struct signd_item *it, struct signd_stats *st)
+{
+	int err;
+
+	for (size_t i = 0; i < it->doc->n_entries; i++) {
+		if (it->reason[i])
+			continue;
+		if ((err = signd_sign_entry(s, it, i, st)) < 0) {
+			/* The HSM refused this one; the rest of the build goes on
+			 * and the node learns why. */
+			char *msg = NULL;
+
+			if (asprintf(&msg, "the HSM could not sign: %s", rb_err_detail()) < 0)
+				return RB_E_NOMEM;
+			it->reason[i] = RESPONSE_REASON_HSM_ERROR;
+			it->message[i] = msg;
+		}
+	}
+	return RB_OK;
+}
+
+static int signd_record_item(struct signd *s, struct signd_batch *b, struct signd_item *it)
+{
+	_cleanup_free_ uint8_t (*ids)[32] = NULL;
+	size_t n = it->doc ? it->doc->n_entries : 0, granted = 0;
+	char line[JOURNAL_LINE_MAX + QUEUE_MAX_PATH + 64];
+	int err;
+
+	if (it->deferred) {
+		if (it->from_pending)
+			return RB_OK;
+		snprintf(line, sizeof(line), "pending %s %lld %s\n", it->commit, (long long)it->since, it->path);
+		return journal_append(s->pending_journal, line, strlen(line));
+	}
+	if (n && !(ids = calloc(n, 32)))
+		return RB_E_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(ids[i], it->doc->entries[i].id, 32);
+		granted += it->reason && it->reason[i] == 0;
+	}
+	if ((err = replay_db_record(s->replay, it->doc_sha256, (const uint8_t(*)[32])ids,
+				    it->refused ? 0 : n)) < 0)
+		return err;
+	if (granted && item_answered(it) &&
+	    (err = usage_ledger_record(s->usage, it->node->name, b->now, granted)) < 0)
+		return err;
+	if (it->from_pending) {
+		snprintf(line, sizeof(line), "done %s %s\n", it->commit, it->path);
+		if ((err = journal_append(s->pending_journal, line, strlen(line))) < 0)
+			return err;
+		for (size_t i = 0; i < s->n_pending; i++)
+			if (!strcmp(s->pending[i].commit, it->commit) && !strcmp(s->pending[i].path, it->path))
+				s->pending[i].done = true;
+	}
+	return RB_OK;
+}
+
+static int signd_publish(struct signd *s, struct signd_batch *b, const char *checkpoint,
+			 struct signd_stats *st)
+{
+	struct queue_file *files = NULL;
+	struct rb_buf *bufs = NULL;
+	char **paths = NULL, message[128];
+	size_t n = 0;
+	int err = RB_OK;
+
+	files = calloc(b->n ? b->n : 1, sizeof(*files));
+	bufs = calloc(b->n ? b->n : 1, sizeof(*bufs));
+	paths = calloc(b->n ? b->n : 1, sizeof(*paths));
+	if (!files || !bufs || !paths) {
+		err = RB_E_NOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < b->n; k++) {
+		struct signd_item *it = &b->items[k];
+
+		if (!item_answered(it))
+			continue;
+		bufs[n].cap = RESPONSE_MAX_BYTES;
+		if ((err = signd_response(s, b, it, checkpoint, &bufs[n])) < 0)
+			goto out;
+		if (asprintf(&paths[n], "responses/%s/%s.json", it->node->name, it->build_id) < 0) {
+			err = RB_E_NOMEM;
+			goto out;
+		}
+		files[n] = (struct queue_file){ paths[n], bufs[n].data, bufs[n].len };
+		n++;
+	}
+	if (n == 0)
+		goto out;
+	snprintf(message, sizeof(message), "rombsr sign: %zu response%s\n", n, n == 1 ? "" : "s");
+	err = queue_publish(s->q, files, n, message, "rombsr sign node", "sign@rombsr.invalid",
+			    signd_sign_commit, s, st->response_commit);
+out:
+	for (size_t k = 0; paths && bufs && k < b->n; k++) {
+		free(paths[k]);
+		rb_buf_free(&bufs[k]);
+	}
+	free(paths);
+	free(bufs);
+	free(files);
+	return err;
+}
+
+int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_stats *ret)
+{
+	struct signd_stats st = { 0 };
+	struct signd_batch b = { .now = (int64_t)time(NULL), .stats = &st };
+	_cleanup_free_ char *checkpoint = NULL;
+	char tip[QUEUE_OID_HEX + 1];
+	size_t done = 0;
+	bool stopped = false, appended = false;
+	int err;
+
+	if ((err = signd_cache_new(&s->cache)) < 0)
+		return err;
+	if ((err = queue_fetch(s->q, tip)) < 0)
+		goto out;
+	if (!tip[0])
+		goto out;
+	if (s->last_commit[0]) {
+		bool anc = false;
+
+		if (!queue_has_commit(s->q, s->last_commit) ||
+		    queue_is_ancestor(s->q, s->last_commit, tip, &anc) < 0 || !anc) {
+			err = rb_err_set(RB_E_STATE,
+					 "queue %s: the last commit this sign node processed (%.12s) is no longer on branch %s: the queue's history was rewritten; refusing to sign until an operator has investigated",
+					 s->cfg->queue.url, s->last_commit, s->cfg->queue.branch);
+			signd_log(s, "event=halt reason=history-rewritten last=%.12s tip=%.12s", s->last_commit, tip);
+			goto out;
+		}
+	}
+	if ((err = signd_intake(s, tip, &b)) < 0)
+		goto out;
+
+	for (done = 0; done < b.n; done++) {
+		struct signd_item *it = &b.items[done];
+
+		if (stop && *stop) {
+			stopped = true;
+			break;
+		}
+		if ((err = signd_decide(s, &b, it)) < 0)
+			goto out;
+		if (it->refused || it->deferred || it->answered_before)
+			continue;
+		if ((err = signd_sign_item(s, it, &st)) < 0 || (err = signd_audit_item(s, &b, it)) < 0)
+			goto out;
+		appended = true;
+	}
+	/* One checkpoint per batch: every signature above is durable in the
+	 * log already; the checkpoint makes the batch provable. */
+	if (appended && (err = audit_log_checkpoint(s->audit, &s->audit_signer, &checkpoint)) < 0)
+		goto out;
+	if ((err = signd_publish(s, &b, checkpoint, &st)) < 0)
+		goto out;
+	for (size_t k = 0; k < done; k++) {
+		struct signd_item *it = &b.items[k];
+
+		if ((err = signd_record_item(s, &b, it)) < 0)
+			goto out;
+		if (it->deferred)
+			st.deferred++;
+		if (item_answered(it)) {
+			st.documents++;
+			for (size_t i = 0; i < it->doc->n_entries; i++) {
+				if (it->reason[i])
+					st.rejected++;
+				else
+					st.signed_++;
+			}
+			signd_log_item(s, it);
+		}
+	}
+	if (!stopped)
+		err = signd_save_last(s, tip);
+out:
+	for (size_t k = 0; k < b.n; k++)
+		signd_item_clear(&b.items[k]);
+	free(b.items);
+	signd_cache_free(s->cache);
+	s->cache = NULL;
+	if (err == RB_OK && ret)
+		*ret = st;
+	return err;
+}

@@ -1,0 +1,139 @@
+/* Internals of the sign orchestrator, shared by its files:
+ *   orchestrator.c  open/close, the batch
+ *   intake.c        new commits: signature, signer, areas, documents
+ *   decide.c        per-document and per-entry policy
+ *   hsm.c           signing on the token, the signing cache, the queue-key
+ *                   commit signer
+ *   record.c        audit entries, responses, structured log lines
+ */
+#ifndef ROMBSR_SIGND_INTERNAL_H
+#define ROMBSR_SIGND_INTERNAL_H
+
+#include "signd/signd.h"
+
+#include "audit/log.h"
+#include "keys/manifest.h"
+#include "p11/p11.h"
+#include "pgp/pgp.h"
+#include "policy/journal.h"
+#include "policy/replay.h"
+#include "policy/usage.h"
+#include "queue/config.h"
+#include "queue/git.h"
+#include "queue/gpgsig.h"
+#include "request/request.h"
+#include "request/response.h"
+#include "util/buf.h"
+
+#define SIGND_LINE_MAX 1024
+
+struct signd_cache;
+
+struct signd {
+	struct sign_config *cfg;
+	struct manifest *m;
+	FILE *log;
+	struct p11_module *mod;
+	struct p11_token *tok;
+	struct gpgsig *keyring;
+	struct queue *q;
+	struct replay_db *replay;
+	struct usage_ledger *usage;
+	struct journal *approvals_journal;
+	struct journal *pending_journal;
+	struct audit_log *audit;
+	struct p11_key *queue_key;
+	struct rb_signer queue_signer;
+	struct pgp_key *queue_pgp;
+	struct p11_key *audit_key;
+	struct rb_signer audit_signer;
+	char queue_fpr[41];          /* OpenPGP fingerprint of the queue key */
+	char last_commit[41];        /* last queue commit examined, "" for none */
+	char *last_commit_path;
+
+	/* approvals seen in the queue (approvals.journal) */
+	struct signd_approval *approvals;
+	size_t n_approvals, alloc_approvals;
+	/* documents deferred for approvals (pending.journal) */
+	struct signd_pending *pending;
+	size_t n_pending, alloc_pending;
+
+	struct signd_cache *cache;   /* per batch */
+};
+
+struct signd_approval {
+	char approver[65];
+	char node[65];
+	char build_id[CAPTURE_BUILD_ID_MAX + 1];
+	uint8_t request_sha256[32];
+	char *keys;                  /* ",key1,key2," */
+};
+
+struct signd_pending {
+	char commit[41];
+	char path[QUEUE_MAX_PATH + 1];
+	int64_t since;
+	bool done;
+};
+
+/* A request document taken in this batch. */
+struct signd_item {
+	char commit[41];
+	char path[QUEUE_MAX_PATH + 1];
+	const struct sign_node *node;
+	char node_fpr[41];
+	char build_id[CAPTURE_BUILD_ID_MAX + 1];
+	uint8_t *data;
+	size_t len;
+	uint8_t doc_sha256[32];
+	int64_t since;               /* when it was first seen (approval wait) */
+	bool from_pending;
+	struct request_doc *doc;
+	/* decisions, one per doc->entries[i] */
+	enum response_reason *reason; /* 0: sign it */
+	char **message;
+	uint8_t **sig;
+	size_t *sig_len;
+	enum rb_sig_scheme *scheme;
+	uint64_t *leaf;
+	bool *have_leaf;
+	bool deferred;
+	bool refused;                /* no response at all (logged and audited) */
+	bool answered_before;        /* a response exists already */
+};
+
+struct signd_batch {
+	struct signd_item *items;
+	size_t n, alloc;
+	int64_t now;
+	struct signd_stats *stats;
+};
+
+/* intake.c */
+int signd_intake(struct signd *s, const char *tip, struct signd_batch *b);
+int signd_approvals_load(struct signd *s, const char *path);
+int signd_pending_load(struct signd *s, const char *path);
+int signd_batch_add(struct signd_batch *b, struct signd_item **ret);
+void signd_item_clear(struct signd_item *it);
+
+/* decide.c */
+int signd_decide(struct signd *s, struct signd_batch *b, struct signd_item *it);
+unsigned signd_count_approvals(const struct signd *s, const struct signd_item *it, const char *key,
+			       const struct sign_key_policy *kp);
+
+/* hsm.c */
+int signd_cache_new(struct signd_cache **ret);
+void signd_cache_free(struct signd_cache *c);
+int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct signd_stats *st);
+int signd_sign_commit(void *ctx, const uint8_t *data, size_t len, char **ret_armored);
+
+/* record.c */
+int signd_audit_item(struct signd *s, struct signd_batch *b, struct signd_item *it);
+int signd_audit_refusal(struct signd *s, int64_t now, const char *build_id, const char *node_fpr,
+			const char *path, const char *reason);
+int signd_response(struct signd *s, struct signd_batch *b, struct signd_item *it,
+		   const char *checkpoint, struct rb_buf *out);
+void signd_log(struct signd *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void signd_log_item(struct signd *s, const struct signd_item *it);
+
+#endif
