@@ -1,0 +1,54 @@
+/* Shared between the queue's git files; not installed. */
+#ifndef ROMBSR_QUEUE_GIT_INTERNAL_H
+#define ROMBSR_QUEUE_GIT_INTERNAL_H
+
+#include <stdbool.h>
+
+#include <git2.h>
+
+#include "queue/git.h"
+#include "util/cleanup.h"
+
+struct queue {
+	git_repository *repo;
+	char *path;         /* the repository directory, for messages */
+	char *url;          /* origin's url; NULL for queue_open_local */
+	char *branch;
+	char *tip_ref;      /* refs/remotes/origin/<branch> or refs/heads/<branch> */
+	bool url_is_local;  /* push through git-receive-pack (see git.h) */
+	unsigned retries;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_repository *, git_repository_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_commit *, git_commit_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_tree *, git_tree_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_tree_entry *, git_tree_entry_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_blob *, git_blob_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_reference *, git_reference_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_remote *, git_remote_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_diff *, git_diff_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_index *, git_index_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_signature *, git_signature_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_config *, git_config_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_revwalk *, git_revwalk_free)
+
+static inline void git_buf_disposep(git_buf *b)
+{
+	git_buf_dispose(b);
+}
+#define _cleanup_git_buf_ _cleanup_(git_buf_disposep)
+
+/* rb_err_set(err, "<what> (<repository>): <libgit2 message>"). */
+int queue_git_fail(int err, const char *what, const char *repo);
+/* Parse exactly 40 hex digits into oid (RB_E_INVAL otherwise). */
+int queue_oid_parse(const char *hex, git_oid *oid);
+void queue_oid_format(const git_oid *oid, char out[QUEUE_OID_HEX + 1]);
+int queue_commit_lookup(struct queue *q, const char *hex, git_commit **ret);
+/* The tip of q->tip_ref; *ret_found false (and oid zeroed) if there is none. */
+int queue_tip_oid(struct queue *q, git_oid *ret, bool *ret_found);
+/* Push ref (a local ref name) to refs/heads/<branch> of origin without
+ * force. RB_OK, GIT_ENONFASTFORWARD (retry), RB_E_PERM with the remote's
+ * message, or another rb_err. */
+int queue_push_ref(struct queue *q, const char *ref);
+
+#endif

@@ -1,0 +1,306 @@
+/* Commit signatures through gpgme: one context per GnuPG home. */
+#include <errno.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gpgme.h>
+
+#include "keys/manifest.h"
+#include "queue/config.h"
+#include "queue/gpgsig.h"
+#include "util/err.h"
+#include "util/fileio.h"
+
+struct gpgsig {
+	gpgme_ctx_t ctx;
+	char *homedir; /* NULL: the default home */
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(gpgme_data_t, gpgme_data_release)
+DEFINE_TRIVIAL_CLEANUP_FUNC(gpgme_key_t, gpgme_key_unref)
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_result = RB_E_UNSUPPORTED;
+
+static void gpgsig_init_once(void)
+{
+	/* gpgme's own initialisation; it must run before any context. */
+	if (!gpgme_check_version(NULL))
+		return;
+	gpgme_set_locale(NULL, LC_CTYPE, setlocale(LC_CTYPE, NULL));
+	if (gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) != GPG_ERR_NO_ERROR)
+		return;
+	init_result = RB_OK;
+}
+
+int gpgsig_global_init(void)
+{
+	pthread_once(&init_once, gpgsig_init_once);
+	if (init_result < 0)
+		return rb_err_set(init_result, "gpgme: no usable OpenPGP engine; install gnupg (gpg)");
+	return RB_OK;
+}
+
+static int gpg_fail(int err, const char *what, gpgme_error_t e)
+{
+	return rb_err_set(err, "%s: %s", what, gpgme_strerror(e));
+}
+
+int gpgsig_open(const char *homedir, struct gpgsig **ret)
+{
+	struct gpgsig *g;
+	gpgme_error_t e;
+	int err;
+
+	if (!ret)
+		return RB_E_INVAL;
+	if ((err = gpgsig_global_init()) < 0)
+		return err;
+	if (!(g = calloc(1, sizeof(*g))))
+		return RB_E_NOMEM;
+	if (homedir && !(g->homedir = strdup(homedir))) {
+		gpgsig_free(g);
+		return RB_E_NOMEM;
+	}
+	if ((e = gpgme_new(&g->ctx)) != GPG_ERR_NO_ERROR) {
+		gpgsig_free(g);
+		return gpg_fail(RB_E_CRYPTO, "gpgme: cannot create a context", e);
+	}
+	if ((e = gpgme_set_protocol(g->ctx, GPGME_PROTOCOL_OpenPGP)) != GPG_ERR_NO_ERROR ||
+	    (homedir && (e = gpgme_ctx_set_engine_info(g->ctx, GPGME_PROTOCOL_OpenPGP, NULL, homedir)) !=
+				GPG_ERR_NO_ERROR)) {
+		err = rb_err_set(RB_E_CRYPTO, "gpgme: cannot use GnuPG home %s: %s", homedir ? homedir : "(default)",
+				 gpgme_strerror(e));
+		gpgsig_free(g);
+		return err;
+	}
+	/* Never fetch keys from the network: only the keyring decides. */
+	gpgme_set_offline(g->ctx, 1);
+	gpgme_set_armor(g->ctx, 1);
+	*ret = g;
+	return RB_OK;
+}
+
+void gpgsig_free(struct gpgsig *g)
+{
+	if (!g)
+		return;
+	if (g->ctx)
+		gpgme_release(g->ctx);
+	free(g->homedir);
+	free(g);
+}
+
+static const char *home_name(const struct gpgsig *g)
+{
+	return g->homedir ? g->homedir : "the default GnuPG home";
+}
+
+int gpgsig_import(struct gpgsig *g, const uint8_t *cert, size_t len)
+{
+	_cleanup_(gpgme_data_releasep) gpgme_data_t in = NULL;
+	gpgme_import_result_t r;
+	gpgme_error_t e;
+
+	if (!g || !cert || len == 0 || len > GPGSIG_MAX_CERT_BYTES)
+		return rb_err_set(RB_E_INVAL, "gpgsig_import: certificate missing or larger than %zu bytes",
+				  GPGSIG_MAX_CERT_BYTES);
+	if ((e = gpgme_data_new_from_mem(&in, (const char *)cert, len, 0)) != GPG_ERR_NO_ERROR)
+		return gpg_fail(RB_E_NOMEM, "gpgme", e);
+	if ((e = gpgme_op_import(g->ctx, in)) != GPG_ERR_NO_ERROR)
+		return rb_err_set(RB_E_PARSE, "importing a certificate into %s: %s", home_name(g), gpgme_strerror(e));
+	r = gpgme_op_import_result(g->ctx);
+	if (!r || r->considered == 0 || (r->imported + r->unchanged) == 0)
+		return rb_err_set(RB_E_PARSE, "importing into %s: no OpenPGP certificate found in the data",
+				  home_name(g));
+	if (r->secret_read > 0)
+		return rb_err_set(RB_E_PARSE, "importing into %s: the data holds a secret key; give only the "
+				  "public certificate", home_name(g));
+	return RB_OK;
+}
+
+/* The key in the keyring whose primary fingerprint is exactly fpr. */
+static int keyring_has_primary(struct gpgsig *g, const char *fpr, const char *source)
+{
+	_cleanup_(gpgme_key_unrefp) gpgme_key_t key = NULL;
+	gpgme_error_t e;
+
+	e = gpgme_get_key(g->ctx, fpr, &key, 0);
+	if (e != GPG_ERR_NO_ERROR || !key->subkeys || !key->subkeys->fpr ||
+	    strcasecmp(key->subkeys->fpr, fpr) != 0)
+		return rb_err_set(RB_E_VERIFY, "%s does not contain the primary key %s named in the configuration; "
+				  "export the right certificate (gpg --export %s)", source, fpr, fpr);
+	return RB_OK;
+}
+
+static int import_file(struct gpgsig *g, const char *path, const char *fpr)
+{
+	_cleanup_free_ uint8_t *data = NULL;
+	size_t len;
+	int err;
+
+	if ((err = rb_file_read(path, GPGSIG_MAX_CERT_BYTES, &data, &len)) < 0)
+		return err;
+	if ((err = gpgsig_import(g, data, len)) < 0)
+		return rb_err_set(err, "%s: %s", path, rb_err_detail());
+	return keyring_has_primary(g, fpr, path);
+}
+
+int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, const struct manifest *m,
+			struct gpgsig **ret)
+{
+	_cleanup_gpgsig_ struct gpgsig *g = NULL;
+	struct stat st;
+	int err;
+
+	if (!homedir || !cfg || !ret)
+		return RB_E_INVAL;
+	if ((err = rb_mkdir_p(homedir, 0700)) < 0)
+		return err;
+	/* gpg refuses (and we must not use) a home others can write to. */
+	if (stat(homedir, &st) < 0)
+		return rb_err_set(RB_E_IO, "%s: %s", homedir, strerror(errno));
+	if ((st.st_mode & 0077) && chmod(homedir, 0700) < 0)
+		return rb_err_set(RB_E_PERM, "%s: cannot make the GnuPG home private (mode 0700): %s", homedir,
+				  strerror(errno));
+	if ((err = gpgsig_open(homedir, &g)) < 0)
+		return err;
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		if ((err = import_file(g, cfg->nodes[i].public_key, cfg->nodes[i].fingerprint)) < 0)
+			return err;
+	for (size_t i = 0; i < cfg->n_approvers; i++)
+		if ((err = import_file(g, cfg->approvers[i].public_key, cfg->approvers[i].fingerprint)) < 0)
+			return err;
+	if (m) {
+		const struct manifest_key *k = manifest_find(m, "queue");
+		char fpr[GPGSIG_FPR_HEX + 1];
+
+		if (k && k->openpgp) {
+			for (size_t i = 0; i < 20; i++)
+				snprintf(fpr + 2 * i, 3, "%02X", k->openpgp_fpr[i]);
+			if ((err = gpgsig_import(g, k->openpgp, k->openpgp_len)) < 0)
+				return rb_err_set(err, "the manifest's queue key: %s", rb_err_detail());
+			if ((err = keyring_has_primary(g, fpr, "the manifest's queue key certificate")) < 0)
+				return err;
+		}
+	}
+	*ret = TAKE_PTR(g);
+	return RB_OK;
+}
+
+int gpgsig_sign_detached(struct gpgsig *g, const char *signer_fpr, const uint8_t *data, size_t len,
+			 char **ret_armored, size_t *ret_len)
+{
+	_cleanup_(gpgme_data_releasep) gpgme_data_t in = NULL, out = NULL;
+	_cleanup_(gpgme_key_unrefp) gpgme_key_t key = NULL;
+	gpgme_sign_result_t r;
+	gpgme_error_t e;
+	char *mem, *s;
+	size_t n;
+
+	if (!g || !signer_fpr || !data || !ret_armored)
+		return RB_E_INVAL;
+	if ((e = gpgme_get_key(g->ctx, signer_fpr, &key, 1)) != GPG_ERR_NO_ERROR)
+		return rb_err_set(RB_E_KEY, "no secret key %s in %s: %s; check the node's signing key",
+				  signer_fpr, home_name(g), gpgme_strerror(e));
+	gpgme_signers_clear(g->ctx);
+	if ((e = gpgme_signers_add(g->ctx, key)) != GPG_ERR_NO_ERROR)
+		return gpg_fail(RB_E_KEY, "gpgme: cannot select the signing key", e);
+	if ((e = gpgme_data_new_from_mem(&in, (const char *)data, len, 0)) != GPG_ERR_NO_ERROR ||
+	    (e = gpgme_data_new(&out)) != GPG_ERR_NO_ERROR)
+		return gpg_fail(RB_E_NOMEM, "gpgme", e);
+	e = gpgme_op_sign(g->ctx, in, out, GPGME_SIG_MODE_DETACH);
+	gpgme_signers_clear(g->ctx);
+	if (e != GPG_ERR_NO_ERROR)
+		return rb_err_set(RB_E_CRYPTO, "signing with %s in %s: %s", signer_fpr, home_name(g),
+				  gpgme_strerror(e));
+	r = gpgme_op_sign_result(g->ctx);
+	if (!r || !r->signatures || r->signatures->next || r->invalid_signers)
+		return rb_err_set(RB_E_CRYPTO, "signing with %s: gpg did not make exactly one signature", signer_fpr);
+	mem = gpgme_data_release_and_get_mem(TAKE_PTR(out), &n);
+	if (!mem)
+		return RB_E_NOMEM;
+	s = malloc(n + 1);
+	if (s) {
+		memcpy(s, mem, n);
+		s[n] = '\0';
+	}
+	gpgme_free(mem);
+	if (!s)
+		return RB_E_NOMEM;
+	*ret_armored = s;
+	if (ret_len)
+		*ret_len = n;
+	return RB_OK;
+}
+
+static gpgme_subkey_t subkey_find(gpgme_key_t key, const char *fpr)
+{
+	for (gpgme_subkey_t sk = key->subkeys; sk; sk = sk->next)
+		if (sk->fpr && strcasecmp(sk->fpr, fpr) == 0)
+			return sk;
+	return NULL;
+}
+
+int gpgsig_verify_detached(struct gpgsig *g, const uint8_t *sig, size_t siglen, const uint8_t *data,
+			   size_t len, char ret_primary_fpr[GPGSIG_FPR_HEX + 1])
+{
+	_cleanup_(gpgme_data_releasep) gpgme_data_t dsig = NULL, ddata = NULL;
+	_cleanup_(gpgme_key_unrefp) gpgme_key_t key = NULL;
+	gpgme_verify_result_t r;
+	gpgme_signature_t s;
+	gpgme_subkey_t sk;
+	gpgme_error_t e;
+	const char *fpr;
+	size_t n = 0;
+
+	if (!g || !sig || !data || !ret_primary_fpr)
+		return RB_E_INVAL;
+	if (siglen == 0 || siglen > GPGSIG_MAX_SIG_BYTES)
+		return rb_err_set(RB_E_PARSE, "the signature is empty or larger than %zu bytes", GPGSIG_MAX_SIG_BYTES);
+	if ((e = gpgme_data_new_from_mem(&dsig, (const char *)sig, siglen, 0)) != GPG_ERR_NO_ERROR ||
+	    (e = gpgme_data_new_from_mem(&ddata, (const char *)data, len, 0)) != GPG_ERR_NO_ERROR)
+		return gpg_fail(RB_E_NOMEM, "gpgme", e);
+	e = gpgme_op_verify(g->ctx, dsig, ddata, NULL);
+	if (e != GPG_ERR_NO_ERROR)
+		return rb_err_set(RB_E_PARSE, "not an OpenPGP signature: %s", gpgme_strerror(e));
+	r = gpgme_op_verify_result(g->ctx);
+	for (s = r ? r->signatures : NULL; s; s = s->next)
+		n++;
+	if (n != 1)
+		return rb_err_set(RB_E_VERIFY, "%zu signatures where exactly one is allowed", n);
+	s = r->signatures;
+	fpr = s->fpr ? s->fpr : "(no fingerprint)";
+	if (gpgme_err_code(s->status) == GPG_ERR_NO_PUBKEY)
+		return rb_err_set(RB_E_KEY, "signed by unknown key %s", fpr);
+	if (gpgme_err_code(s->status) != GPG_ERR_NO_ERROR)
+		return rb_err_set(RB_E_VERIFY, "signature by %s does not verify: %s", fpr, gpgme_strerror(s->status));
+	if (s->summary & (GPGME_SIGSUM_KEY_REVOKED | GPGME_SIGSUM_KEY_EXPIRED | GPGME_SIGSUM_SIG_EXPIRED |
+			  GPGME_SIGSUM_RED))
+		return rb_err_set(RB_E_VERIFY, "signature by %s: the key is revoked or expired, or the signature "
+				  "expired", fpr);
+	if (s->wrong_key_usage)
+		return rb_err_set(RB_E_VERIFY, "signature by %s: the key is not meant for signing", fpr);
+	/* The status alone does not cover a disabled key, and a subkey must
+	 * map to its primary. */
+	if ((e = gpgme_get_key(g->ctx, fpr, &key, 0)) != GPG_ERR_NO_ERROR)
+		return rb_err_set(RB_E_KEY, "signed by unknown key %s", fpr);
+	if (key->revoked || key->expired || key->disabled || key->invalid)
+		return rb_err_set(RB_E_VERIFY, "signature by %s: the key is %s", fpr,
+				  key->revoked ? "revoked" : key->expired ? "expired" : key->disabled ? "disabled"
+											: "invalid");
+	if (!(sk = subkey_find(key, fpr)) || sk->revoked || sk->expired || sk->disabled || sk->invalid)
+		return rb_err_set(RB_E_VERIFY, "signature by %s: the (sub)key is revoked, expired or invalid", fpr);
+	if (!key->subkeys->fpr || strlen(key->subkeys->fpr) != GPGSIG_FPR_HEX)
+		return rb_err_set(RB_E_UNSUPPORTED, "signature by %s: only OpenPGP v4 keys are supported", fpr);
+	for (size_t i = 0; i < GPGSIG_FPR_HEX; i++) {
+		char ch = key->subkeys->fpr[i];
+
+		ret_primary_fpr[i] = (char)(ch >= 'a' && ch <= 'f' ? ch - 'a' + 'A' : ch);
+	}
+	ret_primary_fpr[GPGSIG_FPR_HEX] = '\0';
+	return RB_OK;
+}
