@@ -234,9 +234,11 @@ static int parse_sig_line(const char *line, size_t len, struct note_sig *ret)
 	}
 	if (rb_base64_decode(sp + 1, len - (size_t)(sp + 1 - line), true, &raw, &raw_len) < 0 ||
 	    raw_len < NOTE_KEY_ID_LEN + 1) {
+		int err = rb_err_set(RB_E_PARSE, "note: signature by '%.64s' is not base64 of a key id "
+				     "and a signature", nm);
+
 		free(nm);
-		return rb_err_set(RB_E_PARSE, "note: signature by '%s' is not base64 of a key id and "
-				  "a signature", name_len < 64 ? nm : "(long name)");
+		return err;
 	}
 	ret->name = nm;
 	memcpy(ret->key_id, raw, NOTE_KEY_ID_LEN);

@@ -1,0 +1,454 @@
+/* Audit entries: builders and the strict reader (docs/formats/audit-entry.md). */
+#include <string.h>
+
+#include "audit/entry.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/encode.h"
+#include "util/err.h"
+#include "util/timefmt.h"
+
+static const char *const event_names[] = {
+	[AUDIT_SIGN] = "sign",
+	[AUDIT_REJECT] = "reject",
+	[AUDIT_KEYGEN] = "keygen",
+	[AUDIT_IMPORT] = "import",
+	[AUDIT_UNWRAP] = "unwrap",
+	[AUDIT_REVOKE] = "revoke",
+	[AUDIT_ROTATE] = "rotate",
+	[AUDIT_PROVISION] = "provision",
+	[AUDIT_POLICY_CHANGE] = "policy-change",
+	[AUDIT_LOGIN_FAILURE] = "login-failure",
+};
+
+const char *audit_event_name(enum audit_event e)
+{
+	if ((size_t)e >= ELEMENTSOF(event_names))
+		return NULL;
+	return event_names[e];
+}
+
+int audit_event_parse(const char *s, enum audit_event *ret)
+{
+	for (size_t i = 1; i < ELEMENTSOF(event_names); i++)
+		if (strcmp(s, event_names[i]) == 0) {
+			*ret = (enum audit_event)i;
+			return RB_OK;
+		}
+	return RB_E_NOTFOUND;
+}
+
+/* --- the format, as a table: which keys each type has, and their kinds -- */
+
+enum field_kind {
+	F_STR = 1,   /* UTF-8, 1..AUDIT_FIELD_MAX bytes */
+	F_FPR,       /* 64 lowercase hex: a SHA-256 */
+	F_ID,        /* lowercase hex, even, 2..128 */
+	F_DIGEST,    /* lowercase hex, even, 2..2*AUDIT_DIGEST_MAX */
+	F_SIG,       /* base64 with padding, 1..AUDIT_SIG_MAX bytes */
+	F_SCHEME,    /* an rb_sig_scheme name */
+	F_LIST,      /* array of F_STR, at most AUDIT_APPROVALS_MAX */
+};
+
+struct field {
+	const char *key;
+	enum field_kind kind;
+	int required;
+};
+
+#define COMMON_KEYS { "format", 0, 1 }, { "version", 0, 1 }, { "type", 0, 1 }, { "time", 0, 1 }
+
+static const struct field sign_fields[] = {
+	COMMON_KEYS,
+	{ "request_id", F_ID, 1 },  { "build_id", F_STR, 1 },     { "node", F_FPR, 1 },
+	{ "key", F_STR, 1 },        { "key_fingerprint", F_FPR, 1 }, { "scheme", F_SCHEME, 1 },
+	{ "artifact", F_STR, 1 },   { "artifact_sha256", F_FPR, 1 }, { "digest", F_DIGEST, 1 },
+	{ "signature", F_SIG, 1 },  { "approvals", F_LIST, 1 },
+	{ NULL, 0, 0 },
+};
+static const struct field reject_fields[] = {
+	COMMON_KEYS,
+	{ "request_id", F_ID, 1 }, { "build_id", F_STR, 1 }, { "reason", F_STR, 1 },
+	{ "node", F_FPR, 0 },      { "key", F_STR, 0 },      { "artifact", F_STR, 0 },
+	{ NULL, 0, 0 },
+};
+static const struct field key_fields[] = {
+	COMMON_KEYS,
+	{ "actor", F_STR, 1 },   { "key", F_STR, 1 },         { "key_fingerprint", F_FPR, 1 },
+	{ "detail", F_STR, 0 },
+	{ NULL, 0, 0 },
+};
+static const struct field rotate_fields[] = {
+	COMMON_KEYS,
+	{ "actor", F_STR, 1 },   { "key", F_STR, 1 },         { "key_fingerprint", F_FPR, 1 },
+	{ "new_key", F_STR, 1 }, { "new_key_fingerprint", F_FPR, 1 }, { "detail", F_STR, 0 },
+	{ NULL, 0, 0 },
+};
+static const struct field provision_fields[] = {
+	COMMON_KEYS,
+	{ "actor", F_STR, 1 }, { "token", F_STR, 1 }, { "manifest_sha256", F_FPR, 1 },
+	{ NULL, 0, 0 },
+};
+static const struct field policy_fields[] = {
+	COMMON_KEYS,
+	{ "actor", F_STR, 1 }, { "config_sha256", F_FPR, 1 },
+	{ NULL, 0, 0 },
+};
+static const struct field login_fields[] = {
+	COMMON_KEYS,
+	{ "role", F_STR, 1 }, { "token", F_STR, 1 }, { "reason", F_STR, 1 },
+	{ NULL, 0, 0 },
+};
+
+static const struct field *fields_of(enum audit_event e)
+{
+	switch (e) {
+	case AUDIT_SIGN: return sign_fields;
+	case AUDIT_REJECT: return reject_fields;
+	case AUDIT_KEYGEN: case AUDIT_IMPORT: case AUDIT_UNWRAP: case AUDIT_REVOKE: return key_fields;
+	case AUDIT_ROTATE: return rotate_fields;
+	case AUDIT_PROVISION: return provision_fields;
+	case AUDIT_POLICY_CHANGE: return policy_fields;
+	case AUDIT_LOGIN_FAILURE: return login_fields;
+	}
+	return NULL;
+}
+
+static int lower_hex(const char *s, size_t min, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n < min || n > max || n % 2)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int check_str(const struct json_value *v, const char *key, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > AUDIT_FIELD_MAX)
+		return json_err_set(v, RB_E_PARSE, "%s: must be 1..%u bytes", key, AUDIT_FIELD_MAX);
+	return RB_OK;
+}
+
+static int check_field(const struct json_value *obj, const struct field *f)
+{
+	const struct json_value *v = json_object_get(obj, f->key);
+	const char *s;
+	int err;
+
+	if (f->kind == F_LIST) {
+		if ((err = json_expect_type(v, JSON_ARRAY)) < 0)
+			return err;
+		if (json_array_size(v) > AUDIT_APPROVALS_MAX)
+			return json_err_set(v, RB_E_PARSE, "%s: more than %u", f->key, AUDIT_APPROVALS_MAX);
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if ((err = json_expect_string(json_array_get(v, i), &s)) < 0 ||
+			    (err = check_str(json_array_get(v, i), f->key, s)) < 0)
+				return err;
+		}
+		return RB_OK;
+	}
+	if ((err = json_expect_string(v, &s)) < 0)
+		return err;
+	switch (f->kind) {
+	case F_STR:
+		return check_str(v, f->key, s);
+	case F_FPR:
+		if (!lower_hex(s, 64, 64))
+			return json_err_set(v, RB_E_PARSE, "%s: expected 64 lowercase hex digits", f->key);
+		return RB_OK;
+	case F_ID:
+		if (!lower_hex(s, 2, 128))
+			return json_err_set(v, RB_E_PARSE, "%s: expected 2..128 lowercase hex digits", f->key);
+		return RB_OK;
+	case F_DIGEST:
+		if (!lower_hex(s, 2, 2 * AUDIT_DIGEST_MAX))
+			return json_err_set(v, RB_E_PARSE, "%s: expected lowercase hex of at most %u bytes",
+					    f->key, AUDIT_DIGEST_MAX);
+		return RB_OK;
+	case F_SIG: {
+		_cleanup_free_ uint8_t *raw = NULL;
+		size_t len;
+
+		if (rb_base64_decode(s, strlen(s), true, &raw, &len) < 0 || len == 0 || len > AUDIT_SIG_MAX)
+			return json_err_set(v, RB_E_PARSE, "%s: expected base64 of 1..%u bytes", f->key,
+					    AUDIT_SIG_MAX);
+		return RB_OK;
+	}
+	case F_SCHEME: {
+		enum rb_sig_scheme sc;
+
+		if (rb_sig_scheme_from_name(s, &sc) < 0)
+			return json_err_set(v, RB_E_PARSE, "%s: unknown signature scheme", f->key);
+		return RB_OK;
+	}
+	default:
+		return RB_OK;
+	}
+}
+
+int audit_entry_check(const struct json_value *e)
+{
+	const char *req[24], *opt[24], *s;
+	size_t nr = 0, no = 0;
+	const struct field *fs;
+	enum audit_event type;
+	int64_t version, t;
+	int err;
+
+	if ((err = json_expect_type(e, JSON_OBJECT)) < 0)
+		return err;
+	if ((err = json_get_string(e, "format", &s)) < 0)
+		return err;
+	if (strcmp(s, AUDIT_ENTRY_FORMAT) != 0)
+		return json_err_set(json_object_get(e, "format"), RB_E_PARSE,
+				    "format: expected \"" AUDIT_ENTRY_FORMAT "\"");
+	if ((err = json_get_int(e, "version", &version)) < 0)
+		return err;
+	if (version != AUDIT_ENTRY_VERSION)
+		return json_err_set(json_object_get(e, "version"), RB_E_UNSUPPORTED,
+				    "version %lld: this rombsr reads audit entries of version %d",
+				    (long long)version, AUDIT_ENTRY_VERSION);
+	if ((err = json_get_string(e, "type", &s)) < 0)
+		return err;
+	if (audit_event_parse(s, &type) < 0)
+		return json_err_set(json_object_get(e, "type"), RB_E_PARSE, "type: unknown event type");
+	if ((err = json_get_string(e, "time", &s)) < 0)
+		return err;
+	if (rb_time_parse(s, &t) < 0)
+		return json_err_set(json_object_get(e, "time"), RB_E_PARSE,
+				    "time: expected an RFC 3339 UTC time like 2026-11-22T08:30:00Z");
+	fs = fields_of(type);
+	for (const struct field *f = fs; f->key; f++) {
+		if (f->required)
+			req[nr++] = f->key;
+		else
+			opt[no++] = f->key;
+	}
+	req[nr] = NULL;
+	opt[no] = NULL;
+	if ((err = json_object_check_keys(e, req, opt)) < 0)
+		return err;
+	for (const struct field *f = fs; f->key; f++) {
+		if (!f->kind || !json_object_get(e, f->key))
+			continue;
+		if ((err = check_field(e, f)) < 0)
+			return err;
+	}
+	return RB_OK;
+}
+
+int audit_entry_parse(const void *bytes, size_t len, struct json_value **ret,
+		      enum audit_event *ret_type)
+{
+	static const struct json_limits lim = {
+		.max_input = AUDIT_ENTRY_MAX,
+		.max_string = AUDIT_ENTRY_MAX,
+		.max_items = 64,
+		.max_values = 256,
+		.max_depth = 3,
+	};
+	_cleanup_json_ struct json_value *v = NULL;
+	struct rb_buf canon = RB_BUF_INIT;
+	enum audit_event type;
+	const char *s;
+	int err;
+
+	if (len > AUDIT_ENTRY_MAX)
+		return rb_err_set(RB_E_TOOBIG, "entry is %zu bytes, more than %u", len, AUDIT_ENTRY_MAX);
+	if ((err = json_parse(bytes, len, &lim, &v)) < 0)
+		return err;
+	if ((err = audit_entry_check(v)) < 0)
+		return err;
+	/* Only the canonical form is an entry: one meaning, one byte string,
+	 * one leaf hash. */
+	canon.cap = AUDIT_ENTRY_MAX + 1;
+	if ((err = json_emit(v, JSON_CANONICAL, &canon)) < 0)
+		return err;
+	if (canon.len != len || memcmp(canon.data, bytes, len) != 0) {
+		rb_buf_free(&canon);
+		return rb_err_set(RB_E_PARSE, "entry is not in canonical JSON form");
+	}
+	rb_buf_free(&canon);
+	if (ret_type) {
+		json_get_string(v, "type", &s);
+		audit_event_parse(s, &type);
+		*ret_type = type;
+	}
+	*ret = TAKE_PTR(v);
+	return RB_OK;
+}
+
+/* --- builders ------------------------------------------------------------ */
+
+static int entry_new(enum audit_event type, int64_t time, struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *o = NULL;
+	char ts[RB_TIME_LEN + 1];
+	int err;
+
+	if (time < 0)
+		return rb_err_set(RB_E_INVAL, "audit entry time %lld is before 1970", (long long)time);
+	rb_time_format(time, ts);
+	if ((err = json_new_object(&o)) < 0 ||
+	    (err = json_object_set_string(o, "format", AUDIT_ENTRY_FORMAT)) < 0 ||
+	    (err = json_object_set_int(o, "version", AUDIT_ENTRY_VERSION)) < 0 ||
+	    (err = json_object_set_string(o, "type", audit_event_name(type))) < 0 ||
+	    (err = json_object_set_string(o, "time", ts)) < 0)
+		return err;
+	*ret = TAKE_PTR(o);
+	return RB_OK;
+}
+
+static int set_str(struct json_value *o, const char *key, const char *s)
+{
+	if (!s)
+		return rb_err_set(RB_E_INVAL, "audit entry: %s is missing", key);
+	return json_object_set_string(o, key, s);
+}
+
+static int set_hex(struct json_value *o, const char *key, const uint8_t *p, size_t n)
+{
+	_cleanup_free_ char *hex = NULL;
+	int err;
+
+	if (!p || n == 0)
+		return rb_err_set(RB_E_INVAL, "audit entry: %s is missing", key);
+	if ((err = rb_hex_encode(p, n, &hex)) < 0)
+		return err;
+	return json_object_set_string(o, key, hex);
+}
+
+/* Every builder ends here: what it built must read back. */
+static int entry_finish(struct json_value **o, struct json_value **ret)
+{
+	int err;
+
+	if ((err = audit_entry_check(*o)) < 0) {
+		json_free(*o);
+		*o = NULL;
+		return err == RB_E_PARSE ? rb_err_set(RB_E_INVAL, "audit entry: %s", rb_err_detail()) : err;
+	}
+	*ret = TAKE_PTR(*o);
+	return RB_OK;
+}
+
+int audit_entry_sign(const struct audit_sign_info *in, struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *o = NULL, *arr = NULL;
+	_cleanup_free_ char *sig = NULL;
+	const char *scheme = rb_sig_scheme_name(in->scheme);
+	int err;
+
+	if (!in->sig || in->sig_len == 0 || in->sig_len > AUDIT_SIG_MAX)
+		return rb_err_set(RB_E_INVAL, "audit entry: signature of %zu bytes (1..%u)", in->sig_len,
+				  AUDIT_SIG_MAX);
+	if (in->digest_len > AUDIT_DIGEST_MAX || in->n_approvals > AUDIT_APPROVALS_MAX)
+		return rb_err_set(RB_E_INVAL, "audit entry: digest over %u bytes or more than %u "
+				  "approvals", AUDIT_DIGEST_MAX, AUDIT_APPROVALS_MAX);
+	if ((err = entry_new(AUDIT_SIGN, in->time, &o)) < 0 ||
+	    (err = set_str(o, "request_id", in->request_id)) < 0 ||
+	    (err = set_str(o, "build_id", in->build_id)) < 0 ||
+	    (err = set_hex(o, "node", in->node_fpr, 32)) < 0 ||
+	    (err = set_str(o, "key", in->key_name)) < 0 ||
+	    (err = set_hex(o, "key_fingerprint", in->key_fpr, 32)) < 0 ||
+	    (err = set_str(o, "scheme", scheme)) < 0 ||
+	    (err = set_str(o, "artifact", in->artifact_name)) < 0 ||
+	    (err = set_hex(o, "artifact_sha256", in->artifact_sha256, 32)) < 0 ||
+	    (err = set_hex(o, "digest", in->digest, in->digest_len)) < 0 ||
+	    (err = rb_base64_encode(in->sig, in->sig_len, true, &sig)) < 0 ||
+	    (err = json_object_set_string(o, "signature", sig)) < 0 ||
+	    (err = json_new_array(&arr)) < 0)
+		return err;
+	for (size_t i = 0; i < in->n_approvals; i++) {
+		struct json_value *s;
+
+		if ((err = json_new_string(in->approvals[i], &s)) < 0 ||
+		    (err = json_array_append(arr, s)) < 0)
+			return err;
+	}
+	if ((err = json_object_set(o, "approvals", TAKE_PTR(arr))) < 0)
+		return err;
+	return entry_finish(&o, ret);
+}
+
+int audit_entry_reject(const struct audit_reject_info *in, struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *o = NULL;
+	int err;
+
+	if ((err = entry_new(AUDIT_REJECT, in->time, &o)) < 0 ||
+	    (err = set_str(o, "request_id", in->request_id)) < 0 ||
+	    (err = set_str(o, "build_id", in->build_id)) < 0 ||
+	    (err = set_str(o, "reason", in->reason)) < 0 ||
+	    (in->node_fpr && (err = set_hex(o, "node", in->node_fpr, 32)) < 0) ||
+	    (in->key_name && (err = set_str(o, "key", in->key_name)) < 0) ||
+	    (in->artifact_name && (err = set_str(o, "artifact", in->artifact_name)) < 0))
+		return err;
+	return entry_finish(&o, ret);
+}
+
+int audit_entry_key(enum audit_event event, const struct audit_key_info *in,
+		    struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *o = NULL;
+	int err;
+
+	if (event < AUDIT_KEYGEN || event > AUDIT_ROTATE)
+		return rb_err_set(RB_E_INVAL, "audit_entry_key: event %d is not a key event", (int)event);
+	if ((err = entry_new(event, in->time, &o)) < 0 ||
+	    (err = set_str(o, "actor", in->actor)) < 0 ||
+	    (err = set_str(o, "key", in->key_name)) < 0 ||
+	    (err = set_hex(o, "key_fingerprint", in->key_fpr, 32)) < 0 ||
+	    (in->detail && (err = set_str(o, "detail", in->detail)) < 0))
+		return err;
+	if (event == AUDIT_ROTATE &&
+	    ((err = set_str(o, "new_key", in->new_key_name)) < 0 ||
+	     (err = set_hex(o, "new_key_fingerprint", in->new_key_fpr, 32)) < 0))
+		return err;
+	return entry_finish(&o, ret);
+}
+
+int audit_entry_provision(int64_t time, const char *actor, const char *token_label,
+			  const uint8_t manifest_sha256[32], struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *o = NULL;
+	int err;
+
+	if ((err = entry_new(AUDIT_PROVISION, time, &o)) < 0 ||
+	    (err = set_str(o, "actor", actor)) < 0 || (err = set_str(o, "token", token_label)) < 0 ||
+	    (err = set_hex(o, "manifest_sha256", manifest_sha256, 32)) < 0)
+		return err;
+	return entry_finish(&o, ret);
+}
+
+int audit_entry_policy_change(int64_t time, const char *actor, const uint8_t config_sha256[32],
+			      struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *o = NULL;
+	int err;
+
+	if ((err = entry_new(AUDIT_POLICY_CHANGE, time, &o)) < 0 ||
+	    (err = set_str(o, "actor", actor)) < 0 ||
+	    (err = set_hex(o, "config_sha256", config_sha256, 32)) < 0)
+		return err;
+	return entry_finish(&o, ret);
+}
+
+int audit_entry_login_failure(int64_t time, const char *role, const char *token_label,
+			      const char *reason, struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *o = NULL;
+	int err;
+
+	if ((err = entry_new(AUDIT_LOGIN_FAILURE, time, &o)) < 0 ||
+	    (err = set_str(o, "role", role)) < 0 || (err = set_str(o, "token", token_label)) < 0 ||
+	    (err = set_str(o, "reason", reason)) < 0)
+		return err;
+	return entry_finish(&o, ret);
+}
