@@ -46,6 +46,8 @@ void queue_oid_format(const git_oid *oid, char out[QUEUE_OID_HEX + 1]);
 int queue_commit_lookup(struct queue *q, const char *hex, git_commit **ret);
 /* The tip of q->tip_ref; *ret_found false (and oid zeroed) if there is none. */
 int queue_tip_oid(struct queue *q, git_oid *ret, bool *ret_found);
+/* An anonymous remote on q->url (the caller frees it). */
+int queue_remote_open(struct queue *q, git_remote **ret);
 /* Push ref (a local ref name) to refs/heads/<branch> of origin without
  * force. RB_OK, GIT_ENONFASTFORWARD (retry), RB_E_PERM with the remote's
  * message, or another rb_err. */

@@ -233,24 +233,56 @@ static int queue_alloc(const char *path, const char *branch, struct queue **ret)
 	return RB_OK;
 }
 
+/* The remote is kept as plain config (remote.origin.*) and used as an
+ * anonymous remote: git_remote_lookup in libgit2 1.5 leaks a regex match
+ * per call (pcre2), which a long-running sign node would feel. */
 static int origin_check(struct queue *q)
 {
-	_cleanup_(git_remote_freep) git_remote *remote = NULL;
-	const char *have;
+	_cleanup_(git_config_freep) git_config *cfg = NULL;
+	_cleanup_git_buf_ git_buf have = GIT_BUF_INIT;
 
-	if (git_remote_lookup(&remote, q->repo, "origin") < 0)
-		return queue_git_fail(RB_E_STATE, "the local queue has no remote 'origin'", q->path);
-	have = git_remote_url(remote);
-	if (!have || strcmp(have, q->url) != 0)
+	if (git_repository_config_snapshot(&cfg, q->repo) < 0)
+		return queue_git_fail(RB_E_IO, "reading the local queue's configuration", q->path);
+	if (git_config_get_string_buf(&have, cfg, "remote.origin.url") < 0)
+		return rb_err_set(RB_E_STATE, "%s has no remote 'origin'; it is not a queue mirror (remove it or use "
+				  "another directory)", q->path);
+	if (strcmp(have.ptr, q->url) != 0)
 		return rb_err_set(RB_E_STATE, "%s mirrors %s, not %s; remove it or use another directory", q->path,
-				  have ? have : "(nothing)", q->url);
+				  have.ptr, q->url);
+	return RB_OK;
+}
+
+static int origin_add(struct queue *q)
+{
+	_cleanup_(git_config_freep) git_config *cfg = NULL;
+	_cleanup_free_ char *spec = NULL;
+
+	if (asprintf(&spec, "refs/heads/%s:refs/remotes/origin/%s", q->branch, q->branch) < 0) {
+		spec = NULL;
+		return RB_E_NOMEM;
+	}
+	if (git_repository_config(&cfg, q->repo) < 0 || git_config_set_string(cfg, "remote.origin.url", q->url) < 0 ||
+	    git_config_set_string(cfg, "remote.origin.fetch", spec) < 0)
+		return queue_git_fail(RB_E_IO, "adding the queue remote", q->path);
+	return RB_OK;
+}
+
+int queue_remote_open(struct queue *q, git_remote **ret)
+{
+	git_remote_create_options opts = GIT_REMOTE_CREATE_OPTIONS_INIT;
+
+	/* The url is used exactly as configured: no url.*.insteadOf
+	 * rewriting (which is also where the regex leak sits). */
+	opts.repository = q->repo;
+	opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(ret, q->url, &opts) < 0)
+		return queue_git_fail(RB_E_IO, "opening the queue remote", q->url);
 	return RB_OK;
 }
 
 int queue_open(const char *url, const char *local_dir, const char *branch, struct queue **ret)
 {
 	_cleanup_queue_ struct queue *q = NULL;
-	_cleanup_free_ char *spec = NULL;
 	struct stat st;
 	int err;
 
@@ -285,19 +317,13 @@ int queue_open(const char *url, const char *local_dir, const char *branch, struc
 			return err;
 	} else {
 		git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-		git_remote *remote = NULL;
 
 		opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
 		opts.mode = 0700;
-		if (asprintf(&spec, "refs/heads/%s:refs/remotes/origin/%s", branch, branch) < 0) {
-			spec = NULL;
-			return RB_E_NOMEM;
-		}
 		if (git_repository_init_ext(&q->repo, local_dir, &opts) < 0)
 			return queue_git_fail(RB_E_IO, "creating the local queue", local_dir);
-		if (git_remote_create_with_fetchspec(&remote, q->repo, "origin", q->url, spec) < 0)
-			return queue_git_fail(RB_E_IO, "adding the queue remote", local_dir);
-		git_remote_free(remote);
+		if ((err = origin_add(q)) < 0)
+			return err;
 		if ((err = queue_fetch(q, (char[QUEUE_OID_HEX + 1]){ 0 })) < 0)
 			return err;
 	}
@@ -401,6 +427,7 @@ int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
 	_cleanup_free_ char *spec = NULL;
 	char *specs[1];
 	git_strarray refspecs = { specs, 1 };
+	int err;
 
 	if (!q || !ret_tip || !q->url)
 		return rb_err_set(RB_E_INVAL, "queue_fetch: the queue was not opened with a remote");
@@ -409,8 +436,9 @@ int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
 	specs[0] = spec;
 	opts.callbacks.credentials = cred_from_agent;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	if (git_remote_lookup(&remote, q->repo, "origin") < 0)
-		return queue_git_fail(RB_E_STATE, "the local queue has no remote 'origin'", q->path);
+	opts.update_fetchhead = 0;
+	if ((err = queue_remote_open(q, &remote)) < 0)
+		return err;
 	if (git_remote_fetch(remote, &refspecs, &opts, NULL) < 0)
 		return queue_git_fail(RB_E_IO, "fetching the queue", q->url);
 	return queue_tip(q, ret_tip);

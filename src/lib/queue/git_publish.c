@@ -215,8 +215,8 @@ static int push_with_libgit2(struct queue *q, const char *ref)
 	opts.callbacks.push_update_reference = push_update_ref;
 	opts.callbacks.credentials = cred_from_agent;
 	opts.callbacks.payload = &st;
-	if (git_remote_lookup(&remote, q->repo, "origin") < 0)
-		return queue_git_fail(RB_E_STATE, "the local queue has no remote 'origin'", q->path);
+	if ((rc = queue_remote_open(q, &remote)) < 0)
+		return rc;
 	e = git_remote_push(remote, &refspecs, &opts);
 	(void)rb_buf_terminate(&st.remote_msg);
 	if (e == GIT_ENONFASTFORWARD || (st.status && status_is_race(st.status) && !st.remote_msg.len))
