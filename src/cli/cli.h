@@ -83,6 +83,7 @@ bool cli_module_is_softhsm(const char *module);
 int cmd_hsm_provision(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_sign_file(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 
