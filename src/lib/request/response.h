@@ -106,6 +106,7 @@ struct response_doc {
 	int64_t signed_at;            /* Unix time */
 	struct response_entry *entries;
 	size_t n_entries;
+	size_t *by_id;                /* private: entry indices sorted by id */
 };
 
 /* An empty response. request_commit: 40 hex digits (either case; stored
@@ -136,7 +137,8 @@ int response_doc_parse(const char *text, size_t len, const char *source,
 void response_doc_free(struct response_doc *doc);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct response_doc *, response_doc_free)
 
-/* The entry for a request id, or NULL (borrowed). */
+/* The entry for a request id, or NULL (borrowed; valid until the next
+ * add). */
 const struct response_entry *response_doc_find(const struct response_doc *doc,
 					       const uint8_t id[REQUEST_ID_LEN]);
 
