@@ -22,6 +22,7 @@ enum cli_exit {
 	EXIT_UNSUPPORTED = 8,  /* algorithm/format/version not supported */
 	EXIT_IO = 9,           /* read/write failure */
 	EXIT_EXISTS = 10,      /* refusing to overwrite existing state */
+	EXIT_REJECTED = 11,    /* apply: the sign node rejected requests; nothing written */
 };
 
 /* Options every verb that touches the HSM understands. */
@@ -84,6 +85,7 @@ int cmd_hsm_provision(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_sign_file(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 
