@@ -1241,6 +1241,82 @@ static void test_approval(void)
 	rb_buf_free(&b2);
 }
 
+/* ---- fuzz seeds ------------------------------------------------------------ */
+
+/* With ROMBSR_WRITE_CORPUS set: documents for the fuzz targets' fixed
+ * manifest (RFC 8032 test 1 key as active "ed-key" and retired
+ * "old-key"), so fuzzing starts past the manifest checks. */
+static void write_fuzz_seeds(void)
+{
+	static const uint8_t ed_seed[32] = {
+		0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+		0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+	};
+	struct rb_signer fixed = { .name = "ed-key", .alg = RB_KEY_ED25519 };
+	struct manifest_key ked, kold;
+	struct request_doc *doc = NULL;
+	struct capture_request *cr = NULL;
+	struct response_doc *r = NULL;
+	struct approval_doc *a = NULL;
+	static const char *const one[] = { "ed-key" };
+	struct rb_buf b = RB_BUF_INIT;
+	uint8_t sig[64];
+	size_t len;
+	char *text;
+
+	if (!getenv("ROMBSR_WRITE_CORPUS"))
+		return;
+	fixed.pub = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, ed_seed, 32);
+	make_key("ed-key", &fixed, KEY_ACTIVE, &ked);
+	make_key("old-key", &fixed, KEY_ACTIVE, &kold);
+	CHECK_OK(request_doc_new("builder1", build, man_sha, t0, &doc));
+	CHECK_OK(request_doc_add_artifact_buffer(doc, "pool/main/f/foo_1.0.deb", file_a, file_a_len));
+	CHECK_OK(request_doc_add_artifact_buffer(doc, "dists/stable/InRelease", file_b, file_b_len));
+	CHECK_OK(request_doc_add_raw(doc, "pool/main/f/foo_1.0.deb", &ked, RB_SIG_ED25519));
+	CHECK_OK(request_doc_add_openpgp(doc, "dists/stable/InRelease", &ked, HASH_STATE_SHA512, true));
+	CHECK_OK(request_doc_add_openpgp(doc, "pool/main/f/foo_1.0.deb", &ked, HASH_STATE_SHA256, false));
+	CHECK_OK(capture_request_new(build, &ked, CAPTURE_MECH_EDDSA, RB_SIG_ED25519,
+				     (const uint8_t *)"signed note body", 16, "git", t0, &cr));
+	CHECK_OK(request_doc_add_capture(doc, "dists/stable/InRelease", cr));
+	text = emit_doc(doc, &len);
+	write_seed("request", "fixed-key.json", text, len);
+	free(text);
+	request_doc_free(doc);
+	capture_request_free(cr);
+	CHECK_OK(request_doc_new("builder1", build, man_sha, t0, &doc));
+	CHECK_OK(request_doc_add_artifact_buffer(doc, "a", "x", 1));
+	CHECK_OK(request_doc_add_openpgp(doc, "a", &kold, HASH_STATE_SHA512, false));
+	text = emit_doc(doc, &len);
+	write_seed("request", "retired-key.json", text, len);
+	free(text);
+	request_doc_free(doc);
+	CHECK_OK(request_doc_new("n", "b", man_sha, 0, &doc));
+	text = emit_doc(doc, &len);
+	write_seed("request", "empty.json", text, len);
+	free(text);
+	request_doc_free(doc);
+
+	memset(sig, 0x66, sizeof(sig));
+	CHECK_OK(response_doc_new("builder1", build, "0123456789abcdef0123456789abcdef01234567", man_sha,
+				  t0, &r));
+	CHECK_OK(response_add_rejected(r, man_sha, REQUEST_KIND_RAW, RESPONSE_REASON_KEY_RETIRED,
+				       "key old-key is retired"));
+	CHECK_OK(response_add_signed(r, ked.spki_sha256, REQUEST_KIND_CAPTURE, "ed-key", ked.spki_sha256,
+				     RB_SIG_ED25519, sig, 64, NULL));
+	CHECK_OK(response_doc_emit(r, &b));
+	write_seed("response", "small.json", b.data, b.len);
+	rb_buf_free(&b);
+	response_doc_free(r);
+	CHECK_OK(approval_doc_new("bob", "builder1", build, man_sha, one, 1, &a));
+	CHECK_OK(approval_doc_emit(a, &b));
+	write_seed("approval", "one-key.json", b.data, b.len);
+	rb_buf_free(&b);
+	approval_doc_free(a);
+	manifest_key_clear(&ked);
+	manifest_key_clear(&kold);
+	EVP_PKEY_free(fixed.pub);
+}
+
 int main(void)
 {
 	setup();
@@ -1266,6 +1342,7 @@ int main(void)
 	RUN(test_response_builder);
 	RUN(test_response_reasons);
 	RUN(test_approval);
+	RUN(write_fuzz_seeds);
 	teardown();
 	TEST_MAIN_END();
 }
