@@ -1,0 +1,44 @@
+/* Internals shared by the log, its tile writer and the verifier. Not
+ * installed. */
+#ifndef ROMBSR_AUDIT_INTERNAL_H
+#define ROMBSR_AUDIT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit/merkle.h"
+#include "util/buf.h"
+
+/* The tree in memory: level l holds the hashes of the complete subtrees of
+ * 2^l leaves, size >> l of them. */
+struct audit_tree {
+	uint64_t size;
+	uint8_t (*lv[64])[MERKLE_HASH_LEN];
+	uint64_t alloc[64];
+};
+
+int audit_tree_push(struct audit_tree *t, const uint8_t leaf[MERKLE_HASH_LEN]);
+/* Drop every level. */
+void audit_tree_clear(struct audit_tree *t);
+/* A merkle_source over t. */
+void audit_tree_source(struct audit_tree *t, struct merkle_source *ret);
+
+/* Walk an entry bundle: each record is a big-endian uint16 length and the
+ * entry. Calls cb for every record that parses as an entry; stops at the
+ * first that does not (or at a short record) and reports how many records
+ * and bytes were good. Returns 0 if the whole bundle is good, RB_E_PARSE
+ * otherwise (with the detail of the first bad record). */
+typedef int (*audit_bundle_cb)(void *ctx, const uint8_t *entry, size_t len);
+int audit_bundle_walk(const uint8_t *data, size_t len, unsigned max_records, audit_bundle_cb cb,
+		      void *ctx, unsigned *ret_records, size_t *ret_good_len);
+
+/* dir + "/" + rel, caller frees. */
+int audit_path_join(const char *dir, const char *rel, char **ret);
+/* Build the bytes of hash tile (level, n) of width w from the tree. */
+int audit_tile_bytes(struct audit_tree *t, int level, uint64_t n, unsigned w, struct rb_buf *out);
+
+#define AUDIT_CHECKPOINT_FILE "checkpoint"
+#define AUDIT_BUNDLE_MAX (TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
+
+#endif
