@@ -84,6 +84,15 @@ bool cli_module_is_softhsm(const char *module);
 int cmd_hsm_provision(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_sign_file(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
+int cmd_queue_guard(int argc, char **argv);
+/* The queue guard with everything it needs, as queue-guard and queue verify
+ * build it (cmd_queue_guard.c): config, manifest, keyring (gnupg_home, or
+ * NULL for STATEDIR/guard-gnupg) and guard. Close with
+ * cli_queue_guard_close(), which accepts a zeroed struct. */
+struct cli_queue_guard { struct sign_config *cfg; struct manifest *manifest; struct gpgsig *keyring; struct guard *guard; };
+int cli_queue_guard_open(const char *config_path, const char *gnupg_home, struct cli_queue_guard *ret);
+void cli_queue_guard_close(struct cli_queue_guard *g);
 int cmd_verify(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_submit(int argc, char **argv);

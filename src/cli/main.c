@@ -14,6 +14,8 @@ static const struct {
 	{ "hsm-provision", cmd_hsm_provision, "initialise a token: role credentials, key set, manifest" },
 	{ "keys", cmd_keys, "list or export keys from the manifest" },
 	{ "sign-file", cmd_sign_file, "sign a file with an HSM key (admin-local, raw or OpenPGP)" },
+	{ "queue", cmd_queue, "create the signing queue (init) or check its whole history (verify)" },
+	{ "queue-guard", cmd_queue_guard, "the queue's pre-receive hook: refuse pushes that break a queue rule" },
 	{ "apply", cmd_apply, "verify a build's signed response and put the signatures in place" },
 	{ "verify", cmd_verify, "verify files (.asc/.sig, APKs) against the key manifest" },
 };

@@ -1,0 +1,370 @@
+/* The queue guard: docs/QUEUE.md "Rules the guard enforces", in order. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/capture.h"
+#include "keys/manifest.h"
+#include "queue/config.h"
+#include "queue/git.h"
+#include "queue/gpgsig.h"
+#include "queue/guard.h"
+#include "request/approval.h"
+#include "request/request.h"
+#include "request/response.h"
+#include "util/err.h"
+
+#define ZERO_OID "0000000000000000000000000000000000000000"
+#define ABBREV 12
+
+struct guard {
+	const struct sign_config *cfg;
+	struct gpgsig *keyring;
+	char queue_fpr[GPGSIG_FPR_HEX + 1]; /* "" if the manifest has no queue OpenPGP key */
+	char ref[300];                      /* refs/heads/<branch> */
+};
+
+enum area { AREA_REQUESTS, AREA_APPROVALS, AREA_RESPONSES };
+
+/* Who signed one commit, and so where it may write. */
+struct signer {
+	enum area area;
+	const char *name; /* node or approver; NULL for the queue key */
+};
+
+struct walk {
+	struct guard *g;
+	struct queue *q;
+	bool creating;
+	size_t seen;
+};
+
+struct commit_check {
+	struct guard *g;
+	const char *commit;
+	struct signer who;
+};
+
+int guard_new(const struct sign_config *cfg, const struct manifest *m, struct gpgsig *keyring,
+	      struct guard **ret)
+{
+	struct guard *g;
+
+	if (!cfg || !keyring || !ret)
+		return RB_E_INVAL;
+	if (!(g = calloc(1, sizeof(*g))))
+		return RB_E_NOMEM;
+	g->cfg = cfg;
+	g->keyring = keyring;
+	snprintf(g->ref, sizeof(g->ref), "refs/heads/%s", cfg->queue.branch);
+	if (m) {
+		const struct manifest_key *k = manifest_find(m, "queue");
+
+		if (k && k->openpgp)
+			for (size_t i = 0; i < 20; i++)
+				snprintf(g->queue_fpr + 2 * i, 3, "%02X", k->openpgp_fpr[i]);
+	}
+	*ret = g;
+	return RB_OK;
+}
+
+void guard_free(struct guard *g)
+{
+	free(g);
+}
+
+static int refuse(const char *commit, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int refuse(const char *commit, const char *fmt, ...)
+{
+	char reason[RB_ERR_DETAIL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (commit)
+		return rb_err_set(RB_E_PERM, "commit %.*s: %s", ABBREV, commit, reason);
+	return rb_err_set(RB_E_PERM, "%s", reason);
+}
+
+/* ---- rule 3: the signature and the allow-list ---------------------------- */
+
+static int signer_identify(struct guard *g, struct queue *q, const char *commit, struct signer *ret)
+{
+	_cleanup_free_ uint8_t *sig = NULL, *data = NULL;
+	const struct sign_node *node = NULL;
+	const struct sign_approver *approver = NULL;
+	char fpr[GPGSIG_FPR_HEX + 1];
+	size_t siglen, len;
+	int err;
+
+	err = queue_commit_signature(q, commit, &sig, &siglen, &data, &len);
+	if (err == RB_E_NOTFOUND)
+		return refuse(commit, "is not signed; every queue commit must carry an OpenPGP signature "
+			      "(git commit -S, rombsr submit)");
+	if (err < 0)
+		return refuse(commit, "has an unreadable signature: %s", rb_err_detail());
+	err = gpgsig_verify_detached(g->keyring, sig, siglen, data, len, fpr);
+	if (err == RB_E_KEY)
+		return refuse(commit, "%s, which is not on the allow-list", rb_err_detail());
+	if (err < 0)
+		return refuse(commit, "signature does not verify: %s", rb_err_detail());
+	if (g->queue_fpr[0] && strcmp(fpr, g->queue_fpr) == 0) {
+		*ret = (struct signer){ AREA_RESPONSES, NULL };
+		return RB_OK;
+	}
+	if (sign_config_find_fingerprint(g->cfg, fpr, &node, &approver)) {
+		if (node)
+			*ret = (struct signer){ AREA_REQUESTS, node->name };
+		else
+			*ret = (struct signer){ AREA_APPROVALS, approver->name };
+		return RB_OK;
+	}
+	return refuse(commit, "signed by key %s, which is not on the allow-list (no configured node, approver "
+		      "or the queue key)", fpr);
+}
+
+/* ---- rules 5 and 6: what a commit adds ----------------------------------- */
+
+/* Split "a/b/c" into exactly n components (each without '/'). */
+static bool path_split(const char *path, char parts[][REQUEST_ARTIFACT_NAME_MAX + 1], size_t n)
+{
+	const char *s = path;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *slash = strchr(s, '/');
+		size_t len = slash ? (size_t)(slash - s) : strlen(s);
+
+		if ((i + 1 < n) != (slash != NULL) || len == 0 || len > REQUEST_ARTIFACT_NAME_MAX)
+			return false;
+		memcpy(parts[i], s, len);
+		parts[i][len] = '\0';
+		s = slash ? slash + 1 : s + len;
+	}
+	return true;
+}
+
+/* "<build-id>.json" -> build-id, validated as capture does. */
+static bool build_file_split(const char *file, char *ret_build)
+{
+	size_t n = strlen(file);
+
+	if (n <= 5 || strcmp(file + n - 5, ".json") != 0)
+		return false;
+	memcpy(ret_build, file, n - 5);
+	ret_build[n - 5] = '\0';
+	return capture_build_id_valid(ret_build);
+}
+
+struct doc_path {
+	char approver[REQUEST_ARTIFACT_NAME_MAX + 1];
+	char node[REQUEST_ARTIFACT_NAME_MAX + 1];
+	char build[REQUEST_ARTIFACT_NAME_MAX + 1];
+};
+
+static const char *area_name(const struct signer *w, char *buf, size_t n)
+{
+	switch (w->area) {
+	case AREA_REQUESTS: snprintf(buf, n, "requests/%s/", w->name); break;
+	case AREA_APPROVALS: snprintf(buf, n, "approvals/%s/", w->name); break;
+	case AREA_RESPONSES: snprintf(buf, n, "responses/"); break;
+	}
+	return buf;
+}
+
+static int path_check(const struct commit_check *cc, const char *path, struct doc_path *dp)
+{
+	char parts[4][REQUEST_ARTIFACT_NAME_MAX + 1], area[128];
+	const struct signer *w = &cc->who;
+	bool ok = false;
+
+	switch (w->area) {
+	case AREA_REQUESTS:
+		ok = path_split(path, parts, 3) && strcmp(parts[0], "requests") == 0 &&
+		     strcmp(parts[1], w->name) == 0 && build_file_split(parts[2], dp->build);
+		if (ok)
+			snprintf(dp->node, sizeof(dp->node), "%s", parts[1]);
+		break;
+	case AREA_APPROVALS:
+		ok = path_split(path, parts, 4) && strcmp(parts[0], "approvals") == 0 &&
+		     strcmp(parts[1], w->name) == 0 && request_node_valid(parts[2]) &&
+		     build_file_split(parts[3], dp->build);
+		if (ok) {
+			snprintf(dp->approver, sizeof(dp->approver), "%s", parts[1]);
+			snprintf(dp->node, sizeof(dp->node), "%s", parts[2]);
+		}
+		break;
+	case AREA_RESPONSES:
+		ok = path_split(path, parts, 3) && strcmp(parts[0], "responses") == 0 &&
+		     request_node_valid(parts[1]) && build_file_split(parts[2], dp->build);
+		if (ok)
+			snprintf(dp->node, sizeof(dp->node), "%s", parts[1]);
+		break;
+	}
+	if (!ok)
+		return refuse(cc->commit, "adds %.200s outside its signer's area %s%s", path,
+			      area_name(w, area, sizeof(area)),
+			      w->area == AREA_REQUESTS ? "<build-id>.json" : "<node>/<build-id>.json");
+	if (w->area != AREA_REQUESTS && !sign_config_find_node(cc->g->cfg, dp->node))
+		return refuse(cc->commit, "adds %.200s for node \"%s\", which is not configured", path, dp->node);
+	return RB_OK;
+}
+
+static size_t doc_cap(const struct commit_check *cc)
+{
+	switch (cc->who.area) {
+	case AREA_REQUESTS: return (size_t)cc->g->cfg->queue.max_request_bytes;
+	case AREA_APPROVALS: return APPROVAL_MAX_BYTES;
+	case AREA_RESPONSES: return RESPONSE_MAX_BYTES;
+	}
+	return 0;
+}
+
+static int mismatch(const struct commit_check *cc, const char *path, const char *what, const char *doc_value,
+		    const char *path_value)
+{
+	return refuse(cc->commit, "%.200s names %s \"%.64s\" but its path says \"%.64s\"", path, what, doc_value,
+		      path_value);
+}
+
+static int schema_check(const struct commit_check *cc, const struct queue_change *c, const struct doc_path *dp)
+{
+	const char *text = (const char *)c->data;
+	size_t len = (size_t)c->size;
+	int err = RB_E_PARSE;
+
+	switch (cc->who.area) {
+	case AREA_REQUESTS: {
+		_cleanup_(request_doc_freep) struct request_doc *d = NULL;
+
+		if ((err = request_doc_parse(text, len, c->path, NULL, doc_cap(cc), &d)) < 0)
+			break;
+		if (strcmp(d->node, dp->node) != 0)
+			return mismatch(cc, c->path, "node", d->node, dp->node);
+		if (strcmp(d->build_id, dp->build) != 0)
+			return mismatch(cc, c->path, "build id", d->build_id, dp->build);
+		return RB_OK;
+	}
+	case AREA_APPROVALS: {
+		_cleanup_(approval_doc_freep) struct approval_doc *d = NULL;
+
+		if ((err = approval_doc_parse(text, len, c->path, &d)) < 0)
+			break;
+		if (strcmp(d->approver, dp->approver) != 0)
+			return mismatch(cc, c->path, "approver", d->approver, dp->approver);
+		if (strcmp(d->node, dp->node) != 0)
+			return mismatch(cc, c->path, "node", d->node, dp->node);
+		if (strcmp(d->build_id, dp->build) != 0)
+			return mismatch(cc, c->path, "build id", d->build_id, dp->build);
+		return RB_OK;
+	}
+	case AREA_RESPONSES: {
+		_cleanup_(response_doc_freep) struct response_doc *d = NULL;
+
+		if ((err = response_doc_parse(text, len, c->path, &d)) < 0)
+			break;
+		if (strcmp(d->node, dp->node) != 0)
+			return mismatch(cc, c->path, "node", d->node, dp->node);
+		if (strcmp(d->build_id, dp->build) != 0)
+			return mismatch(cc, c->path, "build id", d->build_id, dp->build);
+		return RB_OK;
+	}
+	}
+	if (err == RB_E_NOMEM)
+		return err;
+	return refuse(cc->commit, "%.200s is not a valid document: %s", c->path, rb_err_detail());
+}
+
+static int change_check(void *ctx, const struct queue_change *c)
+{
+	const struct commit_check *cc = ctx;
+	struct doc_path dp;
+	int err;
+
+	if (c->kind != QUEUE_CHANGE_ADDED)
+		return refuse(cc->commit, "%s existing file %.200s; queue files are added once and never changed "
+			      "or removed", c->kind == QUEUE_CHANGE_DELETED ? "deletes"
+					    : c->kind == QUEUE_CHANGE_RENAMED ? "renames"
+					    : c->kind == QUEUE_CHANGE_TYPECHANGE ? "changes the type of"
+					    : "modifies",
+			      c->old_path);
+	if (c->mode != 0100644)
+		return refuse(cc->commit, "adds %.200s as mode %06o; documents are regular files (100644)", c->path,
+			      c->mode);
+	if ((err = path_check(cc, c->path, &dp)) < 0)
+		return err;
+	if (!c->data || c->size > doc_cap(cc))
+		return refuse(cc->commit, "%.200s is %llu bytes, over the cap of %zu", c->path,
+			      (unsigned long long)c->size, doc_cap(cc));
+	return schema_check(cc, c, &dp);
+}
+
+/* ---- rules 3-6 for one commit -------------------------------------------- */
+
+static int commit_check(void *ctx, const char *commit)
+{
+	struct walk *w = ctx;
+	struct queue_commit_info info;
+	struct commit_check cc = { w->g, commit, { AREA_REQUESTS, NULL } };
+	int err;
+
+	if (++w->seen > GUARD_MAX_COMMITS)
+		return refuse(NULL, "more than %d new commits in one update; push in smaller steps", GUARD_MAX_COMMITS);
+	if ((err = queue_commit_info(w->q, commit, &info)) < 0)
+		return err;
+	if (info.n_parents > 1)
+		return refuse(commit, "is a merge (%u parents); the queue is a line: rebase onto the queue tip",
+			      info.n_parents);
+	if (info.n_parents == 0 && !(w->creating && w->seen == 1))
+		return refuse(commit, "is a root commit; only the commit that creates the branch may have no parent");
+	if ((err = signer_identify(w->g, w->q, commit, &cc.who)) < 0)
+		return err;
+	return queue_commit_changes(w->q, commit, doc_cap(&cc), change_check, &cc);
+}
+
+/* ---- rules 1 and 2 -------------------------------------------------------- */
+
+static bool oid_is_zero(const char *s)
+{
+	return strcmp(s, ZERO_OID) == 0;
+}
+
+int guard_check_update(struct guard *g, struct queue *q, const char *old, const char *new, const char *ref)
+{
+	struct walk w = { g, q, false, 0 };
+	bool ff;
+	int err;
+
+	if (!g || !q || !old || !new || !ref)
+		return RB_E_INVAL;
+	if (strlen(old) != QUEUE_OID_HEX || strlen(new) != QUEUE_OID_HEX ||
+	    strspn(old, "0123456789abcdef") != QUEUE_OID_HEX || strspn(new, "0123456789abcdef") != QUEUE_OID_HEX)
+		return refuse(NULL, "malformed update \"%.50s %.50s\"", old, new);
+	if (oid_is_zero(new))
+		return refuse(NULL, "deletes %.200s; the queue is append-only", ref);
+	if (strcmp(ref, g->ref) != 0)
+		return refuse(NULL, "only %s may be updated; %.200s is not the queue branch", g->ref, ref);
+	if (!queue_has_commit(q, new))
+		return refuse(NULL, "%.12s is not a commit", new);
+	w.creating = oid_is_zero(old);
+	if (!w.creating) {
+		if ((err = queue_is_ancestor(q, old, new, &ff)) < 0)
+			return err;
+		if (!ff)
+			return refuse(NULL, "not a fast-forward: %.12s is not an ancestor of %.12s (the history may "
+				      "not be rewritten)", old, new);
+	}
+	err = queue_walk(q, w.creating ? NULL : old, new, commit_check, &w);
+	if (err == RB_E_STATE)
+		return refuse(NULL, "not a fast-forward along the first-parent line from %.12s to %.12s", old, new);
+	return err;
+}
+
+int guard_check_history(struct guard *g, struct queue *q, const char *tip)
+{
+	if (!g)
+		return RB_E_INVAL;
+	return guard_check_update(g, q, ZERO_OID, tip, g->ref);
+}
