@@ -21,11 +21,14 @@ static int key_json(const struct request_entry *e, struct json_value **ret)
 /* The embedded capture request, as capture itself writes it. */
 static int capture_json(const struct capture_request *r, struct json_value **ret)
 {
+	/* An Ed25519 message of up to 1 MiB is one base64 string. */
+	const struct json_limits lim = { .max_input = CAPTURE_REQUEST_MAX_BYTES,
+					 .max_string = CAPTURE_REQUEST_MAX_BYTES };
 	struct rb_buf b = RB_BUF_INIT;
 	int err;
 
 	if ((err = capture_request_emit(r, &b)) == 0)
-		err = json_parse(b.data, b.len, NULL, ret);
+		err = json_parse(b.data, b.len, &lim, ret);
 	rb_buf_free(&b);
 	return err;
 }

@@ -537,6 +537,36 @@ static void test_request_openpgp_sign(void)
 	request_doc_free(back);
 }
 
+/* The largest capture request there is (an Ed25519 message of 1 MiB)
+ * survives the round trip inside a request document. */
+static void test_request_capture_large(void)
+{
+	struct request_doc *doc = NULL, *back = NULL;
+	struct capture_request *cr = NULL;
+	uint8_t *msg = malloc(CAPTURE_EDDSA_MAX_MESSAGE);
+	size_t len = 0;
+	char *text;
+
+	memset(msg, 'm', CAPTURE_EDDSA_MAX_MESSAGE);
+	CHECK_OK(capture_request_new(build, key("ed-key"), CAPTURE_MECH_EDDSA, RB_SIG_ED25519, msg,
+				     CAPTURE_EDDSA_MAX_MESSAGE, "git", t0, &cr));
+	CHECK_OK(request_doc_new("builder1", build, man_sha, t0, &doc));
+	CHECK_OK(request_doc_add_artifact_buffer(doc, "note", msg, 10));
+	CHECK_OK(request_doc_add_capture(doc, "note", cr));
+	text = emit_doc(doc, &len);
+	CHECK(len > CAPTURE_EDDSA_MAX_MESSAGE);
+	CHECK_OK(request_doc_parse(text, len, "big.json", &man, 0, &back));
+	if (back) {
+		CHECK(back->entries[0].input_len == CAPTURE_EDDSA_MAX_MESSAGE);
+		CHECK(memcmp(back->entries[0].input, msg, CAPTURE_EDDSA_MAX_MESSAGE) == 0);
+	}
+	free(text);
+	free(msg);
+	capture_request_free(cr);
+	request_doc_free(doc);
+	request_doc_free(back);
+}
+
 /* ---- request: what the parser refuses -------------------------------------- */
 
 static void test_request_envelope(void)
@@ -1328,6 +1358,7 @@ int main(void)
 	RUN(test_builder_artifact_cap);
 	RUN(test_request_roundtrip);
 	RUN(test_request_openpgp_sign);
+	RUN(test_request_capture_large);
 	RUN(test_request_envelope);
 	RUN(test_request_caps);
 	RUN(test_request_artifacts_refused);
