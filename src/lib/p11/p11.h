@@ -139,6 +139,54 @@ int p11_token_generate_key(struct p11_token *t, const struct p11_keygen *spec, s
  * nothing: RB_E_EXISTS if the key already has one). */
 int p11_key_store_cert(struct p11_key *k, const uint8_t *der, size_t len);
 
+/* ---- the wrap key and wrapped keys (docs/formats/wrapped-key.md) ----- */
+
+/* CKA_LABEL of the deployment's wrap key: a token AES-256 secret key,
+ * private, sensitive, never extractable, CKA_WRAP and CKA_UNWRAP only (no
+ * encrypt/decrypt, so it cannot be used as an oracle on other data). */
+#define P11_WRAP_KEY_LABEL "rombsr-wrap"
+#define P11_WRAP_FPR_LEN 32
+#define P11_WRAPPED_MAX 8192         /* largest wrapped blob handled */
+#define P11_DEFAULT_MAX_RESIDENT 8   /* unwrapped keys held at once */
+
+/* Generate the token's wrap key (logged-in user). RB_E_EXISTS if the
+ * token already has one. */
+int p11_token_generate_wrap_key(struct p11_token *t);
+/* The wrap key's fingerprint, computable on any HSM holding the same key
+ * without exporting it: SHA-256 over a domain label and the
+ * CKM_AES_KEY_WRAP_PAD wrapping of a fixed, public AES-256 key (exact
+ * recipe in the format document). Cached. RB_E_KEY if there is no wrap
+ * key. */
+int p11_token_wrap_key_fingerprint(struct p11_token *t, uint8_t ret[P11_WRAP_FPR_LEN]);
+
+/* Generate a key pair as session objects (the private half sensitive and
+ * extractable only so it can be wrapped), wrap the private half under the
+ * wrap key with CKM_AES_KEY_WRAP_PAD, and destroy both objects on every
+ * path. *ret_blob is malloc()ed (caller frees), *ret_pub is the public key
+ * (caller EVP_PKEY_free()s). Before returning, the blob is unwrapped into a
+ * session object and a test signature is checked against the public key,
+ * so a blob that does not sign is never handed out. */
+int p11_token_generate_wrapped(struct p11_token *t, enum rb_key_alg alg, unsigned bits,
+			       uint8_t **ret_blob, size_t *ret_blob_len, EVP_PKEY **ret_pub);
+/* Wrap the resident private key k. RB_E_PERM if the token refuses because
+ * k is not extractable (every key of the default set). */
+int p11_key_wrap(struct p11_key *k, uint8_t **ret_blob, size_t *ret_len);
+
+/* Let p11_token_find_key() fall back to the wrapped key store dir (see
+ * wrap/wrap.h) for names not on the token: a wrapped key is unwrapped on
+ * demand into a session object (CKA_TOKEN=false, sensitive,
+ * non-extractable, sign only) and at most max_resident (0:
+ * P11_DEFAULT_MAX_RESIDENT) are unwrapped at once; the least recently used
+ * idle one is destroyed first. A wrapped p11_key behaves like a resident
+ * one, including the self-check of every signature. Call once, before the
+ * token is used by several threads; dir is copied. */
+int p11_token_set_wrapped_store(struct p11_token *t, const char *dir, unsigned max_resident);
+/* Unwrapped key objects currently held (for tests and metrics). */
+unsigned p11_token_wrapped_resident(struct p11_token *t);
+/* Number of C_UnwrapKey calls made so far (for tests and metrics). */
+unsigned long p11_token_wrapped_unwraps(struct p11_token *t);
+bool p11_key_is_wrapped(const struct p11_key *k);
+
 /* ---- PINs ------------------------------------------------------------ */
 
 enum p11_pin_kind {
