@@ -1110,6 +1110,8 @@ static void test_response_refused(void)
 	CHECK_ERR(parse_response_edited(text, "{\"format\"", "{\"x\":1,\"format\""), RB_E_PARSE);
 	CHECK_ERR(parse_response_edited(text, "\"version\":1}", "\"version\":3}"), RB_E_UNSUPPORTED);
 	CHECK_OK(parse_response_edited(text, "\"optional\":{}", "\"optional\":{\"x\":[1]}"));
+	CHECK_ERR(parse_response_edited(text, "\"optional\":{}", "\"optional\":[]"), RB_E_PARSE);
+	CHECK_ERR(parse_response_edited(text, "\"optional\":{}", "\"optional\":null"), RB_E_PARSE);
 	/* a 64-byte ECDSA signature cut to 63 bytes; an RSA one under ECDSA */
 	{
 		uint8_t ec[64];
