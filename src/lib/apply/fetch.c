@@ -96,7 +96,7 @@ int apply_fetch(struct queue *q, const struct manifest *m, const char *node, con
 	if ((err = queue_fetch(q, f->tip)) < 0)
 		return err;
 	if (!f->tip[0])
-		return rb_err_set(RB_E_NOTFOUND, "the queue %s is empty; submit the build first",
+		return rb_err_set(RB_E_NOTFOUND, "the queue (local mirror %s) has no commits yet; submit the build first",
 				  queue_path(q));
 
 	/* Present at the tip? This is what tells "not submitted" from "not
