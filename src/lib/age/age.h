@@ -99,6 +99,9 @@ struct age_decrypt_opts {
 	/* Highest scrypt work factor accepted; 0 means
 	 * AGE_SCRYPT_DEFAULT_MAX_LOG_N, never more than AGE_SCRYPT_MAX_LOG_N. */
 	unsigned scrypt_max_log_n;
+	/* Require ASCII armor. When false, armor is detected: leading
+	 * whitespace, then "-----". */
+	bool armored;
 };
 
 /* Decrypt an age file (binary or armored). *ret (caller frees with free())

@@ -24,7 +24,8 @@
 #define SLIP39_ROUNDS 4
 #define SLIP39_BASE_ITERATIONS 10000
 
-extern const char *const slip39_wordlist[SLIP39_RADIX];
+/* zero-padded to 8 letters plus NUL, so lookup compares fixed-size words */
+extern const char slip39_wordlist[SLIP39_RADIX][9];
 
 /* GF(256) modulo x^8 + x^4 + x^3 + x + 1, constant-time. */
 uint8_t slip39_gf_mul(uint8_t a, uint8_t b);

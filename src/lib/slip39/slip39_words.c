@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "util/secret.h"
+
 const char *slip39_word(unsigned index)
 {
 	return index < SLIP39_RADIX ? slip39_wordlist[index] : NULL;
@@ -20,33 +22,29 @@ static uint8_t ascii_lower(uint8_t c)
 
 int slip39_word_index(const char *word, size_t len)
 {
-	uint32_t found = 0, index = 0;
-	uint8_t w[8];
+	uint64_t w = 0, found = 0, index = 0;
+	uint8_t lw[8] = { 0 };
 	size_t i, k;
 
 	/* every word of the list has 4..8 letters */
 	if (len < 4 || len > 8)
 		return -1;
-	for (k = 0; k < 8; k++)
-		w[k] = k < len ? ascii_lower((uint8_t)word[k]) : 0;
+	for (k = 0; k < len; k++)
+		lw[k] = ascii_lower((uint8_t)word[k]);
+	memcpy(&w, lw, 8);
 	for (i = 0; i < SLIP39_RADIX; i++) {
-		const char *cand = slip39_wordlist[i];
-		size_t clen = strlen(cand);
-		uint8_t diff = 0;
-		uint32_t eq;
+		uint64_t cand, diff, eq;
 
-		for (k = 0; k < 8; k++) {
-			/* past its end a list word compares as zero, like the
-			 * padding of w, so "acid" never matches "acidx" */
-			uint8_t c = k < clen ? (uint8_t)cand[k] : 0;
-
-			diff |= (uint8_t)(c ^ w[k]);
-		}
-		eq = (uint32_t)(((unsigned)diff - 1) >> 8) & 1; /* 1 iff diff == 0 */
+		/* the list is NUL-padded, like lw, so "acid" never matches
+		 * "acidx" */
+		memcpy(&cand, slip39_wordlist[i], 8);
+		diff = cand ^ w;
+		/* eq = 1 iff diff == 0, without a branch */
+		eq = 1 ^ ((diff | (0 - diff)) >> 63);
 		found |= eq;
-		index |= (uint32_t)i & (uint32_t)-eq;
+		index |= (uint64_t)i & (0 - eq);
 	}
-	for (k = 0; k < 8; k++)
-		((volatile uint8_t *)w)[k] = 0;
+	rb_wipe(lw, sizeof(lw));
+	w = 0;
 	return found ? (int)index : -1;
 }

@@ -3,7 +3,7 @@
  * trezor/python-shamir-mnemonic). Index = 10-bit word value. */
 #include "slip39/slip39-internal.h"
 
-const char *const slip39_wordlist[SLIP39_RADIX] = {
+const char slip39_wordlist[SLIP39_RADIX][9] = {
 	"academic", "acid", "acne", "acquire", "acrobat", "activity", "actress", "adapt",
 	"adequate", "adjust", "admit", "adorn", "adult", "advance", "advocate", "afraid", "again",
 	"agency", "agree", "aide", "aircraft", "airline", "airport", "ajar", "alarm", "album",
