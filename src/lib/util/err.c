@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char detail[RB_ERR_DETAIL_MAX];
 
@@ -33,11 +34,16 @@ const char *rb_strerror(int err)
 
 int rb_err_set(int err, const char *fmt, ...)
 {
+	char next[RB_ERR_DETAIL_MAX];
 	va_list ap;
 
+	/* Format into a copy first: callers often pass rb_err_detail() itself
+	 * as an argument, to wrap an inner detail in an outer one, and
+	 * vsnprintf() must not read the buffer it is writing. */
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(next, sizeof(next), fmt, ap);
 	va_end(ap);
+	memcpy(detail, next, sizeof(detail));
 	return err;
 }
 
