@@ -14,6 +14,8 @@ static const struct {
 	{ "hsm-provision", cmd_hsm_provision, "initialise a token: role credentials, key set, manifest" },
 	{ "keys", cmd_keys, "list or export keys from the manifest" },
 	{ "sign-file", cmd_sign_file, "sign a file with an HSM key (admin-local, raw or OpenPGP)" },
+	{ "submit", cmd_submit, "build node: commit a build's signing requests to the queue" },
+	{ "sign", cmd_sign, "sign node: one batch of the queue (the daemon is rombsr-sign)" },
 	{ "queue", cmd_queue, "create the signing queue (init) or check its whole history (verify)" },
 	{ "queue-guard", cmd_queue_guard, "the queue's pre-receive hook: refuse pushes that break a queue rule" },
 	{ "apply", cmd_apply, "verify a build's signed response and put the signatures in place" },

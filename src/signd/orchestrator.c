@@ -17,7 +17,9 @@
 #include "util/fileio.h"
 #include "util/secret.h"
 
-#define SIGND_AUDIT_ORIGIN_PREFIX "rombsr audit log"
+/* The log's origin line names the deployment by its token label, made
+ * printable and space-free as C2SP origins must be. */
+#define SIGND_AUDIT_ORIGIN_PREFIX "rombsr-audit/"
 
 unsigned signd_poll_seconds(const struct signd *s)
 {
@@ -175,10 +177,14 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
 	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0)
 		goto fail;
-	if (asprintf(&origin, "%s %s", SIGND_AUDIT_ORIGIN_PREFIX, s->m->token_label) < 0) {
+	if (asprintf(&origin, "%s%s", SIGND_AUDIT_ORIGIN_PREFIX, s->m->token_label) < 0) {
 		err = RB_E_NOMEM;
 		goto fail;
 	}
+	for (char *p = origin + strlen(SIGND_AUDIT_ORIGIN_PREFIX); *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '.' || *p == '_'))
+			*p = '-';
 	if ((err = audit_log_open(s->cfg->audit_dir, origin, &s->audit)) < 0)
 		goto fail;
 	if ((err = signd_load_last(s)) < 0)
