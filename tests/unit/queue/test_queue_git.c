@@ -416,6 +416,73 @@ static void test_changes_kinds(void)
 	CHECK(strcmp(queue_change_kind_name(QUEUE_CHANGE_DELETED), "deleted") == 0);
 }
 
+/* A network remote (git:// served by git daemon) goes through libgit2's
+ * push: a hook's refusal must come back as RB_E_PERM carrying the
+ * remote's words, and a concurrent writer must force a rebuild. */
+static void test_network_remote(void)
+{
+	_cleanup_gpgsig_ struct gpgsig *g = NULL;
+	_cleanup_queue_ struct queue *a = NULL, *b = NULL;
+	struct signer s = { NULL, fpr_node, 0, NULL, NULL };
+	struct queue_file f = { "requests/net/n1.json", (const uint8_t *)"{}\n", 3 };
+	struct queue_file bad = { "refuse-me/x.json", (const uint8_t *)"{}\n", 3 };
+	struct queue_file f2 = { "requests/net/n2.json", (const uint8_t *)"{}\n", 3 };
+	char base[400], url[512], da[512], db[512], c[QUEUE_OID_HEX + 1], tip[QUEUE_OID_HEX + 1], pidfile[512];
+	struct queue_commit_info info;
+	int port = 20000 + (int)(getpid() % 20000), up = 0;
+
+	snprintf(base, sizeof(base), "%s/daemon", tmpdir);
+	snprintf(pidfile, sizeof(pidfile), "%s/daemon.pid", tmpdir);
+	sh("mkdir -p %s", base);
+	snprintf(url, sizeof(url), "%s/net.git", base);
+	CHECK_OK(queue_init_bare(url, "main", NULL, NULL));
+	/* a stand-in guard: refuses any push that touches refuse-me/ */
+	sh("printf '#!/bin/sh\\nwhile read old new ref; do\\n  if git diff --name-only $old $new 2>/dev/null | grep -q "
+	   "^refuse-me/; then echo \"test guard: refuse-me is off limits\" >&2; exit 1; fi\\ndone\\n' "
+	   ">%s/hooks/pre-receive && chmod 755 %s/hooks/pre-receive", url, url);
+	sh("git daemon --detach --pid-file=%s --reuseaddr --listen=127.0.0.1 --port=%d --base-path=%s --export-all "
+	   "--enable=receive-pack %s", pidfile, port, base, base);
+	for (int i = 0; i < 50 && !up; i++) {
+		char probe[600];
+
+		snprintf(probe, sizeof(probe), "git ls-remote git://127.0.0.1:%d/net.git >/dev/null 2>&1", port);
+		up = system(probe) == 0;
+		if (!up)
+			usleep(100000);
+	}
+	CHECK(up);
+	if (!up)
+		goto out;
+	snprintf(url, sizeof(url), "git://127.0.0.1:%d/net.git", port);
+	snprintf(da, sizeof(da), "%s/net-a", tmpdir);
+	snprintf(db, sizeof(db), "%s/net-b", tmpdir);
+	CHECK_OK(gpgsig_open(home_signer, &g));
+	s.g = g;
+	CHECK_OK(queue_open(url, da, "main", &a));
+	CHECK_OK(queue_open(url, db, "main", &b));
+	if (!a || !b)
+		goto out;
+	CHECK_OK(queue_publish(a, &f, 1, "net 1", "n", "n@example.org", sign_cb, &s, c));
+	CHECK_OK(queue_fetch(b, tip));
+	CHECK(strcmp(tip, c) == 0);
+	/* the hook says no: RB_E_PERM with its reason */
+	CHECK_ERR(queue_publish(a, &bad, 1, "bad", "n", "n@example.org", sign_cb, &s, tip), RB_E_PERM);
+	CHECK(strstr(rb_err_detail(), "refuse-me is off limits"));
+	CHECK_OK(queue_fetch(a, tip));
+	CHECK(strcmp(tip, c) == 0);
+	/* a race over the network: b rebuilds on a's commit */
+	s.calls = 0;
+	s.racer = a;
+	s.racer_path = "requests/net/racer.json";
+	CHECK_OK(queue_publish(b, &f2, 1, "net 2", "n", "n@example.org", sign_cb, &s, c));
+	CHECK(s.calls == 2);
+	CHECK_OK(queue_tip(a, tip));
+	CHECK_OK(queue_commit_info(b, c, &info));
+	CHECK(strcmp(info.parent, tip) == 0);
+out:
+	sh("kill $(cat %s) 2>/dev/null || true", pidfile);
+}
+
 static int sign_raw(struct gpgsig *g, const char *fpr, const char *msg, char **ret)
 {
 	return gpgsig_sign_detached(g, fpr, (const uint8_t *)msg, strlen(msg), ret, NULL);
@@ -510,6 +577,7 @@ int main(void)
 	RUN(test_race);
 	RUN(test_changes_kinds);
 	RUN(test_gpgsig);
+	RUN(test_network_remote);
 	sh("gpgconf --homedir %s --kill all 2>/dev/null || true; gpgconf --homedir %s --kill all 2>/dev/null || true; "
 	   "rm -rf %s", home_signer, home_other, tmpdir);
 	TEST_MAIN_END();
