@@ -431,7 +431,11 @@ int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
 
 	if (!q || !ret_tip || !q->url)
 		return rb_err_set(RB_E_INVAL, "queue_fetch: the queue was not opened with a remote");
-	if (asprintf(&spec, "refs/heads/%s:refs/remotes/origin/%s", q->branch, q->branch) < 0)
+	/* Forced: the mirror must show what the remote says now, rewritten
+	 * or not. Deciding whether a rewrite is acceptable is the caller's
+	 * job (the sign node halts, apply re-walks); a mirror that silently
+	 * kept the old tip would hide the attack. */
+	if (asprintf(&spec, "+refs/heads/%s:refs/remotes/origin/%s", q->branch, q->branch) < 0)
 		return RB_E_NOMEM;
 	specs[0] = spec;
 	opts.callbacks.credentials = cred_from_agent;
