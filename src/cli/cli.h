@@ -95,6 +95,7 @@ int cli_queue_guard_open(const char *config_path, const char *gnupg_home, struct
 void cli_queue_guard_close(struct cli_queue_guard *g);
 int cmd_verify(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 

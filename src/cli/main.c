@@ -20,6 +20,7 @@ static const struct {
 	{ "queue-guard", cmd_queue_guard, "the queue's pre-receive hook: refuse pushes that break a queue rule" },
 	{ "apply", cmd_apply, "verify a build's signed response and put the signatures in place" },
 	{ "verify", cmd_verify, "verify files (.asc/.sig, APKs) against the key manifest" },
+	{ "audit", cmd_audit, "verify the audit log, show its history, print and check proofs" },
 };
 
 static void usage(FILE *f)

@@ -38,6 +38,10 @@ int audit_path_join(const char *dir, const char *rel, char **ret);
 /* Build the bytes of hash tile (level, n) of width w from the tree. */
 int audit_tile_bytes(struct audit_tree *t, int level, uint64_t n, unsigned w, struct rb_buf *out);
 
+/* rb_err_set() with the current detail after ": " - copied first, since
+ * rb_err_set() formats into the buffer rb_err_detail() points at. */
+int audit_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #define AUDIT_CHECKPOINT_FILE "checkpoint"
 #define AUDIT_BUNDLE_MAX (TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
 

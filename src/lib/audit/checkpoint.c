@@ -39,8 +39,8 @@ static int parse_u64(const char *s, size_t len, uint64_t *ret)
 int checkpoint_parse(const char *text, size_t len, struct checkpoint **ret)
 {
 	_cleanup_(checkpoint_freep) struct checkpoint *c = NULL;
-	const char *p = text, *end = text + len, *lines[3 + CHECKPOINT_MAX_EXT + 1];
-	size_t lens[3 + CHECKPOINT_MAX_EXT + 1], n = 0;
+	const char *p = text, *end = text + len, *lines[3 + CHECKPOINT_MAX_EXT];
+	size_t lens[3 + CHECKPOINT_MAX_EXT], n = 0;
 	_cleanup_free_ uint8_t *root = NULL;
 	size_t root_len;
 

@@ -1,6 +1,7 @@
 /* Audit entries: builders and the strict reader (docs/formats/audit-entry.md). */
 #include <string.h>
 
+#include "audit/audit-internal.h"
 #include "audit/entry.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -332,7 +333,7 @@ static int entry_finish(struct json_value **o, struct json_value **ret)
 	if ((err = audit_entry_check(*o)) < 0) {
 		json_free(*o);
 		*o = NULL;
-		return err == RB_E_PARSE ? rb_err_set(RB_E_INVAL, "audit entry: %s", rb_err_detail()) : err;
+		return err == RB_E_PARSE ? audit_err_prefix(RB_E_INVAL, "audit entry") : err;
 	}
 	*ret = TAKE_PTR(*o);
 	return RB_OK;

@@ -197,7 +197,7 @@ static int stage_cb(void *ctx, const uint8_t *e, size_t len)
 	int err;
 
 	if ((err = audit_entry_parse(e, len, &v, NULL)) < 0)
-		return rb_err_set(err, "record %u: %s", s->n, rb_err_detail());
+		return audit_err_prefix(err, "record %u", s->n);
 	merkle_hash_leaf(e, len, s->leaf[s->n]);
 	rid = sign_request_id(v);
 	s->has_rid[s->n] = rid != NULL;
@@ -300,7 +300,7 @@ static int load_checkpoint(struct audit_log *log)
 	/* Our own file: the signature was checked when it was written, and
 	 * `rombsr audit verify` checks it against the manifest. */
 	if ((err = note_parse(data, len, &n)) < 0 || (err = checkpoint_parse(n->text, n->text_len, &c)) < 0)
-		return rb_err_set(err, "%s/checkpoint: %s", log->dir, rb_err_detail());
+		return audit_err_prefix(err, "%s/checkpoint", log->dir);
 	if (strcmp(c->origin, log->origin) != 0)
 		return rb_err_set(RB_E_STATE, "%s is the log of '%s', not '%s'; pass the right "
 				  "directory or origin", log->dir, c->origin, log->origin);
@@ -373,9 +373,9 @@ static int load_entries(struct audit_log *log)
 				continue;
 			}
 			if ((n + 1) * TILE_WIDTH <= log->cp_size)
-				return rb_err_set(RB_E_VERIFY, "%s/%s: entry %" PRIu64 ": %s; the log is "
-						  "damaged - run 'rombsr audit verify'", log->dir, rel,
-						  n * TILE_WIDTH + s->n, rb_err_detail());
+				return audit_err_prefix(RB_E_VERIFY, "%s/%s: entry %" PRIu64 " is damaged "
+							"(run 'rombsr audit verify')", log->dir, rel,
+							n * TILE_WIDTH + s->n);
 			log_unlink(log, rel); /* torn, beyond the checkpoint: cut */
 		}
 		if ((err = load_partial(log, n, s)) < 0)
@@ -626,7 +626,7 @@ static int prepare(struct audit_log *log, const struct json_value *const *entrie
 
 	for (size_t i = 0; i < n; i++) {
 		if ((err = audit_entry_check(entries[i])) < 0)
-			return rb_err_set(RB_E_INVAL, "audit entry %zu of the batch: %s", i, rb_err_detail());
+			return audit_err_prefix(RB_E_INVAL, "audit entry %zu of the batch", i);
 		p[i].bytes.cap = AUDIT_ENTRY_MAX;
 		if ((err = json_emit(entries[i], JSON_CANONICAL, &p[i].bytes)) < 0)
 			return err == RB_E_TOOBIG ? rb_err_set(err, "audit entry %zu of the batch is over "

@@ -339,6 +339,21 @@ static void test_checkpoint(void)
 
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
 		CHECK(checkpoint_parse(bad[i], strlen(bad[i]), &x) < 0);
+	/* 16 extension lines fit, 17 do not (found by fuzz_audit_note). */
+	{
+		struct rb_buf b = RB_BUF_INIT;
+
+		rb_buf_put_str(&b, "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+		for (int i = 0; i < CHECKPOINT_MAX_EXT; i++)
+			rb_buf_put_str(&b, "ext\n");
+		CHECK_OK(checkpoint_parse((char *)b.data, b.len, &x));
+		CHECK(x && x->n_ext == CHECKPOINT_MAX_EXT);
+		checkpoint_free(x);
+		x = NULL;
+		rb_buf_put_str(&b, "ext\n");
+		CHECK_ERR(checkpoint_parse((char *)b.data, b.len, &x), RB_E_TOOBIG);
+		rb_buf_free(&b);
+	}
 	CHECK(x == NULL);
 	for (int i = 0; i < 32; i++)
 		root[i] = (uint8_t)i;
