@@ -55,6 +55,7 @@ static void submit_usage(void)
 struct submit {
 	const char *build_id, *node, *queue, *branch, *signing_key, *gnupghome, *manifest_path,
 		*spool, *root, *cache, *comment;
+	bool spool_explicit;
 	const char *artifacts[SUBMIT_MAX_ITEMS];
 	size_t n_artifacts;
 	const char *raw[SUBMIT_MAX_ITEMS], *openpgp[SUBMIT_MAX_ITEMS];
@@ -205,9 +206,16 @@ static int submit_run(struct submit *sb, char ret_commit[QUEUE_OID_HEX + 1], siz
 		return err;
 	SHA256(mbytes, mlen, msha);
 	if (sb->spool) {
-		if ((err = capture_spool_load(sb->spool, m, &set)) < 0)
+		err = capture_spool_load(sb->spool, m, &set);
+		/* A build whose tools never signed through the capture module
+		 * has no spool; one named on the command line must exist. */
+		if (err == RB_E_NOTFOUND && !sb->spool_explicit) {
+			rb_err_clear();
+			err = RB_OK;
+		}
+		if (err < 0)
 			goto out;
-		for (size_t i = 0; i < set->n; i++)
+		for (size_t i = 0; set && i < set->n; i++)
 			if (strcmp(set->items[i]->build_id, sb->build_id) != 0) {
 				err = rb_err_set(RB_E_INVAL,
 						 "%s: request %.16s belongs to build '%s', not '%s'; use one spool per build",
@@ -321,7 +329,7 @@ int cmd_submit(int argc, char **argv)
 		case 'k': sb.signing_key = optarg; break;
 		case 'g': sb.gnupghome = optarg; break;
 		case 'm': sb.manifest_path = optarg; break;
-		case 's': sb.spool = optarg; break;
+		case 's': sb.spool = optarg; sb.spool_explicit = true; break;
 		case 'r': sb.root = optarg; break;
 		case 'A': sb.armor = true; break;
 		case 'c': sb.cache = optarg; break;

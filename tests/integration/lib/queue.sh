@@ -144,5 +144,5 @@ push_refused() { # EXPECTED-SUBSTRING
 
 audit_sign_count() {
 	[ -d "$SIGND/audit" ] || { echo 0; return; }
-	"$ROMBSR" audit show --json "$SIGND/audit" | jq -s '[.[] | select(.type == "sign")] | length'
+	"$ROMBSR" audit show --json "$SIGND/audit" | jq -s '[.[] | select(.entry.type == "sign")] | length'
 }
