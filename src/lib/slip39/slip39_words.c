@@ -29,8 +29,14 @@ int slip39_word_index(const char *word, size_t len)
 	/* every word of the list has 4..8 letters */
 	if (len < 4 || len > 8)
 		return -1;
-	for (k = 0; k < len; k++)
+	for (k = 0; k < len; k++) {
 		lw[k] = ascii_lower((uint8_t)word[k]);
+		/* only letters: a NUL would otherwise pass as the padding */
+		if (lw[k] < 'a' || lw[k] > 'z') {
+			rb_wipe(lw, sizeof(lw));
+			return -1;
+		}
+	}
 	memcpy(&w, lw, 8);
 	for (i = 0; i < SLIP39_RADIX; i++) {
 		uint64_t cand, diff, eq;

@@ -348,6 +348,9 @@ static void test_errors(void)
 	CHECK(slip39_word_index("zero", 4) == 1023);
 	CHECK(slip39_word_index("acidx", 5) == -1);
 	CHECK(slip39_word_index("aci", 3) == -1);
+	/* found by fuzz_slip39: a NUL inside a word matched the list padding */
+	CHECK(slip39_word_index("acne\0", 5) == -1);
+	CHECK(slip39_word_index("ac1d", 4) == -1);
 	CHECK(strcmp(slip39_word(1023), "zero") == 0 && slip39_word(1024) == NULL);
 
 	slip39_mnemonics_free(m, n);
