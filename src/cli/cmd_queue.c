@@ -85,14 +85,18 @@ static int verify_history(struct cli_queue_guard *g, struct queue *q, const char
 
 static int queue_verify(const char *config, const char *repo)
 {
-	char tmp[] = "/tmp/rombsr-queue-verify-XXXXXX";
-	_cleanup_free_ char *home = NULL, *mirror = NULL;
+	const char *tmpbase = getenv("TMPDIR");
+	_cleanup_free_ char *home = NULL, *mirror = NULL, *tmp = NULL;
 	struct cli_queue_guard g;
 	struct queue *q = NULL;
 	int err;
 
 	/* A throw-away keyring and mirror: verify trusts nothing it finds
 	 * on this machine except the configuration and the manifest. */
+	if (asprintf(&tmp, "%s/rombsr-queue-verify-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp") < 0) {
+		tmp = NULL;
+		return RB_E_NOMEM;
+	}
 	if (!mkdtemp(tmp))
 		return rb_err_set(RB_E_IO, "cannot create a temporary directory: %s", strerror(errno));
 	if (asprintf(&home, "%s/gnupg", tmp) < 0 || asprintf(&mirror, "%s/queue.git", tmp) < 0) {

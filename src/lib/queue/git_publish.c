@@ -274,9 +274,34 @@ static int files_check(const struct queue_file *files, size_t n)
 	return RB_OK;
 }
 
+/* O(depth log n): every parent directory of path must not be a file,
+ * and path must not be a directory. */
+static int path_conflict(git_index *idx, const char *path)
+{
+	char buf[QUEUE_MAX_PATH + 2];
+	size_t plen = strlen(path), pos;
+
+	memcpy(buf, path, plen + 1);
+	for (size_t i = 0; i < plen; i++) {
+		if (buf[i] != '/')
+			continue;
+		buf[i] = '\0';
+		if (git_index_get_bypath(idx, buf, 0))
+			return rb_err_set(RB_E_EXISTS, "%s conflicts with the file %s in the queue", path, buf);
+		buf[i] = '/';
+	}
+	buf[plen] = '/';
+	buf[plen + 1] = '\0';
+	if (git_index_find_prefix(&pos, idx, buf) == 0)
+		return rb_err_set(RB_E_EXISTS, "%s is a directory in the queue", path);
+	return RB_OK;
+}
+
 static int tree_build(struct queue *q, const git_oid *tip, bool have_tip, const struct queue_file *files,
 		      size_t n, git_oid *ret_tree)
 {
+	int err;
+
 	_cleanup_(git_index_freep) git_index *idx = NULL;
 	_cleanup_(git_commit_freep) git_commit *c = NULL;
 	_cleanup_(git_tree_freep) git_tree *t = NULL;
@@ -288,21 +313,14 @@ static int tree_build(struct queue *q, const git_oid *tip, bool have_tip, const 
 		return queue_git_fail(RB_E_IO, "reading the queue tip", q->path);
 	for (size_t i = 0; i < n; i++) {
 		git_index_entry e = { 0 };
-		size_t plen = strlen(files[i].path);
 
 		if (git_index_get_bypath(idx, files[i].path, 0))
 			return rb_err_set(RB_E_EXISTS, "%s is already in the queue; files are never replaced",
 					  files[i].path);
 		/* A file where the new path needs a directory, or a directory
 		 * where it needs a file, would replace something too. */
-		for (size_t j = 0; j < git_index_entrycount(idx); j++) {
-			const char *have = git_index_get_byindex(idx, j)->path;
-			size_t hlen = strlen(have);
-
-			if ((hlen < plen && files[i].path[hlen] == '/' && strncmp(have, files[i].path, hlen) == 0) ||
-			    (plen < hlen && have[plen] == '/' && strncmp(have, files[i].path, plen) == 0))
-				return rb_err_set(RB_E_EXISTS, "%s conflicts with %s in the queue", files[i].path, have);
-		}
+		if ((err = path_conflict(idx, files[i].path)) < 0)
+			return err;
 		if (git_blob_create_from_buffer(&e.id, q->repo, files[i].data ? files[i].data : (const void *)"",
 						files[i].len) < 0)
 			return queue_git_fail(RB_E_IO, "storing a file", q->path);
