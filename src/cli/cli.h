@@ -98,5 +98,6 @@ int cmd_apply(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
 
 #endif

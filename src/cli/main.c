@@ -15,6 +15,7 @@ static const struct {
 	{ "keys", cmd_keys, "list or export keys from the manifest" },
 	{ "sign-file", cmd_sign_file, "sign a file with an HSM key (admin-local, raw or OpenPGP)" },
 	{ "submit", cmd_submit, "build node: commit a build's signing requests to the queue" },
+	{ "approve", cmd_approve, "dual control: approve a build's request document for named keys" },
 	{ "sign", cmd_sign, "sign node: one batch of the queue (the daemon is rombsr-sign)" },
 	{ "queue", cmd_queue, "create the signing queue (init) or check its whole history (verify)" },
 	{ "queue-guard", cmd_queue_guard, "the queue's pre-receive hook: refuse pushes that break a queue rule" },

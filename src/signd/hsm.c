@@ -140,6 +140,15 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 	uint64_t leaf;
 	int err;
 
+	/* What the HSM computes: the request's scheme, or for OpenPGP the
+	 * key's PKCS#1/Ed25519 scheme over the OpenPGP hash. */
+	if (e->kind == REQUEST_KIND_OPENPGP)
+		it->scheme[i] = mk->alg == RB_KEY_RSA ? (e->hash == HASH_STATE_SHA256 ? RB_SIG_RSA_PKCS1_SHA256
+									      : RB_SIG_RSA_PKCS1_SHA512)
+						      : RB_SIG_ED25519;
+	else
+		it->scheme[i] = e->scheme;
+
 	/* Crash recovery: a signature the audit log already holds was made
 	 * by an earlier run that stopped before publishing it. Publish that
 	 * one; signing again would put two signatures in the world. */
@@ -184,14 +193,10 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 			return err;
 		}
 		st->hsm_ops++;
-		it->scheme[i] = mk->alg == RB_KEY_RSA ? (e->hash == HASH_STATE_SHA256 ? RB_SIG_RSA_PKCS1_SHA256
-										   : RB_SIG_RSA_PKCS1_SHA512)
-						      : RB_SIG_ED25519;
 		it->sig[i] = rb_buf_steal(&out, &it->sig_len[i]);
 		return RB_OK;
 	}
 
-	it->scheme[i] = e->scheme;
 	cache_key(mk->name, e->scheme, e->input, e->input_len, ck);
 	{
 		struct cache_slot *hit = cache_lookup(s->cache, ck);

@@ -1,5 +1,6 @@
 /* The sign orchestrator: open everything a batch needs, run batches. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "audit/entry.h"
 #include "config.h"
 #include "signd/signd-internal.h"
 #include "util/cleanup.h"
@@ -53,6 +56,7 @@ void signd_close(struct signd *s)
 	manifest_free(s->m);
 	sign_config_free(s->cfg);
 	free(s->last_commit_path);
+	free(s->policy_path);
 	free(s);
 }
 
@@ -189,11 +193,37 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 		goto fail;
 	if ((err = signd_load_last(s)) < 0)
 		goto fail;
+	if ((err = signd_path(s, "policy.sha256", &s->policy_path)) < 0)
+		goto fail;
+	{
+		_cleanup_free_ uint8_t *old = NULL;
+		size_t oldlen;
+
+		if (rb_file_read(s->policy_path, 64, &old, &oldlen) == RB_OK && oldlen == 32) {
+			memcpy(s->policy_sha256, old, 32);
+			s->policy_audited = true;
+		}
+		rb_err_clear();
+	}
 	*ret = s;
 	return RB_OK;
 fail:
 	signd_close(s);
 	return err;
+}
+
+/* The crash tests (tests/integration/signd-crash.sh) kill the sign node
+ * at each step of a batch: ROMBSR_SIGND_CRASH_AT=signed|logged|published|
+ * recorded. A test hook that can only make the process die, the way a
+ * power cut would; it never changes what a running batch does. */
+static void signd_crash_point(const char *step)
+{
+	const char *at = secure_getenv("ROMBSR_SIGND_CRASH_AT");
+
+	if (at && strcmp(at, step) == 0) {
+		fflush(NULL);
+		kill(getpid(), SIGKILL);
+	}
 }
 
 static int signd_save_last(struct signd *s, const char *tip)
@@ -317,6 +347,50 @@ out:
 	return err;
 }
 
+/* The manifest is read again for every batch, so a revocation takes
+ * effect at the next batch, without a restart. A manifest that no longer
+ * parses stops the batch: signing on a stale key list is what revocation
+ * exists to prevent. Every change of what the policy rests on (sign.conf
+ * and the manifest) is an audit event. */
+static int signd_reload_policy(struct signd *s, int64_t now)
+{
+	_cleanup_free_ uint8_t *conf = NULL, *man = NULL;
+	struct manifest *m = NULL;
+	size_t clen, mlen;
+	uint8_t sha[32];
+	EVP_MD_CTX *md;
+	int err;
+
+	if ((err = rb_file_read(s->cfg->path, SIGN_CONFIG_MAX_BYTES, &conf, &clen)) < 0 ||
+	    (err = rb_file_read(s->cfg->manifest, MANIFEST_MAX_BYTES, &man, &mlen)) < 0 ||
+	    (err = manifest_parse((const char *)man, mlen, s->cfg->manifest, &m)) < 0)
+		return err;
+	manifest_free(s->m);
+	s->m = m;
+	if (!(md = EVP_MD_CTX_new()))
+		return RB_E_NOMEM;
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(md, conf, clen) != 1 ||
+	    EVP_DigestUpdate(md, man, mlen) != 1 || EVP_DigestFinal_ex(md, sha, NULL) != 1)
+		err = RB_E_CRYPTO;
+	EVP_MD_CTX_free(md);
+	if (err < 0)
+		return err;
+	if (!s->policy_audited || memcmp(sha, s->policy_sha256, 32) != 0) {
+		_cleanup_json_ struct json_value *e = NULL;
+		uint64_t index;
+
+		if ((err = audit_entry_policy_change(now, "sign node", sha, &e)) < 0 ||
+		    (err = audit_log_append(s->audit, e, &index)) < 0)
+			return err;
+		memcpy(s->policy_sha256, sha, 32);
+		s->policy_audited = true;
+		if ((err = rb_file_write_atomic(s->policy_path, sha, 32, 0600)) < 0)
+			return err;
+		signd_log(s, "event=policy-change leaf=%llu", (unsigned long long)index);
+	}
+	return RB_OK;
+}
+
 int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_stats *ret)
 {
 	struct signd_stats st = { 0 };
@@ -324,11 +398,13 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	_cleanup_free_ char *checkpoint = NULL;
 	char tip[QUEUE_OID_HEX + 1];
 	size_t done = 0;
-	bool stopped = false, appended = false;
+	bool stopped = false;
 	int err;
 
 	if ((err = signd_cache_new(&s->cache)) < 0)
 		return err;
+	if ((err = signd_reload_policy(s, b.now)) < 0)
+		goto out;
 	if ((err = queue_fetch(s->q, tip)) < 0)
 		goto out;
 	if (!tip[0])
@@ -359,16 +435,22 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			goto out;
 		if (it->refused || it->deferred || it->answered_before)
 			continue;
-		if ((err = signd_sign_item(s, it, &st)) < 0 || (err = signd_audit_item(s, &b, it)) < 0)
+		if ((err = signd_sign_item(s, it, &st)) < 0)
 			goto out;
-		appended = true;
+		signd_crash_point("signed");
+		if ((err = signd_audit_item(s, &b, it)) < 0)
+			goto out;
 	}
-	/* One checkpoint per batch: every signature above is durable in the
-	 * log already; the checkpoint makes the batch provable. */
-	if (appended && (err = audit_log_checkpoint(s->audit, &s->audit_signer, &checkpoint)) < 0)
+	/* One checkpoint per batch: every entry above is durable in the log
+	 * already; the checkpoint makes the batch provable. Refusals and
+	 * policy changes are covered too, not only signatures. */
+	if (audit_log_size(s->audit) > audit_log_checkpoint_size(s->audit) &&
+	    (err = audit_log_checkpoint(s->audit, &s->audit_signer, &checkpoint)) < 0)
 		goto out;
+	signd_crash_point("logged");
 	if ((err = signd_publish(s, &b, checkpoint, &st)) < 0)
 		goto out;
+	signd_crash_point("published");
 	for (size_t k = 0; k < done; k++) {
 		struct signd_item *it = &b.items[k];
 
@@ -387,8 +469,14 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			signd_log_item(s, it);
 		}
 	}
+	signd_crash_point("recorded");
 	if (!stopped)
 		err = signd_save_last(s, tip);
+	/* The session count lets an operator (and bench/queue-throughput) see
+	 * that the pool stays bounded across batches. Empty polls stay quiet. */
+	if (err == RB_OK && b.n)
+		signd_log(s, "event=batch commits=%zu documents=%zu signed=%zu rejected=%zu hsm_ops=%zu sessions=%u",
+			  st.commits, st.documents, st.signed_, st.rejected, st.hsm_ops, signd_open_sessions(s));
 out:
 	for (size_t k = 0; k < b.n; k++)
 		signd_item_clear(&b.items[k]);

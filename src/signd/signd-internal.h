@@ -49,6 +49,9 @@ struct signd {
 	struct rb_signer audit_signer;
 	char queue_fpr[41];          /* OpenPGP fingerprint of the queue key */
 	char last_commit[41];        /* last queue commit examined, "" for none */
+	uint8_t policy_sha256[32];   /* of sign.conf + manifest, as last audited */
+	bool policy_audited;
+	char *policy_path;
 	char *last_commit_path;
 
 	/* approvals seen in the queue (approvals.journal) */

@@ -1,0 +1,110 @@
+#!/bin/bash
+# The sign node over time: dual control (a key that needs an approval
+# waits for it, and only a listed approver counts), the daemon rombsr-sign
+# (polls, one structured line per request, SIGTERM finishes the batch and
+# exits 0), and crash recovery: the sign node is killed at each step of a
+# batch and the next run publishes every signature exactly once - a
+# signature already in the audit log is never made again.
+set -euo pipefail
+. "$(dirname "$0")/lib/fixture.sh"
+. "$(dirname "$0")/lib/capture.sh"
+. "$(dirname "$0")/lib/queue.sh"
+
+queue_setup
+ALICE_FPR=$(node_key alice)
+BOB_FPR=$(node_key bob)
+APPROVALS="[approver \"alice\"]
+	fingerprint = $ALICE_FPR
+	publicKey = $WORK/alice.asc
+[approver \"bob\"]
+	fingerprint = $BOB_FPR
+	publicKey = $WORK/bob.asc
+[key \"platform\"]
+	approvers = 1
+	approver = alice"
+write_sign_conf "$APPROVALS"
+head -c 4096 /dev/urandom >"$ROOT/fw.bin"
+head -c 4096 /dev/urandom >"$ROOT/media.bin"
+
+approve() { # NAME FPR BUILD KEY
+	"$ROMBSR" approve --queue "$QUEUE" --approver "$1" --signing-key "$2" --gnupghome "$BUILD_GNUPG" \
+		--node "$NODE" --build-id "$3" --key "$4" --cache "$WORK/approver-cache.$1" >"$WORK/approve.out" 2>&1 ||
+		{ cat "$WORK/approve.out" >&2; fail "rombsr approve by $1"; }
+}
+has_response() { git --git-dir="$QUEUE" cat-file -e "main:responses/$NODE/$1.json" 2>/dev/null; }
+sign_entries_for() { # BUILD -> number of audit sign entries of that build
+	"$ROMBSR" audit show --json "$SIGND/audit" |
+		jq -s --arg b "$1" '[.[] | select(.entry.type == "sign" and .entry.build_id == $b)] | length'
+}
+
+step "dual control: a key that needs an approval waits for it"
+submit dc1 --raw "platform=$ROOT/fw.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit dc1"; }
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign dc1 (no approval)"; }
+grep -q '1 deferred' "$WORK/sign.out" || { cat "$WORK/sign.out" >&2; fail "dc1 was not deferred"; }
+has_response dc1 && fail "dc1 was answered without its approval"
+
+step "dual control: an approver who is not listed for the key does not count"
+approve bob "$BOB_FPR" dc1 platform
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign dc1 (bob)"; }
+grep -q '1 deferred' "$WORK/sign.out" || fail "bob's approval counted"
+has_response dc1 && fail "dc1 was answered with bob's approval only"
+[ "$(sign_entries_for dc1)" -eq 0 ] || fail "dc1 signed without a valid approval"
+
+step "dual control: the listed approver's approval releases the build"
+approve alice "$ALICE_FPR" dc1 platform
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign dc1 (alice)"; }
+grep -q '1 signed' "$WORK/sign.out" || { cat "$WORK/sign.out" "$WORK/sign.err" >&2; fail "dc1 not signed after alice approved"; }
+apply dc1 >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply dc1"; }
+"$ROMBSR" keys export platform --format spki-pem --manifest "$MANIFEST" --state-dir "$STATE" >"$WORK/platform.pem"
+openssl dgst -sha256 -verify "$WORK/platform.pem" -signature "$ROOT/fw.bin.sig" "$ROOT/fw.bin" >/dev/null ||
+	fail "openssl does not verify dc1's signature"
+rm -f "$ROOT/fw.bin.sig"
+
+step "daemon: rombsr-sign polls, logs one line per request, and stops cleanly on SIGTERM"
+SIGND_EXE="$ROMBSR_BUILD_DIR/src/signd/rombsr-sign"
+"$SIGND_EXE" --config "$SIGN_CONF" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+daemon=$!
+submit d1 --raw "media=$ROOT/media.bin" --raw "platform=$ROOT/media.bin" >"$WORK/submit.out" 2>&1 ||
+	{ cat "$WORK/submit.out" >&2; fail "submit d1"; }
+approve alice "$ALICE_FPR" d1 platform
+for _ in $(seq 1 120); do has_response d1 && break; sleep 0.5; done
+has_response d1 || { cat "$WORK/daemon.err" >&2; fail "the daemon did not answer d1"; }
+kill -TERM "$daemon"
+rc=0
+wait "$daemon" || rc=$?
+[ "$rc" -eq 0 ] || { cat "$WORK/daemon.err" >&2; fail "rombsr-sign exited $rc on SIGTERM"; }
+grep -q 'rombsr-sign: stopped' "$WORK/daemon.err" || fail "rombsr-sign did not report a clean stop"
+[ "$(grep -c 'event=sign node=builder1 build=d1 ' "$WORK/daemon.err")" -eq 2 ] ||
+	{ cat "$WORK/daemon.err" >&2; fail "expected one structured line per d1 request"; }
+if grep -q "$(cat "$ESCROW/admin.pin")" "$WORK/daemon.err"; then fail "the admin credential appears in the daemon's log"; fi
+if grep -q "$PIN" "$WORK/daemon.err"; then fail "the operator PIN appears in the daemon's log"; fi
+
+step "crash recovery: killed at each step of a batch, the next run publishes each signature once"
+for at in signed logged published recorded; do
+	b="crash-$at"
+	head -c 2048 /dev/urandom >"$ROOT/$b.bin"
+	submit "$b" --raw "media=$ROOT/$b.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit $b"; }
+	rc=0
+	ROMBSR_SIGND_CRASH_AT=$at "$ROMBSR" sign --once --config "$SIGN_CONF" >"$WORK/sign.out" 2>"$WORK/sign.err" || rc=$?
+	[ "$rc" -eq 137 ] || { cat "$WORK/sign.err" >&2; fail "$b: the sign node was not killed at '$at' (exit $rc)"; }
+	case $at in
+	signed | logged) has_response "$b" && fail "$b: a response left before the crash at '$at'" ;;
+	*) has_response "$b" || fail "$b: no response before the crash at '$at'" ;;
+	esac
+	sign_once || { cat "$WORK/sign.err" >&2; fail "$b: the run after the crash failed"; }
+	has_response "$b" || { cat "$WORK/sign.out" "$WORK/sign.err" >&2; fail "$b: no response after recovery"; }
+	case $at in
+	signed) grep -q '1 HSM operations' "$WORK/sign.out" || fail "$b: nothing was logged, so it must be signed again" ;;
+	logged) grep -q '0 HSM operations, 1 recovered from the audit log' "$WORK/sign.out" ||
+		{ cat "$WORK/sign.out" >&2; fail "$b: the logged signature was not reused"; } ;;
+	*) grep -q '0 HSM operations' "$WORK/sign.out" || { cat "$WORK/sign.out" >&2; fail "$b: signed again after '$at'"; } ;;
+	esac
+	[ "$(sign_entries_for "$b")" -eq 1 ] || fail "$b: $(sign_entries_for "$b") signatures in the audit log, expected exactly 1"
+	apply "$b" >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply $b"; }
+	"$ROMBSR" keys export media --format spki-pem --manifest "$MANIFEST" --state-dir "$STATE" >"$WORK/media.pem"
+	openssl dgst -sha256 -verify "$WORK/media.pem" -signature "$ROOT/$b.bin.sig" "$ROOT/$b.bin" >/dev/null ||
+		fail "$b: openssl does not verify the recovered signature"
+done
+"$ROMBSR" audit verify --manifest "$MANIFEST" --trust-dir "$WORK/trust" "$SIGND/audit" >"$WORK/audit.out" 2>&1 ||
+	{ cat "$WORK/audit.out" >&2; fail "the audit log does not verify after the crashes"; }
+echo "signd-lifecycle: OK"
