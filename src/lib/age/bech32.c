@@ -115,13 +115,21 @@ int bech32_encode(const char *hrp, const uint8_t *data, size_t len, bool upperca
 	return RB_OK;
 }
 
+/* Secret keys are Bech32 too, so the lookup scans the whole alphabet and
+ * selects with masks instead of stopping at the match. */
 static int charset_value(char c)
 {
-	const char *p;
+	uint32_t found = 0, value = 0, i;
 
 	c = to_lower(c);
-	p = c ? strchr(charset, c) : NULL;
-	return p ? (int)(p - charset) : -1;
+	for (i = 0; i < 32; i++) {
+		uint32_t d = (uint32_t)(uint8_t)(charset[i] ^ c);
+		uint32_t eq = ((d - 1) >> 31) & 1; /* 1 iff d == 0 */
+
+		found |= eq;
+		value |= i & (0u - eq);
+	}
+	return found ? (int)value : -1;
 }
 
 int bech32_decode(const char *s, size_t slen, const char *want_hrp, uint8_t *out, size_t out_max,

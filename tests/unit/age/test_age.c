@@ -306,6 +306,22 @@ static void test_roundtrip_x25519(void)
 		CHECK(s && rb_ct_equal(s->data, s->len, "wrap key share", 14));
 		rb_secret_free(s);
 	}
+	/* locked memory is capped at 1 MiB: a bigger plaintext is refused
+	 * whole, never truncated */
+	{
+		const size_t big = AGE_MAX_SECRET_PLAINTEXT + 1;
+		uint8_t *p = calloc(1, big);
+		_cleanup_free_ uint8_t *ct = NULL;
+		const struct rb_secret *ids[1] = { id };
+		struct age_decrypt_opts o = { .identities = ids, .n_identities = 1 };
+		struct rb_secret *s = NULL;
+		size_t clen = 0;
+
+		CHECK_OK(encrypt_to(rcpt, p, big, false, &ct, &clen));
+		CHECK_ERR(age_decrypt_secret(ct, clen, &o, &s), RB_E_TOOBIG);
+		CHECK(!s && age_last_failure() == AGE_FAIL_OTHER);
+		free(p);
+	}
 	free(pt);
 	free(rcpt);
 	free(rcpt2);
