@@ -303,11 +303,30 @@ static int change_check(void *ctx, const struct queue_change *c)
 
 /* ---- rules 3-6 for one commit -------------------------------------------- */
 
+struct change_count {
+	const char *commit;
+	size_t n;
+};
+
+/* Every added document is parsed: bound the work one commit can ask for
+ * before any of it is done. */
+static int change_count(void *ctx, const struct queue_change *c)
+{
+	struct change_count *cc = ctx;
+
+	(void)c;
+	if (++cc->n > QUEUE_MAX_FILES_PER_COMMIT)
+		return refuse(cc->commit, "changes more than %d files; a build is one commit of a few documents",
+			      QUEUE_MAX_FILES_PER_COMMIT);
+	return RB_OK;
+}
+
 static int commit_check(void *ctx, const char *commit)
 {
 	struct walk *w = ctx;
 	struct queue_commit_info info;
 	struct commit_check cc = { w->g, commit, { AREA_REQUESTS, NULL } };
+	struct change_count count = { commit, 0 };
 	int err;
 
 	if (++w->seen > GUARD_MAX_COMMITS)
@@ -320,6 +339,8 @@ static int commit_check(void *ctx, const char *commit)
 	if (info.n_parents == 0 && !(w->creating && w->seen == 1))
 		return refuse(commit, "is a root commit; only the commit that creates the branch may have no parent");
 	if ((err = signer_identify(w->g, w->q, commit, &cc.who)) < 0)
+		return err;
+	if ((err = queue_commit_changes(w->q, commit, 0, change_count, &count)) < 0)
 		return err;
 	return queue_commit_changes(w->q, commit, doc_cap(&cc), change_check, &cc);
 }

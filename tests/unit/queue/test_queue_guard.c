@@ -359,6 +359,18 @@ static void test_modes_and_refs(void)
 	if (f)
 		fclose(f);
 	expect("symbolic link", c, RB_E_PERM, "mode 120000");
+	/* more files than one commit may carry: a tree built by git itself */
+	sh("cd %s && git reset -q --hard %s && export GIT_INDEX_FILE=%s/big.index && git read-tree %s && "
+	   "e=$(git hash-object -w /dev/null) && seq 1 65537 | sed \"s|.*|100644 $e\trequests/builder1/x&.json|\" | "
+	   "git update-index --index-info && t=$(git write-tree) && "
+	   "GNUPGHOME=%s git -c user.signingkey=%s commit-tree -S -p %s -m big $t >%s/rev && "
+	   "git push -q -f origin $(cat %s/rev):refs/heads/main",
+	   wt, good_tip, tmpdir, good_tip, home, fpr_node, good_tip, tmpdir, tmpdir);
+	f = fopen(path, "r");
+	CHECK(f && fgets(c, sizeof(c), f));
+	if (f)
+		fclose(f);
+	expect("65537 files in one commit", c, RB_E_PERM, "more than 65536 files");
 	/* ref-level rules name no commit */
 	CHECK_ERR(guard_check_update(guard, local, good_tip, ZERO, "refs/heads/main"), RB_E_PERM);
 	CHECK(strstr(rb_err_detail(), "deletes refs/heads/main"));
