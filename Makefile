@@ -33,6 +33,7 @@ fuzz: deps
 
 bench: build
 	./$(BUILD)/bench/sign-throughput
+	./$(BUILD)/bench/queue-throughput
 
 clean:
 	rm -rf build build-asan build-fuzz build*.log
