@@ -50,6 +50,8 @@ void manifest_key_clear(struct manifest_key *k)
 	free(k->cert);
 	free(k->openpgp);
 	free(k->revocation_reason);
+	free(k->predecessor);
+	free(k->successor);
 	EVP_PKEY_free(k->pub);
 	memset(k, 0, sizeof(*k));
 }
@@ -170,12 +172,62 @@ static int check_hex(const struct json_value *o, const char *key, const uint8_t 
 	return RB_OK;
 }
 
+/* An optional lineage link: the name of another key. */
+static int get_link(const struct json_value *o, const char *key, char **ret)
+{
+	const char *s;
+	int err = json_get_string_opt(o, key, &s);
+
+	if (err == RB_E_NOTFOUND)
+		return RB_OK;
+	if (err < 0)
+		return err;
+	if (!key_name_valid(s))
+		return json_err_set(json_object_get(o, key), RB_E_PARSE, "%s is not a valid key name", key);
+	if (!(*ret = strdup(s)))
+		return RB_E_NOMEM;
+	return RB_OK;
+}
+
+/* Lineage links are only useful if a reader can follow them both ways,
+ * so a manifest whose links dangle, loop onto the key itself, are one-way,
+ * or leave a superseded key active is refused whole. */
+static int check_links(const struct manifest *m)
+{
+	for (size_t i = 0; i < m->n_keys; i++) {
+		const struct manifest_key *k = &m->keys[i], *o;
+
+		if (k->successor) {
+			o = manifest_find(m, k->successor);
+			if (!o || o == k)
+				return rb_err_set(RB_E_PARSE, "key \"%s\": successor \"%s\" is not another key "
+						  "of this manifest", k->name, k->successor);
+			if (!o->predecessor || strcmp(o->predecessor, k->name) != 0)
+				return rb_err_set(RB_E_PARSE, "key \"%s\": successor \"%s\" does not name it as "
+						  "its predecessor", k->name, o->name);
+			if (k->status == KEY_ACTIVE)
+				return rb_err_set(RB_E_PARSE, "key \"%s\" has a successor but is active; a "
+						  "superseded key must be retired or revoked", k->name);
+		}
+		if (k->predecessor) {
+			o = manifest_find(m, k->predecessor);
+			if (!o || o == k)
+				return rb_err_set(RB_E_PARSE, "key \"%s\": predecessor \"%s\" is not another "
+						  "key of this manifest", k->name, k->predecessor);
+			if (!o->successor || strcmp(o->successor, k->name) != 0)
+				return rb_err_set(RB_E_PARSE, "key \"%s\": predecessor \"%s\" does not name it as "
+						  "its successor", k->name, o->name);
+		}
+	}
+	return RB_OK;
+}
+
 static int parse_key(const struct json_value *o, struct manifest_key *k)
 {
 	static const char *const required[] = { "name", "id", "uri", "algorithm", "status", "created",
 						"spki", "certificate", "fingerprints", NULL };
 	static const char *const optional[] = { "purpose", "openpgp_certificate", "revocation_reason",
-						NULL };
+						"predecessor", "successor", NULL };
 	static const char *const fpr_required[] = { "spki_sha256", "certificate_sha256", NULL };
 	static const char *const fpr_optional[] = { "openpgp_v4", NULL };
 	const struct json_value *fprs;
@@ -223,6 +275,9 @@ static int parse_key(const struct json_value *o, struct manifest_key *k)
 	if (err == RB_OK && !(k->revocation_reason = strdup(s)))
 		return RB_E_NOMEM;
 	if (err < 0 && err != RB_E_NOTFOUND)
+		return err;
+	if ((err = get_link(o, "predecessor", &k->predecessor)) < 0 ||
+	    (err = get_link(o, "successor", &k->successor)) < 0)
 		return err;
 	if ((err = get_b64(o, "spki", true, &k->spki, &k->spki_len)) < 0 ||
 	    (err = get_b64(o, "certificate", true, &k->cert, &k->cert_len)) < 0 ||
@@ -319,6 +374,8 @@ int manifest_parse(const char *text, size_t len, const char *source, struct mani
 				goto bad;
 			}
 	}
+	if ((err = check_links(m)) < 0)
+		goto bad;
 	*ret = TAKE_PTR(m);
 	return RB_OK;
 bad:
@@ -377,6 +434,8 @@ static int emit_key(const struct manifest_key *k, struct json_value **ret)
 	    (err = json_object_set_string(o, "status", key_status_name(k->status))) < 0 ||
 	    (k->revocation_reason &&
 	     (err = json_object_set_string(o, "revocation_reason", k->revocation_reason)) < 0) ||
+	    (k->predecessor && (err = json_object_set_string(o, "predecessor", k->predecessor)) < 0) ||
+	    (k->successor && (err = json_object_set_string(o, "successor", k->successor)) < 0) ||
 	    (err = json_object_set_string(o, "created", ts)) < 0 ||
 	    (err = set_hex(f, "spki_sha256", k->spki_sha256, 32)) < 0 ||
 	    (err = set_hex(f, "certificate_sha256", k->cert_sha256, 32)) < 0 ||

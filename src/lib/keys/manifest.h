@@ -56,6 +56,11 @@ struct manifest_key {
 	uint8_t cert_sha256[32];
 	uint8_t openpgp_fpr[20]; /* OpenPGP v4 fingerprint */
 	char *revocation_reason; /* set when status is revoked, else NULL */
+	/* Rotation lineage (optional, may be NULL): names of keys in the same
+	 * manifest. A reader checks the links are reciprocal and that a key
+	 * with a successor is not active (keys/lifecycle.h). */
+	char *predecessor;
+	char *successor;
 	EVP_PKEY *pub;           /* parsed from spki */
 };
 

@@ -1,0 +1,78 @@
+/* Key lifecycle on the manifest: selecting a key, revocation, rotation
+ * lineage (predecessor/successor links), and where a key lives.
+ *
+ * These functions change a struct manifest in memory only; the caller
+ * publishes it with manifest_save() (atomic), so a refused operation
+ * never touches the file. Every refusal is RB_E_STATE, RB_E_KEY,
+ * RB_E_EXISTS or RB_E_INVAL with a detail naming the key and the fix.
+ *
+ * Ownership: strings returned through ret_* are the caller's (free());
+ * manifest_key pointers are borrowed from the manifest and are invalid
+ * after anything that adds a key (key_lifecycle_link_successor).
+ */
+#ifndef ROMBSR_KEYS_LIFECYCLE_H
+#define ROMBSR_KEYS_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit/log.h"
+#include "keys/manifest.h"
+
+/* A hex SPKI fingerprint prefix shorter than this is not accepted: 64
+ * bits are needed before a prefix names a key unambiguously in practice. */
+#define KEY_SELECTOR_MIN_HEX 16
+/* Revocation reasons: printable ASCII (0x20-0x7e), 1..this many bytes.
+ * They end up in the manifest, the audit log and operators' terminals. */
+#define KEY_REASON_MAX 256
+
+/* Find the key selected by sel: its name, or the lowercase/uppercase hex
+ * of its SPKI SHA-256 fingerprint, full or a prefix of at least
+ * KEY_SELECTOR_MIN_HEX digits that matches exactly one key. RB_E_KEY if
+ * nothing or more than one key matches. *ret_index is its index in
+ * m->keys. */
+int key_lifecycle_select(const struct manifest *m, const char *sel, size_t *ret_index);
+
+/* RB_E_INVAL unless reason is 1..KEY_REASON_MAX bytes of printable ASCII. */
+int key_lifecycle_check_reason(const char *reason);
+
+/* Mark m->keys[index] revoked with reason (checked as above). An active or
+ * retired key can be revoked; a revoked key cannot be revoked again
+ * (RB_E_STATE: the first reason stays). There is no un-revoke. */
+int key_lifecycle_revoke(struct manifest *m, size_t index, const char *reason);
+
+/* Check that m->keys[index] may be rotated: it is active (a retired key
+ * was already rotated, RB_E_STATE naming its successor; a revoked key is
+ * never rotated, RB_E_STATE). */
+int key_lifecycle_check_rotatable(const struct manifest *m, size_t index);
+
+/* The default successor name for m->keys[index]: the name of the first key
+ * of its lineage (following predecessor links) with "-N" appended, for the
+ * smallest N >= 2 not used by any key of m ("media" -> "media-2" ->
+ * "media-3"). Key names allow only [a-z0-9_-], so the "-N" form stands in
+ * for "name.N". Caller frees *ret. */
+int key_lifecycle_successor_name(const struct manifest *m, size_t index, char **ret);
+
+/* Append successor (taken over on success: its contents now belong to m,
+ * and *successor is zeroed) to m, as the active successor of
+ * m->keys[index], which becomes retired. successor->name must be a valid
+ * key name not used in m (RB_E_EXISTS) and the old key must pass
+ * key_lifecycle_check_rotatable. Sets both links. */
+int key_lifecycle_link_successor(struct manifest *m, size_t index, struct manifest_key *successor);
+
+/* "wrapped" if the wrapped key store wrapped_dir (may be NULL) holds
+ * metadata for k (wrapped_dir/NAME.json exists), else "resident". Static
+ * strings; for display only - the PKCS#11 core decides at signing time. */
+const char *key_lifecycle_storage(const struct manifest_key *k, const char *wrapped_dir);
+
+/* The audit-log origin the sign node uses for a token label:
+ * "rombsr-audit/" + label with every byte outside [A-Za-z0-9._-] as '-'.
+ * Caller frees. */
+int key_lifecycle_audit_origin(const char *token_label, char **ret);
+
+/* Open the audit log in dir: the origin is read from dir/checkpoint if
+ * there is one, else derived from token_label as above. Caller closes. */
+int key_lifecycle_audit_open(const char *dir, const char *token_label, struct audit_log **ret);
+
+#endif
