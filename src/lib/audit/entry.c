@@ -44,6 +44,7 @@ int audit_event_parse(const char *s, enum audit_event *ret)
 enum field_kind {
 	F_STR = 1,   /* UTF-8, 1..AUDIT_FIELD_MAX bytes */
 	F_FPR,       /* 64 lowercase hex: a SHA-256 */
+	F_NODE,      /* 40 lowercase hex: a build node's OpenPGP v4 fingerprint */
 	F_ID,        /* lowercase hex, even, 2..128 */
 	F_DIGEST,    /* lowercase hex, even, 2..2*AUDIT_DIGEST_MAX */
 	F_SIG,       /* base64 with padding, 1..AUDIT_SIG_MAX bytes */
@@ -57,47 +58,52 @@ struct field {
 	int required;
 };
 
-#define COMMON_KEYS { "format", 0, 1 }, { "version", 0, 1 }, { "type", 0, 1 }, { "time", 0, 1 }
-
+/* Each table lists every key of its type, sorted (for bsearch), common
+ * keys included with kind 0 (checked separately). */
+#define F_COMMON 0
 static const struct field sign_fields[] = {
-	COMMON_KEYS,
-	{ "request_id", F_ID, 1 },  { "build_id", F_STR, 1 },     { "node", F_FPR, 1 },
-	{ "key", F_STR, 1 },        { "key_fingerprint", F_FPR, 1 }, { "scheme", F_SCHEME, 1 },
-	{ "artifact", F_STR, 1 },   { "artifact_sha256", F_FPR, 1 }, { "digest", F_DIGEST, 1 },
-	{ "signature", F_SIG, 1 },  { "approvals", F_LIST, 1 },
+	{ "approvals", F_LIST, 1 },      { "artifact", F_STR, 1 },     { "artifact_sha256", F_FPR, 1 },
+	{ "build_id", F_STR, 1 },        { "digest", F_DIGEST, 1 },    { "format", F_COMMON, 1 },
+	{ "key", F_STR, 1 },             { "key_fingerprint", F_FPR, 1 }, { "node", F_NODE, 1 },
+	{ "request_id", F_ID, 1 },       { "scheme", F_SCHEME, 1 },    { "signature", F_SIG, 1 },
+	{ "time", F_COMMON, 1 },         { "type", F_COMMON, 1 },      { "version", F_COMMON, 1 },
 	{ NULL, 0, 0 },
 };
 static const struct field reject_fields[] = {
-	COMMON_KEYS,
-	{ "request_id", F_ID, 1 }, { "build_id", F_STR, 1 }, { "reason", F_STR, 1 },
-	{ "node", F_FPR, 0 },      { "key", F_STR, 0 },      { "artifact", F_STR, 0 },
+	{ "artifact", F_STR, 0 }, { "build_id", F_STR, 1 },   { "format", F_COMMON, 1 },
+	{ "key", F_STR, 0 },      { "node", F_NODE, 0 },       { "reason", F_STR, 1 },
+	{ "request_id", F_ID, 1 }, { "time", F_COMMON, 1 },   { "type", F_COMMON, 1 },
+	{ "version", F_COMMON, 1 },
 	{ NULL, 0, 0 },
 };
 static const struct field key_fields[] = {
-	COMMON_KEYS,
-	{ "actor", F_STR, 1 },   { "key", F_STR, 1 },         { "key_fingerprint", F_FPR, 1 },
-	{ "detail", F_STR, 0 },
+	{ "actor", F_STR, 1 },  { "detail", F_STR, 0 },  { "format", F_COMMON, 1 },
+	{ "key", F_STR, 1 },    { "key_fingerprint", F_FPR, 1 }, { "time", F_COMMON, 1 },
+	{ "type", F_COMMON, 1 }, { "version", F_COMMON, 1 },
 	{ NULL, 0, 0 },
 };
 static const struct field rotate_fields[] = {
-	COMMON_KEYS,
-	{ "actor", F_STR, 1 },   { "key", F_STR, 1 },         { "key_fingerprint", F_FPR, 1 },
-	{ "new_key", F_STR, 1 }, { "new_key_fingerprint", F_FPR, 1 }, { "detail", F_STR, 0 },
+	{ "actor", F_STR, 1 },    { "detail", F_STR, 0 },   { "format", F_COMMON, 1 },
+	{ "key", F_STR, 1 },      { "key_fingerprint", F_FPR, 1 }, { "new_key", F_STR, 1 },
+	{ "new_key_fingerprint", F_FPR, 1 }, { "time", F_COMMON, 1 }, { "type", F_COMMON, 1 },
+	{ "version", F_COMMON, 1 },
 	{ NULL, 0, 0 },
 };
 static const struct field provision_fields[] = {
-	COMMON_KEYS,
-	{ "actor", F_STR, 1 }, { "token", F_STR, 1 }, { "manifest_sha256", F_FPR, 1 },
+	{ "actor", F_STR, 1 }, { "format", F_COMMON, 1 }, { "manifest_sha256", F_FPR, 1 },
+	{ "time", F_COMMON, 1 }, { "token", F_STR, 1 },   { "type", F_COMMON, 1 },
+	{ "version", F_COMMON, 1 },
 	{ NULL, 0, 0 },
 };
 static const struct field policy_fields[] = {
-	COMMON_KEYS,
-	{ "actor", F_STR, 1 }, { "config_sha256", F_FPR, 1 },
+	{ "actor", F_STR, 1 }, { "config_sha256", F_FPR, 1 }, { "format", F_COMMON, 1 },
+	{ "time", F_COMMON, 1 }, { "type", F_COMMON, 1 },     { "version", F_COMMON, 1 },
 	{ NULL, 0, 0 },
 };
 static const struct field login_fields[] = {
-	COMMON_KEYS,
-	{ "role", F_STR, 1 }, { "token", F_STR, 1 }, { "reason", F_STR, 1 },
+	{ "format", F_COMMON, 1 }, { "reason", F_STR, 1 }, { "role", F_STR, 1 },
+	{ "time", F_COMMON, 1 },   { "token", F_STR, 1 },  { "type", F_COMMON, 1 },
+	{ "version", F_COMMON, 1 },
 	{ NULL, 0, 0 },
 };
 
@@ -113,6 +119,56 @@ static const struct field *fields_of(enum audit_event e)
 	case AUDIT_LOGIN_FAILURE: return login_fields;
 	}
 	return NULL;
+}
+
+static const struct field *field_find(const struct field *fs, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(key, fs[mid].key);
+
+		if (c == 0)
+			return &fs[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Strict RFC 4648 base64 with padding, canonical trailing bits; the
+ * decoded length. Faster than decoding: entries are checked on every
+ * open and every verification. */
+static int b64_check(const char *s, size_t n, size_t *ret_len)
+{
+	static int8_t val[256];
+	static int init;
+	size_t pad = 0;
+	int last;
+
+	if (!init) {
+		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+		memset(val, -1, sizeof(val));
+		for (int i = 0; i < 64; i++)
+			val[(uint8_t)a[i]] = (int8_t)i;
+		init = 1;
+	}
+	if (n == 0 || n % 4)
+		return 0;
+	if (s[n - 1] == '=')
+		pad = s[n - 2] == '=' ? 2 : 1;
+	for (size_t i = 0; i < n - pad; i++)
+		if (val[(uint8_t)s[i]] < 0)
+			return 0;
+	last = val[(uint8_t)s[n - pad - 1]];
+	if ((pad == 1 && (last & 0x03)) || (pad == 2 && (last & 0x0f)))
+		return 0;
+	*ret_len = n / 4 * 3 - pad;
+	return 1;
 }
 
 static int lower_hex(const char *s, size_t min, size_t max)
@@ -136,9 +192,8 @@ static int check_str(const struct json_value *v, const char *key, const char *s)
 	return RB_OK;
 }
 
-static int check_field(const struct json_value *obj, const struct field *f)
+static int check_field(const struct json_value *v, const struct field *f)
 {
-	const struct json_value *v = json_object_get(obj, f->key);
 	const char *s;
 	int err;
 
@@ -163,6 +218,11 @@ static int check_field(const struct json_value *obj, const struct field *f)
 		if (!lower_hex(s, 64, 64))
 			return json_err_set(v, RB_E_PARSE, "%s: expected 64 lowercase hex digits", f->key);
 		return RB_OK;
+	case F_NODE:
+		if (!lower_hex(s, 2 * AUDIT_NODE_FPR_LEN, 2 * AUDIT_NODE_FPR_LEN))
+			return json_err_set(v, RB_E_PARSE, "%s: expected %u lowercase hex digits (an OpenPGP fingerprint)",
+					    f->key, 2 * AUDIT_NODE_FPR_LEN);
+		return RB_OK;
 	case F_ID:
 		if (!lower_hex(s, 2, 128))
 			return json_err_set(v, RB_E_PARSE, "%s: expected 2..128 lowercase hex digits", f->key);
@@ -173,10 +233,9 @@ static int check_field(const struct json_value *obj, const struct field *f)
 					    f->key, AUDIT_DIGEST_MAX);
 		return RB_OK;
 	case F_SIG: {
-		_cleanup_free_ uint8_t *raw = NULL;
 		size_t len;
 
-		if (rb_base64_decode(s, strlen(s), true, &raw, &len) < 0 || len == 0 || len > AUDIT_SIG_MAX)
+		if (!b64_check(s, strlen(s), &len) || len == 0 || len > AUDIT_SIG_MAX)
 			return json_err_set(v, RB_E_PARSE, "%s: expected base64 of 1..%u bytes", f->key,
 					    AUDIT_SIG_MAX);
 		return RB_OK;
@@ -195,8 +254,8 @@ static int check_field(const struct json_value *obj, const struct field *f)
 
 int audit_entry_check(const struct json_value *e)
 {
-	const char *req[24], *opt[24], *s;
-	size_t nr = 0, no = 0;
+	const char *s;
+	size_t nf, nreq = 0, nreq_want = 0;
 	const struct field *fs;
 	enum audit_event type;
 	int64_t version, t;
@@ -225,21 +284,31 @@ int audit_entry_check(const struct json_value *e)
 		return json_err_set(json_object_get(e, "time"), RB_E_PARSE,
 				    "time: expected an RFC 3339 UTC time like 2026-11-22T08:30:00Z");
 	fs = fields_of(type);
-	for (const struct field *f = fs; f->key; f++) {
+	nf = 0;
+	while (fs[nf].key)
+		nf++;
+	/* One pass over the members: each must be a key of this type. */
+	for (size_t i = 0; i < json_object_size(e); i++) {
+		const char *key = json_object_key_at(e, i);
+		const struct field *f = field_find(fs, nf, key);
+
+		if (!f)
+			return json_err_set(json_object_value_at(e, i), RB_E_PARSE,
+					    "unknown key \"%.64s\" in a %s entry", key,
+					    audit_event_name(type));
 		if (f->required)
-			req[nr++] = f->key;
-		else
-			opt[no++] = f->key;
-	}
-	req[nr] = NULL;
-	opt[no] = NULL;
-	if ((err = json_object_check_keys(e, req, opt)) < 0)
-		return err;
-	for (const struct field *f = fs; f->key; f++) {
-		if (!f->kind || !json_object_get(e, f->key))
-			continue;
-		if ((err = check_field(e, f)) < 0)
+			nreq++;
+		if (f->kind != F_COMMON && (err = check_field(json_object_value_at(e, i), f)) < 0)
 			return err;
+	}
+	for (size_t i = 0; i < nf; i++)
+		if (fs[i].required)
+			nreq_want++;
+	if (nreq != nreq_want) {
+		for (size_t i = 0; i < nf; i++)
+			if (fs[i].required && !json_object_get(e, fs[i].key))
+				return json_err_set(e, RB_E_PARSE, "missing key \"%s\" in a %s entry",
+						    fs[i].key, audit_event_name(type));
 	}
 	return RB_OK;
 }
@@ -355,7 +424,7 @@ int audit_entry_sign(const struct audit_sign_info *in, struct json_value **ret)
 	if ((err = entry_new(AUDIT_SIGN, in->time, &o)) < 0 ||
 	    (err = set_str(o, "request_id", in->request_id)) < 0 ||
 	    (err = set_str(o, "build_id", in->build_id)) < 0 ||
-	    (err = set_hex(o, "node", in->node_fpr, 32)) < 0 ||
+	    (err = set_hex(o, "node", in->node_fpr, AUDIT_NODE_FPR_LEN)) < 0 ||
 	    (err = set_str(o, "key", in->key_name)) < 0 ||
 	    (err = set_hex(o, "key_fingerprint", in->key_fpr, 32)) < 0 ||
 	    (err = set_str(o, "scheme", scheme)) < 0 ||
@@ -387,7 +456,7 @@ int audit_entry_reject(const struct audit_reject_info *in, struct json_value **r
 	    (err = set_str(o, "request_id", in->request_id)) < 0 ||
 	    (err = set_str(o, "build_id", in->build_id)) < 0 ||
 	    (err = set_str(o, "reason", in->reason)) < 0 ||
-	    (in->node_fpr && (err = set_hex(o, "node", in->node_fpr, 32)) < 0) ||
+	    (in->node_fpr && (err = set_hex(o, "node", in->node_fpr, AUDIT_NODE_FPR_LEN)) < 0) ||
 	    (in->key_name && (err = set_str(o, "key", in->key_name)) < 0) ||
 	    (in->artifact_name && (err = set_str(o, "artifact", in->artifact_name)) < 0))
 		return err;
