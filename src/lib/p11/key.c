@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -313,10 +314,27 @@ fail:
 	return err;
 }
 
+int p11_object_public(struct p11_token *t, CK_SESSION_HANDLE s, CK_KEY_TYPE kt, CK_OBJECT_HANDLE pubobj,
+		      EVP_PKEY **ret)
+{
+	struct p11_key k = { 0 };
+	int err;
+
+	k.name = (char *)"(public key object)";
+	if ((err = load_public(t, s, &k, kt, pubobj)) < 0) {
+		EVP_PKEY_free(k.pub);
+		return err;
+	}
+	*ret = k.pub;
+	return RB_OK;
+}
+
 void p11_key_free(struct p11_key *k)
 {
 	if (!k)
 		return;
+	if (k->wrapped)
+		p11_wrapped_key_free(k);
 	EVP_PKEY_free(k->pub);
 	free(k->name);
 	free(k->selector);
@@ -339,7 +357,20 @@ int p11_token_find_key(struct p11_token *t, const char *selector, struct p11_key
 		*ret = k;
 		return RB_OK;
 	}
-	if ((err = key_lookup(t, selector, &k)) < 0)
+	err = key_lookup(t, selector, &k);
+	/* Not on the token: the wrapped store, if the token has one. */
+	if (err == RB_E_KEY && t->wrapped_dir) {
+		char detail[RB_ERR_DETAIL_MAX];
+		int werr;
+
+		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		werr = p11_wrapped_lookup(t, selector, &k);
+		if (werr == RB_E_NOTFOUND)
+			return rb_err_set(RB_E_KEY, "%s; nor is it in the wrapped key store %s", detail,
+					  t->wrapped_dir);
+		err = werr;
+	}
+	if (err < 0)
 		return err;
 	pthread_mutex_lock(&t->lock);
 	{

@@ -11,8 +11,23 @@ struct p11_session_slot {
 	bool in_use;
 };
 
+/* State of a wrapped key (wrapped.c); every field but blob and kt is
+ * guarded by the token's wrap_lock. */
+struct p11_wrapped {
+	uint8_t *blob;             /* C_WrapKey output from the store */
+	size_t blob_len;
+	CK_KEY_TYPE kt;
+	CK_OBJECT_HANDLE handle;   /* unwrapped session object, or CK_INVALID_HANDLE */
+	unsigned users;            /* signatures in flight with handle */
+	bool unwrapping;           /* a thread is in C_UnwrapKey for this key */
+	bool listed;               /* linked into token->wrapped_keys */
+	uint64_t last_use;         /* token->wrap_clock at the last acquire */
+	struct p11_key *next;
+};
+
 struct p11_key {
 	struct p11_token *token;
+	struct p11_wrapped *wrapped; /* NULL for a resident key */
 	char *name;     /* CKA_LABEL */
 	char *selector; /* what the caller asked for (label or URI) */
 	uint8_t *id;
@@ -44,6 +59,21 @@ struct p11_token {
 	unsigned max_sessions, n_sessions;
 
 	struct p11_key *keys; /* cache, guarded by lock */
+
+	/* The wrap key and the wrapped key store (wrapkey.c, wrapped.c),
+	 * guarded by wrap_lock; wrap_idle is signalled whenever an unwrapped
+	 * object becomes idle or is destroyed. Lock order: wrap_lock, then
+	 * lock. */
+	pthread_mutex_t wrap_lock;
+	pthread_cond_t wrap_idle;
+	CK_OBJECT_HANDLE wrap_key;
+	bool wrap_fpr_valid;
+	uint8_t wrap_fpr[P11_WRAP_FPR_LEN];
+	char *wrapped_dir;
+	unsigned max_resident, n_resident;
+	unsigned long n_unwraps;
+	uint64_t wrap_clock;
+	struct p11_key *wrapped_keys;
 	struct p11_token *next_in_module;
 };
 
@@ -68,5 +98,31 @@ void p11_module_remove_token(struct p11_module *m, struct p11_token *t);
 
 /* Free a key cache entry. */
 void p11_key_free(struct p11_key *k);
+
+/* The public key of a public-key object (or of a private one that exposes
+ * it) as an EVP_PKEY the caller frees. */
+int p11_object_public(struct p11_token *t, CK_SESSION_HANDLE s, CK_KEY_TYPE kt, CK_OBJECT_HANDLE pubobj,
+		      EVP_PKEY **ret);
+
+/* wrapkey.c: the token's wrap key handle (found once, checked to be an
+ * AES-256 token key that is sensitive, not extractable, and cannot
+ * encrypt or decrypt). Call with wrap_lock held. */
+int p11_wrap_key_locked(struct p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *ret);
+/* Unwrap blob (CKM_AES_KEY_WRAP_PAD) into a session private key of type
+ * kt: sensitive, not extractable, sign only, no label. */
+int p11_wrap_unwrap(struct p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE wrap_key,
+		    const uint8_t *blob, size_t len, CK_KEY_TYPE kt, const char *name,
+		    CK_OBJECT_HANDLE *ret);
+
+/* wrapped.c: look selector up in the wrapped store (RB_E_NOTFOUND, no
+ * detail, if absent; RB_E_KEY etc. if present but unusable);
+ * acquire/release the unwrapped object for one signature (discard: destroy
+ * it, e.g. after a failed self-check); free hooks. */
+int p11_wrapped_lookup(struct p11_token *t, const char *selector, struct p11_key **ret);
+int p11_wrapped_acquire(struct p11_key *k, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *ret);
+void p11_wrapped_release(struct p11_key *k, CK_SESSION_HANDLE s, bool discard);
+void p11_wrapped_key_free(struct p11_key *k);
+/* Destroy every unwrapped object and drop the store (p11_token_free). */
+void p11_wrapped_close(struct p11_token *t);
 
 #endif

@@ -29,6 +29,7 @@ int p11_key_sign(struct p11_key *k, enum rb_sig_scheme scheme, const uint8_t *in
 	CK_RSA_PKCS_PSS_PARAMS pss;
 	CK_MECHANISM mech = { 0, NULL, 0 };
 	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE priv;
 	uint8_t block[128];
 	const uint8_t *prefix, *data = in;
 	size_t plen, dlen = inlen;
@@ -84,11 +85,19 @@ int p11_key_sign(struct p11_key *k, enum rb_sig_scheme scheme, const uint8_t *in
 	sig = malloc(siglen);
 	if (!sig)
 		return RB_E_NOMEM;
-	rv = t->f->C_SignInit(s, &mech, k->priv);
+	/* A wrapped key is unwrapped on demand and pinned while it signs. */
+	priv = k->priv;
+	if (k->wrapped && (err = p11_wrapped_acquire(k, s, &priv)) < 0) {
+		free(sig);
+		return err;
+	}
+	rv = t->f->C_SignInit(s, &mech, priv);
 	if (rv == CKR_OK)
 		rv = t->f->C_Sign(s, (CK_BYTE_PTR)data, dlen, sig, &siglen);
 	rb_wipe(block, sizeof(block));
 	if (rv != CKR_OK) {
+		if (k->wrapped)
+			p11_wrapped_release(k, s, true);
 		free(sig);
 		if (rv == CKR_USER_NOT_LOGGED_IN)
 			return rb_err_set(RB_E_PERM, "C_Sign with key '%s' on token '%s': "
@@ -99,6 +108,10 @@ int p11_key_sign(struct p11_key *k, enum rb_sig_scheme scheme, const uint8_t *in
 	 * catches faulty hardware (RSA-CRT faults leak the key), a wrong
 	 * key handle, and a module that returns garbage. */
 	err = rb_sig_verify(k->pub, scheme, in, inlen, sig, siglen);
+	/* An unwrapped object that signs wrongly (a blob swapped in from
+	 * another key) is destroyed at once, not kept for the next call. */
+	if (k->wrapped)
+		p11_wrapped_release(k, s, err < 0);
 	if (err < 0) {
 		free(sig);
 		return rb_err_set(RB_E_VERIFY, "self-check failed: the signature from key '%s' on token "

@@ -96,6 +96,8 @@ int p11_token_open(struct p11_module *m, const char *selector, unsigned max_sess
 	}
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->released, NULL);
+	pthread_mutex_init(&t->wrap_lock, NULL);
+	pthread_cond_init(&t->wrap_idle, NULL);
 	if (pthread_key_create(&t->tls, session_thread_exit) != 0) {
 		free(t->sessions);
 		free(t);
@@ -214,6 +216,8 @@ void p11_token_free(struct p11_token *t)
 
 	if (!t)
 		return;
+	/* Unwrapped keys go before the sessions that hold them close. */
+	p11_wrapped_close(t);
 	p11_token_session_release(t);
 	p11_module_remove_token(t->module, t);
 	for (i = 0; i < t->n_sessions; i++)
@@ -227,6 +231,8 @@ void p11_token_free(struct p11_token *t)
 	pthread_key_delete(t->tls);
 	pthread_cond_destroy(&t->released);
 	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->wrap_idle);
+	pthread_mutex_destroy(&t->wrap_lock);
 	free(t->sessions);
 	free(t);
 }
