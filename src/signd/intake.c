@@ -108,7 +108,7 @@ static int approvals_line(void *ctx, const char *line, size_t len)
 
 int signd_approvals_load(struct signd *s, const char *path)
 {
-	return journal_open(path, (size_t)64 * 1024 * 1024, approvals_line, s, &s->approvals_journal);
+	return journal_open(path, "rombsr-approvals-journal 1", (size_t)64 * 1024 * 1024, approvals_line, s, &s->approvals_journal);
 }
 
 static int pending_keep(struct signd *s, const char *commit, const char *path, int64_t since)
@@ -156,7 +156,7 @@ static int pending_line(void *ctx, const char *line, size_t len)
 
 int signd_pending_load(struct signd *s, const char *path)
 {
-	return journal_open(path, (size_t)64 * 1024 * 1024, pending_line, s, &s->pending_journal);
+	return journal_open(path, "rombsr-pending-journal 1", (size_t)64 * 1024 * 1024, pending_line, s, &s->pending_journal);
 }
 
 /* ---- one commit --------------------------------------------------------- */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,13 +29,27 @@ void journal_close(struct journal *j)
 	free(j);
 }
 
-static int journal_replay(struct journal *j, const uint8_t *data, size_t len, journal_replay_fn replay,
-			  void *ctx, size_t *ret_complete)
+static int journal_replay(struct journal *j, const uint8_t *data, size_t len, const char *magic,
+			  journal_replay_fn replay, void *ctx, size_t *ret_complete)
 {
-	size_t start = 0, lineno = 1;
+	size_t start = 0, lineno = 1, ml = strlen(magic);
+
+	/* A file holding only a prefix of the magic line was torn while it
+	 * was created: nothing was ever recorded in it. */
+	if (len > 0 && len <= ml && memcmp(data, magic, len) == 0) {
+		*ret_complete = 0;
+		return RB_OK;
+	}
+	if (len > 0) {
+		if (len <= ml || memcmp(data, magic, ml) != 0 || data[ml] != '\n')
+			return rb_err_set(RB_E_UNSUPPORTED, "%s: not a '%s' journal (first line); is it another file or version?",
+					  j->path, magic);
+		start = ml + 1;
+		lineno = 2;
+	}
 	int err;
 
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = start; i < len; i++) {
 		if (data[i] == '\0')
 			return rb_err_set(RB_E_PARSE, "%s: line %zu holds a NUL byte; the journal is damaged, restore it from backup",
 					  j->path, lineno);
@@ -52,8 +67,8 @@ static int journal_replay(struct journal *j, const uint8_t *data, size_t len, jo
 	return RB_OK;
 }
 
-int journal_open(const char *path, size_t max_bytes, journal_replay_fn replay, void *ctx,
-		 struct journal **ret)
+int journal_open(const char *path, const char *magic, size_t max_bytes, journal_replay_fn replay,
+		 void *ctx, struct journal **ret)
 {
 	_cleanup_free_ uint8_t *data = NULL;
 	struct journal *j;
@@ -83,11 +98,49 @@ int journal_open(const char *path, size_t max_bytes, journal_replay_fn replay, v
 		journal_close(j);
 		return err;
 	}
-	if ((err = journal_replay(j, data, len, replay, ctx, &complete)) < 0) {
+	if ((err = journal_replay(j, data, len, magic, replay, ctx, &complete)) < 0) {
 		journal_close(j);
 		return err;
 	}
-	if (complete != len) {
+	if (complete == 0) {
+		/* New, or torn before its magic was complete: start it over. */
+		size_t ml = strlen(magic);
+
+		j->size = 0;
+		if (ftruncate(j->fd, 0) < 0) {
+			err = rb_err_set(RB_E_IO, "%s: %s", path, strerror(errno));
+			journal_close(j);
+			return err;
+		}
+		len = 0;
+		{
+			char line[JOURNAL_LINE_MAX + 2];
+
+			snprintf(line, sizeof(line), "%s\n", magic);
+			if ((err = journal_append(j, line, ml + 1)) < 0) {
+				journal_close(j);
+				return err;
+			}
+		}
+		complete = ml + 1;
+		{
+			_cleanup_free_ char *dir = strdup(path);
+			char *slash = dir ? strrchr(dir, '/') : NULL;
+
+			if (!dir) {
+				journal_close(j);
+				return RB_E_NOMEM;
+			}
+			if (slash)
+				*slash = '\0';
+			/* The new name must survive a crash as well as its content. */
+			if ((err = rb_fsync_dir(slash ? (dir[0] ? dir : "/") : ".")) < 0) {
+				journal_close(j);
+				return err;
+			}
+		}
+	}
+	if (len && complete != len) {
 		/* A torn last record: its append never returned, so nobody
 		 * acted on it. Cut it so the next append starts a fresh line. */
 		if (ftruncate(j->fd, (off_t)complete) < 0 || fdatasync(j->fd) < 0) {

@@ -26,11 +26,14 @@ struct journal;
 typedef int (*journal_replay_fn)(void *ctx, const char *line, size_t len);
 
 /* Open (creating it 0600 if missing) the journal at path, at most
- * max_bytes long, and replay its records. Errors: RB_E_TOOBIG over
- * max_bytes, RB_E_PARSE a line over JOURNAL_LINE_MAX or holding a NUL,
- * RB_E_IO. */
-int journal_open(const char *path, size_t max_bytes, journal_replay_fn replay, void *ctx,
-		 struct journal **ret);
+ * max_bytes long, and replay its records. The first line of every journal
+ * is its magic, "<format> <version>" (e.g. "rombsr-replay-journal 1"),
+ * written when the journal is created and required when it is opened, so
+ * a journal is never read as another kind or another version. Errors:
+ * RB_E_TOOBIG over max_bytes, RB_E_PARSE a line over JOURNAL_LINE_MAX or
+ * holding a NUL, RB_E_UNSUPPORTED another magic, RB_E_IO. */
+int journal_open(const char *path, const char *magic, size_t max_bytes, journal_replay_fn replay,
+		 void *ctx, struct journal **ret);
 /* Append records: text is one or more lines, each ending in '\n'.
  * Durable when this returns 0. RB_E_LIMIT if the journal would exceed
  * its max_bytes. */

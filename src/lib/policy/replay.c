@@ -54,7 +54,7 @@ int replay_db_open(const char *path, struct replay_db **ret)
 	if (!db)
 		return RB_E_NOMEM;
 	db->path = path;
-	if ((err = journal_open(path, REPLAY_DB_MAX_BYTES, replay_line, db, &db->journal)) < 0) {
+	if ((err = journal_open(path, "rombsr-replay-journal 1", REPLAY_DB_MAX_BYTES, replay_line, db, &db->journal)) < 0) {
 		replay_db_close(db);
 		return err;
 	}

@@ -90,13 +90,13 @@ int usage_ledger_open(const char *path, int64_t now, struct usage_ledger **ret)
 		return RB_E_NOMEM;
 	l->path = path;
 	l->horizon = now - USAGE_WINDOW_SECONDS;
-	err = journal_open(path, USAGE_MAX_BYTES, usage_line, l, &l->journal);
+	err = journal_open(path, "rombsr-usage-journal 1", USAGE_MAX_BYTES, usage_line, l, &l->journal);
 	if (err == RB_OK && l->bytes > USAGE_COMPACT_BYTES) {
 		journal_close(TAKE_PTR(l->journal));
 		l->bytes = 0;
 		if ((err = usage_compact(l)) == RB_OK) {
 			l->n = 0;
-			err = journal_open(path, USAGE_MAX_BYTES, usage_line, l, &l->journal);
+			err = journal_open(path, "rombsr-usage-journal 1", USAGE_MAX_BYTES, usage_line, l, &l->journal);
 		}
 	}
 	l->path = NULL;
