@@ -93,7 +93,8 @@ bad_entry 33 --no-trust
 
 step "truncation"
 tampered
-truncate -s 5000 "$WORK/t/tile/entries/000.p/60"
+off=$(grep -abo '{"approvals"' "$WORK/t/tile/entries/000.p/60" | sed -n 4p | cut -d: -f1)
+truncate -s $((off + 10)) "$WORK/t/tile/entries/000.p/60" # inside entry 3
 expect_exit 7 "$ROMBSR" audit verify "$WORK/t" "${M[@]}" --no-trust
 expect_err "is cut short"
 expect_err "first bad entry: 3"

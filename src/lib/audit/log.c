@@ -2,6 +2,7 @@
  * that are durable before they return (see log.h for the recovery rules). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "audit/tile.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/secret.h"
 
 struct rid_slot {
 	uint64_t key;
@@ -104,7 +106,7 @@ static int log_path(const struct audit_log *log, const char *rel, char **ret)
 	return audit_path_join(log->dir, rel, ret);
 }
 
-/* Create the parent directories of rel and make their entries durable. */
+/* Create the parent directories of rel (made durable by log_sync). */
 static int ensure_parent(const struct audit_log *log, const char *rel)
 {
 	_cleanup_free_ char *path = NULL;
@@ -119,27 +121,70 @@ static int ensure_parent(const struct audit_log *log, const char *rel)
 	*slash = '\0';
 	if (stat(path, &st) == 0)
 		return RB_OK;
-	if ((err = rb_mkdir_p(path, 0755)) < 0)
+	return rb_mkdir_p(path, 0755);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Replace rel with data through a temp file and a rename, but without an
+ * fsync: a batch writes many files and makes them durable together with
+ * one log_sync(), one journal commit instead of two per file. Until then
+ * a crash leaves the old file or the new one, or a new one that is cut
+ * short - which open() treats as a torn tail. */
+static int log_write(const struct audit_log *log, const char *rel, const void *data, size_t len)
+{
+	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	uint8_t rnd[8];
+	int fd, err;
+
+	if ((err = ensure_parent(log, rel)) < 0 || (err = log_path(log, rel, &path)) < 0 ||
+	    (err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
 		return err;
-	/* A new directory's name lives in its parent: fsync up to the log. */
-	while (strlen(path) > strlen(log->dir)) {
-		if (!(slash = strrchr(path, '/')))
-			break;
-		*slash = '\0';
-		if ((err = rb_fsync_dir(path)) < 0)
-			return err;
+	/* The ".tmp-" name is what open() sweeps after a crash. */
+	if (asprintf(&tmp, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1], rnd[2],
+		     rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
+		tmp = NULL;
+		return RB_E_NOMEM;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return rb_err_set(RB_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+	if (write_all(fd, data, len) < 0 || close(fd) < 0) {
+		err = rb_err_set(RB_E_IO, "%s: write failed: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return err;
+	}
+	if (rename(tmp, path) < 0) {
+		err = rb_err_set(RB_E_IO, "%s: rename failed: %s", path, strerror(errno));
+		unlink(tmp);
+		return err;
 	}
 	return RB_OK;
 }
 
-static int log_write(const struct audit_log *log, const char *rel, const void *data, size_t len)
+/* Make everything written so far durable: file data, renames and new
+ * directories, in one syncfs() of the log's file system. */
+static int log_sync(const struct audit_log *log)
 {
-	_cleanup_free_ char *path = NULL;
-	int err;
+	_cleanup_close_ int fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if ((err = ensure_parent(log, rel)) < 0 || (err = log_path(log, rel, &path)) < 0)
-		return err;
-	return rb_file_write_atomic(path, data, len, 0644);
+	if (fd < 0 || syncfs(fd) < 0)
+		return rb_err_set(RB_E_IO, "%s: cannot sync: %s; the last entries are not durable",
+				  log->dir, strerror(errno));
+	return RB_OK;
 }
 
 /* Remove a file we no longer serve; a missing one is fine. */
@@ -716,7 +761,6 @@ int audit_log_append_batch(struct audit_log *log, const struct json_value *const
 			tile_path(TILE_ENTRIES, tn, TILE_WIDTH, rel);
 			if ((err = log_write(log, rel, log->tail.data, log->tail.len)) < 0)
 				goto broken;
-			unlink_all_partials(log, tn);
 			log->tail.len = 0;
 		}
 	}
@@ -727,10 +771,14 @@ int audit_log_append_batch(struct audit_log *log, const struct json_value *const
 		tile_path(TILE_ENTRIES, tn, (unsigned)(size % TILE_WIDTH), rel);
 		if ((err = log_write(log, rel, log->tail.data, log->tail.len)) < 0)
 			goto broken;
-		/* The previous partial of this tile is superseded. */
-		if (first / TILE_WIDTH == tn)
-			unlink_entry_partial(log, tn, old_w);
 	}
+	if ((err = log_sync(log)) < 0)
+		goto broken;
+	/* Durable now: drop what the new bundles supersede. */
+	for (uint64_t tn = first / TILE_WIDTH; tn < size / TILE_WIDTH; tn++)
+		unlink_all_partials(log, tn);
+	if (size % TILE_WIDTH && first / TILE_WIDTH == size / TILE_WIDTH)
+		unlink_entry_partial(log, size / TILE_WIDTH, old_w);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t index = log->tree.size;
 
@@ -802,7 +850,10 @@ int audit_log_checkpoint(struct audit_log *log, const struct rb_signer *audit_ke
 	    (err = checkpoint_format(log->origin, size, root, &text)) < 0 ||
 	    (err = note_sign(text, log->origin, audit_key, &note)) < 0)
 		return err;
-	if ((err = log_write(log, AUDIT_CHECKPOINT_FILE, note, strlen(note))) < 0)
+	/* Tiles durable first, then the checkpoint that points at them. */
+	if ((err = log_sync(log)) < 0 ||
+	    (err = log_write(log, AUDIT_CHECKPOINT_FILE, note, strlen(note))) < 0 ||
+	    (err = log_sync(log)) < 0)
 		return err;
 	/* The previous checkpoint's partial tiles are superseded now. */
 	for (int l = 0; l <= TILE_MAX_LEVEL; l++) {
