@@ -13,12 +13,13 @@
  *   audit_log_inclusion_proof(log, index, size, &proof) per signature
  *   release the responses (index, checkpoint, proof)
  *
- * Durability: an append rewrites the entry bundle of the current tile
- * atomically (temp file, fsync, rename, fsync of the directory) before it
- * returns, so a crash leaves either the old bundle or the new one, never a
- * torn record. Hash tiles and the checkpoint are written only by
- * audit_log_checkpoint, which writes the tiles first and the checkpoint
- * last (atomically), so a checkpoint on disk always has its tiles.
+ * Durability: an append writes the entry bundles it touches (temp file and
+ * rename, so a reader sees the old bundle or the new one) and then makes
+ * them durable with one syncfs() of the log's file system before it
+ * returns; the bundles it supersedes are removed only after that. Hash
+ * tiles and the checkpoint are written only by audit_log_checkpoint: tiles
+ * first, a syncfs, then the checkpoint and another syncfs, so a checkpoint
+ * on disk always has its tiles.
  *
  * Recovery at open: the entry bundles are the ground truth. open reads
  * every bundle, parses every entry strictly and recomputes the tree. It
@@ -63,9 +64,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct audit_log *, audit_log_close)
  * entry for a request id already in the log is RB_E_EXISTS: a request is
  * signed at most once. */
 int audit_log_append(struct audit_log *log, const struct json_value *entry, uint64_t *ret_index);
-/* Append n entries with one fsync per touched bundle; all or none are
- * appended (the check of every entry happens before anything is written).
- * *ret_first is the index of entries[0]. */
+/* Append n entries with one syncfs for the batch. Every entry is checked
+ * before anything is written, so a bad entry appends nothing. On an I/O
+ * error the log refuses further calls (RB_E_STATE) until it is reopened; a
+ * reopened log may hold a prefix of the failed batch - recorded, never
+ * released, which errs on the side of the record. *ret_first is the index
+ * of entries[0]. */
 int audit_log_append_batch(struct audit_log *log, const struct json_value *const *entries,
 			   size_t n, uint64_t *ret_first);
 

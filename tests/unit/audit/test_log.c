@@ -316,6 +316,40 @@ static void test_torn_tail(void)
 	}
 }
 
+/* An I/O error during an append: the call fails, the log refuses further
+ * use until it is reopened, and the reopened log holds what was durable. */
+static void test_io_error(void)
+{
+	_cleanup_free_ char *dir = sub("ioerr"), *blocker = NULL;
+	_cleanup_json_ struct json_value *e = sign_entry(300, "");
+	uint64_t idx;
+
+	build_log(dir, 256, ""); /* bundle 000 full; the next goes to 001.p/ */
+	blocker = at(dir, "tile/entries/001.p");
+	{
+		_cleanup_(audit_log_closep) struct audit_log *log = NULL;
+		char *cp = NULL;
+
+		CHECK_OK(audit_log_open(dir, ORIGIN, &log));
+		/* A file where the next bundle's directory goes. */
+		CHECK_OK(rb_file_write_atomic(blocker, "x", 1, 0644));
+		CHECK_ERR(audit_log_append(log, e, &idx), RB_E_IO);
+		CHECK_ERR(audit_log_append(log, e, &idx), RB_E_STATE);
+		CHECK_ERR(audit_log_checkpoint(log, &key, &cp), RB_E_STATE);
+		CHECK(cp == NULL && audit_log_size(log) == 256);
+	}
+	CHECK(unlink(blocker) == 0);
+	{
+		_cleanup_(audit_log_closep) struct audit_log *log = NULL;
+
+		CHECK_OK(audit_log_open(dir, ORIGIN, &log));
+		CHECK(log && audit_log_size(log) == 256);
+		CHECK_ERR(audit_log_find(log, "000000000000012c", &idx, NULL), RB_E_NOTFOUND);
+		CHECK_OK(audit_log_append(log, e, &idx));
+		CHECK(idx == 256);
+	}
+}
+
 /* --- tampering ----------------------------------------------------------- */
 
 static void copy_tree(const char *from, const char *to)
@@ -609,6 +643,7 @@ int main(void)
 	RUN(test_entries);
 	RUN(test_append_reopen_find);
 	RUN(test_torn_tail);
+	RUN(test_io_error);
 	RUN(test_proof_text);
 	RUN(test_tamper);
 	RUN(test_layout_70000);
