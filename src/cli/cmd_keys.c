@@ -1,6 +1,8 @@
-/* rombsr keys list|export: read the key manifest (no HSM needed). */
+/* rombsr keys list|export: read the key manifest (no HSM needed).
+ * rombsr keys gen --wrapped|wrap|wrap-key: the wrapped key store. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "json/json.h"
@@ -12,6 +14,7 @@
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timefmt.h"
+#include "wrap/wrap.h"
 #include "x509/x509.h"
 
 static const char verb[] = "keys";
@@ -20,12 +23,24 @@ static void help(void)
 {
 	printf("usage: rombsr keys list [--json]\n"
 	       "       rombsr keys export NAME [--format FORMAT] [--output FILE]\n"
+	       "       rombsr keys wrap-key [--create]\n"
+	       "       rombsr keys gen --wrapped NAME --algorithm ALG [--purpose P] [--subject S]\n"
+	       "                       [--validity-days N] [--openpgp-uid UID] [--store DIR]\n"
+	       "       rombsr keys wrap NAME [--store DIR]\n"
 	       "\n"
-	       "Read the key manifest. FORMAT is one of:\n"
+	       "list/export read the key manifest. FORMAT is one of:\n"
 	       "  cert-pem (default), cert-der, spki-pem, spki-der, openpgp, openpgp-armor\n"
+	       "wrap-key prints the fingerprint of the token's wrap key (AES-256); with\n"
+	       "--create it makes it first. gen --wrapped generates a key outside the token's\n"
+	       "storage: only a blob encrypted under the wrap key is kept, in the wrapped key\n"
+	       "store, and the key joins the manifest. wrap exports a resident key to the store\n"
+	       "(only keys created extractable; the default key set is not).\n"
 	       "\n"
 	       "  --json              machine-readable list\n"
 	       "  --output FILE       write to FILE (atomically) instead of stdout\n"
+	       "  --algorithm ALG     rsa-2048, rsa-3072, rsa-4096, ec-p256 (ed25519 where the\n"
+	       "                      token can wrap it)\n"
+	       "  --store DIR         wrapped key store (default STATE/wrapped)\n"
 	       CLI_COMMON_HELP);
 }
 
@@ -135,18 +150,228 @@ static int export_key(const struct manifest *m, const char *name, const char *fo
 	return err;
 }
 
+/* ---- the wrapped key store ------------------------------------------- */
+
+struct wrap_opts {
+	bool wrapped, create;
+	const char *algorithm, *purpose, *subject, *openpgp_uid, *store;
+	int64_t validity_days;
+};
+
+static int store_dir(const struct cli_common *c, const struct wrap_opts *o, char **ret)
+{
+	if (o->store)
+		return (*ret = strdup(o->store)) ? RB_OK : RB_E_NOMEM;
+	if (asprintf(ret, "%s/%s", c->state_dir, WRAP_STORE_DEFAULT_DIR) < 0)
+		return RB_E_NOMEM;
+	return RB_OK;
+}
+
+static void print_fpr(const char *what, const uint8_t fpr[P11_WRAP_FPR_LEN])
+{
+	_cleanup_free_ char *hex = NULL;
+
+	if (rb_hex_encode(fpr, P11_WRAP_FPR_LEN, &hex) == RB_OK)
+		printf("%s%s\n", what, hex);
+}
+
+static int wrap_key_cmd(struct cli_common *c, const struct wrap_opts *o)
+{
+	struct p11_module *mod = NULL;
+	struct p11_token *tok = NULL;
+	uint8_t fpr[P11_WRAP_FPR_LEN];
+	struct manifest *m = NULL;
+	int err;
+
+	if (!c->token && manifest_load(c->manifest, &m) == RB_OK)
+		c->token = m->token_uri;
+	err = cli_open_token(c, true, &mod, &tok);
+	c->token = NULL;
+	manifest_free(m);
+	if (err < 0)
+		return err;
+	if (o->create && (err = p11_token_generate_wrap_key(tok)) < 0)
+		goto out;
+	if ((err = p11_token_wrap_key_fingerprint(tok, fpr)) < 0)
+		goto out;
+	print_fpr("wrap key fingerprint: ", fpr);
+out:
+	p11_module_free(mod);
+	return err;
+}
+
+/* X.509 (and, but for P-256, OpenPGP) certificates for a new wrapped key,
+ * signed through the token like every rombsr certificate; nothing is
+ * stored on the token. */
+static int issue_certs(struct p11_key *key, const struct wrap_opts *o, int64_t now, struct manifest_key *mk)
+{
+	struct x509_cert_params cp = { 0 };
+	struct rb_signer signer;
+	struct rb_buf pgp = RB_BUF_INIT;
+	_cleanup_free_ char *subject = NULL, *uid = NULL;
+	int err;
+
+	p11_key_signer(key, &signer);
+	if (o->subject)
+		subject = strdup(o->subject);
+	else if (asprintf(&subject, "/O=rombsr/CN=rombsr %s key", mk->name) < 0)
+		subject = NULL;
+	if (!subject)
+		return RB_E_NOMEM;
+	cp.subject = subject;
+	cp.serial_len = 16;
+	if ((err = rb_random_bytes(cp.serial, cp.serial_len)) < 0)
+		return err;
+	cp.not_before = (time_t)now;
+	cp.not_after = (time_t)(now + o->validity_days * 86400);
+	if ((err = x509_cert_build_selfsigned(&signer, &cp, &mk->cert, &mk->cert_len)) < 0)
+		return err;
+	if (mk->alg == RB_KEY_EC_P256)
+		return RB_OK;
+	if (o->openpgp_uid)
+		uid = strdup(o->openpgp_uid);
+	else if (asprintf(&uid, "rombsr %s key <%s@rombsr.invalid>", mk->name, mk->name) < 0)
+		uid = NULL;
+	if (!uid)
+		return RB_E_NOMEM;
+	if ((err = pgp_cert_write(&signer, now, uid, now, &pgp)) < 0)
+		return err;
+	mk->openpgp = rb_buf_steal(&pgp, &mk->openpgp_len);
+	return RB_OK;
+}
+
+static int manifest_add_key(struct manifest *m, struct manifest_key *mk)
+{
+	struct manifest_key *keys;
+
+	if (m->n_keys >= MANIFEST_MAX_KEYS)
+		return rb_err_set(RB_E_LIMIT, "the manifest already holds %d keys", MANIFEST_MAX_KEYS);
+	keys = realloc(m->keys, (m->n_keys + 1) * sizeof(*keys));
+	if (!keys)
+		return RB_E_NOMEM;
+	m->keys = keys;
+	m->keys[m->n_keys++] = *mk;
+	memset(mk, 0, sizeof(*mk));
+	return RB_OK;
+}
+
+static int gen_wrapped(struct cli_common *c, const struct wrap_opts *o, const char *name)
+{
+	_cleanup_wrap_meta_ struct wrap_meta *meta = NULL;
+	_cleanup_free_ char *dir = NULL;
+	struct manifest_key mk = { 0 };
+	struct manifest *m = NULL;
+	struct p11_module *mod = NULL;
+	struct p11_token *tok = NULL;
+	struct p11_key *key = NULL;
+	enum rb_key_alg alg;
+	unsigned bits;
+	int64_t now = (int64_t)time(NULL);
+	int err;
+
+	if (!key_name_valid(name))
+		return rb_err_set(RB_E_INVAL, "key name '%s' must be 1-64 characters of a-z, 0-9, '_' or '-'", name);
+	if (!o->algorithm)
+		return rb_err_set(RB_E_INVAL, "--algorithm is required (rsa-2048, rsa-3072, rsa-4096, ec-p256)");
+	if (key_algorithm_parse(o->algorithm, &alg, &bits) < 0)
+		return rb_err_set(RB_E_UNSUPPORTED, "algorithm '%s' is not rsa-2048, rsa-3072, rsa-4096, ec-p256 "
+				  "or ed25519", o->algorithm);
+	if (o->validity_days <= 0 || o->validity_days > 36500)
+		return rb_err_set(RB_E_INVAL, "--validity-days must be 1 to 36500");
+	if ((err = store_dir(c, o, &dir)) < 0 || (err = manifest_load(c->manifest, &m)) < 0)
+		goto out;
+	if (manifest_find(m, name)) {
+		err = rb_err_set(RB_E_EXISTS, "key '%s' is already in %s; pick another name", name, c->manifest);
+		goto out;
+	}
+	if (!c->token)
+		c->token = m->token_uri;
+	if ((err = cli_open_token(c, true, &mod, &tok)) < 0 ||
+	    (err = p11_token_set_wrapped_store(tok, dir, 0)) < 0 ||
+	    (err = wrap_key_generate(tok, dir, name, NULL, 0, alg, bits, now, &meta)) < 0 ||
+	    (err = p11_token_find_key(tok, name, &key)) < 0)
+		goto out;
+	/* From here on the key is used exactly as sign-file will use it:
+	 * unwrapped on demand, every signature self-checked. */
+	mk.name = strdup(name);
+	mk.purpose = strdup(o->purpose ? o->purpose : "wrapped");
+	mk.id = malloc(meta->id_len);
+	mk.spki = malloc(meta->spki_len);
+	if (!mk.name || !mk.purpose || !mk.id || !mk.spki) {
+		err = RB_E_NOMEM;
+		goto out;
+	}
+	memcpy(mk.id, meta->id, meta->id_len);
+	mk.id_len = meta->id_len;
+	memcpy(mk.spki, meta->spki, meta->spki_len);
+	mk.spki_len = meta->spki_len;
+	mk.alg = alg;
+	mk.bits = bits;
+	mk.status = KEY_ACTIVE;
+	mk.created = now;
+	if ((err = p11_key_uri(key, &mk.uri)) < 0 || (err = manifest_key_derive(&mk)) < 0 ||
+	    (err = issue_certs(key, o, now, &mk)) < 0 || (err = manifest_key_derive(&mk)) < 0 ||
+	    (err = manifest_add_key(m, &mk)) < 0)
+		goto out;
+	m->generated = now;
+	if ((err = manifest_save(m, c->manifest)) < 0)
+		goto out;
+	printf("generated wrapped key '%s' (%s) in %s/%s.json\n", name, o->algorithm, dir, name);
+	print_fpr("wrap key fingerprint: ", meta->wrap_fpr);
+out:
+	manifest_key_clear(&mk);
+	manifest_free(m);
+	p11_module_free(mod);
+	return err;
+}
+
+static int wrap_resident(struct cli_common *c, const struct wrap_opts *o, const char *name)
+{
+	_cleanup_wrap_meta_ struct wrap_meta *meta = NULL;
+	_cleanup_free_ char *dir = NULL;
+	struct manifest *m = NULL;
+	struct p11_module *mod = NULL;
+	struct p11_token *tok = NULL;
+	int err;
+
+	if ((err = store_dir(c, o, &dir)) < 0)
+		return err;
+	if (!c->token && manifest_load(c->manifest, &m) == RB_OK)
+		c->token = m->token_uri;
+	if ((err = cli_open_token(c, true, &mod, &tok)) < 0 ||
+	    (err = wrap_key_export(tok, dir, name, (int64_t)time(NULL), &meta)) < 0)
+		goto out;
+	printf("wrapped key '%s' into %s/%s.json; the resident key is still on token '%s'\n", name, dir,
+	       name, p11_token_label(tok));
+	print_fpr("wrap key fingerprint: ", meta->wrap_fpr);
+out:
+	c->token = NULL;
+	manifest_free(m);
+	p11_module_free(mod);
+	return err;
+}
+
 int cmd_keys(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "wrapped", no_argument, NULL, 'W' },
+		{ "create", no_argument, NULL, 'C' },
+		{ "algorithm", required_argument, NULL, 'A' },
+		{ "purpose", required_argument, NULL, 'P' },
+		{ "subject", required_argument, NULL, 'S' },
+		{ "validity-days", required_argument, NULL, 'V' },
+		{ "openpgp-uid", required_argument, NULL, 'U' },
+		{ "store", required_argument, NULL, 'D' },
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_common c;
 	struct manifest *m = NULL;
 	const char *format = "cert-pem", *output = NULL, *sub;
+	struct wrap_opts wo = { .validity_days = 3650 };
 	bool json = false;
 	int opt, err, rc;
 
@@ -158,15 +383,52 @@ int cmd_keys(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'f': format = optarg; break;
 		case 'o': output = optarg; break;
+		case 'W': wo.wrapped = true; break;
+		case 'C': wo.create = true; break;
+		case 'A': wo.algorithm = optarg; break;
+		case 'P': wo.purpose = optarg; break;
+		case 'S': wo.subject = optarg; break;
+		case 'U': wo.openpgp_uid = optarg; break;
+		case 'D': wo.store = optarg; break;
+		case 'V': {
+			char *end;
+
+			wo.validity_days = strtoll(optarg, &end, 10);
+			if (!*optarg || *end)
+				return cli_usage_error(verb, "--validity-days takes a number of days");
+			break;
+		}
 		case 'h': help(); return EXIT_OK;
 		default: return cli_usage_error(verb, "unknown option");
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error(verb, "missing sub-command 'list' or 'export'");
+		return cli_usage_error(verb, "missing sub-command 'list', 'export', 'wrap-key', 'gen' or 'wrap'");
 	sub = argv[optind++];
 	if ((err = cli_common_finish(&c)) < 0)
 		return cli_fail(verb, err);
+	if (strcmp(sub, "wrap-key") == 0 || strcmp(sub, "gen") == 0 || strcmp(sub, "wrap") == 0) {
+		bool named = strcmp(sub, "wrap-key") != 0;
+
+		if (optind + (named ? 1 : 0) != argc)
+			rc = cli_usage_error(verb, named ? "%s takes exactly one key NAME" : "%s takes no arguments",
+					     sub);
+		else if (strcmp(sub, "gen") == 0 && !wo.wrapped)
+			rc = cli_usage_error(verb, "gen makes wrapped keys only (pass --wrapped); resident keys "
+					     "come from 'rombsr hsm-provision'");
+		else
+			rc = -1;
+		if (rc != -1) {
+			cli_common_done(&c);
+			return rc;
+		}
+		err = strcmp(sub, "wrap-key") == 0 ? wrap_key_cmd(&c, &wo)
+		      : strcmp(sub, "gen") == 0   ? gen_wrapped(&c, &wo, argv[optind])
+						  : wrap_resident(&c, &wo, argv[optind]);
+		rc = err < 0 ? cli_fail(verb, err) : EXIT_OK;
+		cli_common_done(&c);
+		return rc;
+	}
 	if (strcmp(sub, "list") == 0) {
 		if (optind != argc)
 			return cli_usage_error(verb, "unexpected argument '%s'", argv[optind]);

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "util/cleanup.h"
 #include "util/err.h"
+#include "wrap/wrap.h"
 
 void cli_common_init(struct cli_common *c)
 {
@@ -146,6 +147,21 @@ int cli_open_token(struct cli_common *c, bool login, struct p11_module **ret_mod
 	if ((err = p11_token_open(m, c->token ? c->token : "rombsr", 0, &t)) < 0) {
 		p11_module_free(m);
 		return err;
+	}
+	/* Wrapped keys in STATE/wrapped are found like resident ones. */
+	if (c->state_dir) {
+		_cleanup_free_ char *store = NULL;
+		struct stat st;
+
+		if (asprintf(&store, "%s/%s", c->state_dir, WRAP_STORE_DEFAULT_DIR) < 0) {
+			p11_module_free(m);
+			return RB_E_NOMEM;
+		}
+		if (stat(store, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    (err = p11_token_set_wrapped_store(t, store, 0)) < 0) {
+			p11_module_free(m);
+			return err;
+		}
 	}
 	if (login) {
 		if ((err = p11_pin_read(&c->pin, &pin)) == RB_OK)
