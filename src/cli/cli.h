@@ -99,5 +99,8 @@ int cmd_audit(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
+int cmd_hsm_revoke(int argc, char **argv);
+int cmd_hsm_rotate(int argc, char **argv);
+int cmd_verify_rotation(int argc, char **argv);
 
 #endif

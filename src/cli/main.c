@@ -12,6 +12,9 @@ static const struct {
 	const char *summary;
 } verbs[] = {
 	{ "hsm-provision", cmd_hsm_provision, "initialise a token: role credentials, key set, manifest" },
+	{ "hsm-revoke", cmd_hsm_revoke, "revoke a key: manifest, audit event, incident checklist" },
+	{ "hsm-rotate-keys", cmd_hsm_rotate, "give keys successors on the token; retire and link the old keys" },
+	{ "verify-rotation", cmd_verify_rotation, "check a rotation statement signed by an old key and its successor" },
 	{ "keys", cmd_keys, "list or export keys from the manifest" },
 	{ "sign-file", cmd_sign_file, "sign a file with an HSM key (admin-local, raw or OpenPGP)" },
 	{ "submit", cmd_submit, "build node: commit a build's signing requests to the queue" },

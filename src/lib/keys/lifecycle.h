@@ -3,7 +3,8 @@
  *
  * These functions change a struct manifest in memory only; the caller
  * publishes it with manifest_save() (atomic), so a refused operation
- * never touches the file. Every refusal is RB_E_STATE, RB_E_KEY,
+ * never touches the file. Every refusal is RB_E_PERM (the key's status
+ * forbids it, as for signing), RB_E_KEY,
  * RB_E_EXISTS or RB_E_INVAL with a detail naming the key and the fix.
  *
  * Ownership: strings returned through ret_* are the caller's (free());
@@ -18,7 +19,9 @@
 #include <stdint.h>
 
 #include "audit/log.h"
+#include "keys/keyspec.h"
 #include "keys/manifest.h"
+#include "p11/p11.h"
 
 /* A hex SPKI fingerprint prefix shorter than this is not accepted: 64
  * bits are needed before a prefix names a key unambiguously in practice. */
@@ -39,13 +42,21 @@ int key_lifecycle_check_reason(const char *reason);
 
 /* Mark m->keys[index] revoked with reason (checked as above). An active or
  * retired key can be revoked; a revoked key cannot be revoked again
- * (RB_E_STATE: the first reason stays). There is no un-revoke. */
+ * (RB_E_PERM: the first reason stays). There is no un-revoke. */
 int key_lifecycle_revoke(struct manifest *m, size_t index, const char *reason);
 
 /* Check that m->keys[index] may be rotated: it is active (a retired key
- * was already rotated, RB_E_STATE naming its successor; a revoked key is
- * never rotated, RB_E_STATE). */
+ * was already rotated, RB_E_PERM naming its successor; a revoked key is
+ * never rotated, RB_E_PERM). The sign node's own keys ("queue", "audit")
+ * are looked up by name, so rotating them is RB_E_PERM too. */
 int key_lifecycle_check_rotatable(const struct manifest *m, size_t index);
+
+/* A key spec of one key, named name, that reproduces old: same
+ * algorithm, size and purpose, the same certificate subject (checked to
+ * encode to the same DER Name as old's certificate), the same validity
+ * period, and old's OpenPGP user ID if old has an OpenPGP certificate
+ * (openpgp_uid NULL otherwise). Caller frees with keyspec_free(). */
+int key_lifecycle_successor_spec(const struct manifest_key *old, const char *name, struct keyspec **ret);
 
 /* The default successor name for m->keys[index]: the name of the first key
  * of its lineage (following predecessor links) with "-N" appended, for the
@@ -74,5 +85,32 @@ int key_lifecycle_audit_origin(const char *token_label, char **ret);
 /* Open the audit log in dir: the origin is read from dir/checkpoint if
  * there is one, else derived from token_label as above. Caller closes. */
 int key_lifecycle_audit_open(const char *dir, const char *token_label, struct audit_log **ret);
+
+/* Which audit log a key ceremony writes to: given (--audit-dir) if not
+ * NULL, else config_audit_dir (sign.conf's audit.dir) if not NULL, else
+ * STATE/audit if that directory exists. *ret is NULL (and RB_OK) if there
+ * is none; else the caller frees it. */
+int key_lifecycle_audit_dir(const char *given, const char *config_audit_dir, const char *state_dir,
+			    char **ret);
+
+/* The signer of the manifest's `audit` key on logged-in token t, after
+ * checking the token's key is the manifest's (RB_E_VERIFY otherwise).
+ * Borrowed pointers, valid while t lives. */
+int key_lifecycle_audit_signer(struct p11_token *t, const struct manifest *m, struct rb_signer *ret);
+
+/* Append entries to the audit log in dir (opened as above) and write a
+ * checkpoint signed by audit_key, so the events are covered by a signed
+ * tree head before the change they record is published. All or none of
+ * the entries are appended. *ret_first (optional): index of entries[0]. */
+int key_lifecycle_audit_record(const char *dir, const char *token_label,
+			       const struct json_value *const *entries, size_t n,
+			       const struct rb_signer *audit_key, uint64_t *ret_first);
+
+/* Call fn for every `sign` entry of the log in dir whose key_fingerprint
+ * is key_fpr (32 bytes), in log order. *ret_count (optional) is the
+ * number of matches. The log is opened and parsed strictly. */
+typedef void (*key_lifecycle_sign_fn)(const struct json_value *entry, void *userdata);
+int key_lifecycle_signed_by(const char *dir, const char *token_label, const uint8_t key_fpr[32],
+			    key_lifecycle_sign_fn fn, void *userdata, uint64_t *ret_count);
 
 #endif

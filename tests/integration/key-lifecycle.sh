@@ -1,0 +1,158 @@
+#!/bin/bash
+# Key rotation and revocation on a SoftHSM2 token: hsm-rotate-keys gives
+# `media` a successor (certificate checked with openssl, links in the
+# manifest, rotation statement checked and tampered with), the retired key
+# no longer signs and the successor does; hsm-revoke revokes a key by
+# fingerprint prefix with an audit entry and prints the incident
+# checklist; every bad input fails with a clear message and leaves the
+# manifest byte-identical.
+set -euo pipefail
+. "$(dirname "$0")/lib/fixture.sh"
+
+STATE="$WORK/state"
+ESCROW="$WORK/escrow"
+provision_small "$STATE" "$ESCROW"
+M="$STATE/manifest.json"
+PIN=(--pin-file "$ESCROW/operator.pin")
+S=(--state-dir "$STATE")
+AUDIT="$WORK/audit"
+head -c 100000 /dev/urandom >"$WORK/payload.bin"
+
+key() { # NAME FIELD: a field of one key in the manifest
+	jq -r --arg n "$1" ".keys[] | select(.name == \$n) | .$2" "$M"
+}
+
+# Run a command that must fail with CODE and MESSAGE, and change nothing.
+refused() { # CODE MESSAGE CMD...
+	local code=$1 msg=$2
+	shift 2
+	cp "$M" "$WORK/before.json"
+	expect_exit "$code" "$@"
+	expect_err "$msg"
+	cmp -s "$M" "$WORK/before.json" || fail "manifest changed by a refused command: $*"
+}
+
+step "rotate media: successor on the token, statement, audit entry"
+"$ROMBSR" keys export media --format cert-pem "${S[@]}" --output "$WORK/media.pem"
+expect_exit 0 "$ROMBSR" hsm-rotate-keys --key media --statement "$WORK/rot.json" --audit-dir "$AUDIT" \
+	"${S[@]}" "${PIN[@]}"
+grep -q "rotated 'media' -> 'media-2'" "$WORK/last.out" || fail "no rotation summary"
+[ "$(key media status)" = retired ] || fail "media not retired"
+[ "$(key media successor)" = media-2 ] || fail "media has no successor link"
+[ "$(key media-2 status)" = active ] || fail "media-2 not active"
+[ "$(key media-2 predecessor)" = media ] || fail "media-2 has no predecessor link"
+[ "$(key media-2 algorithm)" = rsa-2048 ] || fail "successor algorithm"
+[ "$(key media-2 purpose)" = android ] || fail "successor purpose"
+[ "$(key media-2 id)" != "$(key media id)" ] || fail "successor reuses the CKA_ID"
+[ "$(key media-2 spki)" != "$(key media spki)" ] || fail "successor is the same key"
+[ "$(key media-2 openpgp_certificate)" != null ] || fail "successor lacks the OpenPGP certificate media had"
+
+step "the successor's certificate: openssl verify, same subject, the successor's key"
+"$ROMBSR" keys export media-2 --format cert-pem "${S[@]}" --output "$WORK/media-2.pem"
+"$ROMBSR" keys export media-2 --format spki-pem "${S[@]}" --output "$WORK/media-2.pub.pem"
+openssl verify -CAfile "$WORK/media-2.pem" "$WORK/media-2.pem" >/dev/null || fail "openssl verify media-2"
+[ "$(openssl x509 -in "$WORK/media-2.pem" -noout -subject)" = "$(openssl x509 -in "$WORK/media.pem" -noout -subject)" ] ||
+	fail "successor subject differs"
+cmp -s <(openssl x509 -in "$WORK/media-2.pem" -noout -pubkey) "$WORK/media-2.pub.pem" || fail "certificate key"
+if openssl verify -CAfile "$WORK/media.pem" "$WORK/media-2.pem" >/dev/null 2>&1; then
+	fail "the successor's certificate verifies under the old key"
+fi
+
+step "the retired key signs nothing; its successor signs"
+refused 5 "retired" "$ROMBSR" sign-file --key media "${S[@]}" "${PIN[@]}" --output "$WORK/old.sig" "$WORK/payload.bin"
+[ ! -e "$WORK/old.sig" ] || fail "a signature by the retired key was written"
+expect_exit 0 "$ROMBSR" sign-file --key media-2 "${S[@]}" "${PIN[@]}" --output "$WORK/new.sig" "$WORK/payload.bin"
+openssl dgst -sha256 -verify "$WORK/media-2.pub.pem" -signature "$WORK/new.sig" "$WORK/payload.bin" >/dev/null ||
+	fail "openssl rejects the successor's signature"
+
+step "the rotation statement verifies; either signature altered does not"
+expect_exit 0 "$ROMBSR" verify-rotation "$WORK/rot.json" "${S[@]}"
+grep -q "'media' -> 'media-2'" "$WORK/last.out" || fail "verify-rotation output"
+[ "$(jq -r .old.spki "$WORK/rot.json")" = "$(key media spki)" ] || fail "statement old spki"
+[ "$(jq -r .new.spki_sha256 "$WORK/rot.json")" = "$(key media-2 fingerprints.spki_sha256)" ] || fail "statement new fpr"
+for which in old_signature new_signature; do
+	python3 - "$WORK/rot.json" "$which" "$WORK/bad-$which.json" <<'PY'
+import base64, sys
+text = open(sys.argv[1]).read()
+key = '"%s":"' % sys.argv[2]
+start = text.index(key) + len(key)
+end = text.index('"', start)
+sig = bytearray(base64.b64decode(text[start:end]))
+sig[len(sig) // 2] ^= 1
+open(sys.argv[3], "w").write(text[:start] + base64.b64encode(bytes(sig)).decode() + text[end:])
+PY
+	refused 7 "$which" "$ROMBSR" verify-rotation "$WORK/bad-$which.json" "${S[@]}"
+done
+sed 's/"name":"media-2"/"name":"media-3"/' "$WORK/rot.json" >"$WORK/renamed.json"
+refused 7 "signature" "$ROMBSR" verify-rotation "$WORK/renamed.json" "${S[@]}"
+printf ' ' | cat "$WORK/rot.json" - >"$WORK/spaced.json"
+refused 3 "canonical" "$ROMBSR" verify-rotation "$WORK/spaced.json" "${S[@]}"
+# a statement the manifest does not back: the manifest as it was before
+jq 'del(.keys[] | select(.name == "media-2")) | (.keys[] | select(.name == "media")) |= (del(.successor) | .status = "active")' \
+	"$M" >"$WORK/unrotated.json"
+expect_exit 7 "$ROMBSR" verify-rotation "$WORK/rot.json" --manifest "$WORK/unrotated.json"
+expect_err "no key 'media-2'"
+
+step "the audit log holds the rotation under a checkpoint signed by the audit key"
+expect_exit 0 "$ROMBSR" audit verify "$AUDIT" --manifest "$M" --no-trust
+expect_exit 0 "$ROMBSR" audit show "$AUDIT" --json
+jq -e -s 'length == 1 and .[0].entry.type == "rotate" and .[0].entry.key == "media" and .[0].entry.new_key == "media-2"' \
+	"$WORK/last.out" >/dev/null || { cat "$WORK/last.out" >&2; fail "rotate entry"; }
+
+step "rotate again: media-2 -> media-3 continues the lineage"
+expect_exit 0 "$ROMBSR" hsm-rotate-keys --key media-2 "${S[@]}" "${PIN[@]}"
+expect_err "NO audit event was written"
+[ "$(key media-2 status)" = retired ] && [ "$(key media-2 successor)" = media-3 ] &&
+	[ "$(key media-3 predecessor)" = media-2 ] || fail "second rotation links"
+expect_exit 0 "$ROMBSR" keys list "${S[@]}"
+
+step "revoke platform by fingerprint prefix, with an audit entry and the checklist"
+PLATFORM_FPR=$(key platform fingerprints.spki_sha256)
+expect_exit 0 "$ROMBSR" hsm-revoke --key-id "${PLATFORM_FPR:0:16}" --reason "key material found on a build host" \
+	--audit-dir "$AUDIT" "${S[@]}" "${PIN[@]}"
+grep -q "Incident checklist: key 'platform' is revoked" "$WORK/last.out" || fail "no checklist"
+grep -q "$PLATFORM_FPR" "$WORK/last.out" || fail "checklist lacks the fingerprint"
+grep -q "0 signature(s) in the audit log" "$WORK/last.out" || fail "checklist lacks the signed artifacts"
+grep -q "Next commands" "$WORK/last.out" || fail "checklist lacks the next commands"
+[ "$(key platform status)" = revoked ] || fail "platform not revoked"
+[ "$(key platform revocation_reason)" = "key material found on a build host" ] || fail "revocation reason"
+refused 5 "revoked" "$ROMBSR" sign-file --key platform "${S[@]}" "${PIN[@]}" --output "$WORK/p.sig" "$WORK/payload.bin"
+expect_exit 0 "$ROMBSR" audit verify "$AUDIT" --manifest "$M" --no-trust
+expect_exit 0 "$ROMBSR" audit show "$AUDIT" --json
+jq -e -s 'length == 2 and .[1].entry.type == "revoke" and .[1].entry.key == "platform" and
+	.[1].entry.detail == "key material found on a build host"' "$WORK/last.out" >/dev/null || fail "revoke entry"
+
+step "revoke without an audit log says so"
+expect_exit 0 "$ROMBSR" hsm-revoke --key-id device --reason "retired hardware" "${S[@]}"
+expect_err "NO audit event was written"
+grep -q "no audit log given" "$WORK/last.out" || fail "checklist does not say the artifacts are unknown"
+
+step "bad input: clear errors, nothing changed"
+refused 4 "no key named 'nosuchkey'" "$ROMBSR" hsm-revoke --key-id nosuchkey --reason x "${S[@]}"
+refused 4 "at least 16 hex" "$ROMBSR" hsm-revoke --key-id "${PLATFORM_FPR:0:8}" --reason x "${S[@]}"
+refused 4 "no key's SPKI SHA-256 fingerprint" "$ROMBSR" hsm-revoke --key-id 0000000000000000000 --reason x "${S[@]}"
+refused 5 "already revoked" "$ROMBSR" hsm-revoke --key-id platform --reason "again" "${S[@]}"
+refused 2 "reason is required" "$ROMBSR" hsm-revoke --key-id media-3 "${S[@]}"
+refused 2 "reason is required" "$ROMBSR" hsm-revoke --key-id media-3 --reason "" "${S[@]}"
+refused 2 "non-printable" "$ROMBSR" hsm-revoke --key-id media-3 --reason "$(printf 'a\tb')" "${S[@]}"
+refused 2 "at most 256" "$ROMBSR" hsm-revoke --key-id media-3 --reason "$(head -c 257 /dev/zero | tr '\0' r)" "${S[@]}"
+refused 5 "revoked" "$ROMBSR" hsm-rotate-keys --key platform "${S[@]}" "${PIN[@]}"
+refused 5 "rotate its successor" "$ROMBSR" hsm-rotate-keys --key media "${S[@]}" "${PIN[@]}"
+refused 5 "found by its name" "$ROMBSR" hsm-rotate-keys --key queue "${S[@]}" "${PIN[@]}"
+refused 4 "no key named 'ghost'" "$ROMBSR" hsm-rotate-keys --key ghost "${S[@]}" "${PIN[@]}"
+refused 10 "already has a key named 'device'" "$ROMBSR" hsm-rotate-keys --key media-3 --successor device "${S[@]}" "${PIN[@]}"
+refused 2 "must be 1-64" "$ROMBSR" hsm-rotate-keys --key media-3 --successor "Media.4" "${S[@]}" "${PIN[@]}"
+refused 10 "never overwritten" "$ROMBSR" hsm-rotate-keys --key media-3 --statement "$WORK/rot.json" "${S[@]}" "${PIN[@]}"
+printf 'wrong-pin\n' >"$WORK/wrong.pin"
+chmod 600 "$WORK/wrong.pin"
+refused 5 "PIN" "$ROMBSR" hsm-rotate-keys --key media-3 "${S[@]}" --pin-file "$WORK/wrong.pin"
+refused 5 "PIN" "$ROMBSR" hsm-revoke --key-id media-3 --reason "x" --audit-dir "$AUDIT" "${S[@]}" --pin-file "$WORK/wrong.pin"
+[ "$(key media-3 status)" = active ] || fail "media-3 changed"
+# the token's label is taken although the manifest does not know it
+jq 'del(.keys[] | select(.name == "media-3")) | (.keys[] | select(.name == "media-2")) |= (del(.successor) | .status = "active")' \
+	"$M" >"$WORK/forked.json"
+refused 10 "already has a key labelled 'media-3'" "$ROMBSR" hsm-rotate-keys --key media-2 --manifest "$WORK/forked.json" \
+	"${S[@]}" "${PIN[@]}"
+cmp -s "$WORK/forked.json" <(jq 'del(.keys[] | select(.name == "media-3")) | (.keys[] | select(.name == "media-2")) |= (del(.successor) | .status = "active")' "$M") ||
+	fail "forked manifest changed"
+echo "key-lifecycle: all checks passed"
