@@ -243,7 +243,7 @@ static int open_log_of(const char *dir, struct audit_log **ret)
 		return err;
 	if ((err = checkpoint_origin(cp, len, &origin)) < 0)
 		return err_prefix(err, "%s", cp_path);
-	return audit_log_open(dir, origin, ret);
+	return audit_log_open_readonly(dir, origin, ret);
 }
 
 static int do_show(const struct opts *o, const char *dir)

@@ -36,6 +36,7 @@ struct audit_log {
 	struct rid_slot *map;            /* request id -> index of its sign entry */
 	size_t map_cap, map_n;
 	bool broken;                     /* an I/O error left disk ahead of memory */
+	bool readonly;                   /* audit_log_open_readonly: never writes */
 };
 
 /* --- request id index ---------------------------------------------------- */
@@ -192,7 +193,7 @@ static void log_unlink(const struct audit_log *log, const char *rel)
 {
 	_cleanup_free_ char *path = NULL;
 
-	if (log_path(log, rel, &path) == 0)
+	if (!log->readonly && log_path(log, rel, &path) == 0)
 		unlink(path);
 }
 
@@ -434,7 +435,7 @@ static int load_entries(struct audit_log *log)
 	}
 }
 
-int audit_log_open(const char *dir, const char *origin, struct audit_log **ret)
+static int log_open(const char *dir, const char *origin, bool readonly, struct audit_log **ret)
 {
 	_cleanup_(audit_log_closep) struct audit_log *log = NULL;
 	_cleanup_free_ char *tiles = NULL;
@@ -448,13 +449,21 @@ int audit_log_open(const char *dir, const char *origin, struct audit_log **ret)
 	    !(log->origin = strdup(origin)))
 		return RB_E_NOMEM;
 	log->tail.cap = AUDIT_BUNDLE_MAX;
-	if ((err = audit_path_join(dir, "tile/entries", &tiles)) < 0 ||
-	    (err = rb_mkdir_p(tiles, 0755)) < 0)
-		return err;
-	free(tiles);
-	if ((err = audit_path_join(dir, "tile", &tiles)) < 0)
-		return err;
-	nftw(tiles, unlink_temp, 16, FTW_PHYS);
+	log->readonly = readonly;
+	if (!readonly) {
+		if ((err = audit_path_join(dir, "tile/entries", &tiles)) < 0 ||
+		    (err = rb_mkdir_p(tiles, 0755)) < 0)
+			return err;
+		free(tiles);
+		if ((err = audit_path_join(dir, "tile", &tiles)) < 0)
+			return err;
+		nftw(tiles, unlink_temp, 16, FTW_PHYS);
+	} else {
+		struct stat st;
+
+		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			return rb_err_set(RB_E_NOTFOUND, "%s: no audit log here", dir);
+	}
 	if ((err = load_checkpoint(log)) < 0 || (err = load_entries(log)) < 0)
 		return err;
 	if (log->tree.size < log->cp_size)
@@ -471,6 +480,16 @@ int audit_log_open(const char *dir, const char *origin, struct audit_log **ret)
 	}
 	*ret = TAKE_PTR(log);
 	return RB_OK;
+}
+
+int audit_log_open(const char *dir, const char *origin, struct audit_log **ret)
+{
+	return log_open(dir, origin, false, ret);
+}
+
+int audit_log_open_readonly(const char *dir, const char *origin, struct audit_log **ret)
+{
+	return log_open(dir, origin, true, ret);
 }
 
 void audit_log_close(struct audit_log *log)
@@ -738,6 +757,8 @@ int audit_log_append_batch(struct audit_log *log, const struct json_value *const
 
 	if (log->broken)
 		return rb_err_set(RB_E_STATE, "%s: an earlier write failed; reopen the log", log->dir);
+	if (log->readonly)
+		return rb_err_set(RB_E_STATE, "%s: opened read-only", log->dir);
 	if (n == 0)
 		return rb_err_set(RB_E_INVAL, "empty audit batch");
 	if (!(p = calloc(n, sizeof(*p))))
@@ -814,6 +835,8 @@ int audit_log_checkpoint(struct audit_log *log, const struct rb_signer *audit_ke
 
 	if (log->broken)
 		return rb_err_set(RB_E_STATE, "%s: an earlier write failed; reopen the log", log->dir);
+	if (log->readonly)
+		return rb_err_set(RB_E_STATE, "%s: opened read-only", log->dir);
 	/* Tiles first: a checkpoint on disk always has its tiles. */
 	for (int l = 0; l <= TILE_MAX_LEVEL; l++) {
 		uint64_t full, old_full;

@@ -56,6 +56,10 @@ struct audit_log;
  * names the log in checkpoints; an existing log's checkpoint must carry
  * the same origin (RB_E_STATE otherwise). */
 int audit_log_open(const char *dir, const char *origin, struct audit_log **ret);
+/* The same for readers (`rombsr audit show|prove`, auditors' copies):
+ * nothing is created, cut or removed - a torn tail beyond the checkpoint
+ * is ignored instead - and append/checkpoint are RB_E_STATE. */
+int audit_log_open_readonly(const char *dir, const char *origin, struct audit_log **ret);
 void audit_log_close(struct audit_log *log);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct audit_log *, audit_log_close)
 

@@ -289,6 +289,21 @@ static void test_torn_tail(void)
 		rb_buf_free(&b);
 		rb_buf_free(&one);
 	}
+	/* A reader sees the 10 good entries and changes nothing. */
+	{
+		_cleanup_(audit_log_closep) struct audit_log *ro = NULL;
+		_cleanup_json_ struct json_value *e = sign_entry(10, "");
+		uint64_t idx;
+		char *cp = NULL;
+
+		CHECK_OK(audit_log_open_readonly(dir, ORIGIN, &ro));
+		CHECK(ro && audit_log_size(ro) == 10);
+		CHECK(exists(dir, "tile/entries/000.p/12") &&
+		      exists(dir, "tile/entries/000.p/12.tmp-0011223344556677"));
+		CHECK_ERR(audit_log_append(ro, e, &idx), RB_E_STATE);
+		CHECK_ERR(audit_log_checkpoint(ro, &key, &cp), RB_E_STATE);
+		CHECK(!exists(dir, "tile/entries/000.p/11"));
+	}
 	{
 		_cleanup_(audit_log_closep) struct audit_log *log = NULL;
 		uint64_t idx;
