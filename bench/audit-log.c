@@ -16,7 +16,8 @@
  * (one C_Sign per batch) is measured by bench/sign-throughput, not here.
  * It prints figures and ratios and asserts nothing.
  *
- * usage: audit-log [N] [DIR]   (DIR default: a new directory in $TMPDIR or /tmp)
+ * usage: audit-log [N] [BATCH] [DIR]   (BATCH default 1000, at most 100000;
+ *        DIR default: a new directory in $TMPDIR or /tmp, removed afterwards)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@
 #include "util/err.h"
 #include "util/fileio.h"
 
-#define BATCH 1000
+static size_t batch = 1000;
 
 static double now(void)
 {
@@ -169,19 +170,24 @@ int main(int argc, char **argv)
 	struct audit_log *log = NULL;
 	struct rb_signer key = { "bench-audit", RB_KEY_ED25519, NULL, ed_sign, NULL };
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	struct json_value **es = calloc(BATCH, sizeof(*es));
+	struct json_value **es;
 	struct note_verifier *v = NULL;
 	struct audit_verify_result r;
 	double t_append = 0, t0, t_proof, t_verify, t_sha, t_open, t_hash;
 	uint64_t bundle_bytes = 0;
 	int err;
 
+	if (argc > 2)
+		batch = strtoul(argv[2], NULL, 10);
+	if (batch == 0 || batch > 100000)
+		batch = 1000;
+	es = calloc(batch, sizeof(*es));
 	if (!pk || !es || n == 0)
 		return 1;
 	key.pub = pk;
 	key.ctx = pk;
-	if (argc > 2) {
-		dir = argv[2];
+	if (argc > 3) {
+		dir = argv[3];
 	} else {
 		const char *t = getenv("TMPDIR");
 
@@ -195,7 +201,7 @@ int main(int argc, char **argv)
 		size_t k = 0;
 		uint64_t first;
 
-		while (k < BATCH && i < n)
+		while (k < batch && i < n)
 			es[k++] = entry(i++);
 		t0 = now();
 		if ((err = audit_log_append_batch(log, (const struct json_value *const *)es, k, &first)) < 0)
@@ -245,8 +251,8 @@ int main(int argc, char **argv)
 	t_hash = hash_only(dir, n);
 	t_sha = openssl_sha256(dir);
 
-	printf("audit-log: %" PRIu64 " entries, %.1f MB of entry bundles, batches of %d, %s\n", n,
-	       (double)bundle_bytes / 1e6, BATCH, dir);
+	printf("audit-log: %" PRIu64 " entries, %.1f MB of entry bundles, batches of %zu, %s\n", n,
+	       (double)bundle_bytes / 1e6, batch, dir);
 	printf("append+checkpoint  %10.0f entries/s   (target >= 100000: %.2fx)\n", (double)n / t_append,
 	       (double)n / t_append / 100000.0);
 	printf("inclusion proof    %10.2f us/proof    at size %" PRIu64 " (target < 100 us)\n",
@@ -261,7 +267,7 @@ int main(int argc, char **argv)
 	printf("hashes only        %10.1f MB/s        the Merkle part of verify, no entry parsing "
 	       "(%.2fx sha256)\n", (double)bundle_bytes / t_hash / 1e6, t_sha > 0 ? t_sha / t_hash : 0);
 	printf("reopen (recovery)  %10.2f s\n", t_open);
-	if (argc <= 2) {
+	if (argc <= 3) {
 		char cmd[600];
 
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
