@@ -38,10 +38,11 @@ static int check_wrap_key(struct p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HA
 {
 	CK_KEY_TYPE kt = 0;
 	CK_ULONG vlen = 0;
-	CK_BBOOL tok = 0, sens = 0, extr = 1, enc = 1, dec = 1, wrap = 0, unwrap = 0;
+	CK_BBOOL tok = 0, priv = 0, sens = 0, extr = 1, enc = 1, dec = 1, wrap = 0, unwrap = 0;
 	CK_ATTRIBUTE a[] = {
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },     { CKA_VALUE_LEN, &vlen, sizeof(vlen) },
-		{ CKA_TOKEN, &tok, sizeof(tok) },      { CKA_SENSITIVE, &sens, sizeof(sens) },
+		{ CKA_TOKEN, &tok, sizeof(tok) },      { CKA_PRIVATE, &priv, sizeof(priv) },
+		{ CKA_SENSITIVE, &sens, sizeof(sens) },
 		{ CKA_EXTRACTABLE, &extr, sizeof(extr) }, { CKA_ENCRYPT, &enc, sizeof(enc) },
 		{ CKA_DECRYPT, &dec, sizeof(dec) },    { CKA_WRAP, &wrap, sizeof(wrap) },
 		{ CKA_UNWRAP, &unwrap, sizeof(unwrap) },
@@ -51,10 +52,12 @@ static int check_wrap_key(struct p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HA
 	if (rv != CKR_OK)
 		return wrap_fail(rv, "C_GetAttributeValue", t);
 	/* A key that can leave the token, or that encrypts and decrypts
-	 * arbitrary data, would let anyone with the PIN read every blob. */
-	if (kt != CKK_AES || vlen != 32 || !tok || !sens || extr || enc || dec || !wrap || !unwrap)
+	 * arbitrary data, would let anyone with the PIN read every blob; a
+	 * public one needs no login (and SoftHSM2 stores it unencrypted). */
+	if (kt != CKK_AES || vlen != 32 || !tok || !priv || !sens || extr || enc || dec || !wrap || !unwrap)
 		return rb_err_set(RB_E_KEY, "token '%s': the object labelled '%s' is not a proper wrap key "
-				  "(must be an AES-256 token key, sensitive, non-extractable, wrap/unwrap only); "
+				  "(must be an AES-256 private token key, sensitive, non-extractable, wrap/unwrap "
+				  "only); "
 				  "refusing to use it - remove it and create the wrap key with 'rombsr keys "
 				  "wrap-key --create'", t->label, P11_WRAP_KEY_LABEL);
 	return RB_OK;

@@ -677,6 +677,47 @@ static void test_export_resident(void)
 	}
 }
 
+/* An object labelled rombsr-wrap that could leak blobs is never used:
+ * one that also encrypts/decrypts, one that is extractable, one that is
+ * public (readable without login; SoftHSM2 stores it unencrypted). */
+static void test_weak_wrap_keys(void)
+{
+	static const char *const labels[] = { "weak-enc", "weak-extr", "weak-pub" };
+	CK_FUNCTION_LIST *f = p11_module_functions(mod);
+
+	for (size_t i = 0; i < ELEMENTSOF(labels); i++) {
+		struct p11_token *t = make_token(labels[i]);
+		CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+		CK_ULONG len = 32;
+		CK_ATTRIBUTE tmpl[] = {
+			{ CKA_TOKEN, &yes, 1 },
+			{ CKA_PRIVATE, i == 2 ? &no : &yes, 1 },
+			{ CKA_SENSITIVE, &yes, 1 },
+			{ CKA_EXTRACTABLE, i == 1 ? &yes : &no, 1 },
+			{ CKA_WRAP, &yes, 1 },
+			{ CKA_UNWRAP, &yes, 1 },
+			{ CKA_ENCRYPT, i == 0 ? &yes : &no, 1 },
+			{ CKA_DECRYPT, i == 0 ? &yes : &no, 1 },
+			{ CKA_VALUE_LEN, &len, sizeof(len) },
+			{ CKA_LABEL, (void *)P11_WRAP_KEY_LABEL, strlen(P11_WRAP_KEY_LABEL) },
+		};
+		CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
+		CK_OBJECT_HANDLE h;
+		CK_SESSION_HANDLE s;
+		uint8_t fpr[P11_WRAP_FPR_LEN];
+		struct wrap_meta *m = NULL;
+
+		CHECK_OK(p11_token_session(t, &s));
+		CHECK(f->C_GenerateKey(s, &mech, tmpl, ELEMENTSOF(tmpl), &h) == CKR_OK);
+		CHECK_ERR(p11_token_wrap_key_fingerprint(t, fpr), RB_E_KEY);
+		CHECK(strstr(rb_err_detail(), "not a proper wrap key") != NULL);
+		CHECK_ERR(wrap_key_generate(t, scratch, "weak", NULL, 0, RB_KEY_EC_P256, 256, 0, &m), RB_E_KEY);
+		CHECK(m == NULL);
+		CHECK(count_private_keys(t) == 0);
+		p11_token_free(t);
+	}
+}
+
 static void test_store_missing(void)
 {
 	struct p11_token *t = NULL;
@@ -703,6 +744,7 @@ int main(void)
 	RUN(test_threads);
 	RUN(test_refusals);
 	RUN(test_export_resident);
+	RUN(test_weak_wrap_keys);
 	RUN(test_store_missing);
 	p11_token_free(tok_a);
 	p11_token_free(tok_b);
