@@ -97,7 +97,7 @@ off=$(grep -abo '{"approvals"' "$WORK/t/tile/entries/000.p/60" | sed -n 4p | cut
 truncate -s $((off + 10)) "$WORK/t/tile/entries/000.p/60" # inside entry 3
 expect_exit 7 "$ROMBSR" audit verify "$WORK/t" "${M[@]}" --no-trust
 expect_err "is cut short"
-expect_err "first bad entry: 4"
+expect_err "first bad entry: 3"
 tampered
 rm "$WORK/t/tile/entries/000.p/60"
 bad_entry 0 --no-trust
