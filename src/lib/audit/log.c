@@ -686,7 +686,15 @@ static void prepared_free(struct prepared *p, size_t n)
 static int prepare(struct audit_log *log, const struct json_value *const *entries, size_t n,
 		   struct prepared *p)
 {
+	/* Request ids seen in this batch: open addressing over indices + 1. */
+	size_t cap = 16;
+	_cleanup_free_ size_t *seen = NULL;
 	int err;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	if (!(seen = calloc(cap, sizeof(*seen))))
+		return RB_E_NOMEM;
 
 	for (size_t i = 0; i < n; i++) {
 		if ((err = audit_entry_check(entries[i])) < 0)
@@ -708,10 +716,15 @@ static int prepare(struct audit_log *log, const struct json_value *const *entrie
 					  "audit log); publish the logged signature instead", p[i].rid);
 		if (err != RB_E_NOTFOUND)
 			return err;
-		for (size_t k = 0; k < i; k++)
-			if (p[k].rid && strcmp(p[k].rid, p[i].rid) == 0)
+		for (size_t j = rid_key(p[i].rid) & (cap - 1);; j = (j + 1) & (cap - 1)) {
+			if (!seen[j]) {
+				seen[j] = i + 1;
+				break;
+			}
+			if (strcmp(p[seen[j] - 1].rid, p[i].rid) == 0)
 				return rb_err_set(RB_E_EXISTS, "request %.128s is signed twice in one batch",
 						  p[i].rid);
+		}
 	}
 	return RB_OK;
 }
