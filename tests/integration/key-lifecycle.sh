@@ -155,4 +155,41 @@ refused 10 "already has a key labelled 'media-3'" "$ROMBSR" hsm-rotate-keys --ke
 	"${S[@]}" "${PIN[@]}"
 cmp -s "$WORK/forked.json" <(jq 'del(.keys[] | select(.name == "media-3")) | (.keys[] | select(.name == "media-2")) |= (del(.successor) | .status = "active")' "$M") ||
 	fail "forked manifest changed"
+
+step "sign.conf: its audit.dir, the nodes and approvers to notify, the allowKey lines to add"
+cat >"$WORK/sign.conf" <<CONF
+[rombsr]
+	version = 1
+	stateDir = $WORK/signd
+	manifest = $M
+[queue]
+	url = $WORK/queue.git
+[audit]
+	dir = $AUDIT
+[node "builder1"]
+	fingerprint = 0123456789ABCDEF0123456789ABCDEF01234567
+	publicKey = $WORK/builder1.asc
+	allowKey = media-3
+[approver "alice"]
+	fingerprint = 1123456789ABCDEF0123456789ABCDEF01234567
+	publicKey = $WORK/alice.asc
+[key "media-3"]
+	approvers = 1
+	approver = alice
+CONF
+cp "$WORK/sign.conf" "$WORK/sign.conf.orig"
+expect_exit 0 "$ROMBSR" hsm-rotate-keys --key media-3 --sign-config "$WORK/sign.conf" "${S[@]}" "${PIN[@]}"
+grep -qF "add 'allowKey = media-4' to [node \"builder1\"]" "$WORK/last.out" || fail "rotation does not name the allowKey to add"
+grep -qF "copy [key \"media-3\"]" "$WORK/last.out" || fail "rotation does not name the approval policy to copy"
+expect_exit 0 "$ROMBSR" hsm-revoke --key-id media-3 --reason "superseded and leaked" --sign-config "$WORK/sign.conf" \
+	"${S[@]}" "${PIN[@]}"
+grep -qF "build node 'builder1'" "$WORK/last.out" || fail "checklist does not name the build node"
+grep -qF "approver 'alice'" "$WORK/last.out" || fail "checklist does not name the approver"
+grep -qF "with the successor key 'media-4'" "$WORK/last.out" || fail "checklist does not name the successor"
+cmp -s "$WORK/sign.conf" "$WORK/sign.conf.orig" || fail "sign.conf was changed"
+[ "$(key media-3 status)" = revoked ] && [ "$(key media-3 successor)" = media-4 ] || fail "retired then revoked"
+expect_exit 0 "$ROMBSR" audit show "$AUDIT" --json
+jq -e -s 'length == 4 and .[2].entry.type == "rotate" and .[3].entry.type == "revoke"' "$WORK/last.out" >/dev/null ||
+	fail "sign.conf's audit.dir was not used"
+expect_exit 0 "$ROMBSR" audit verify "$AUDIT" --manifest "$M" --no-trust
 echo "key-lifecycle: all checks passed"

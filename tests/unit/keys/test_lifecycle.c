@@ -4,9 +4,14 @@
  * whose either signature, body or form is altered. Keys come from the
  * test-only soft signer; tests/integration/key-lifecycle.sh does the same
  * on SoftHSM2. */
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/x509.h>
+
+#include "audit/entry.h"
+#include "audit/log.h"
 
 #include "harness.h"
 #include "keys/lifecycle.h"
@@ -278,6 +283,167 @@ static void test_audit_origin(void)
 	free(o);
 }
 
+static void test_successor_spec(void)
+{
+	struct manifest_key k;
+	struct keyspec *ks = NULL;
+	struct rb_buf pgp = RB_BUF_INIT;
+
+	make_key("pkg", "ed25519", &s_new, &k);
+	CHECK_OK(pgp_cert_write(&s_new, k.created, "Example Packages <pkg@example.org>", k.created, &pgp));
+	k.openpgp = rb_buf_steal(&pgp, &k.openpgp_len);
+	CHECK_OK(manifest_key_derive(&k));
+	CHECK_OK(key_lifecycle_successor_spec(&k, "pkg-2", &ks));
+	if (ks) {
+		CHECK(ks->n_keys == 1 && strcmp(ks->keys[0].name, "pkg-2") == 0);
+		CHECK(ks->keys[0].alg == RB_KEY_ED25519);
+		CHECK(strcmp(ks->keys[0].subject, "/O=rombsr/CN=test") == 0);
+		CHECK(strcmp(ks->keys[0].purpose, "android") == 0);
+		/* 1700000000 .. 1900000000 is 2314 whole days */
+		CHECK(ks->keys[0].validity_days == 2314);
+		CHECK(ks->keys[0].openpgp_uid && strcmp(ks->keys[0].openpgp_uid, "Example Packages <pkg@example.org>") == 0);
+	}
+	keyspec_free(ks);
+	ks = NULL;
+	CHECK_ERR(key_lifecycle_successor_spec(&k, "Pkg.2", &ks), RB_E_INVAL);
+	/* no OpenPGP certificate: no user ID to carry over */
+	free(k.openpgp);
+	k.openpgp = NULL;
+	k.openpgp_len = 0;
+	CHECK_OK(key_lifecycle_successor_spec(&k, "pkg-2", &ks));
+	CHECK(ks && ks->keys[0].openpgp_uid == NULL);
+	keyspec_free(ks);
+	ks = NULL;
+	/* a certificate that is not one */
+	k.cert[0] ^= 0xff;
+	CHECK_ERR(key_lifecycle_successor_spec(&k, "pkg-2", &ks), RB_E_PARSE);
+	CHECK(ks == NULL);
+	manifest_key_clear(&k);
+	soft_signer_free(&s_new);
+}
+
+static void test_rotatable_names(void)
+{
+	struct manifest m;
+
+	manifest_init(&m, 2);
+	make_key("queue", "ed25519", &s_new, &m.keys[0]);
+	soft_signer_free(&s_new);
+	make_key("audit", "ed25519", &s_new, &m.keys[1]);
+	soft_signer_free(&s_new);
+	m.n_keys = 2;
+	CHECK_ERR(key_lifecycle_check_rotatable(&m, 0), RB_E_PERM);
+	CHECK(strstr(rb_err_detail(), "by its name") != NULL);
+	CHECK_ERR(key_lifecycle_check_rotatable(&m, 1), RB_E_PERM);
+	manifest_clear(&m);
+}
+
+static struct json_value *sign_entry(uint64_t i, const uint8_t key_fpr[32], const char *artifact)
+{
+	uint8_t node[20], digest[32], sig[64], sha[32];
+	char rid[32], build[32];
+	struct audit_sign_info in = { 0 };
+	struct json_value *e = NULL;
+
+	memset(node, 0x22, sizeof(node));
+	memset(digest, (int)i, sizeof(digest));
+	memset(sig, 0x33, sizeof(sig));
+	memset(sha, 0x44, sizeof(sha));
+	snprintf(rid, sizeof(rid), "%016llx", (unsigned long long)i);
+	snprintf(build, sizeof(build), "build-%llu", (unsigned long long)i);
+	in = (struct audit_sign_info){ .time = 1800000000 + (int64_t)i, .request_id = rid, .build_id = build,
+				       .node_fpr = node, .key_name = "media", .key_fpr = key_fpr,
+				       .scheme = RB_SIG_ED25519, .artifact_name = artifact, .artifact_sha256 = sha,
+				       .digest = digest, .digest_len = 32, .sig = sig, .sig_len = 64 };
+	CHECK_OK(audit_entry_sign(&in, &e));
+	return e;
+}
+
+static void count_artifacts(const struct json_value *e, void *userdata)
+{
+	const char *a = NULL;
+
+	if (json_get_string(e, "artifact", &a) == 0 && strcmp(a, "system.img") == 0)
+		(*(int *)userdata)++;
+}
+
+/* What hsm-revoke and hsm-rotate-keys do with an audit log: record under
+ * a signed checkpoint, re-open by the checkpoint's origin, list what a key
+ * signed. */
+static void test_audit_record_and_list(void)
+{
+	char dir[] = "/tmp/rombsr-lifecycle-XXXXXX", *log_dir = NULL, *found = NULL, sub[64];
+	uint8_t mine[32], other[32];
+	struct rb_signer audit_key;
+	struct audit_log *log = NULL;
+	struct json_value *entries[3] = { 0 }, *revoke = NULL;
+	struct audit_key_info info = { .time = 1800000100, .actor = "operator", .key_name = "media",
+				       .key_fpr = mine, .detail = "test" };
+	uint64_t first = 99, count = 0;
+	int systems = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(asprintf(&log_dir, "%s/audit", dir) > 0);
+	memset(mine, 0xaa, sizeof(mine));
+	memset(other, 0xbb, sizeof(other));
+	CHECK_OK(soft_signer_new("ed25519", &audit_key));
+	/* no directory: nothing to record into */
+	CHECK_OK(key_lifecycle_audit_dir(NULL, NULL, dir, &found));
+	CHECK(found == NULL);
+	CHECK_OK(key_lifecycle_audit_dir("/given", "/config", dir, &found));
+	CHECK(found && strcmp(found, "/given") == 0);
+	free(found);
+	CHECK_OK(key_lifecycle_audit_dir(NULL, "/config", dir, &found));
+	CHECK(found && strcmp(found, "/config") == 0);
+	free(found);
+	CHECK(mkdir(log_dir, 0700) == 0);
+	CHECK_OK(key_lifecycle_audit_dir(NULL, NULL, dir, &found));
+	CHECK(found && strcmp(found, log_dir) == 0);
+	free(found);
+
+	entries[0] = sign_entry(1, mine, "system.img");
+	entries[1] = sign_entry(2, other, "system.img");
+	entries[2] = sign_entry(3, mine, "boot.img");
+	CHECK_OK(key_lifecycle_audit_record(log_dir, "tok en", (const struct json_value *const *)entries, 3,
+					    &audit_key, &first));
+	CHECK(first == 0);
+	/* re-opened with another label, the checkpoint's origin wins */
+	CHECK_OK(audit_entry_key(AUDIT_REVOKE, &info, &revoke));
+	CHECK_OK(key_lifecycle_audit_record(log_dir, "other-token", (const struct json_value *const *)&revoke, 1,
+					    &audit_key, &first));
+	CHECK(first == 3);
+	CHECK_OK(key_lifecycle_signed_by(log_dir, "ignored", mine, count_artifacts, &systems, &count));
+	CHECK(count == 2 && systems == 1);
+	CHECK_OK(key_lifecycle_signed_by(log_dir, "ignored", other, NULL, NULL, &count));
+	CHECK(count == 1);
+	CHECK_OK(audit_log_open(log_dir, "rombsr-audit/tok-en", &log));
+	CHECK(log && audit_log_size(log) == 4 && audit_log_checkpoint_size(log) == 4);
+	audit_log_close(log);
+	/* an entry that does not parse stops the listing, it is not skipped */
+	snprintf(sub, sizeof(sub), "%s/checkpoint", log_dir);
+	{
+		FILE *f = fopen(sub, "w");
+
+		CHECK(f != NULL);
+		if (f) {
+			fputs("not a checkpoint\n", f);
+			fclose(f);
+		}
+	}
+	CHECK(key_lifecycle_signed_by(log_dir, "ignored", mine, NULL, NULL, &count) < 0);
+	for (size_t i = 0; i < 3; i++)
+		json_free(entries[i]);
+	json_free(revoke);
+	soft_signer_free(&audit_key);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		CHECK(system(cmd) == 0);
+	}
+	free(log_dir);
+}
+
 /* --- rotation statements ------------------------------------------------ */
 
 static struct manifest rm;
@@ -455,6 +621,9 @@ int main(void)
 	RUN(test_select);
 	RUN(test_revoke);
 	RUN(test_audit_origin);
+	RUN(test_successor_spec);
+	RUN(test_rotatable_names);
+	RUN(test_audit_record_and_list);
 	RUN(test_rotation_rsa);
 	RUN(test_rotation_ed25519_p256);
 	RUN(test_rotation_wrong_signer);
