@@ -429,14 +429,21 @@ int cmd_keys(int argc, char **argv)
 		cli_common_done(&c);
 		return rc;
 	}
+	/* Usage errors after cli_common_finish() go through out: so the
+	 * manifest path it allocated is freed. */
 	if (strcmp(sub, "list") == 0) {
-		if (optind != argc)
-			return cli_usage_error(verb, "unexpected argument '%s'", argv[optind]);
+		if (optind != argc) {
+			rc = cli_usage_error(verb, "unexpected argument '%s'", argv[optind]);
+			goto out;
+		}
 	} else if (strcmp(sub, "export") == 0) {
-		if (optind + 1 != argc)
-			return cli_usage_error(verb, "export takes exactly one key NAME");
+		if (optind + 1 != argc) {
+			rc = cli_usage_error(verb, "export takes exactly one key NAME");
+			goto out;
+		}
 	} else {
-		return cli_usage_error(verb, "unknown sub-command '%s'", sub);
+		rc = cli_usage_error(verb, "unknown sub-command '%s'", sub);
+		goto out;
 	}
 	if ((err = manifest_load(c.manifest, &m)) < 0) {
 		rc = cli_fail(verb, err);

@@ -108,6 +108,8 @@ const uint8_t *p11_key_id(const struct p11_key *k, size_t *ret_len);
 const uint8_t *p11_key_cert(const struct p11_key *k, size_t *ret_len);
 /* pkcs11: URI for the private key object; caller frees. */
 int p11_key_uri(const struct p11_key *k, char **ret);
+/* CK_INVALID_HANDLE for a wrapped key: its object exists only while the
+ * core holds it unwrapped. */
 CK_OBJECT_HANDLE p11_key_handle(const struct p11_key *k);
 
 /* Sign in (a digest, or the message for Ed25519) with scheme, on the
