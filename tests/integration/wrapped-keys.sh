@@ -130,6 +130,20 @@ expect_exit 7 "$ROMBSR" sign-file --key dev-rsa "${S[@]}" "${PIN[@]}" --output "
 expect_err "spki"
 cp "$WORK/dev-rsa.good" "$STORE/dev-rsa.json"
 
+step "a whole other key passed off under this name (metadata is not signed): the manifest's SPKI refuses it"
+"$ROMBSR" keys gen --wrapped dev-p256b --algorithm ec-p256 "${S[@]}" "${PIN[@]}" >/dev/null
+python3 - "$STORE/dev-p256b.json" "$STORE/dev-p256.json" "$WORK/dev-p256.forged" <<'EOF2'
+import json, sys
+other = json.load(open(sys.argv[1])); mine = json.load(open(sys.argv[2]))
+other["name"] = mine["name"]; other["id"] = mine["id"]
+open(sys.argv[3], "w").write(json.dumps(other, indent=2) + "\n")
+EOF2
+cp "$WORK/dev-p256.forged" "$STORE/dev-p256.json"
+expect_exit 7 "$ROMBSR" sign-file --key dev-p256 "${S[@]}" "${PIN[@]}" --output "$WORK/bad.sig" "$WORK/payload.bin"
+expect_err "not the key in the manifest"
+[ ! -e "$WORK/bad.sig" ] || fail "a signature was written"
+cp "$WORK/dev-p256.good" "$STORE/dev-p256.json"
+
 step "a blob made under another deployment's wrap key"
 STATE2="$WORK/state2"
 ESCROW2="$WORK/escrow2"

@@ -14,7 +14,8 @@
  *
  * Every signature is verified against the key's public key with OpenSSL
  * before it is returned (p11_key_sign). Private key material never leaves
- * the token: keys are generated CKA_SENSITIVE, non-extractable.
+ * the token: keys are generated CKA_SENSITIVE, non-extractable. Wrapped
+ * keys (see below) exist outside it only encrypted under the wrap key.
  *
  * Errors are rb_err codes; the detail names the PKCS#11 function, the
  * CKR_ code by name, and the token/key, e.g.
