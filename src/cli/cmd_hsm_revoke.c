@@ -43,8 +43,10 @@ static void help(void)
 	       "With an audit log (--audit-dir, else sign.conf's audit.dir, else STATE/audit\n"
 	       "if it exists) a 'revoke' entry is appended and a checkpoint is signed with\n"
 	       "the token's 'audit' key (needs the operator PIN) before the manifest is\n"
-	       "replaced. The incident checklist (what was signed, what to re-sign, whom to\n"
-	       "notify, next commands) is printed on standard output.\n"
+	       "replaced. Stop the sign node (rombsr-sign) while recording into its log:\n"
+	       "the log takes one writer at a time. The incident checklist (what was\n"
+	       "signed, what to re-sign, whom to notify, next commands) is printed on\n"
+	       "standard output.\n"
 	       "\n"
 	       "  --key-id KEY        key name, or its SPKI SHA-256 fingerprint in hex: all\n"
 	       "                      64 digits or a unique prefix of at least 16\n"
@@ -243,6 +245,7 @@ int cmd_hsm_revoke(int argc, char **argv)
 	    (err = key_lifecycle_revoke(m, idx, reason)) < 0)
 		goto fail;
 	k = &m->keys[idx];
+	m->generated = (int64_t)time(NULL);
 	/* The audit entry is durable and covered by a signed checkpoint
 	 * before the revocation is published; if publishing fails, a retry
 	 * records it once more rather than never. */

@@ -41,7 +41,8 @@ static void help(void)
 	       "the sign node finds by name): generate a successor on the token with the same\n"
 	       "algorithm, size and purpose and a fresh CKA_ID, with an X.509 certificate of\n"
 	       "the same subject and validity period signed by the successor through the HSM,\n"
-	       "and an OpenPGP certificate if the old key had one. In the manifest, which is\n"
+	       "and an OpenPGP certificate (same user ID) if the old key had one. A wrapped\n"
+	       "key (STATE/wrapped/NAME.json) gets a wrapped successor. In the manifest, which is\n"
 	       "replaced atomically, the old key becomes 'retired' (it still verifies, never\n"
 	       "signs) with a successor link, and the successor is 'active' with a\n"
 	       "predecessor link. Revoked and retired keys are not rotated.\n"
@@ -56,7 +57,9 @@ static void help(void)
 	       "                      verify-rotation FILE'. FILE must not exist\n"
 	       "  --sign-config FILE  sign.conf: which nodes need allowKey for the successor\n"
 	       "  --audit-dir DIR     audit log for the 'rotate' entries (default: sign.conf's\n"
-	       "                      audit.dir, else STATE/audit if it exists)\n"
+	       "                      audit.dir, else STATE/audit if it exists); the entries\n"
+	       "                      get a checkpoint signed by the 'audit' key. Stop the\n"
+	       "                      sign node while writing to its log (one writer at a time)\n"
 	       "  --actor NAME        who rotates, for the audit entry (default: operator)\n"
 	       CLI_COMMON_HELP
 	       "\n"
@@ -119,7 +122,7 @@ static int token_key(struct p11_token *tok, const struct manifest_key *mk, struc
 
 /* Generate the successor of m->keys[r->old_index] and link it in. */
 static int rotate_one(struct p11_token *tok, struct manifest *m, struct rotation *r, const char *actor,
-		      bool want_statement, struct rb_buf *statement, int64_t now)
+		      const char *wrapped_dir, bool want_statement, struct rb_buf *statement, int64_t now)
 {
 	struct keyspec *spec = NULL;
 	struct manifest_key nk = { 0 };
@@ -131,24 +134,15 @@ static int rotate_one(struct p11_token *tok, struct manifest *m, struct rotation
 	if ((err = key_lifecycle_successor_spec(&m->keys[r->old_index], r->new_name, &spec)) < 0 ||
 	    (err = token_key(tok, &m->keys[r->old_index], &old_key)) < 0)
 		goto out;
-	fprintf(stderr, "rombsr: generating '%s', successor of '%s'\n", r->new_name, m->keys[r->old_index].name);
-	if ((err = provision_key(tok, &spec->keys[0], now, &nk)) < 0) {
+	if (strcmp(key_lifecycle_storage(&m->keys[r->old_index], wrapped_dir), "wrapped") != 0)
+		wrapped_dir = NULL;
+	fprintf(stderr, "rombsr: generating %s key '%s', successor of '%s'\n", wrapped_dir ? "wrapped" : "resident",
+		r->new_name, m->keys[r->old_index].name);
+	if ((err = key_lifecycle_generate_successor(tok, &spec->keys[0], wrapped_dir, now, &nk)) < 0) {
 		if (err == RB_E_EXISTS)
-			err = rb_err_set(err, "the token already has a key labelled '%s'; choose another "
-					 "--successor NAME", r->new_name);
+			err = rb_err_set(err, "the token%s already has a key named '%s'; choose another "
+					 "--successor NAME", wrapped_dir ? "'s wrapped key store" : "", r->new_name);
 		goto out;
-	}
-	/* Same shape as the old key: no OpenPGP certificate or purpose the
-	 * old one did not have. */
-	if (!m->keys[r->old_index].openpgp) {
-		free(nk.openpgp);
-		nk.openpgp = NULL;
-		nk.openpgp_len = 0;
-		memset(nk.openpgp_fpr, 0, sizeof(nk.openpgp_fpr));
-	}
-	if (!m->keys[r->old_index].purpose) {
-		free(nk.purpose);
-		nk.purpose = NULL;
 	}
 	if (want_statement) {
 		if ((err = token_key(tok, &nk, &new_key)) < 0)
@@ -314,7 +308,7 @@ int cmd_hsm_rotate(int argc, char **argv)
 	const char *key_sel = NULL, *successor = NULL, *statement = NULL, *config_path = NULL;
 	const char *audit_opt = NULL, *actor = "operator";
 	_cleanup_sign_config_ struct sign_config *cfg = NULL;
-	_cleanup_free_ char *audit_dir = NULL;
+	_cleanup_free_ char *audit_dir = NULL, *wrapped_dir = NULL;
 	struct plan plan = { .statement = RB_BUF_INIT };
 	struct manifest *m = NULL;
 	struct p11_module *mod = NULL;
@@ -357,6 +351,13 @@ int cmd_hsm_rotate(int argc, char **argv)
 				 "new --statement FILE", statement);
 		goto fail;
 	}
+	/* cli_open_token attaches this store when it exists; a wrapped
+	 * key's successor goes into it. */
+	if (asprintf(&wrapped_dir, "%s/wrapped", c.state_dir) < 0) {
+		wrapped_dir = NULL;
+		err = RB_E_NOMEM;
+		goto fail;
+	}
 	if (!c.token)
 		c.token = m->token_uri;
 	if ((err = cli_open_token(&c, true, &mod, &tok)) < 0)
@@ -365,7 +366,8 @@ int cmd_hsm_rotate(int argc, char **argv)
 		if (!plan.r[i].new_name && (err = key_lifecycle_successor_name(m, plan.r[i].old_index,
 									      &plan.r[i].new_name)) < 0)
 			goto fail;
-		if ((err = rotate_one(tok, m, &plan.r[i], actor, statement != NULL, &plan.statement, now)) < 0)
+		if ((err = rotate_one(tok, m, &plan.r[i], actor, wrapped_dir, statement != NULL, &plan.statement,
+				      now)) < 0)
 			goto fail;
 	}
 	if (statement) {
@@ -376,6 +378,7 @@ int cmd_hsm_rotate(int argc, char **argv)
 	}
 	if (audit_dir && (err = audit_rotations(tok, m, &plan, audit_dir)) < 0)
 		goto fail;
+	m->generated = now;
 	if ((err = manifest_save(m, c.manifest)) < 0)
 		goto fail;
 	fprintf(stderr, "rombsr: wrote the rotated manifest to %s\n", c.manifest);

@@ -151,7 +151,7 @@ refused 5 "PIN" "$ROMBSR" hsm-revoke --key-id media-3 --reason "x" --audit-dir "
 # the token's label is taken although the manifest does not know it
 jq 'del(.keys[] | select(.name == "media-3")) | (.keys[] | select(.name == "media-2")) |= (del(.successor) | .status = "active")' \
 	"$M" >"$WORK/forked.json"
-refused 10 "already has a key labelled 'media-3'" "$ROMBSR" hsm-rotate-keys --key media-2 --manifest "$WORK/forked.json" \
+refused 10 "already has a key named 'media-3'" "$ROMBSR" hsm-rotate-keys --key media-2 --manifest "$WORK/forked.json" \
 	"${S[@]}" "${PIN[@]}"
 cmp -s "$WORK/forked.json" <(jq 'del(.keys[] | select(.name == "media-3")) | (.keys[] | select(.name == "media-2")) |= (del(.successor) | .status = "active")' "$M") ||
 	fail "forked manifest changed"
@@ -192,4 +192,30 @@ expect_exit 0 "$ROMBSR" audit show "$AUDIT" --json
 jq -e -s 'length == 4 and .[2].entry.type == "rotate" and .[3].entry.type == "revoke"' "$WORK/last.out" >/dev/null ||
 	fail "sign.conf's audit.dir was not used"
 expect_exit 0 "$ROMBSR" audit verify "$AUDIT" --manifest "$M" --no-trust
+
+step "a wrapped key's successor is wrapped too, and nothing stays on the token"
+expect_exit 0 "$ROMBSR" keys wrap-key --create "${S[@]}" "${PIN[@]}"
+expect_exit 0 "$ROMBSR" keys gen --wrapped pkg --algorithm rsa-2048 --purpose packages "${S[@]}" "${PIN[@]}"
+privkeys() {
+	SOFTHSM2_CONF="$STATE/softhsm2.conf" GNUTLS_PIN=$(cat "$ESCROW/operator.pin") p11tool \
+		--provider /usr/lib/softhsm/libsofthsm2.so --login --list-all-privkeys "pkcs11:token=rombsr-test" 2>/dev/null |
+		grep -c 'Type: Private key' || true
+}
+RESIDENT=$(privkeys)
+[ "$RESIDENT" -eq 8 ] || fail "expected 8 resident keys (5 provisioned, media-2..4), found $RESIDENT"
+expect_exit 0 "$ROMBSR" hsm-rotate-keys --key pkg --statement "$WORK/pkg-rot.json" "${S[@]}" "${PIN[@]}"
+expect_err "generating wrapped key 'pkg-2'"
+[ -f "$STATE/wrapped/pkg-2.json" ] || fail "no wrapped successor in the store"
+[ "$(privkeys)" -eq "$RESIDENT" ] || fail "rotating a wrapped key left a key object on the token"
+[ "$(key pkg status)" = retired ] && [ "$(key pkg-2 predecessor)" = pkg ] || fail "wrapped rotation links"
+[ "$(key pkg-2 purpose)" = packages ] || fail "wrapped successor purpose"
+expect_exit 0 "$ROMBSR" verify-rotation "$WORK/pkg-rot.json" "${S[@]}"
+"$ROMBSR" keys export pkg-2 --format spki-pem "${S[@]}" --output "$WORK/pkg-2.pub.pem"
+"$ROMBSR" keys export pkg-2 --format cert-pem "${S[@]}" --output "$WORK/pkg-2.pem"
+openssl verify -check_ss_sig -partial_chain -CAfile "$WORK/pkg-2.pem" "$WORK/pkg-2.pem" >/dev/null 2>&1 ||
+	fail "wrapped successor certificate"
+expect_exit 0 "$ROMBSR" sign-file --key pkg-2 "${S[@]}" "${PIN[@]}" --output "$WORK/pkg.sig" "$WORK/payload.bin"
+openssl dgst -sha256 -verify "$WORK/pkg-2.pub.pem" -signature "$WORK/pkg.sig" "$WORK/payload.bin" >/dev/null ||
+	fail "openssl rejects the wrapped successor's signature"
+refused 5 "retired" "$ROMBSR" sign-file --key pkg "${S[@]}" "${PIN[@]}" --output "$WORK/pkg-old.sig" "$WORK/payload.bin"
 echo "key-lifecycle: all checks passed"

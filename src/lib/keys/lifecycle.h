@@ -58,6 +58,18 @@ int key_lifecycle_check_rotatable(const struct manifest *m, size_t index);
  * (openpgp_uid NULL otherwise). Caller frees with keyspec_free(). */
 int key_lifecycle_successor_spec(const struct manifest_key *old, const char *name, struct keyspec **ret);
 
+/* Generate the successor that ks (from key_lifecycle_successor_spec)
+ * describes on logged-in token t, and fill *ret (the caller clears it with
+ * manifest_key_clear()). With wrapped_dir NULL the key is resident, made
+ * as provisioning makes keys (provision_key); otherwise it is a wrapped
+ * key added to the store wrapped_dir, which t must have attached
+ * (p11_token_set_wrapped_store), so a wrapped key's successor is wrapped
+ * too. Certificates are signed by the new key through the token: X.509
+ * always, OpenPGP exactly when ks->openpgp_uid is set. An empty
+ * ks->purpose gives a key without purpose. */
+int key_lifecycle_generate_successor(struct p11_token *t, const struct keyspec_key *ks, const char *wrapped_dir,
+				     int64_t now, struct manifest_key *ret);
+
 /* The default successor name for m->keys[index]: the name of the first key
  * of its lineage (following predecessor links) with "-N" appended, for the
  * smallest N >= 2 not used by any key of m ("media" -> "media-2" ->
