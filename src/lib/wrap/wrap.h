@@ -47,6 +47,7 @@
 #define WRAP_ID_MAX 64                   /* CKA_ID bytes */
 #define WRAP_NAME_MAX 64                 /* [a-z0-9_-], as key names elsewhere */
 #define WRAP_MECHANISM_NAME "CKM_AES_KEY_WRAP_PAD"
+#define WRAP_STORE_DEFAULT_DIR "wrapped" /* the store inside a rombsr state directory */
 
 struct wrap_meta {
 	char *name;

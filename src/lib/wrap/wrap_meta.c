@@ -157,7 +157,6 @@ int wrap_meta_parse(const char *text, size_t len, const char *source, struct wra
 	};
 	_cleanup_json_ struct json_value *root = NULL;
 	_cleanup_wrap_meta_ struct wrap_meta *m = NULL;
-	_cleanup_free_ uint8_t *id = NULL;
 	const char *s;
 	int64_t version, bits;
 	int err;
