@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "json/json.h"
 #include "keys/keyspec.h"
+#include "keys/lifecycle.h"
 #include "keys/manifest.h"
 #include "pgp/pgp.h"
 #include "util/cleanup.h"
@@ -44,12 +45,12 @@ static void help(void)
 	       CLI_COMMON_HELP);
 }
 
-static int list_table(const struct manifest *m)
+static int list_table(const struct manifest *m, const char *store)
 {
-	char alg[16], ts[RB_TIME_LEN + 1];
+	char alg[16], ts[RB_TIME_LEN + 1], links[2 * KEY_NAME_MAX + 32];
 
-	printf("%-18s %-9s %-8s %-20s %-10s %s\n", "NAME", "ALGORITHM", "STATUS", "CREATED", "PURPOSE",
-	       "SPKI-SHA256");
+	printf("%-18s %-9s %-8s %-20s %-10s %-64s %-8s %s\n", "NAME", "ALGORITHM", "STATUS", "CREATED", "PURPOSE",
+	       "SPKI-SHA256", "STORAGE", "LINEAGE");
 	for (size_t i = 0; i < m->n_keys; i++) {
 		const struct manifest_key *k = &m->keys[i];
 		_cleanup_free_ char *fpr = NULL;
@@ -57,13 +58,15 @@ static int list_table(const struct manifest *m)
 		if (rb_hex_encode(k->spki_sha256, 32, &fpr) < 0)
 			return RB_E_NOMEM;
 		rb_time_format(k->created, ts);
-		printf("%-18s %-9s %-8s %-20s %-10s %s\n", k->name, key_algorithm_format(k->alg, k->bits, alg),
-		       key_status_name(k->status), ts, k->purpose ? k->purpose : "-", fpr);
+		key_lifecycle_links_format(k, links, sizeof(links));
+		printf("%-18s %-9s %-8s %-20s %-10s %-64s %-8s %s\n", k->name, key_algorithm_format(k->alg, k->bits, alg),
+		       key_status_name(k->status), ts, k->purpose ? k->purpose : "-", fpr,
+		       key_lifecycle_storage(k, store), links);
 	}
 	return RB_OK;
 }
 
-static int list_json(const struct manifest *m)
+static int list_json(const struct manifest *m, const char *store)
 {
 	_cleanup_json_ struct json_value *arr = NULL;
 	struct rb_buf out = RB_BUF_INIT;
@@ -93,7 +96,10 @@ static int list_json(const struct manifest *m)
 		    (err = json_object_set_string(o, "created", ts)) < 0 ||
 		    (err = json_object_set_string(o, "spki_sha256", spki)) < 0 ||
 		    (err = json_object_set_string(o, "certificate_sha256", cert)) < 0 ||
-		    (k->openpgp && (err = json_object_set_string(o, "openpgp_v4", pgp)) < 0))
+		    (k->openpgp && (err = json_object_set_string(o, "openpgp_v4", pgp)) < 0) ||
+		    (err = json_object_set_string(o, "storage", key_lifecycle_storage(k, store))) < 0 ||
+		    (k->predecessor && (err = json_object_set_string(o, "predecessor", k->predecessor)) < 0) ||
+		    (k->successor && (err = json_object_set_string(o, "successor", k->successor)) < 0))
 			return err;
 	}
 	if ((err = json_emit(arr, JSON_PRETTY, &out)) == RB_OK)
@@ -449,10 +455,14 @@ int cmd_keys(int argc, char **argv)
 		rc = cli_fail(verb, err);
 		goto out;
 	}
-	if (strcmp(sub, "list") == 0)
-		err = json ? list_json(m) : list_table(m);
-	else
+	if (strcmp(sub, "list") == 0) {
+		_cleanup_free_ char *store = NULL;
+
+		if ((err = store_dir(&c, &wo, &store)) == RB_OK)
+			err = json ? list_json(m, store) : list_table(m, store);
+	} else {
 		err = export_key(m, argv[optind], format, output);
+	}
 	rc = err < 0 ? cli_fail(verb, err) : EXIT_OK;
 out:
 	manifest_free(m);

@@ -218,4 +218,18 @@ expect_exit 0 "$ROMBSR" sign-file --key pkg-2 "${S[@]}" "${PIN[@]}" --output "$W
 openssl dgst -sha256 -verify "$WORK/pkg-2.pub.pem" -signature "$WORK/pkg.sig" "$WORK/payload.bin" >/dev/null ||
 	fail "openssl rejects the wrapped successor's signature"
 refused 5 "retired" "$ROMBSR" sign-file --key pkg "${S[@]}" "${PIN[@]}" --output "$WORK/pkg-old.sig" "$WORK/payload.bin"
+
+step "keys list: status, lineage links, resident or wrapped"
+expect_exit 0 "$ROMBSR" keys list --json "${S[@]}"
+jq -e '(.[] | select(.name == "pkg-2") | .storage == "wrapped" and .predecessor == "pkg" and .status == "active") and
+	(.[] | select(.name == "pkg") | .storage == "wrapped" and .successor == "pkg-2" and .status == "retired") and
+	(.[] | select(.name == "media-3") | .storage == "resident" and .predecessor == "media-2" and
+		.successor == "media-4" and .status == "revoked") and
+	(.[] | select(.name == "queue") | .storage == "resident" and (has("predecessor") | not))' "$WORK/last.out" >/dev/null ||
+	{ cat "$WORK/last.out" >&2; fail "keys list --json"; }
+expect_exit 0 "$ROMBSR" keys list "${S[@]}"
+grep -Eq '^media-3 .* revoked .* resident +after media-2, before media-4$' "$WORK/last.out" ||
+	{ cat "$WORK/last.out" >&2; fail "keys list table"; }
+grep -Eq '^pkg-2 .* active .* wrapped +after pkg$' "$WORK/last.out" || fail "keys list: wrapped successor"
+grep -Eq '^queue .* resident +-$' "$WORK/last.out" || fail "keys list: key without lineage"
 echo "key-lifecycle: all checks passed"

@@ -305,6 +305,18 @@ const char *key_lifecycle_storage(const struct manifest_key *k, const char *wrap
 	return access(path, F_OK) == 0 ? "wrapped" : "resident";
 }
 
+void key_lifecycle_links_format(const struct manifest_key *k, char *buf, size_t n)
+{
+	if (k->predecessor && k->successor)
+		snprintf(buf, n, "after %s, before %s", k->predecessor, k->successor);
+	else if (k->predecessor)
+		snprintf(buf, n, "after %s", k->predecessor);
+	else if (k->successor)
+		snprintf(buf, n, "before %s", k->successor);
+	else
+		snprintf(buf, n, "-");
+}
+
 int key_lifecycle_audit_origin(const char *token_label, char **ret)
 {
 	char *origin;

@@ -89,6 +89,10 @@ int key_lifecycle_link_successor(struct manifest *m, size_t index, struct manife
  * strings; for display only - the PKCS#11 core decides at signing time. */
 const char *key_lifecycle_storage(const struct manifest_key *k, const char *wrapped_dir);
 
+/* k's lineage for listings: "after media", "before media-3", "after
+ * media, before media-3", or "-". Truncated to fit buf (n >= 1). */
+void key_lifecycle_links_format(const struct manifest_key *k, char *buf, size_t n);
+
 /* The audit-log origin the sign node uses for a token label:
  * "rombsr-audit/" + label with every byte outside [A-Za-z0-9._-] as '-'.
  * Caller frees. */
