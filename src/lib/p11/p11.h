@@ -190,6 +190,23 @@ unsigned p11_token_wrapped_resident(struct p11_token *t);
 unsigned long p11_token_wrapped_unwraps(struct p11_token *t);
 bool p11_key_is_wrapped(const struct p11_key *k);
 
+/* Import key (an rb_secret of exactly 32 bytes) as the token's wrap key
+ * (logged-in user): C_CreateObject of an AES-256 token secret key with the
+ * attributes above and CKA_VALUE from key; the bytes are passed straight
+ * from the rb_secret and never copied. RB_E_EXISTS, with nothing changed,
+ * if the token already has a wrap key. After the import the token computes
+ * p11_token_wrap_key_fingerprint(), which must equal expect_fpr (the
+ * fingerprint computed in software from the same bytes): on a mismatch
+ * the new object is destroyed and RB_E_VERIFY returned. Used by the key
+ * ceremony (src/lib/ceremony). */
+int p11_token_import_wrap_key(struct p11_token *t, const struct rb_secret *key,
+			      const uint8_t expect_fpr[P11_WRAP_FPR_LEN]);
+/* Whether the token holds an object labelled P11_WRAP_KEY_LABEL (visible
+ * to the current login). */
+int p11_token_has_wrap_key(struct p11_token *t, bool *ret);
+/* The token's serial number (CK_TOKEN_INFO, blanks stripped). */
+const char *p11_token_serial(const struct p11_token *t);
+
 /* ---- PINs ------------------------------------------------------------ */
 
 enum p11_pin_kind {
