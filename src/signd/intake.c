@@ -111,7 +111,7 @@ int signd_approvals_load(struct signd *s, const char *path)
 	return journal_open(path, "rombsr-approvals-journal 1", (size_t)64 * 1024 * 1024, approvals_line, s, &s->approvals_journal);
 }
 
-static int pending_keep(struct signd *s, const char *commit, const char *path, int64_t since)
+int signd_pending_add(struct signd *s, const char *commit, const char *path, int64_t since)
 {
 	struct signd_pending *p;
 
@@ -144,7 +144,7 @@ static int pending_line(void *ctx, const char *line, size_t len)
 	memcpy(buf, line, len);
 	buf[len] = '\0';
 	if (sscanf(buf, "pending %40s %" SCNd64 " %1024s", commit, &since, path) == 3)
-		return pending_keep(s, commit, path, since);
+		return signd_pending_add(s, commit, path, since);
 	if (sscanf(buf, "done %40s %1024s", commit, path) == 2) {
 		for (size_t i = 0; i < s->n_pending; i++)
 			if (strcmp(s->pending[i].commit, commit) == 0 && strcmp(s->pending[i].path, path) == 0)

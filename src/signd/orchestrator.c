@@ -275,7 +275,11 @@ static int signd_record_item(struct signd *s, struct signd_batch *b, struct sign
 		if (it->from_pending)
 			return RB_OK;
 		snprintf(line, sizeof(line), "pending %s %lld %s\n", it->commit, (long long)it->since, it->path);
-		return journal_append(s->pending_journal, line, strlen(line));
+		if ((err = journal_append(s->pending_journal, line, strlen(line))) < 0)
+			return err;
+		/* A daemon looks at it again in its next batch, not only after
+		 * a restart. */
+		return signd_pending_add(s, it->commit, it->path, it->since);
 	}
 	if (n && !(ids = calloc(n, 32)))
 		return RB_E_NOMEM;

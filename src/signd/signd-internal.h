@@ -116,6 +116,8 @@ struct signd_batch {
 int signd_intake(struct signd *s, const char *tip, struct signd_batch *b);
 int signd_approvals_load(struct signd *s, const char *path);
 int signd_pending_load(struct signd *s, const char *path);
+/* Remember a deferred document in memory (the journal is the caller's). */
+int signd_pending_add(struct signd *s, const char *commit, const char *path, int64_t since);
 int signd_batch_add(struct signd_batch *b, struct signd_item **ret);
 void signd_item_clear(struct signd_item *it);
 

@@ -66,8 +66,12 @@ SIGND_EXE="$ROMBSR_BUILD_DIR/src/signd/rombsr-sign"
 daemon=$!
 submit d1 --raw "media=$ROOT/media.bin" --raw "platform=$ROOT/media.bin" >"$WORK/submit.out" 2>&1 ||
 	{ cat "$WORK/submit.out" >&2; fail "submit d1"; }
+# The daemon must see d1 wait for its approval first, and then pick it
+# up again in a later batch once the approval arrives.
+for _ in $(seq 1 240); do grep -q '1 deferred' "$WORK/daemon.err" && break; sleep 0.5; done
+grep -q '1 deferred' "$WORK/daemon.err" || { cat "$WORK/daemon.err" >&2; fail "the daemon did not defer d1"; }
 approve alice "$ALICE_FPR" d1 platform
-for _ in $(seq 1 120); do has_response d1 && break; sleep 0.5; done
+for _ in $(seq 1 240); do has_response d1 && break; sleep 0.5; done
 has_response d1 || { cat "$WORK/daemon.err" >&2; fail "the daemon did not answer d1"; }
 kill -TERM "$daemon"
 rc=0
