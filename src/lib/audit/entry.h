@@ -118,4 +118,31 @@ int audit_entry_check(const struct json_value *entry);
 int audit_entry_parse(const void *bytes, size_t len, struct json_value **ret,
 		      enum audit_event *ret_type);
 
+/* The fields of a validated entry that readers of a whole log need, as
+ * spans into the validated bytes (borrowed: valid as long as they are).
+ * None of these fields can hold an escape, so the spans are the values. */
+struct audit_entry_view {
+	enum audit_event type;
+	const char *time;              /* RB_TIME_LEN bytes, RFC 3339 UTC */
+	const char *request_id;        /* sign and reject: lowercase hex; else NULL */
+	size_t request_id_len;
+	const char *signature;         /* sign: padded base64; else NULL */
+	size_t signature_len;
+};
+
+/* The fast reader for logs: accepts exactly the byte strings that
+ * audit_entry_parse() accepts (canonical form, UTF-8, key order, escapes,
+ * integer form and the field table, checked in one scan), without
+ * building a tree or re-emitting. RB_E_PARSE / RB_E_TOOBIG /
+ * RB_E_UNSUPPORTED with a detail naming the byte offset and the field.
+ * The fuzz target fuzz_audit_entry_diff and the unit tests check that it
+ * agrees with audit_entry_parse on every input. *ret (optional) is set
+ * only on success. */
+int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view *ret);
+
+/* Decode an entry's `signature` (view->signature) into a malloc()ed
+ * buffer; caller frees. */
+int audit_entry_view_signature(const struct audit_entry_view *view, uint8_t **ret,
+			       size_t *ret_len);
+
 #endif
