@@ -175,6 +175,17 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 	if ((err = p11_token_find_key(s->tok, mk->uri ? mk->uri : mk->name, &k)) < 0 &&
 	    (err = p11_token_find_key(s->tok, mk->name, &k)) < 0)
 		return err;
+	/* The token (or a wrapped blob) must hold the manifest's key, not
+	 * merely one with its name: a swapped blob or object signs nothing. */
+	{
+		uint8_t fpr[32];
+
+		if ((err = rb_pkey_fingerprint(p11_key_public(k), fpr)) < 0)
+			return err;
+		if (memcmp(fpr, mk->spki_sha256, 32) != 0)
+			return rb_err_set(RB_E_VERIFY, "key '%s' on the token is not the manifest's key (fingerprints differ); not signing",
+					  mk->name);
+	}
 
 	if (e->kind == REQUEST_KIND_OPENPGP) {
 		_cleanup_(pgp_sig_ctx_clear) struct pgp_sig_ctx ctx = { 0 };

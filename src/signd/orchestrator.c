@@ -89,6 +89,8 @@ static int signd_open_token(struct signd *s)
 		return err;
 	err = p11_token_login(s->tok, CKU_USER, pin);
 	rb_secret_free(pin);
+	if (err == RB_OK && c->hsm.wrapped_store)
+		err = p11_token_set_wrapped_store(s->tok, c->hsm.wrapped_store, c->hsm.max_resident);
 	return err;
 }
 

@@ -83,6 +83,35 @@ grep -q 'rombsr-sign: stopped' "$WORK/daemon.err" || fail "rombsr-sign did not r
 if grep -q "$(cat "$ESCROW/admin.pin")" "$WORK/daemon.err"; then fail "the admin credential appears in the daemon's log"; fi
 if grep -q "$PIN" "$WORK/daemon.err"; then fail "the operator PIN appears in the daemon's log"; fi
 
+step "wrapped keys: the sign node unwraps them on demand from the store"
+S=(--state-dir "$STATE" --pin-file "$PIN_FILE")
+"$ROMBSR" keys wrap-key --create "${S[@]}" >"$WORK/wrap-key.out" 2>&1 || { cat "$WORK/wrap-key.out" >&2; fail "keys wrap-key --create"; }
+for k in dev-rsa:rsa-2048 dev-p256:ec-p256; do
+	"$ROMBSR" keys gen --wrapped "${k%%:*}" --algorithm "${k##*:}" "${S[@]}" >"$WORK/gen.out" 2>&1 ||
+		{ cat "$WORK/gen.out" >&2; fail "keys gen --wrapped ${k%%:*}"; }
+done
+HSM_EXTRA="wrappedStore = $STATE/wrapped
+	maxResident = 1"
+write_sign_conf "	allowKey = dev-rsa
+	allowKey = dev-p256
+$APPROVALS"
+head -c 3000 /dev/urandom >"$ROOT/dev.bin"
+submit w1 --raw "dev-rsa=$ROOT/dev.bin" --openpgp "dev-rsa=$ROOT/media.bin" >"$WORK/submit.out" 2>&1 ||
+	{ cat "$WORK/submit.out" >&2; fail "submit w1"; }
+head -c 3000 /dev/urandom >"$ROOT/dev2.bin"
+submit w2 --raw "dev-p256=$ROOT/dev2.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit w2"; }
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign with wrapped keys"; }
+grep -q '3 signed' "$WORK/sign.out" || { cat "$WORK/sign.out" "$WORK/sign.err" >&2; fail "wrapped keys: not all signed"; }
+for b in w1 w2; do apply "$b" >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply $b"; }; done
+for k in dev-rsa:dev.bin dev-p256:dev2.bin; do
+	"$ROMBSR" keys export "${k%%:*}" --format spki-pem --manifest "$MANIFEST" --state-dir "$STATE" >"$WORK/k.pem"
+	openssl dgst -sha256 -verify "$WORK/k.pem" -signature "$ROOT/${k##*:}.sig" "$ROOT/${k##*:}" >/dev/null ||
+		fail "openssl does not verify the signature by wrapped key ${k%%:*}"
+done
+rm -f "$ROOT/media.bin.sig"
+unset HSM_EXTRA
+write_sign_conf "$APPROVALS"
+
 step "crash recovery: killed at each step of a batch, the next run publishes each signature once"
 for at in signed logged published recorded; do
 	b="crash-$at"

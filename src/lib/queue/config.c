@@ -25,7 +25,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(git_config_iterator *, git_config_iterator_free)
 /* Parsing state: which single-valued keys were seen, so a repeated key is
  * an error instead of git's "last one wins". */
 struct seen {
-	bool version, state_dir, manifest, module, token, pin_file, softhsm_conf, max_sessions;
+	bool version, state_dir, manifest, module, token, pin_file, softhsm_conf, max_sessions,
+		wrapped_store, max_resident;
 	bool url, branch, poll, max_request, audit_dir;
 };
 
@@ -94,6 +95,7 @@ void sign_config_free(struct sign_config *c)
 	free(c->hsm.token);
 	free(c->hsm.pin_file);
 	free(c->hsm.softhsm_conf);
+	free(c->hsm.wrapped_store);
 	free(c->queue.url);
 	free(c->queue.branch);
 	free(c->audit_dir);
@@ -442,6 +444,14 @@ static int entry_plain(struct parse *p, const char *full, const char *section, c
 			if ((err = set_uint(p, full, &s->max_sessions, v, 1, MAX_MAX_SESSIONS, &n)) < 0)
 				return err;
 			c->hsm.max_sessions = (unsigned)n;
+			return RB_OK;
+		}
+		if (strcmp(k, "wrappedstore") == 0)
+			return set_path(p, full, &s->wrapped_store, v, &c->hsm.wrapped_store);
+		if (strcmp(k, "maxresident") == 0) {
+			if ((err = set_uint(p, full, &s->max_resident, v, 1, 1024, &n)) < 0)
+				return err;
+			c->hsm.max_resident = (unsigned)n;
 			return RB_OK;
 		}
 	} else if (strcmp(section, "queue") == 0) {

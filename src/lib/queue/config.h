@@ -63,6 +63,8 @@ struct sign_config {
 		char *token;        /* NULL: the manifest's token */
 		char *pin_file;     /* NULL if not configured (required by `sign`) */
 		char *softhsm_conf; /* NULL if not configured */
+		char *wrapped_store; /* wrapped key store directory, NULL: none */
+		unsigned max_resident; /* unwrapped keys held at once, 0: the default */
 		unsigned max_sessions; /* default 4 */
 	} hsm;
 	struct {

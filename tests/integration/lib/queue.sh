@@ -49,6 +49,7 @@ write_sign_conf() { # [EXTRA-TEXT]
 		module = $SOFTHSM_MODULE
 		pinFile = $PIN_FILE
 		softhsmConf = $STATE/softhsm2.conf
+		${HSM_EXTRA:-}
 	[queue]
 		url = $QUEUE
 		pollSeconds = 1
