@@ -49,6 +49,11 @@ static int generate_wrapped(struct p11_token *t, const struct keyspec_key *ks, c
 	struct p11_key *key;
 	int err;
 
+	/* A resident key of that label would shadow the wrapped one when
+	 * signing; refuse before anything is added to the store. */
+	if (p11_token_find_key(t, ks->name, &key) == RB_OK)
+		return rb_err_set(RB_E_EXISTS, "the token already has a key named '%s'", ks->name);
+	rb_err_clear();
 	if ((err = wrap_key_generate(t, dir, ks->name, NULL, 0, ks->alg, ks->bits, now, &meta)) < 0 ||
 	    (err = p11_token_find_key(t, ks->name, &key)) < 0)
 		return err;

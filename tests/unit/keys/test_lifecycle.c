@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
@@ -272,6 +273,39 @@ static void test_revoke(void)
 	CHECK_ERR(key_lifecycle_check_rotatable(&m, 0), RB_E_PERM);
 	CHECK(strstr(rb_err_detail(), "revoked") != NULL);
 	manifest_clear(&m);
+}
+
+static void test_links_storage(void)
+{
+	struct manifest_key k = { .name = "media-2" };
+	char buf[160], dir[] = "/tmp/rombsr-store-XXXXXX", path[64];
+	FILE *f;
+
+	key_lifecycle_links_format(&k, buf, sizeof(buf));
+	CHECK(strcmp(buf, "-") == 0);
+	k.predecessor = "media";
+	key_lifecycle_links_format(&k, buf, sizeof(buf));
+	CHECK(strcmp(buf, "after media") == 0);
+	k.successor = "media-3";
+	key_lifecycle_links_format(&k, buf, sizeof(buf));
+	CHECK(strcmp(buf, "after media, before media-3") == 0);
+	k.predecessor = NULL;
+	key_lifecycle_links_format(&k, buf, 8);
+	CHECK(strcmp(buf, "before ") == 0);
+	CHECK(strcmp(key_lifecycle_storage(&k, NULL), "resident") == 0);
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(strcmp(key_lifecycle_storage(&k, dir), "resident") == 0);
+	snprintf(path, sizeof(path), "%s/media-2.json", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	CHECK(strcmp(key_lifecycle_storage(&k, dir), "wrapped") == 0);
+	/* a name that is not a key name never becomes a path */
+	k.name = "../media-2";
+	CHECK(strcmp(key_lifecycle_storage(&k, dir), "resident") == 0);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void test_audit_origin(void)
@@ -621,6 +655,7 @@ int main(void)
 	RUN(test_select);
 	RUN(test_revoke);
 	RUN(test_audit_origin);
+	RUN(test_links_storage);
 	RUN(test_successor_spec);
 	RUN(test_rotatable_names);
 	RUN(test_audit_record_and_list);
