@@ -60,17 +60,25 @@ openssl dgst -sha256 -verify "$WORK/platform.pem" -signature "$ROOT/fw.bin.sig" 
 	fail "openssl does not verify dc1's signature"
 rm -f "$ROOT/fw.bin.sig"
 
-step "daemon: rombsr-sign polls, logs one line per request, and stops cleanly on SIGTERM"
+step "daemon: rombsr-sign waits for its poll or a trigger, logs one line per request"
+# A poll interval of an hour: only SIGHUP/SIGUSR1 can make it look now.
+POLL_SECONDS=3600 write_sign_conf "$APPROVALS"
 SIGND_EXE="$ROMBSR_BUILD_DIR/src/signd/rombsr-sign"
 "$SIGND_EXE" --config "$SIGN_CONF" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
 daemon=$!
+for _ in $(seq 1 120); do grep -q 'rombsr-sign: started' "$WORK/daemon.err" && break; sleep 0.5; done
+sleep 2 # its first batch finds nothing new
 submit d1 --raw "media=$ROOT/media.bin" --raw "platform=$ROOT/media.bin" >"$WORK/submit.out" 2>&1 ||
 	{ cat "$WORK/submit.out" >&2; fail "submit d1"; }
+sleep 3
+grep -q '1 deferred' "$WORK/daemon.err" && fail "the daemon polled before its interval without a trigger"
+kill -HUP "$daemon"
 # The daemon must see d1 wait for its approval first, and then pick it
 # up again in a later batch once the approval arrives.
 for _ in $(seq 1 240); do grep -q '1 deferred' "$WORK/daemon.err" && break; sleep 0.5; done
-grep -q '1 deferred' "$WORK/daemon.err" || { cat "$WORK/daemon.err" >&2; fail "the daemon did not defer d1"; }
+grep -q '1 deferred' "$WORK/daemon.err" || { cat "$WORK/daemon.err" >&2; fail "SIGHUP did not make the daemon look at d1"; }
 approve alice "$ALICE_FPR" d1 platform
+kill -USR1 "$daemon"
 for _ in $(seq 1 240); do has_response d1 && break; sleep 0.5; done
 has_response d1 || { cat "$WORK/daemon.err" >&2; fail "the daemon did not answer d1"; }
 kill -TERM "$daemon"
@@ -82,6 +90,19 @@ grep -q 'rombsr-sign: stopped' "$WORK/daemon.err" || fail "rombsr-sign did not r
 	{ cat "$WORK/daemon.err" >&2; fail "expected one structured line per d1 request"; }
 if grep -q "$(cat "$ESCROW/admin.pin")" "$WORK/daemon.err"; then fail "the admin credential appears in the daemon's log"; fi
 if grep -q "$PIN" "$WORK/daemon.err"; then fail "the operator PIN appears in the daemon's log"; fi
+
+step "signing cache: the same key and digest in two builds of one batch is one HSM operation"
+write_sign_conf "$APPROVALS"
+head -c 1000 /dev/urandom >"$ROOT/same.bin"
+submit c1 --raw "media=$ROOT/same.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit c1"; }
+submit c2 --raw "media=$ROOT/same.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit c2"; }
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign c1 c2"; }
+grep -q '2 documents answered, 2 signed, 0 rejected, 0 refused, 0 deferred, 1 HSM operations' "$WORK/sign.out" ||
+	{ cat "$WORK/sign.out" >&2; fail "two identical requests were not answered from the cache"; }
+for b in c1 c2; do
+	apply "$b" >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply $b"; }
+	rm -f "$ROOT/same.bin.sig"
+done
 
 step "wrapped keys: the sign node unwraps them on demand from the store"
 S=(--state-dir "$STATE" --pin-file "$PIN_FILE")

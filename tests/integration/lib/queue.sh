@@ -52,7 +52,7 @@ write_sign_conf() { # [EXTRA-TEXT]
 		${HSM_EXTRA:-}
 	[queue]
 		url = $QUEUE
-		pollSeconds = 1
+		pollSeconds = ${POLL_SECONDS:-1}
 		${QUEUE_EXTRA:-}
 	[node "$NODE"]
 		fingerprint = $NODE_FPR
