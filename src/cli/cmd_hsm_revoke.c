@@ -160,7 +160,7 @@ static void print_checklist(const struct manifest *m, const struct manifest_key 
 	printf("   - rombsr keys list --manifest %s    (shows '%s' revoked)\n", manifest_path, k->name);
 }
 
-static int record_revocation(struct cli_common *c, const struct manifest *m, const struct manifest_key *k,
+static int record_revocation(struct cli_common *c, struct manifest *m, const struct manifest_key *k,
 			     const char *actor, const char *audit_dir)
 {
 	_cleanup_json_ struct json_value *entry = NULL;
@@ -183,8 +183,19 @@ static int record_revocation(struct cli_common *c, const struct manifest *m, con
 	entries[0] = entry;
 	if (!c->token)
 		c->token = m->token_uri;
-	if ((err = cli_open_token(c, true, &mod, &tok)) == RB_OK &&
-	    (err = key_lifecycle_audit_signer(tok, m, &audit_key)) == RB_OK &&
+	if ((err = cli_open_token(c, true, &mod, &tok)) == RB_OK) {
+		/* Revoking the audit key itself: its last checkpoint covers
+		 * its own revocation, so the log says why it stops there. */
+		struct manifest_key *ak = manifest_find(m, "audit");
+		bool self = ak == k;
+
+		if (self)
+			ak->status = KEY_ACTIVE;
+		err = key_lifecycle_audit_signer(tok, m, &audit_key);
+		if (self)
+			ak->status = KEY_REVOKED;
+	}
+	if (err == RB_OK &&
 	    (err = key_lifecycle_audit_record(audit_dir, m->token_label, entries, 1, &audit_key, &index)) == RB_OK)
 		fprintf(stderr, "rombsr: recorded the revocation as audit entry %llu in %s\n",
 			(unsigned long long)index, audit_dir);

@@ -232,4 +232,13 @@ grep -Eq '^media-3 .* revoked .* resident +after media-2, before media-4$' "$WOR
 	{ cat "$WORK/last.out" >&2; fail "keys list table"; }
 grep -Eq '^pkg-2 .* active .* wrapped +after pkg$' "$WORK/last.out" || fail "keys list: wrapped successor"
 grep -Eq '^queue .* resident +-$' "$WORK/last.out" || fail "keys list: key without lineage"
+
+step "revoking the audit key: its last checkpoint covers its own revocation; then nothing more is recorded"
+expect_exit 0 "$ROMBSR" hsm-revoke --key-id audit --reason "audit key rotated out by policy" --audit-dir "$AUDIT" \
+	"${S[@]}" "${PIN[@]}"
+expect_exit 0 "$ROMBSR" audit show "$AUDIT" --json
+jq -e -s '.[-1].entry.type == "revoke" and .[-1].entry.key == "audit"' "$WORK/last.out" >/dev/null ||
+	fail "the audit key's revocation is not the last entry"
+refused 5 "'audit' key is revoked" "$ROMBSR" hsm-revoke --key-id media-4 --reason "x" --audit-dir "$AUDIT" \
+	"${S[@]}" "${PIN[@]}"
 echo "key-lifecycle: all checks passed"
