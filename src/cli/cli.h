@@ -102,5 +102,6 @@ int cmd_approve(int argc, char **argv);
 int cmd_hsm_revoke(int argc, char **argv);
 int cmd_hsm_rotate(int argc, char **argv);
 int cmd_verify_rotation(int argc, char **argv);
+int cmd_ceremony(int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const struct {
 	{ "apply", cmd_apply, "verify a build's signed response and put the signatures in place" },
 	{ "verify", cmd_verify, "verify files (.asc/.sig, APKs) against the key manifest" },
 	{ "audit", cmd_audit, "verify the audit log, show its history, print and check proofs" },
+	{ "ceremony", cmd_ceremony, "key ceremony: make, split, check and restore the wrap key (SLIP-0039, age)" },
 };
 
 static void usage(FILE *f)
