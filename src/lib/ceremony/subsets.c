@@ -10,30 +10,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rb_secret *, rb_secret_free)
 
-int ceremony_recover(const struct rb_secret *const *mnemonics, size_t n,
-		     const struct rb_secret *passphrase, struct rb_secret **ret_key,
-		     uint8_t ret_fpr[P11_WRAP_FPR_LEN])
-{
-	_cleanup_(rb_secret_freep) struct rb_secret *key = NULL;
-	uint8_t fpr[P11_WRAP_FPR_LEN];
-	int err;
-
-	if (n == 0)
-		return rb_err_set(RB_E_INVAL, "no shares given");
-	if (n > CEREMONY_MAX_SHARES)
-		return rb_err_set(RB_E_INVAL, "%zu shares given; a ceremony has at most %d", n, CEREMONY_MAX_SHARES);
-	if ((err = slip39_combine(mnemonics, n, passphrase, &key)) < 0)
-		return err;
-	if (key->len != CEREMONY_KEY_LEN)
-		return rb_err_set(RB_E_INVAL, "the shares hold a %zu-byte secret, not a %d-byte wrap key; they are "
-				  "not from a rombsr key ceremony", key->len, CEREMONY_KEY_LEN);
-	if ((err = ceremony_key_fingerprint(key, fpr)) < 0)
-		return err;
-	memcpy(ret_fpr, fpr, P11_WRAP_FPR_LEN);
-	*ret_key = TAKE_PTR(key);
-	return RB_OK;
-}
-
 struct subset_walk {
 	const struct rb_secret *const *mnemonics;
 	const struct rb_secret *passphrase;
@@ -47,6 +23,7 @@ struct subset_walk {
 	size_t pick[CEREMONY_MAX_SHARES];
 	size_t n_pick;
 	bool count_only;
+	bool first_only;                               /* stop at the first subset, keep pick */
 	uint64_t count;
 };
 
@@ -59,6 +36,8 @@ static int walk_check_one(struct subset_walk *w)
 	int err;
 
 	w->count++;
+	if (w->first_only)
+		return 1; /* not an error: unwinds the walk with pick intact */
 	if (w->count_only)
 		return RB_OK;
 	for (size_t i = 0; i < w->n_pick; i++)
@@ -92,9 +71,9 @@ static int walk_members(struct subset_walk *w, size_t g, size_t from, unsigned l
 	for (size_t i = from; i + left <= w->in_group[g]; i++) {
 		w->pick[w->n_pick++] = w->by_group[g][i];
 		err = walk_members(w, g, i + 1, left - 1, groups_left);
-		w->n_pick--;
-		if (err < 0)
+		if (err != 0)
 			return err;
+		w->n_pick--;
 		if (w->count > CEREMONY_MAX_SUBSETS)
 			return rb_err_set(RB_E_LIMIT, "these shares have more than %d minimal subsets; check a "
 					  "smaller set", CEREMONY_MAX_SUBSETS);
@@ -111,7 +90,7 @@ static int walk_groups(struct subset_walk *w, size_t from, unsigned groups_left)
 	for (size_t g = from; g < CEREMONY_MAX_GROUPS; g++) {
 		if (w->in_group[g] == 0 || w->in_group[g] < w->member_threshold[g])
 			continue;
-		if ((err = walk_members(w, g, 0, w->member_threshold[g], groups_left)) < 0)
+		if ((err = walk_members(w, g, 0, w->member_threshold[g], groups_left)) != 0)
 			return err;
 	}
 	return RB_OK;
@@ -199,5 +178,51 @@ int ceremony_check_subsets(const struct rb_secret *const *mnemonics, size_t n,
 		return err;
 	if (ret_checked)
 		*ret_checked = w.count;
+	return RB_OK;
+}
+
+int ceremony_recover(const struct rb_secret *const *mnemonics, size_t n,
+		     const struct rb_secret *passphrase, struct rb_secret **ret_key,
+		     uint8_t ret_fpr[P11_WRAP_FPR_LEN])
+{
+	_cleanup_(rb_secret_freep) struct rb_secret *key = NULL;
+	uint8_t fpr[P11_WRAP_FPR_LEN];
+	int err;
+
+	if (n == 0)
+		return rb_err_set(RB_E_INVAL, "no shares given");
+	if (n > CEREMONY_MAX_SHARES)
+		return rb_err_set(RB_E_INVAL, "%zu shares given; a ceremony has at most %d", n, CEREMONY_MAX_SHARES);
+	/* slip39_combine takes exactly the threshold: use the first minimal
+	 * subset of what was given (verify checks all of them). */
+	{
+		struct subset_walk w;
+		const struct rb_secret *set[CEREMONY_MAX_SHARES];
+
+		memset(&w, 0, sizeof(w));
+		if ((err = walk_init(&w, mnemonics, n)) < 0)
+			return err;
+		w.first_only = true;
+		if ((err = walk_groups(&w, 0, w.group_threshold)) < 0)
+			return err;
+		if (err == 0)
+			/* Not enough for any subset: let slip39_combine say
+			 * which group lacks shares. */
+			err = slip39_combine(mnemonics, n, passphrase, &key);
+		else {
+			for (size_t i = 0; i < w.n_pick; i++)
+				set[i] = mnemonics[w.pick[i]];
+			err = slip39_combine(set, w.n_pick, passphrase, &key);
+		}
+		if (err < 0)
+			return err;
+	}
+	if (key->len != CEREMONY_KEY_LEN)
+		return rb_err_set(RB_E_INVAL, "the shares hold a %zu-byte secret, not a %d-byte wrap key; they are "
+				  "not from a rombsr key ceremony", key->len, CEREMONY_KEY_LEN);
+	if ((err = ceremony_key_fingerprint(key, fpr)) < 0)
+		return err;
+	memcpy(ret_fpr, fpr, P11_WRAP_FPR_LEN);
+	*ret_key = TAKE_PTR(key);
 	return RB_OK;
 }
