@@ -103,5 +103,7 @@ int cmd_hsm_revoke(int argc, char **argv);
 int cmd_hsm_rotate(int argc, char **argv);
 int cmd_verify_rotation(int argc, char **argv);
 int cmd_ceremony(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

@@ -26,6 +26,8 @@ static const struct {
 	{ "verify", cmd_verify, "verify files (.asc/.sig, APKs) against the key manifest" },
 	{ "audit", cmd_audit, "verify the audit log, show its history, print and check proofs" },
 	{ "ceremony", cmd_ceremony, "key ceremony: make, split, check and restore the wrap key (SLIP-0039, age)" },
+	{ "backup", cmd_backup, "the same as 'ceremony init': back up the wrap key as Shamir shares" },
+	{ "restore", cmd_restore, "the same as 'ceremony restore': recombine shares onto a fresh HSM" },
 };
 
 static void usage(FILE *f)

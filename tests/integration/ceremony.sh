@@ -73,8 +73,8 @@ WORD=$(grep -v '^#' "$WORK/mnemonics.txt" | head -1 | awk '{print $5 " " $6 " " 
 "$ROMBSR" audit show "$STATE/audit" >"$WORK/audit.txt" 2>&1 || true
 grep -q "import" "$WORK/audit.txt" || { cat "$WORK/audit.txt" >&2; fail "no import entry in the audit log"; }
 
-step "a second init on the same token is refused, nothing written"
-expect_exit 10 "$ROMBSR" ceremony init --shares 3 --threshold 2 "${S[@]}" "${PIN[@]}" \
+step "a second init on the same token is refused, nothing written (as 'rombsr backup', its alias)"
+expect_exit 10 "$ROMBSR" backup --shares 3 --threshold 2 "${S[@]}" "${PIN[@]}" \
 	--mnemonics-out "$WORK/again.txt"
 expect_err "already has a wrap key"
 [ ! -e "$WORK/again.txt" ] || fail "shares written for a refused ceremony"
@@ -119,7 +119,8 @@ expect_exit 4 "$ROMBSR" sign-file --key dev-p256 "${S[@]}" "${PIN[@]}" "${T[@]}"
 	"$WORK/payload.bin"
 BEFORE=$(objects "$STATE" "$ESCROW")
 unchanged() { [ "$(objects "$STATE" "$ESCROW")" = "$BEFORE" ] || fail "the token changed: $1"; }
-R=(ceremony restore "${S[@]}" "${PIN[@]}" "${T[@]}" --passphrase-file "$WORK/pass")
+# `rombsr restore` is the alias of `ceremony restore` users look for.
+R=(restore "${S[@]}" "${PIN[@]}" "${T[@]}" --passphrase-file "$WORK/pass")
 
 step "refused: two shares"
 expect_exit 2 "$ROMBSR" "${R[@]}" --mnemonic-file "$WORK/two.txt"
