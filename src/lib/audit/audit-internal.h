@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "audit/merkle.h"
+#include "json/json.h"
 #include "util/buf.h"
 
 /* The tree in memory: level l holds the hashes of the complete subtrees of
@@ -41,6 +42,28 @@ int audit_tile_bytes(struct audit_tree *t, int level, uint64_t n, unsigned w, st
 /* rb_err_set() with the current detail after ": " - copied first, since
  * rb_err_set() formats into the buffer rb_err_detail() points at. */
 int audit_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Strict padded base64 (canonical trailing bits) of n bytes at s: 1 and
+ * the decoded length, or 0. */
+int audit_b64_check(const char *s, size_t n, size_t *ret_len);
+/* 1 if s[0..n) is lowercase hex of even length min..max. */
+int audit_lower_hex(const char *s, size_t n, size_t min, size_t max);
+
+/* Append the canonical JSON of entry v to out: the bytes
+ * json_emit(v, JSON_CANONICAL, out) writes, faster for entry shapes. */
+int audit_entry_emit(const struct json_value *v, struct rb_buf *out);
+
+/* Non-zero if a byte of x is below 0x20, at or above 0x80, '"' or '\\'
+ * (may also be non-zero when none is, so callers then look byte by byte):
+ * how the entry scanner and emitter skip runs of plain ASCII eight bytes
+ * at a time. */
+static inline uint64_t audit_word_special(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+
+	return ((x - ones * 0x20) | x | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+}
 
 #define AUDIT_CHECKPOINT_FILE "checkpoint"
 #define AUDIT_BUNDLE_MAX (TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))

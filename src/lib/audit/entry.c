@@ -142,7 +142,7 @@ static const struct field *field_find(const struct field *fs, size_t n, const ch
 /* Strict RFC 4648 base64 with padding, canonical trailing bits; the
  * decoded length. Faster than decoding: entries are checked on every
  * open and every verification. */
-static int b64_check(const char *s, size_t n, size_t *ret_len)
+int audit_b64_check(const char *s, size_t n, size_t *ret_len)
 {
 	static int8_t val[256];
 	static int init;
@@ -235,7 +235,7 @@ static int check_field(const struct json_value *v, const struct field *f)
 	case F_SIG: {
 		size_t len;
 
-		if (!b64_check(s, strlen(s), &len) || len == 0 || len > AUDIT_SIG_MAX)
+		if (!audit_b64_check(s, strlen(s), &len) || len == 0 || len > AUDIT_SIG_MAX)
 			return json_err_set(v, RB_E_PARSE, "%s: expected base64 of 1..%u bytes", f->key,
 					    AUDIT_SIG_MAX);
 		return RB_OK;

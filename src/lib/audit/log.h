@@ -13,16 +13,19 @@
  *   audit_log_inclusion_proof(log, index, size, &proof) per signature
  *   release the responses (index, checkpoint, proof)
  *
- * Durability: an append writes the entry bundles it touches (temp file and
- * rename, so a reader sees the old bundle or the new one) and then makes
- * them durable with one syncfs() of the log's file system before it
- * returns; the bundles it supersedes are removed only after that. Hash
- * tiles and the checkpoint are written only by audit_log_checkpoint: tiles
- * first, a syncfs, then the checkpoint and another syncfs, so a checkpoint
- * on disk always has its tiles.
+ * Durability: an append serialises each entry once, writes the entry
+ * bundles it touches to temp files, fdatasyncs them (in parallel, so their
+ * cache flushes are merged), renames them into place and fsyncs each
+ * directory that changed - once per batch - before it returns, so a
+ * reader sees the old bundle or the complete new one. Only the log's own
+ * files are synced, never the whole file system. The bundles it
+ * supersedes are removed only after that. Hash tiles and the checkpoint
+ * are written only by audit_log_checkpoint: tiles first, synced the same
+ * way, then the checkpoint, so a checkpoint on disk always has its tiles.
  *
  * Recovery at open: the entry bundles are the ground truth. open reads
- * every bundle, parses every entry strictly and recomputes the tree. It
+ * every bundle, checks every entry strictly (audit_entry_validate, which
+ * accepts exactly what audit_entry_parse accepts) and recomputes the tree. It
  * refuses (RB_E_VERIFY) a log whose entries do not match its own
  * checkpoint. Beyond the checkpoint, a bundle that does not parse
  * completely (a torn tail, e.g. from a file system that reordered the
@@ -68,7 +71,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct audit_log *, audit_log_close)
  * entry for a request id already in the log is RB_E_EXISTS: a request is
  * signed at most once. */
 int audit_log_append(struct audit_log *log, const struct json_value *entry, uint64_t *ret_index);
-/* Append n entries with one syncfs for the batch. Every entry is checked
+/* Append n entries with one sync of their bundles for the batch. Every entry is checked
  * before anything is written, so a bad entry appends nothing. On an I/O
  * error the log refuses further calls (RB_E_STATE) until it is reopened; a
  * reopened log may hold a prefix of the failed batch - recorded, never

@@ -1,0 +1,557 @@
+/* The fast entry reader: one scan over the bytes that accepts exactly
+ * what audit_entry_parse() accepts (strict JSON, parsed, checked against
+ * the field table and re-emitted canonical), without the tree and the
+ * re-emission. Opening and verifying a log reads every entry, so this is
+ * what sets their speed (docs/formats/audit-entry.md, "Reading fast").
+ *
+ * Why the two agree: a canonical entry has no whitespace, its keys are
+ * table keys (plain ASCII, never escaped) in strictly increasing byte
+ * order (which is also RFC 8785 order for ASCII, and rules out
+ * duplicates), its strings escape exactly '"', '\\' and U+0001..U+001F in
+ * the emitter's spelling (U+0000 cannot occur: the parser refuses it),
+ * its only integer is `"version":1`, and every value has the one JSON
+ * type the table allows. Anything else either fails the strict parser,
+ * fails audit_entry_check(), or re-emits differently. */
+#include <stdbool.h>
+#include <string.h>
+
+#include "audit/audit-internal.h"
+#include "audit/entry.h"
+#include "util/encode.h"
+#include "util/err.h"
+#include "util/timefmt.h"
+
+enum scan_kind {
+	S_STR = 1,   /* UTF-8, 1..AUDIT_FIELD_MAX decoded bytes */
+	S_LIST,      /* array of S_STR, at most AUDIT_APPROVALS_MAX */
+	S_FPR,       /* 64 lowercase hex */
+	S_NODE,      /* 40 lowercase hex */
+	S_ID,        /* lowercase hex, even, 2..128 */
+	S_DIGEST,    /* lowercase hex, even, 2..2*AUDIT_DIGEST_MAX */
+	S_SIG,       /* padded base64 of 1..AUDIT_SIG_MAX bytes */
+	S_SCHEME,    /* an rb_sig_scheme name */
+	S_FORMAT,    /* "rombsr-audit-entry" */
+	S_VERSION,   /* the integer 1 */
+	S_TYPE,      /* an event name */
+	S_TIME,      /* RFC 3339 UTC */
+};
+
+/* Every key of every type, sorted by bytes; the index is the bit in the
+ * masks below. */
+enum {
+	K_ACTOR, K_APPROVALS, K_ARTIFACT, K_ARTIFACT_SHA256, K_BUILD_ID, K_CONFIG_SHA256,
+	K_DETAIL, K_DIGEST, K_FORMAT, K_KEY, K_KEY_FINGERPRINT, K_MANIFEST_SHA256, K_NEW_KEY,
+	K_NEW_KEY_FINGERPRINT, K_NODE, K_REASON, K_REQUEST_ID, K_ROLE, K_SCHEME, K_SIGNATURE,
+	K_TIME, K_TOKEN, K_TYPE, K_VERSION, K_COUNT,
+};
+
+static const struct {
+	const char *name;
+	size_t len;
+	enum scan_kind kind;
+} keys[K_COUNT] = {
+#define KEY(n, k) { n, sizeof(n) - 1, k }
+	[K_ACTOR] = KEY("actor", S_STR),
+	[K_APPROVALS] = KEY("approvals", S_LIST),
+	[K_ARTIFACT] = KEY("artifact", S_STR),
+	[K_ARTIFACT_SHA256] = KEY("artifact_sha256", S_FPR),
+	[K_BUILD_ID] = KEY("build_id", S_STR),
+	[K_CONFIG_SHA256] = KEY("config_sha256", S_FPR),
+	[K_DETAIL] = KEY("detail", S_STR),
+	[K_DIGEST] = KEY("digest", S_DIGEST),
+	[K_FORMAT] = KEY("format", S_FORMAT),
+	[K_KEY] = KEY("key", S_STR),
+	[K_KEY_FINGERPRINT] = KEY("key_fingerprint", S_FPR),
+	[K_MANIFEST_SHA256] = KEY("manifest_sha256", S_FPR),
+	[K_NEW_KEY] = KEY("new_key", S_STR),
+	[K_NEW_KEY_FINGERPRINT] = KEY("new_key_fingerprint", S_FPR),
+	[K_NODE] = KEY("node", S_NODE),
+	[K_REASON] = KEY("reason", S_STR),
+	[K_REQUEST_ID] = KEY("request_id", S_ID),
+	[K_ROLE] = KEY("role", S_STR),
+	[K_SCHEME] = KEY("scheme", S_SCHEME),
+	[K_SIGNATURE] = KEY("signature", S_SIG),
+	[K_TIME] = KEY("time", S_TIME),
+	[K_TOKEN] = KEY("token", S_STR),
+	[K_TYPE] = KEY("type", S_TYPE),
+	[K_VERSION] = KEY("version", S_VERSION),
+#undef KEY
+};
+
+#define B(k) (1u << (k))
+#define COMMON (B(K_FORMAT) | B(K_TIME) | B(K_TYPE) | B(K_VERSION))
+
+/* The same sets as the field tables in entry.c: allowed keys and the
+ * required ones among them, per type. */
+static const struct {
+	uint32_t allowed, required;
+} masks[] = {
+	[AUDIT_SIGN] = {
+		COMMON | B(K_APPROVALS) | B(K_ARTIFACT) | B(K_ARTIFACT_SHA256) | B(K_BUILD_ID) |
+		B(K_DIGEST) | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_NODE) | B(K_REQUEST_ID) |
+		B(K_SCHEME) | B(K_SIGNATURE),
+		COMMON | B(K_APPROVALS) | B(K_ARTIFACT) | B(K_ARTIFACT_SHA256) | B(K_BUILD_ID) |
+		B(K_DIGEST) | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_NODE) | B(K_REQUEST_ID) |
+		B(K_SCHEME) | B(K_SIGNATURE),
+	},
+	[AUDIT_REJECT] = {
+		COMMON | B(K_ARTIFACT) | B(K_BUILD_ID) | B(K_KEY) | B(K_NODE) | B(K_REASON) |
+		B(K_REQUEST_ID),
+		COMMON | B(K_BUILD_ID) | B(K_REASON) | B(K_REQUEST_ID),
+	},
+#define KEY_EVENT { COMMON | B(K_ACTOR) | B(K_DETAIL) | B(K_KEY) | B(K_KEY_FINGERPRINT), \
+		    COMMON | B(K_ACTOR) | B(K_KEY) | B(K_KEY_FINGERPRINT) }
+	[AUDIT_KEYGEN] = KEY_EVENT,
+	[AUDIT_IMPORT] = KEY_EVENT,
+	[AUDIT_UNWRAP] = KEY_EVENT,
+	[AUDIT_REVOKE] = KEY_EVENT,
+#undef KEY_EVENT
+	[AUDIT_ROTATE] = {
+		COMMON | B(K_ACTOR) | B(K_DETAIL) | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_NEW_KEY) |
+		B(K_NEW_KEY_FINGERPRINT),
+		COMMON | B(K_ACTOR) | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_NEW_KEY) |
+		B(K_NEW_KEY_FINGERPRINT),
+	},
+	[AUDIT_PROVISION] = {
+		COMMON | B(K_ACTOR) | B(K_MANIFEST_SHA256) | B(K_TOKEN),
+		COMMON | B(K_ACTOR) | B(K_MANIFEST_SHA256) | B(K_TOKEN),
+	},
+	[AUDIT_POLICY_CHANGE] = {
+		COMMON | B(K_ACTOR) | B(K_CONFIG_SHA256),
+		COMMON | B(K_ACTOR) | B(K_CONFIG_SHA256),
+	},
+	[AUDIT_LOGIN_FAILURE] = {
+		COMMON | B(K_REASON) | B(K_ROLE) | B(K_TOKEN),
+		COMMON | B(K_REASON) | B(K_ROLE) | B(K_TOKEN),
+	},
+};
+
+struct scan {
+	const uint8_t *start, *p, *end;
+};
+
+static int scan_fail(const struct scan *s, const char *what)
+{
+	return rb_err_set(RB_E_PARSE, "byte %zu: %s", (size_t)(s->p - s->start), what);
+}
+
+static int key_lookup(const uint8_t *p, size_t n)
+{
+	int lo = 0, hi = K_COUNT;
+
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		size_t kl = keys[mid].len;
+		int c = memcmp(p, keys[mid].name, n < kl ? n : kl);
+
+		if (c == 0)
+			c = n < kl ? -1 : n > kl ? 1 : 0;
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+static const uint8_t lhex[256] = {
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+};
+
+static bool is_lhex(uint8_t c)
+{
+	return lhex[c];
+}
+
+/* Bytes that stand for themselves in a canonical string. */
+static const uint8_t plain[256] = {
+	/* 0x20..0x7f except '"' (0x22) and '\\' (0x5c) */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* One canonical string starting at its opening quote: UTF-8 as the strict
+ * parser wants it (no overlongs, surrogates or code points past U+10FFFF),
+ * escapes exactly as json_emit() writes them. On return s->p is after the
+ * closing quote; *ret_dlen is the decoded length, *ret_esc whether it had
+ * an escape. */
+static int scan_string(struct scan *s, size_t *ret_dlen, bool *ret_esc)
+{
+	const uint8_t *p = s->p, *end = s->end;
+	size_t dlen = 0;
+	bool esc = false;
+
+	if (p >= end || *p != '"')
+		return scan_fail(s, "expected a string");
+	p++;
+	for (;;) {
+		uint8_t c;
+
+		/* Runs of plain ASCII are nearly all of an entry: eight bytes
+		 * at a time, then byte by byte up to the byte that ends the
+		 * run (the word test may also stop early; the byte loop then
+		 * just goes on). */
+		{
+			const uint8_t *run = p;
+
+			while (end - p >= 8) {
+				uint64_t x;
+
+				memcpy(&x, p, 8);
+				if (audit_word_special(x))
+					break;
+				p += 8;
+			}
+			while (p < end && plain[*p])
+				p++;
+			dlen += (size_t)(p - run);
+		}
+		if (p >= end) {
+			s->p = p;
+			return scan_fail(s, "unterminated string");
+		}
+		c = *p;
+		if (c == '"')
+			break;
+		if (c < 0x20) {
+			s->p = p;
+			return scan_fail(s, "raw control character in a string");
+		}
+		if (c == '\\') {
+			uint8_t e;
+
+			if (end - p < 2) {
+				s->p = p;
+				return scan_fail(s, "unterminated escape");
+			}
+			e = p[1];
+			if (e == '"' || e == '\\' || e == 'b' || e == 't' || e == 'n' || e == 'f' ||
+			    e == 'r') {
+				p += 2;
+			} else if (e == 'u' && end - p >= 6 && p[2] == '0' && p[3] == '0' &&
+				   (p[4] == '0' || p[4] == '1') && is_lhex(p[5])) {
+				unsigned v = (unsigned)(p[4] - '0') << 4 |
+					     (unsigned)(p[5] <= '9' ? p[5] - '0' : p[5] - 'a' + 10);
+
+				/* \u0000 is refused by the parser; the short forms
+				 * must be used where they exist. */
+				if (v == 0 || v == '\b' || v == '\t' || v == '\n' || v == '\f' || v == '\r') {
+					s->p = p;
+					return scan_fail(s, "escape not in canonical form");
+				}
+				p += 6;
+			} else {
+				s->p = p;
+				return scan_fail(s, "escape not in canonical form");
+			}
+			dlen++;
+			esc = true;
+			continue;
+		}
+		/* Multi-byte UTF-8 (RFC 3629 table 3-7). */
+		{
+			size_t n, left = (size_t)(end - p);
+			uint8_t lo = 0x80, hi = 0xbf;
+
+			if (c >= 0xc2 && c <= 0xdf)
+				n = 2;
+			else if (c >= 0xe0 && c <= 0xef) {
+				n = 3;
+				if (c == 0xe0)
+					lo = 0xa0;
+				else if (c == 0xed)
+					hi = 0x9f;
+			} else if (c >= 0xf0 && c <= 0xf4) {
+				n = 4;
+				if (c == 0xf0)
+					lo = 0x90;
+				else if (c == 0xf4)
+					hi = 0x8f;
+			} else {
+				s->p = p;
+				return scan_fail(s, "invalid UTF-8");
+			}
+			if (left < n || p[1] < lo || p[1] > hi || (n > 2 && (p[2] & 0xc0) != 0x80) ||
+			    (n > 3 && (p[3] & 0xc0) != 0x80)) {
+				s->p = p;
+				return scan_fail(s, "invalid UTF-8");
+			}
+			p += n;
+			dlen += n;
+		}
+	}
+	s->p = p + 1;
+	*ret_dlen = dlen;
+	*ret_esc = esc;
+	return RB_OK;
+}
+
+int audit_lower_hex(const char *s, size_t n, size_t min, size_t max)
+{
+	if (n < min || n > max || n % 2)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_lhex((uint8_t)s[i]))
+			return 0;
+	return 1;
+}
+
+/* The last time value accepted, per thread: entries of a batch share
+ * their time, and rb_time_parse() (timegm and a round trip) costs more
+ * than the rest of an entry. Caching the exact bytes changes nothing
+ * about what is accepted. */
+static _Thread_local char time_ok[RB_TIME_LEN + 1];
+
+static int time_valid(const char *v, size_t n)
+{
+	char buf[RB_TIME_LEN + 1];
+	int64_t t;
+
+	if (n != RB_TIME_LEN)
+		return 0;
+	if (time_ok[0] && memcmp(time_ok, v, RB_TIME_LEN) == 0)
+		return 1;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	if (rb_time_parse(buf, &t) < 0)
+		return 0;
+	memcpy(time_ok, buf, sizeof(time_ok));
+	return 1;
+}
+
+/* A value of the given kind at s->p. v_* receive the raw span of string
+ * values. */
+static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
+		      enum audit_event *ret_type)
+{
+	const char *name = keys[k].name;
+	const uint8_t *v0;
+	size_t dlen, n;
+	bool esc;
+	int err;
+
+	if (keys[k].kind == S_VERSION) {
+		/* The only integer, and only 1 is read: "1" then ',' or '}'. */
+		if (s->end - s->p < 2 || s->p[0] != '1' || (s->p[1] != ',' && s->p[1] != '}'))
+			return scan_fail(s, "version: this rombsr reads audit entries of version 1 "
+					 "(canonical integer)");
+		s->p++;
+		return RB_OK;
+	}
+	if (keys[k].kind == S_LIST) {
+		unsigned count = 0;
+
+		if (s->p >= s->end || *s->p != '[')
+			return scan_fail(s, "approvals: expected an array");
+		s->p++;
+		if (s->p < s->end && *s->p == ']') {
+			s->p++;
+			return RB_OK;
+		}
+		for (;;) {
+			if ((err = scan_string(s, &dlen, &esc)) < 0)
+				return audit_err_prefix(err, "approvals");
+			if (dlen == 0 || dlen > AUDIT_FIELD_MAX)
+				return scan_fail(s, "approvals: each must be 1..512 bytes");
+			if (++count > AUDIT_APPROVALS_MAX)
+				return scan_fail(s, "approvals: more than 32");
+			if (s->p < s->end && *s->p == ']') {
+				s->p++;
+				return RB_OK;
+			}
+			if (s->p >= s->end || *s->p != ',')
+				return scan_fail(s, "approvals: expected ',' or ']'");
+			s->p++;
+		}
+	}
+	v0 = s->p + 1;
+	if ((err = scan_string(s, &dlen, &esc)) < 0)
+		return audit_err_prefix(err, "%s", name);
+	n = (size_t)(s->p - 1 - v0);
+	if (keys[k].kind == S_STR) {
+		if (dlen == 0 || dlen > AUDIT_FIELD_MAX)
+			return rb_err_set(RB_E_PARSE, "%s: must be 1..%u bytes", name, AUDIT_FIELD_MAX);
+		return RB_OK;
+	}
+	/* Every other kind is plain printable ASCII: an escape can only
+	 * stand for a character none of them allows. */
+	if (esc)
+		return rb_err_set(RB_E_PARSE, "%s: escaped character not allowed here", name);
+	*ret_v = (const char *)v0;
+	*ret_n = n;
+	switch (keys[k].kind) {
+	case S_FPR:
+		if (!audit_lower_hex(*ret_v, n, 64, 64))
+			return rb_err_set(RB_E_PARSE, "%s: expected 64 lowercase hex digits", name);
+		return RB_OK;
+	case S_NODE:
+		if (!audit_lower_hex(*ret_v, n, 2 * AUDIT_NODE_FPR_LEN, 2 * AUDIT_NODE_FPR_LEN))
+			return rb_err_set(RB_E_PARSE, "%s: expected %u lowercase hex digits", name,
+					  2 * AUDIT_NODE_FPR_LEN);
+		return RB_OK;
+	case S_ID:
+		if (!audit_lower_hex(*ret_v, n, 2, 128))
+			return rb_err_set(RB_E_PARSE, "%s: expected 2..128 lowercase hex digits", name);
+		return RB_OK;
+	case S_DIGEST:
+		if (!audit_lower_hex(*ret_v, n, 2, 2 * AUDIT_DIGEST_MAX))
+			return rb_err_set(RB_E_PARSE, "%s: expected lowercase hex of at most %u bytes",
+					  name, AUDIT_DIGEST_MAX);
+		return RB_OK;
+	case S_SIG: {
+		size_t blen;
+
+		if (!audit_b64_check(*ret_v, n, &blen) || blen == 0 || blen > AUDIT_SIG_MAX)
+			return rb_err_set(RB_E_PARSE, "%s: expected base64 of 1..%u bytes", name,
+					  AUDIT_SIG_MAX);
+		return RB_OK;
+	}
+	case S_SCHEME: {
+		char buf[64];
+		enum rb_sig_scheme sc;
+
+		if (n >= sizeof(buf))
+			return rb_err_set(RB_E_PARSE, "%s: unknown signature scheme", name);
+		memcpy(buf, *ret_v, n);
+		buf[n] = '\0';
+		if (rb_sig_scheme_from_name(buf, &sc) < 0)
+			return rb_err_set(RB_E_PARSE, "%s: unknown signature scheme", name);
+		return RB_OK;
+	}
+	case S_FORMAT:
+		if (n != sizeof(AUDIT_ENTRY_FORMAT) - 1 || memcmp(*ret_v, AUDIT_ENTRY_FORMAT, n) != 0)
+			return rb_err_set(RB_E_PARSE, "format: expected \"" AUDIT_ENTRY_FORMAT "\"");
+		return RB_OK;
+	case S_TYPE: {
+		char buf[32];
+
+		if (n >= sizeof(buf))
+			return rb_err_set(RB_E_PARSE, "type: unknown event type");
+		memcpy(buf, *ret_v, n);
+		buf[n] = '\0';
+		if (audit_event_parse(buf, ret_type) < 0)
+			return rb_err_set(RB_E_PARSE, "type: unknown event type");
+		return RB_OK;
+	}
+	case S_TIME:
+		if (!time_valid(*ret_v, n))
+			return rb_err_set(RB_E_PARSE, "time: expected an RFC 3339 UTC time like "
+					  "2026-11-22T08:30:00Z");
+		return RB_OK;
+	default:
+		return rb_err_set(RB_E_PARSE, "%s: unexpected field kind", name);
+	}
+}
+
+int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view *ret)
+{
+	struct scan s = { bytes, bytes, (const uint8_t *)bytes + len };
+	struct audit_entry_view view;
+	const char *span[K_COUNT] = { 0 };
+	size_t span_len[K_COUNT] = { 0 };
+	enum audit_event type = 0;
+	uint32_t seen = 0;
+	int last = -1, err;
+
+	if (len > AUDIT_ENTRY_MAX)
+		return rb_err_set(RB_E_TOOBIG, "entry is %zu bytes, more than %u", len, AUDIT_ENTRY_MAX);
+	if (len < 2 || s.p[0] != '{')
+		return scan_fail(&s, "an entry is one JSON object in canonical form");
+	s.p++;
+	for (;;) {
+		const uint8_t *k0;
+		size_t dlen, kn;
+		bool esc;
+		int k;
+
+		k0 = s.p + 1;
+		if ((err = scan_string(&s, &dlen, &esc)) < 0)
+			return audit_err_prefix(err, "key");
+		/* Keys strictly increase (canonical order, no duplicates), so
+		 * the next key is found by looking forward from the last one:
+		 * at most K_COUNT comparisons for the whole entry. */
+		kn = (size_t)(s.p - 1 - k0);
+		k = -1;
+		for (int j = last + 1; !esc && j < K_COUNT; j++)
+			if (keys[j].len == kn && memcmp(keys[j].name, k0, kn) == 0) {
+				k = j;
+				break;
+			}
+		if (k < 0) {
+			k = esc ? -1 : key_lookup(k0, kn);
+			if (k < 0)
+				return rb_err_set(RB_E_PARSE, "byte %zu: unknown key \"%.*s\"",
+						  (size_t)(k0 - s.start), (int)(dlen > 64 ? 64 : dlen),
+						  (const char *)k0);
+			return rb_err_set(RB_E_PARSE, "byte %zu: key \"%s\" out of canonical order or "
+					  "repeated", (size_t)(k0 - s.start), keys[k].name);
+		}
+		last = k;
+		if (s.p >= s.end || *s.p != ':')
+			return scan_fail(&s, "expected ':' (no whitespace in canonical form)");
+		s.p++;
+		if ((err = scan_value(&s, k, &span[k], &span_len[k], &type)) < 0)
+			return err;
+		seen |= B(k);
+		if (s.p < s.end && *s.p == ',') {
+			s.p++;
+			continue;
+		}
+		if (s.p < s.end && *s.p == '}') {
+			s.p++;
+			break;
+		}
+		return scan_fail(&s, "expected ',' or '}' (no whitespace in canonical form)");
+	}
+	if (s.p != s.end)
+		return scan_fail(&s, "trailing data after the entry");
+	if (!(seen & B(K_FORMAT)) || !(seen & B(K_VERSION)) || !(seen & B(K_TYPE)) ||
+	    !(seen & B(K_TIME)))
+		return rb_err_set(RB_E_PARSE, "missing key \"%s\"",
+				  !(seen & B(K_FORMAT)) ? "format" : !(seen & B(K_VERSION)) ? "version" :
+				  !(seen & B(K_TYPE)) ? "type" : "time");
+	if (seen & ~masks[type].allowed) {
+		for (int k = 0; k < K_COUNT; k++)
+			if (seen & ~masks[type].allowed & B(k))
+				return rb_err_set(RB_E_PARSE, "unknown key \"%s\" in a %s entry",
+						  keys[k].name, audit_event_name(type));
+	}
+	if (~seen & masks[type].required) {
+		for (int k = 0; k < K_COUNT; k++)
+			if (~seen & masks[type].required & B(k))
+				return rb_err_set(RB_E_PARSE, "missing key \"%s\" in a %s entry",
+						  keys[k].name, audit_event_name(type));
+	}
+	if (ret) {
+		memset(&view, 0, sizeof(view));
+		view.type = type;
+		view.time = span[K_TIME];
+		if (type == AUDIT_SIGN || type == AUDIT_REJECT) {
+			view.request_id = span[K_REQUEST_ID];
+			view.request_id_len = span_len[K_REQUEST_ID];
+		}
+		if (type == AUDIT_SIGN) {
+			view.signature = span[K_SIGNATURE];
+			view.signature_len = span_len[K_SIGNATURE];
+		}
+		*ret = view;
+	}
+	return RB_OK;
+}
+
+int audit_entry_view_signature(const struct audit_entry_view *view, uint8_t **ret,
+			       size_t *ret_len)
+{
+	if (!view->signature)
+		return rb_err_set(RB_E_INVAL, "a %s entry has no signature", audit_event_name(view->type));
+	return rb_base64_decode(view->signature, view->signature_len, true, ret, ret_len);
+}
