@@ -45,7 +45,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what, int err)
+static __attribute__((noreturn)) void die(const char *what, int err)
 {
 	fprintf(stderr, "audit-log: %s: %s (%s)\n", what, rb_strerror(err), rb_err_detail());
 	exit(1);
