@@ -1,14 +1,18 @@
 /* rombsr audit verify|show|prove|check-proof: read and check the audit log
  * (no HSM needed; the sign node writes the log). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/crosscheck.h"
 #include "audit/log.h"
 #include "audit/note.h"
 #include "cli.h"
+#include "fsutil.h"
+#include "queue/git.h"
 #include "keys/manifest.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -22,7 +26,9 @@ static void help(void)
 {
 	printf("usage: rombsr audit verify DIR (--manifest FILE | --key VKEY) [--origin NAME]\n"
 	       "                              [--trust-dir DIR | --no-trust]\n"
+	       "                              [--queue QUEUE [--cache DIR] [--branch NAME]]\n"
 	       "       rombsr audit show DIR [--key NAME] [--since TIME] [--json]\n"
+	       "       rombsr audit show DIR --leaf N --raw\n"
 	       "       rombsr audit prove DIR (--leaf N | --consistency OLD) [--size N]\n"
 	       "       rombsr audit check-proof --checkpoint FILE --proof FILE\n"
 	       "                              (--manifest FILE | --key VKEY) [--origin NAME]\n"
@@ -34,9 +40,17 @@ static void help(void)
 	       "             checkpoint this verifier trusted last (kept in --trust-dir, default\n"
 	       "             ~/.local/state/rombsr/audit-trust/<SHA-256 of the origin>).\n"
 	       "             Names the first bad entry.\n"
+	       "             --queue (needs --manifest) also cross-checks the signing queue\n"
+	       "             (a URL or path, mirrored into --cache DIR or a temporary\n"
+	       "             directory): every `sign` entry must answer a request of the\n"
+	       "             queue, every signature in a response signed by the manifest's\n"
+	       "             queue key must be the logged one at its audit.leaf, and no\n"
+	       "             logged signature may belong to a rejected request. A signature\n"
+	       "             the HSM made outside the flow shows up as unexplained (exit 7).\n"
 	       "show         print the history, one entry per line (--json: JSON lines);\n"
 	       "             --key keeps entries about key NAME, --since entries at or after\n"
-	       "             TIME (2026-11-22T08:30:00Z).\n"
+	       "             TIME (2026-11-22T08:30:00Z). --leaf N --raw prints the exact\n"
+	       "             canonical bytes of entry N (what its leaf hash covers).\n"
 	       "prove        print an inclusion proof for entry N, or a consistency proof from\n"
 	       "             size OLD, for the tree of --size entries (default: the checkpoint).\n"
 	       "check-proof  verify a proof offline against a signed checkpoint, as an auditor\n"
@@ -63,12 +77,16 @@ enum {
 	OPT_ENTRY,
 	OPT_LEAF_HASH,
 	OPT_OLD_CHECKPOINT,
+	OPT_QUEUE,
+	OPT_CACHE,
+	OPT_BRANCH,
+	OPT_RAW,
 };
 
 struct opts {
 	const char *manifest, *key, *origin, *trust_dir, *since, *checkpoint, *proof, *entry,
-		*leaf_hash, *old_checkpoint, *leaf, *consistency, *size;
-	bool no_trust, json;
+		*leaf_hash, *old_checkpoint, *leaf, *consistency, *size, *queue, *cache, *branch;
+	bool no_trust, json, raw;
 };
 
 /* rb_err_set() with the current detail after ": " - copied first, since
@@ -168,6 +186,92 @@ static int read_checkpoint_and_verifier(const struct opts *o, const char *path, 
 	return RB_OK;
 }
 
+static int open_log_of(const char *dir, struct audit_log **ret);
+
+/* The queue's mirror: --cache DIR, or a new temporary directory (removed
+ * afterwards: *ret_tmp). */
+static int mirror_queue(const struct opts *o, struct queue **ret, char **ret_tmp)
+{
+	_cleanup_free_ char *tmp = NULL, *local = NULL;
+	const char *base = getenv("TMPDIR");
+	char tip[QUEUE_OID_HEX + 1];
+	struct queue *q = NULL;
+	int err;
+
+	if (!o->cache) {
+		if (asprintf(&tmp, "%s/rombsr-audit-queue-XXXXXX", base && *base ? base : "/tmp") < 0)
+			return RB_E_NOMEM;
+		if (!mkdtemp(tmp))
+			return rb_err_set(RB_E_IO, "%s: cannot create a temporary directory: %s", tmp,
+					  strerror(errno));
+		if (asprintf(&local, "%s/queue", tmp) < 0)
+			return RB_E_NOMEM;
+	}
+	err = queue_open(o->queue, o->cache ? o->cache : local, o->branch ? o->branch :
+			 QUEUE_DEFAULT_BRANCH, &q);
+	if (err == 0)
+		err = queue_fetch(q, tip);
+	if (err < 0) {
+		queue_free(q);
+		if (tmp)
+			cli_remove_tree(tmp);
+		return err_prefix(err, "--queue %s", o->queue);
+	}
+	*ret = q;
+	*ret_tmp = TAKE_PTR(tmp);
+	return RB_OK;
+}
+
+static void print_finding(const struct audit_xcheck_finding *f)
+{
+	printf("%s:", audit_xcheck_kind_name(f->kind));
+	if (f->leaf != AUDIT_XCHECK_NO_LEAF)
+		printf(" leaf %" PRIu64, f->leaf);
+	if (f->path)
+		printf(" %s", f->path);
+	if (f->commit)
+		printf(" (commit %s)", f->commit);
+	printf(": %s\n", f->message);
+}
+
+static int do_crosscheck(const struct opts *o, const char *dir, const struct note_verifier *v)
+{
+	_cleanup_(audit_log_closep) struct audit_log *log = NULL;
+	_cleanup_(audit_xcheck_report_freep) struct audit_xcheck_report *rep = NULL;
+	_cleanup_free_ char *tmp = NULL;
+	struct queue *q = NULL;
+	struct manifest *m = NULL;
+	int err;
+
+	if ((err = open_log_of(dir, &log)) < 0 || (err = manifest_load(o->manifest, &m)) < 0)
+		return cli_fail(verb, err);
+	if ((err = mirror_queue(o, &q, &tmp)) < 0) {
+		manifest_free(m);
+		return cli_fail(verb, err);
+	}
+	err = audit_crosscheck(log, q, m, v, &rep);
+	queue_free(q);
+	manifest_free(m);
+	if (tmp)
+		cli_remove_tree(tmp);
+	if (err < 0)
+		return cli_fail(verb, err_prefix(err, "cross-check with %s", o->queue));
+	for (size_t i = 0; i < rep->n_findings; i++)
+		print_finding(&rep->findings[i]);
+	printf("queue %s at %s: %zu request documents (%zu requests), %zu responses signed by the "
+	       "queue key, %zu signatures, %zu matched the log; log: %" PRIu64 " entries, %" PRIu64
+	       " sign entries\n", o->queue, rep->tip, rep->request_docs, rep->requests, rep->responses,
+	       rep->signatures, rep->matched, rep->entries, rep->sign_entries);
+	if (rep->n_findings) {
+		fprintf(stderr, "rombsr audit: the log and the queue disagree: %zu finding%s (see "
+			"above)\n", rep->n_findings, rep->n_findings == 1 ? "" : "s");
+		return EXIT_VERIFY;
+	}
+	printf("cross-check OK: every sign entry answers a request, every released signature is "
+	       "the logged one\n");
+	return EXIT_OK;
+}
+
 static int do_verify(const struct opts *o, const char *dir)
 {
 	_cleanup_free_ char *cp_path = NULL, *trust = NULL, *b64 = NULL, *vkey = NULL;
@@ -203,6 +307,8 @@ static int do_verify(const struct opts *o, const char *dir)
 	printf("checkpoint signed by %s\n", vkey);
 	if (trust)
 		printf("consistent with the last trusted checkpoint; trusted now: %s\n", trust);
+	if (o->queue)
+		return do_crosscheck(o, dir, v);
 	return EXIT_OK;
 }
 
@@ -254,8 +360,26 @@ static int do_show(const struct opts *o, const char *dir)
 
 	if (o->since && rb_time_parse(o->since, &since) < 0)
 		return cli_usage_error(verb, "--since: expected a time like 2026-11-22T08:30:00Z");
+	if (!!o->leaf != o->raw)
+		return cli_usage_error(verb, "show --leaf N and --raw go together");
 	if ((err = open_log_of(dir, &log)) < 0)
 		return cli_fail(verb, err);
+	if (o->raw) {
+		_cleanup_free_ uint8_t *bytes = NULL;
+		uint64_t index;
+		size_t len;
+		int code;
+
+		if ((code = parse_u64_arg(o->leaf, "--leaf", &index)) != EXIT_OK)
+			return code;
+		/* Checked like every entry a reader takes from the log. */
+		if ((err = audit_log_entry(log, index, &bytes, &len)) < 0 ||
+		    (err = audit_entry_validate(bytes, len, NULL)) < 0)
+			return cli_fail(verb, err_prefix(err, "entry %" PRIu64, index));
+		if (fwrite(bytes, 1, len, stdout) != len || fflush(stdout) != 0)
+			return cli_fail(verb, rb_err_set(RB_E_IO, "stdout: write failed"));
+		return EXIT_OK;
+	}
 	for (uint64_t i = 0; i < audit_log_size(log); i++) {
 		_cleanup_free_ uint8_t *bytes = NULL;
 		_cleanup_json_ struct json_value *e = NULL;
@@ -408,6 +532,10 @@ int cmd_audit(int argc, char **argv)
 		{ "entry", required_argument, NULL, OPT_ENTRY },
 		{ "leaf-hash", required_argument, NULL, OPT_LEAF_HASH },
 		{ "old-checkpoint", required_argument, NULL, OPT_OLD_CHECKPOINT },
+		{ "queue", required_argument, NULL, OPT_QUEUE },
+		{ "cache", required_argument, NULL, OPT_CACHE },
+		{ "branch", required_argument, NULL, OPT_BRANCH },
+		{ "raw", no_argument, NULL, OPT_RAW },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -441,6 +569,10 @@ int cmd_audit(int argc, char **argv)
 		case OPT_ENTRY: o.entry = optarg; break;
 		case OPT_LEAF_HASH: o.leaf_hash = optarg; break;
 		case OPT_OLD_CHECKPOINT: o.old_checkpoint = optarg; break;
+		case OPT_QUEUE: o.queue = optarg; break;
+		case OPT_CACHE: o.cache = optarg; break;
+		case OPT_BRANCH: o.branch = optarg; break;
+		case OPT_RAW: o.raw = true; break;
 		case 'h': help(); return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -459,6 +591,10 @@ int cmd_audit(int argc, char **argv)
 			return cli_usage_error(verb, "pass exactly one of --manifest FILE and --key VKEY");
 		if (o.no_trust && o.trust_dir)
 			return cli_usage_error(verb, "--trust-dir and --no-trust exclude each other");
+		if (o.queue && !o.manifest)
+			return cli_usage_error(verb, "--queue needs --manifest (for the queue key)");
+		if ((o.cache || o.branch) && !o.queue)
+			return cli_usage_error(verb, "--cache and --branch go with --queue");
 		return do_verify(&o, argv[optind]);
 	}
 	if (strcmp(sub, "show") == 0)

@@ -34,6 +34,12 @@ typedef int (*audit_bundle_cb)(void *ctx, const uint8_t *entry, size_t len);
 int audit_bundle_walk(const uint8_t *data, size_t len, unsigned max_records, audit_bundle_cb cb,
 		      void *ctx, unsigned *ret_records, size_t *ret_good_len);
 
+/* Call cb for every entry of log in index order (bytes borrowed for the
+ * call), reading each bundle once. A non-zero return of cb stops. */
+struct audit_log;
+typedef int (*audit_log_walk_cb)(void *ctx, uint64_t index, const uint8_t *entry, size_t len);
+int audit_log_walk(struct audit_log *log, audit_log_walk_cb cb, void *ctx);
+
 /* dir + "/" + rel, caller frees. */
 int audit_path_join(const char *dir, const char *rel, char **ret);
 /* Build the bytes of hash tile (level, n) of width w from the tree. */

@@ -168,16 +168,25 @@ static int ensure_parent(struct audit_log *log, const char *rel)
 	*slash = '\0';
 	if (stat(path, &st) == 0)
 		return RB_OK;
-	if ((err = rb_mkdir_p(path, 0755)) < 0)
-		return err;
-	/* Conservatively every ancestor inside the log: rare (a new tile
-	 * directory every 256 entries at most), and cheap once synced. */
-	while ((slash = strrchr(path, '/')) && (size_t)(slash - path) >= root) {
-		*slash = '\0';
-		if ((err = dirty_dir_add(log, path)) < 0)
+	/* The directories that gain an entry: the nearest one that exists
+	 * (it gains the first new one) and every new one. */
+	{
+		_cleanup_free_ char *up = strdup(path);
+		char *cut;
+
+		if (!up)
+			return RB_E_NOMEM;
+		if ((err = dirty_dir_add(log, up)) < 0)
 			return err;
+		while ((cut = strrchr(up, '/')) && (size_t)(cut - up) >= root) {
+			*cut = '\0';
+			if ((err = dirty_dir_add(log, up)) < 0)
+				return err;
+			if (stat(up, &st) == 0)
+				break;
+		}
 	}
-	return RB_OK;
+	return rb_mkdir_p(path, 0755);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -273,6 +282,7 @@ static int log_write(struct audit_log *log, const char *rel, const void *data, s
 struct sync_stripe {
 	struct audit_pending *pend;
 	size_t n, first, step;
+	bool dirs;       /* fsync (directories) instead of fdatasync */
 	pthread_t thread;
 	bool started;
 };
@@ -281,8 +291,15 @@ static void *sync_stripe_run(void *arg)
 {
 	struct sync_stripe *st = arg;
 
-	for (size_t i = st->first; i < st->n; i += st->step)
-		st->pend[i].err = fdatasync(st->pend[i].fd) < 0 ? errno : 0;
+	for (size_t i = st->first; i < st->n; i += st->step) {
+		int r;
+
+		if (st->pend[i].fd < 0)
+			continue; /* could not be opened: err says why */
+		r = st->dirs ? fsync(st->pend[i].fd) : fdatasync(st->pend[i].fd);
+
+		st->pend[i].err = r < 0 ? errno : 0;
+	}
 	return NULL;
 }
 
@@ -291,13 +308,13 @@ static void *sync_stripe_run(void *arg)
  * for its own cache flush, and concurrent flushes are merged by the
  * block layer (40 bundles: about 10 ms instead of 60-170 ms one after
  * the other, the same as one syncfs of an idle file system). */
-static void sync_pending(struct audit_log *log)
+static void sync_fds(struct audit_pending *pend, size_t n, bool dirs)
 {
 	struct sync_stripe st[AUDIT_SYNC_THREADS];
-	size_t nt = log->n_pend < AUDIT_SYNC_THREADS ? log->n_pend : AUDIT_SYNC_THREADS;
+	size_t nt = n < AUDIT_SYNC_THREADS ? n : AUDIT_SYNC_THREADS;
 
 	for (size_t k = 0; k < nt; k++) {
-		st[k] = (struct sync_stripe){ log->pend, log->n_pend, k, nt, 0, false };
+		st[k] = (struct sync_stripe){ pend, n, k, nt, dirs, 0, false };
 		/* The calling thread takes stripe 0; a thread that cannot be
 		 * started leaves its stripe to the caller too. */
 		if (k > 0)
@@ -318,7 +335,7 @@ static int log_sync(struct audit_log *log)
 	int err = RB_OK;
 	size_t i;
 
-	sync_pending(log);
+	sync_fds(log->pend, log->n_pend, false);
 	for (i = 0; i < log->n_pend; i++) {
 		struct audit_pending *pe = &log->pend[i];
 
@@ -354,16 +371,33 @@ static int log_sync(struct audit_log *log)
 		return err;
 	}
 	log->n_pend = 0;
-	for (i = 0; i < log->n_dirty; i++) {
-		int fd = open(log->dirty[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The directories, in parallel too (they reuse the pending array,
+	 * which is empty now). */
+	if (log->n_dirty > log->cap_pend) {
+		struct audit_pending *pe = realloc(log->pend, log->n_dirty * sizeof(*pe));
 
-		if (err == 0 && (fd < 0 || fsync(fd) < 0))
-			err = rb_err_set(RB_E_IO, "%s: cannot sync the directory: %s; the last entries are "
-					 "not durable", log->dirty[i], strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		free(log->dirty[i]);
+		if (!pe) {
+			err = RB_E_NOMEM;
+			goto dirs_done;
+		}
+		log->pend = pe;
+		log->cap_pend = log->n_dirty;
 	}
+	for (i = 0; i < log->n_dirty; i++) {
+		log->pend[i].fd = open(log->dirty[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		log->pend[i].err = log->pend[i].fd < 0 ? errno : 0;
+	}
+	sync_fds(log->pend, log->n_dirty, true);
+	for (i = 0; i < log->n_dirty; i++) {
+		if (err == 0 && log->pend[i].err)
+			err = rb_err_set(RB_E_IO, "%s: cannot sync the directory: %s; the last entries are "
+					 "not durable", log->dirty[i], strerror(log->pend[i].err));
+		if (log->pend[i].fd >= 0)
+			close(log->pend[i].fd);
+	}
+dirs_done:
+	for (i = 0; i < log->n_dirty; i++)
+		free(log->dirty[i]);
 	log->n_dirty = 0;
 	return err;
 }
@@ -781,6 +815,53 @@ int audit_log_entry(struct audit_log *log, uint64_t index, uint8_t **ret, size_t
 	}
 }
 
+struct walk_ctx {
+	audit_log_walk_cb cb;
+	void *ctx;
+	uint64_t index;
+};
+
+static int walk_record(void *ctx, const uint8_t *e, size_t len)
+{
+	struct walk_ctx *w = ctx;
+	int err = w->cb(w->ctx, w->index, e, len);
+
+	w->index++;
+	return err;
+}
+
+int audit_log_walk(struct audit_log *log, audit_log_walk_cb cb, void *ctx)
+{
+	uint64_t full = log->tree.size / TILE_WIDTH;
+	struct walk_ctx w = { cb, ctx, 0 };
+	unsigned n;
+	size_t good;
+	int err;
+
+	/* A bundle at a time: the full ones from disk, the tail from memory. */
+	for (uint64_t t = 0; t < full; t++) {
+		char rel[TILE_PATH_MAX];
+		_cleanup_free_ uint8_t *data = NULL;
+		size_t len;
+
+		tile_path(TILE_ENTRIES, t, TILE_WIDTH, rel);
+		if ((err = read_rel(log, rel, AUDIT_BUNDLE_MAX, &data, &len)) < 0)
+			return err;
+		w.index = t * TILE_WIDTH;
+		if ((err = audit_bundle_walk(data, len, TILE_WIDTH, walk_record, &w, &n, &good)) < 0)
+			return err;
+		if (n != TILE_WIDTH)
+			return rb_err_set(RB_E_VERIFY, "%s/%s: %u entries, expected %u", log->dir, rel, n,
+					  TILE_WIDTH);
+	}
+	w.index = full * TILE_WIDTH;
+	if (log->tree.size % TILE_WIDTH &&
+	    (err = audit_bundle_walk(log->tail.data, log->tail.len, TILE_WIDTH, walk_record, &w, &n,
+				     &good)) < 0)
+		return err;
+	return RB_OK;
+}
+
 static int entry_request_matches(struct audit_log *log, uint64_t index, const char *rid,
 				 struct json_value **ret)
 {
@@ -1000,8 +1081,8 @@ static void unlink_all_partials(struct audit_log *log, uint64_t n)
 	char rel[TILE_PATH_MAX + 4];
 	_cleanup_free_ char *path = NULL;
 
-	if (list_partials(log, n, ws, &nw) < 0)
-		return;
+	if (list_partials(log, n, ws, &nw) < 0 || nw == 0)
+		return; /* nothing to remove (nearly always: no .p directory) */
 	for (size_t i = 0; i < nw; i++) {
 		tile_path(TILE_ENTRIES, n, ws[i], rel);
 		log_unlink(log, rel);

@@ -309,7 +309,7 @@ static void test_edge_cases(void)
 
 /* Every file of the audit_entry fuzz corpus, and every record of the
  * bundles in it. */
-static void test_fuzz_corpus(void)
+static size_t corpus_dir(const char *name)
 {
 	const char *src = getenv("ROMBSR_SOURCE_DIR");
 	_cleanup_free_ char *dir = NULL;
@@ -319,11 +319,11 @@ static void test_fuzz_corpus(void)
 
 	if (!src)
 		src = ".";
-	CHECK(asprintf(&dir, "%s/fuzz/corpus/audit_entry", src) >= 0);
+	CHECK(asprintf(&dir, "%s/fuzz/corpus/%s", src, name) >= 0);
 	d = opendir(dir);
 	CHECK(d != NULL);
 	if (!d)
-		return;
+		return 0;
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *path = NULL;
 		_cleanup_free_ uint8_t *data = NULL;
@@ -347,7 +347,16 @@ static void test_fuzz_corpus(void)
 		}
 	}
 	closedir(d);
-	CHECK(files >= 5);
+	return files;
+}
+
+static void test_fuzz_corpus(void)
+{
+	size_t before = n_accepted;
+
+	CHECK(corpus_dir("audit_entry") >= 5);
+	CHECK(corpus_dir("audit_entry_diff") >= 8);
+	CHECK(n_accepted - before >= 10);
 }
 
 /* xorshift: reproducible mutations. */
