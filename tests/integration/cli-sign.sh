@@ -39,7 +39,7 @@ openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -ve
 
 step "tampered payload is rejected by openssl"
 cp "$WORK/payload.bin" "$WORK/tampered.bin"
-printf '\x01' | dd of="$WORK/tampered.bin" bs=1 seek=1000 conv=notrunc status=none
+flip_bit "$WORK/tampered.bin" 1000
 if openssl dgst -sha256 -verify "$WORK/platform.pub.pem" -signature "$WORK/platform.sig" "$WORK/tampered.bin" >/dev/null 2>&1; then
 	fail "tampered payload verified"
 fi

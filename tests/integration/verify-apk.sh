@@ -24,7 +24,7 @@ expect_exit 0 "$ROMBSR" verify --manifest "$MANIFEST" --json "$WORK/device.apk"
 
 step "a tampered APK is refused"
 cp "$WORK/device.apk" "$WORK/tampered.apk"
-printf '\x01' | dd of="$WORK/tampered.apk" bs=1 seek=200 conv=notrunc status=none
+flip_bit "$WORK/tampered.apk" 200
 expect_exit 7 "$ROMBSR" verify --manifest "$MANIFEST" "$WORK/tampered.apk"
 
 step "an unsigned APK is refused"

@@ -82,7 +82,7 @@ expect_exit 0 "$ROMBSR" verify --manifest "$MAN" --json "$D/raw-device.bin" "$D/
 
 step "a modified file is refused, for every form"
 for f in raw-platform raw-device raw-queue digest pgp-platform asc-queue; do
-	printf '\x01' | dd of="$D/$f.bin" bs=1 seek=100 conv=notrunc status=none
+	flip_bit "$D/$f.bin" 100
 	expect_exit 7 "$ROMBSR" verify --manifest "$MAN" "$D/$f.bin"
 	expect_out "FAIL $D/$f.bin"
 done

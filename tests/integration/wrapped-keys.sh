@@ -67,7 +67,8 @@ done
 openssl dgst -sha512 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:64 -verify "$WORK/dev-rsa.pub.pem" \
 	-signature "$WORK/pss.sig" "$WORK/payload.bin" >/dev/null || fail "pss with a wrapped key"
 cp "$WORK/payload.bin" "$WORK/tampered.bin"
-printf '\x01' | dd of="$WORK/tampered.bin" bs=1 seek=500 conv=notrunc status=none
+flip_bit "$WORK/tampered.bin" 500
+cmp -s "$WORK/payload.bin" "$WORK/tampered.bin" && fail "the tampered copy is not tampered"
 if openssl dgst -sha256 -verify "$WORK/dev-p256.pub.pem" -signature "$WORK/dev-p256.sig" "$WORK/tampered.bin" \
 	>/dev/null 2>&1; then
 	fail "tampered payload verified"

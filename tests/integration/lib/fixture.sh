@@ -41,6 +41,15 @@ expect_exit() {
 	fi
 }
 
+# Flip the lowest bit of the byte at OFFSET, in place (writing a fixed byte would
+# leave random data unchanged one time in 256).
+flip_bit() { # FILE OFFSET
+	local b
+	b=$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')
+	[ -n "$b" ] || fail "flip_bit: $1 has no byte $2"
+	printf "\\$(printf '%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 expect_err() { # substring expected in the last command's stderr
 	grep -qF -- "$1" "$WORK/last.err" || { cat "$WORK/last.err" >&2; fail "stderr lacks '$1'"; }
 }
