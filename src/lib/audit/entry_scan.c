@@ -161,6 +161,17 @@ static const uint8_t lhex[256] = {
 	['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
 };
 
+static const uint8_t b64[256] = {
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+	['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+	['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['/'] = 1,
+};
+
 static bool is_lhex(uint8_t c)
 {
 	return lhex[c];
@@ -374,6 +385,53 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		}
 	}
 	v0 = s->p + 1;
+	if (s->p >= s->end || *s->p != '"')
+		return scan_fail(s, "expected a string");
+	/* Hex and base64 values are most of an entry's bytes: one pass with
+	 * the kind's own alphabet. A value of those characters has no
+	 * escape, control or non-ASCII byte, and anything else in it (an
+	 * escape included, whatever it stands for) is not of the kind, so
+	 * this accepts and refuses exactly what the general scan would. */
+	if (keys[k].kind == S_FPR || keys[k].kind == S_NODE || keys[k].kind == S_ID ||
+	    keys[k].kind == S_DIGEST) {
+		const uint8_t *q = v0;
+		size_t min = 2, max = 128;
+
+		while (q < s->end && lhex[*q])
+			q++;
+		n = (size_t)(q - v0);
+		if (keys[k].kind == S_FPR)
+			min = max = 64;
+		else if (keys[k].kind == S_NODE)
+			min = max = 2 * AUDIT_NODE_FPR_LEN;
+		else if (keys[k].kind == S_DIGEST)
+			max = 2 * AUDIT_DIGEST_MAX;
+		if (q >= s->end || *q != '"' || n < min || n > max || n % 2)
+			return rb_err_set(RB_E_PARSE, "%s: expected lowercase hex of %zu..%zu digits "
+					  "(an even number)", name, min, max);
+		s->p = q + 1;
+		*ret_v = (const char *)v0;
+		*ret_n = n;
+		return RB_OK;
+	}
+	if (keys[k].kind == S_SIG) {
+		const uint8_t *q = v0;
+		size_t blen;
+
+		while (q < s->end && b64[*q])
+			q++;
+		while (q < s->end && *q == '=')
+			q++;
+		n = (size_t)(q - v0);
+		if (q >= s->end || *q != '"' || !audit_b64_check((const char *)v0, n, &blen) ||
+		    blen == 0 || blen > AUDIT_SIG_MAX)
+			return rb_err_set(RB_E_PARSE, "%s: expected base64 of 1..%u bytes", name,
+					  AUDIT_SIG_MAX);
+		s->p = q + 1;
+		*ret_v = (const char *)v0;
+		*ret_n = n;
+		return RB_OK;
+	}
 	if ((err = scan_string(s, &dlen, &esc)) < 0)
 		return audit_err_prefix(err, "%s", name);
 	n = (size_t)(s->p - 1 - v0);
@@ -389,32 +447,6 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 	*ret_v = (const char *)v0;
 	*ret_n = n;
 	switch (keys[k].kind) {
-	case S_FPR:
-		if (!audit_lower_hex(*ret_v, n, 64, 64))
-			return rb_err_set(RB_E_PARSE, "%s: expected 64 lowercase hex digits", name);
-		return RB_OK;
-	case S_NODE:
-		if (!audit_lower_hex(*ret_v, n, 2 * AUDIT_NODE_FPR_LEN, 2 * AUDIT_NODE_FPR_LEN))
-			return rb_err_set(RB_E_PARSE, "%s: expected %u lowercase hex digits", name,
-					  2 * AUDIT_NODE_FPR_LEN);
-		return RB_OK;
-	case S_ID:
-		if (!audit_lower_hex(*ret_v, n, 2, 128))
-			return rb_err_set(RB_E_PARSE, "%s: expected 2..128 lowercase hex digits", name);
-		return RB_OK;
-	case S_DIGEST:
-		if (!audit_lower_hex(*ret_v, n, 2, 2 * AUDIT_DIGEST_MAX))
-			return rb_err_set(RB_E_PARSE, "%s: expected lowercase hex of at most %u bytes",
-					  name, AUDIT_DIGEST_MAX);
-		return RB_OK;
-	case S_SIG: {
-		size_t blen;
-
-		if (!audit_b64_check(*ret_v, n, &blen) || blen == 0 || blen > AUDIT_SIG_MAX)
-			return rb_err_set(RB_E_PARSE, "%s: expected base64 of 1..%u bytes", name,
-					  AUDIT_SIG_MAX);
-		return RB_OK;
-	}
 	case S_SCHEME: {
 		char buf[64];
 		enum rb_sig_scheme sc;
