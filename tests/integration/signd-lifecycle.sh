@@ -64,10 +64,15 @@ step "daemon: rombsr-sign waits for its poll or a trigger, logs one line per req
 # A poll interval of an hour: only SIGHUP/SIGUSR1 can make it look now.
 POLL_SECONDS=3600 write_sign_conf "$APPROVALS"
 SIGND_EXE="$ROMBSR_BUILD_DIR/src/signd/rombsr-sign"
+touch "$WORK/before-daemon"
 "$SIGND_EXE" --config "$SIGN_CONF" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
 daemon=$!
-for _ in $(seq 1 120); do grep -q 'rombsr-sign: started' "$WORK/daemon.err" && break; sleep 0.5; done
-sleep 2 # its first batch finds nothing new
+# Its first batch finds nothing new; it ends by rewriting last-commit.
+for _ in $(seq 1 240); do
+	[ -n "$(find "$SIGND/last-commit" -newer "$WORK/before-daemon" 2>/dev/null)" ] && break
+	sleep 0.5
+done
+[ -n "$(find "$SIGND/last-commit" -newer "$WORK/before-daemon")" ] || { cat "$WORK/daemon.err" >&2; fail "the daemon's first batch did not finish"; }
 submit d1 --raw "media=$ROOT/media.bin" --raw "platform=$ROOT/media.bin" >"$WORK/submit.out" 2>&1 ||
 	{ cat "$WORK/submit.out" >&2; fail "submit d1"; }
 sleep 3
