@@ -171,10 +171,21 @@ int apply_verify_detached(const struct manifest *m, const uint8_t *data, size_t 
 		return err;
 	}
 	if (verify_looks_openpgp(sig, siglen)) {
+		char detail[RB_ERR_DETAIL_MAX];
+
 		err = verify_openpgp(m, data, len, sig, siglen, false, what, ret);
-		/* A raw RSA signature may start with 0x88 by chance. */
-		if (err != RB_E_PARSE)
-			return err;
+		if (err == RB_OK)
+			return RB_OK;
+		/* Raw RSA signatures are random bytes: about one in a hundred
+		 * starts like an OpenPGP packet, and may even parse far enough
+		 * to fail as an unsupported or bad one. A raw check that
+		 * succeeds is sound on its own, so try it before giving the
+		 * OpenPGP answer. */
+		memcpy(detail, rb_err_detail(), sizeof(detail));
+		detail[sizeof(detail) - 1] = '\0';
+		if (verify_raw(m, data, len, sig, siglen, what, ret) == RB_OK)
+			return RB_OK;
+		return rb_err_set(err, "%s", detail);
 	}
 	return verify_raw(m, data, len, sig, siglen, what, ret);
 }

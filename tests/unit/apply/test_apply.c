@@ -331,6 +331,41 @@ static void test_verify_detached(void)
 	free(sig);
 }
 
+/* A raw RSA signature is random bytes; some start like an OpenPGP packet
+ * and even parse far enough to fail as an unsupported one: 0x8b (an old
+ * packet of indeterminate length), 0xc2 followed by 224..254 (a partial
+ * body length). They must still verify as what they are. */
+static bool looks_unsupported_pgp(const uint8_t *sig)
+{
+	return sig[0] == 0x8b || (sig[0] == 0xc2 && sig[1] >= 224 && sig[1] <= 254);
+}
+
+static void test_verify_raw_that_looks_openpgp(void)
+{
+	bool seen_8b = false, seen_c2 = false;
+	struct apply_verify_result r;
+	char file[64];
+
+	for (size_t tries = 0; tries < 40000 && !(seen_8b && seen_c2); tries++) {
+		uint8_t d[32], *sig;
+		size_t n, len;
+
+		n = (size_t)snprintf(file, sizeof(file), "artifact number %zu", tries);
+		sha256(file, n, d);
+		sig = sign_with(&s_rsa, RB_SIG_RSA_PKCS1_SHA256, d, 32, &len);
+		if (looks_unsupported_pgp(sig) && !(sig[0] == 0x8b ? seen_8b : seen_c2)) {
+			*(sig[0] == 0x8b ? &seen_8b : &seen_c2) = true;
+			CHECK_OK(apply_verify_detached(&man, (const uint8_t *)file, n, sig, len, "f.sig", &r));
+			CHECK(r.form == APPLY_FORM_RAW_DIGEST && r.key == key("rsa-key"));
+			/* ... and a flipped bit still fails. */
+			sig[len - 1] ^= 1;
+			CHECK(apply_verify_detached(&man, (const uint8_t *)file, n, sig, len, "f.sig", &r) < 0);
+		}
+		free(sig);
+	}
+	CHECK(seen_8b && seen_c2);
+}
+
 /* ---- response commit and binding --------------------------------------- */
 
 static void test_commit_check(void)
@@ -776,6 +811,7 @@ int main(void)
 	RUN(test_locate_many);
 	RUN(test_locate_file);
 	RUN(test_verify_detached);
+	RUN(test_verify_raw_that_looks_openpgp);
 	RUN(test_commit_check);
 	RUN(test_response_check);
 	RUN(test_plan_success);
