@@ -29,7 +29,7 @@ int cmd_sign(int argc, char **argv)
 	};
 	const char *config = getenv("ROMBSR_SIGN_CONFIG");
 	struct signd *s = NULL;
-	struct signd_stats st;
+	struct signd_stats st, total;
 	bool once = false;
 	int opt, err;
 
@@ -49,10 +49,27 @@ int cmd_sign(int argc, char **argv)
 		return cli_usage_error(verb, "pass --once for one batch; run rombsr-sign for the daemon");
 	if ((err = signd_open(config, stderr, &s)) < 0)
 		return cli_fail(verb, err);
-	err = signd_run_batch(s, NULL, &st);
+	/* One pass over the queue: as many bounded batches as it takes. */
+	memset(&total, 0, sizeof(total));
+	do {
+		err = signd_run_batch(s, NULL, &st);
+		if (err < 0)
+			break;
+		total.commits += st.commits;
+		total.documents += st.documents;
+		total.signed_ += st.signed_;
+		total.rejected += st.rejected;
+		total.refused += st.refused;
+		total.deferred += st.deferred;
+		total.hsm_ops += st.hsm_ops;
+		total.recovered += st.recovered;
+		if (st.response_commit[0])
+			memcpy(total.response_commit, st.response_commit, sizeof(total.response_commit));
+	} while (st.more);
 	signd_close(s);
 	if (err < 0)
 		return cli_fail(verb, err);
+	st = total;
 	printf("sign: %zu commits, %zu documents answered, %zu signed, %zu rejected, %zu refused, %zu deferred, %zu HSM operations, %zu recovered from the audit log\n",
 	       st.commits, st.documents, st.signed_, st.rejected, st.refused, st.deferred, st.hsm_ops, st.recovered);
 	if (st.response_commit[0])

@@ -123,8 +123,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "rombsr-sign: batch: %zu documents, %zu signed, %zu rejected, %zu refused, %zu deferred\n",
 				st.documents, st.signed_, st.rejected, st.refused, st.deferred);
 		}
-		if (once || stop_requested)
+		if (stop_requested || (once && !(err == RB_OK && st.more)))
 			break;
+		if (err == RB_OK && st.more)
+			continue; /* a full batch: the queue has more right now */
 		for (unsigned i = 0; i < signd_poll_seconds(s) && !stop_requested && !trigger; i++)
 			sleep(1);
 		trigger = 0;

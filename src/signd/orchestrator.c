@@ -403,7 +403,7 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	struct signd_batch b = { .now = (int64_t)time(NULL), .stats = &st };
 	_cleanup_free_ char *checkpoint = NULL;
 	char tip[QUEUE_OID_HEX + 1];
-	size_t done = 0;
+	size_t done = 0, answered = 0;
 	bool stopped = false;
 	int err;
 
@@ -437,10 +437,19 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			stopped = true;
 			break;
 		}
+		/* Bounded batches keep the sign node's memory bounded: the
+		 * responses of a batch are held until they are published. The
+		 * rest is taken by the next batch, at once. */
+		if (answered >= s->cfg->queue.batch_requests) {
+			stopped = true;
+			st.more = true;
+			break;
+		}
 		if ((err = signd_decide(s, &b, it)) < 0)
 			goto out;
 		if (it->refused || it->deferred || it->answered_before)
 			continue;
+		answered += it->doc->n_entries;
 		if ((err = signd_sign_item(s, it, &st)) < 0)
 			goto out;
 		signd_crash_point("signed");

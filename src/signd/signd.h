@@ -49,6 +49,8 @@ struct signd_stats {
 	size_t hsm_ops;       /* signing operations on the HSM */
 	size_t recovered;     /* signatures taken from the audit log after a crash */
 	char response_commit[41];
+	bool more;            /* the batch was full (sign.conf queue.batchRequests):
+	                       * run the next one now */
 };
 
 /* Load the configuration and everything it names, open the token and log

@@ -109,6 +109,19 @@ for b in c1 c2; do
 	rm -f "$ROOT/same.bin.sig"
 done
 
+step "bounded batches: one pass takes as many batches as the queue needs"
+QUEUE_EXTRA="batchRequests = 1" write_sign_conf "$APPROVALS"
+for b in bb1 bb2 bb3; do
+	head -c 500 /dev/urandom >"$ROOT/$b.bin"
+	submit "$b" --raw "media=$ROOT/$b.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit $b"; }
+done
+before=$(git --git-dir="$QUEUE" rev-list --count main)
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign with batches of one request"; }
+grep -q '3 documents answered, 3 signed' "$WORK/sign.out" || { cat "$WORK/sign.out" >&2; fail "not every batch ran"; }
+[ "$(git --git-dir="$QUEUE" rev-list --count main)" -eq $((before + 3)) ] || fail "expected one response commit per batch of one"
+for b in bb1 bb2 bb3; do apply "$b" >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply $b"; }; done
+write_sign_conf "$APPROVALS"
+
 step "wrapped keys: the sign node unwraps them on demand from the store"
 S=(--state-dir "$STATE" --pin-file "$PIN_FILE")
 "$ROMBSR" keys wrap-key --create "${S[@]}" >"$WORK/wrap-key.out" 2>&1 || { cat "$WORK/wrap-key.out" >&2; fail "keys wrap-key --create"; }

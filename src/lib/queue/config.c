@@ -26,7 +26,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(git_config_iterator *, git_config_iterator_free)
  * an error instead of git's "last one wins". */
 struct seen {
 	bool version, state_dir, manifest, module, token, pin_file, softhsm_conf, max_sessions,
-		wrapped_store, max_resident;
+		wrapped_store, max_resident, batch_requests;
 	bool url, branch, poll, max_request, audit_dir;
 };
 
@@ -475,6 +475,12 @@ static int entry_plain(struct parse *p, const char *full, const char *section, c
 		if (strcmp(k, "maxrequestbytes") == 0)
 			return set_uint(p, full, &s->max_request, v, 1, SIGN_CONFIG_MAX_REQUEST_BYTES,
 					&c->queue.max_request_bytes);
+		if (strcmp(k, "batchrequests") == 0) {
+			if ((err = set_uint(p, full, &s->batch_requests, v, 1, 1000000, &n)) < 0)
+				return err;
+			c->queue.batch_requests = (unsigned)n;
+			return RB_OK;
+		}
 	} else if (strcmp(section, "audit") == 0) {
 		if (strcmp(k, "dir") == 0)
 			return set_path(p, full, &s->audit_dir, v, &c->audit_dir);
@@ -619,6 +625,8 @@ static int apply_defaults(struct parse *p)
 		return RB_E_NOMEM;
 	if (!c->queue.poll_seconds)
 		c->queue.poll_seconds = 10;
+	if (!c->queue.batch_requests)
+		c->queue.batch_requests = SIGN_CONFIG_DEFAULT_BATCH_REQUESTS;
 	if (!c->queue.max_request_bytes)
 		c->queue.max_request_bytes = SIGN_CONFIG_DEFAULT_REQUEST_BYTES;
 	if (!c->audit_dir && asprintf(&c->audit_dir, "%s/audit", c->state_dir) < 0) {

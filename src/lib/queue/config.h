@@ -28,6 +28,7 @@
 #define SIGN_CONFIG_MAX_ENTRIES 4096      /* nodes + approvers + keys */
 #define SIGN_CONFIG_DEFAULT_REQUEST_BYTES ((uint64_t)16 * 1024 * 1024)
 #define SIGN_CONFIG_MAX_REQUEST_BYTES ((uint64_t)64 * 1024 * 1024)
+#define SIGN_CONFIG_DEFAULT_BATCH_REQUESTS 2048
 #define SIGN_CONFIG_FPR_HEX 40            /* OpenPGP v4 fingerprint, upper-case hex */
 
 struct sign_node {
@@ -72,6 +73,7 @@ struct sign_config {
 		char *branch;       /* default "main" */
 		unsigned poll_seconds;      /* default 10, 1..3600 */
 		uint64_t max_request_bytes; /* default 16 MiB, at most 64 MiB */
+		unsigned batch_requests;    /* requests a sign batch takes, default 2048 */
 	} queue;
 	char *audit_dir;        /* default STATEDIR/audit */
 	struct sign_node *nodes;
