@@ -528,16 +528,32 @@ int apply_plan_write(const struct apply_plan *plan, const char *root)
 	if (plan->n_rejections > 0)
 		return rb_err_set(RB_E_PERM, "%zu requests were rejected by the sign node; nothing "
 				  "is written", plan->n_rejections);
-	for (size_t k = 0; k < plan->n_outputs; k++) {
-		const struct apply_output *o = &plan->outputs[k];
-		_cleanup_free_ char *path = NULL;
+	{
+		struct rb_file_out *outs = calloc(plan->n_outputs ? plan->n_outputs : 1, sizeof(*outs));
+		size_t n = 0;
 
-		if (o->unchanged)
-			continue;
-		if (asprintf(&path, "%s/%s", root, o->name) < 0)
+		if (!outs)
 			return RB_E_NOMEM;
-		if ((err = rb_file_write_atomic(path, o->data, o->len, o->mode)) < 0)
-			return err;
+		err = RB_OK;
+		for (size_t k = 0; k < plan->n_outputs && err == RB_OK; k++) {
+			const struct apply_output *o = &plan->outputs[k];
+			char *path;
+
+			if (o->unchanged)
+				continue;
+			if (asprintf(&path, "%s/%s", root, o->name) < 0) {
+				err = RB_E_NOMEM;
+				break;
+			}
+			outs[n++] = (struct rb_file_out){ path, o->data, o->len, o->mode };
+		}
+		/* One flush for the whole build: a build with a thousand
+		 * signatures is not two thousand fsyncs. */
+		if (err == RB_OK)
+			err = rb_files_write_atomic(outs, n);
+		for (size_t k = 0; k < n; k++)
+			free((char *)outs[k].path);
+		free(outs);
 	}
-	return RB_OK;
+	return err;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,4 +203,99 @@ int rb_mkdir_p(const char *path, mode_t mode)
 	if (mkdir(p, mode) < 0 && errno != EEXIST)
 		return rb_err_set(RB_E_IO, "%s: cannot create directory: %s", p, strerror(errno));
 	return RB_OK;
+}
+
+/* Many files at once, as `rombsr apply` writes a build's signatures: the
+ * same guarantees as rb_file_write_atomic for each file, but the data of
+ * all of them is made durable with one syncfs() instead of two fsyncs a
+ * file, and each directory is synced once. Every temporary is written
+ * before any file is replaced, so a failure while writing replaces
+ * nothing. */
+int rb_files_write_atomic(const struct rb_file_out *files, size_t n)
+{
+	char **tmps = calloc(n ? n : 1, sizeof(*tmps));
+	char **dirs = calloc(n ? n : 1, sizeof(*dirs));
+	size_t n_dirs = 0, k = 0;
+	int err = RB_OK, syncfd = -1;
+
+	if (!tmps || !dirs) {
+		free(tmps);
+		free(dirs);
+		return RB_E_NOMEM;
+	}
+	for (k = 0; k < n && err == RB_OK; k++) {
+		_cleanup_close_ int fd = -1;
+		uint8_t rnd[8];
+
+		if ((err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
+			break;
+		if (asprintf(&tmps[k], "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", files[k].path, rnd[0],
+			     rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
+			tmps[k] = NULL;
+			err = RB_E_NOMEM;
+			break;
+		}
+		fd = open(tmps[k], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, files[k].mode);
+		if (fd < 0) {
+			err = rb_err_set(RB_E_IO, "%s: cannot create: %s", tmps[k], strerror(errno));
+			free(tmps[k]);
+			tmps[k] = NULL;
+			break;
+		}
+		if (fchmod(fd, files[k].mode) < 0 || write_all(fd, files[k].data, files[k].len) < 0)
+			err = rb_err_set(RB_E_IO, "%s: write failed: %s", files[k].path, strerror(errno));
+		if (syncfd < 0 && err == RB_OK)
+			syncfd = dup(fd);
+	}
+	/* One flush for the whole file system; per-file fsync if syncfs is
+	 * not available. */
+	if (err == RB_OK && syncfd >= 0 && syncfs(syncfd) < 0) {
+		for (size_t i = 0; i < n && err == RB_OK; i++) {
+			_cleanup_close_ int fd = open(tmps[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+			if (fd < 0 || fsync(fd) < 0)
+				err = rb_err_set(RB_E_IO, "%s: fsync failed: %s", tmps[i], strerror(errno));
+		}
+	}
+	if (syncfd >= 0)
+		close(syncfd);
+	if (err < 0) {
+		for (size_t i = 0; i < n; i++)
+			if (tmps[i])
+				unlink(tmps[i]);
+		goto out;
+	}
+	for (k = 0; k < n; k++) {
+		char *dir = NULL;
+		bool seen = false;
+
+		if (rename(tmps[k], files[k].path) < 0) {
+			err = rb_err_set(RB_E_IO, "%s: rename failed: %s", files[k].path, strerror(errno));
+			for (size_t i = k; i < n; i++)
+				unlink(tmps[i]);
+			break;
+		}
+		if ((err = parent_dir(files[k].path, &dir)) < 0)
+			break;
+		for (size_t d = 0; d < n_dirs && !seen; d++)
+			seen = strcmp(dirs[d], dir) == 0;
+		if (seen)
+			free(dir);
+		else
+			dirs[n_dirs++] = dir;
+	}
+	for (size_t d = 0; d < n_dirs; d++) {
+		int e = rb_fsync_dir(dirs[d]);
+
+		if (err == RB_OK)
+			err = e;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(tmps[i]);
+	for (size_t d = 0; d < n_dirs; d++)
+		free(dirs[d]);
+	free(tmps);
+	free(dirs);
+	return err;
 }

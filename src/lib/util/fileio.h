@@ -25,6 +25,19 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len);
 /* Atomically replace (or create) path with data, with the given mode. */
 int rb_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Atomically replace (or create) many files, each with its mode. All
+ * temporaries are written first (a failure replaces nothing), made
+ * durable together, then renamed into place; each directory is fsynced
+ * once. A failure while renaming may leave the files before it replaced
+ * and the rest untouched. */
+struct rb_file_out {
+	const char *path;
+	const void *data;
+	size_t len;
+	mode_t mode;
+};
+int rb_files_write_atomic(const struct rb_file_out *files, size_t n);
+
 /* Create a new 0600 file; RB_E_EXISTS if anything is at path already.
  * The data is fsynced, and so is the directory. */
 int rb_file_create_secret(const char *path, const void *data, size_t len);

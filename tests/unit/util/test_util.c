@@ -1,4 +1,6 @@
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -99,6 +101,68 @@ static void test_secret_file_excl(void)
 	rmdir(dir);
 }
 
+static size_t count_entries(const char *dir)
+{
+	char cmd[600];
+	FILE *f;
+	size_t n = 0;
+	int c;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+	if (!(f = popen(cmd, "r")))
+		return (size_t)-1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	pclose(f);
+	return n;
+}
+
+static void test_files_write_atomic(void)
+{
+	char dir[] = "/tmp/rombsr-test-XXXXXX";
+	char a[512], b[512], sub[512], c[512], bad[512];
+	struct stat st;
+	uint8_t *data = NULL;
+	size_t n;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(a, sizeof(a), "%s/a.sig", dir);
+	snprintf(b, sizeof(b), "%s/b.apk", dir);
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	snprintf(c, sizeof(c), "%s/sub/c.asc", dir);
+	snprintf(bad, sizeof(bad), "%s/missing/d.sig", dir);
+	CHECK(mkdir(sub, 0755) == 0);
+	CHECK_OK(rb_file_write_atomic(b, "old apk", 7, 0644));
+	{
+		struct rb_file_out files[] = {
+			{ a, "sig-a", 5, 0644 }, { b, "new apk", 7, 0755 }, { c, "sig-c", 5, 0600 },
+		};
+
+		CHECK_OK(rb_files_write_atomic(files, 3));
+	}
+	CHECK_OK(rb_file_read(b, 100, &data, &n));
+	CHECK(n == 7 && memcmp(data, "new apk", 7) == 0);
+	free(data);
+	CHECK(stat(b, &st) == 0 && (st.st_mode & 0777) == 0755);
+	CHECK(stat(c, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(count_entries(dir) == 3 && count_entries(sub) == 1); /* no temporaries left */
+	/* One file that cannot be written: nothing is replaced. */
+	{
+		struct rb_file_out files[] = { { b, "newer!!", 7, 0644 }, { bad, "x", 1, 0644 } };
+
+		CHECK_ERR(rb_files_write_atomic(files, 2), RB_E_IO);
+	}
+	CHECK_OK(rb_file_read(b, 100, &data, &n));
+	CHECK(n == 7 && memcmp(data, "new apk", 7) == 0);
+	free(data);
+	CHECK(count_entries(dir) == 3);
+	unlink(a);
+	unlink(b);
+	unlink(c);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 static void test_secret_alloc(void)
 {
 	struct rb_secret *s = NULL;
@@ -118,5 +182,6 @@ int main(void)
 	RUN(test_ct_equal);
 	RUN(test_secret_file_excl);
 	RUN(test_secret_alloc);
+	RUN(test_files_write_atomic);
 	TEST_MAIN_END();
 }
