@@ -40,6 +40,10 @@ struct audit_log;
 typedef int (*audit_log_walk_cb)(void *ctx, uint64_t index, const uint8_t *entry, size_t len);
 int audit_log_walk(struct audit_log *log, audit_log_walk_cb cb, void *ctx);
 
+/* Read a regular file of at most cap bytes (not a symbolic link) into one
+ * malloc()ed buffer; caller frees. RB_E_NOTFOUND, RB_E_TOOBIG, RB_E_IO. */
+int audit_file_read(const char *path, size_t cap, uint8_t **ret, size_t *ret_len);
+
 /* dir + "/" + rel, caller frees. */
 int audit_path_join(const char *dir, const char *rel, char **ret);
 /* Build the bytes of hash tile (level, n) of width w from the tree. */

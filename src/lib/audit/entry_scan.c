@@ -161,15 +161,40 @@ static const uint8_t lhex[256] = {
 	['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
 };
 
+#define W_ONES 0x0101010101010101ull
+#define W_HIGH 0x8080808080808080ull
+
+/* High bit of each byte of x (all below 0x80) set where lo <= byte <= hi:
+ * no borrow crosses a byte, since every minuend byte is at least 0x80. */
+static inline uint64_t w_range(uint64_t x, uint8_t lo, uint8_t hi)
+{
+	return ((x | W_HIGH) - W_ONES * lo) & ((W_ONES * hi | W_HIGH) - x) & W_HIGH;
+}
+
+/* Eight lowercase hex digits? */
+static inline int w_hex(uint64_t x)
+{
+	return !(x & W_HIGH) && (w_range(x, '0', '9') | w_range(x, 'a', 'f')) == W_HIGH;
+}
+
+/* Eight base64 digits (no '=')? */
+static inline int w_b64(uint64_t x)
+{
+	return !(x & W_HIGH) &&
+	       (w_range(x, 'A', 'Z') | w_range(x, 'a', 'z') | w_range(x, '0', '9') |
+		w_range(x, '+', '+') | w_range(x, '/', '/')) == W_HIGH;
+}
+
+/* Base64 digit value + 1; 0 for anything else. */
 static const uint8_t b64[256] = {
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
-	['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
-	['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['/'] = 1,
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+	['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+	['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+	['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+	['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+	['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
 };
 
 static bool is_lhex(uint8_t c)
@@ -397,6 +422,8 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		const uint8_t *q = v0;
 		size_t min = 2, max = 128;
 
+		for (uint64_t x; s->end - q >= 8 && (memcpy(&x, q, 8), w_hex(x));)
+			q += 8;
 		while (q < s->end && lhex[*q])
 			q++;
 		n = (size_t)(q - v0);
@@ -418,13 +445,26 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		const uint8_t *q = v0;
 		size_t blen;
 
+		const uint8_t *digits;
+		size_t pad;
+		unsigned last;
+
+		for (uint64_t x; s->end - q >= 8 && (memcpy(&x, q, 8), w_b64(x));)
+			q += 8;
 		while (q < s->end && b64[*q])
 			q++;
+		digits = q;
 		while (q < s->end && *q == '=')
 			q++;
 		n = (size_t)(q - v0);
-		if (q >= s->end || *q != '"' || !audit_b64_check((const char *)v0, n, &blen) ||
-		    blen == 0 || blen > AUDIT_SIG_MAX)
+		pad = (size_t)(q - digits);
+		/* What audit_b64_check() checks, given that the digits are
+		 * already known: length a multiple of 4, at most two '=', and
+		 * zero bits after the data in the last digit. */
+		last = digits > v0 ? b64[digits[-1]] - 1u : 0;
+		blen = n / 4 * 3 - pad;
+		if (q >= s->end || *q != '"' || n == 0 || n % 4 || pad > 2 ||
+		    (pad == 1 && (last & 0x03)) || (pad == 2 && (last & 0x0f)) || blen > AUDIT_SIG_MAX)
 			return rb_err_set(RB_E_PARSE, "%s: expected base64 of 1..%u bytes", name,
 					  AUDIT_SIG_MAX);
 		s->p = q + 1;

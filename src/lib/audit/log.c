@@ -59,10 +59,13 @@ struct audit_log {
 
 static uint64_t rid_key_n(const char *rid, size_t n)
 {
-	uint8_t h[SHA256_DIGEST_LENGTH];
+	uint8_t h[MERKLE_HASH_LEN];
 	uint64_t k;
 
-	SHA256((const uint8_t *)rid, n, h);
+	/* Memory only (the index is rebuilt at open). merkle_hash_leaf uses
+	 * the low-level SHA-256 calls: SHA256() looks the algorithm up on
+	 * every call, which costs more than hashing a request id. */
+	merkle_hash_leaf(rid, n, h);
 	memcpy(&k, h, sizeof(k));
 	return k;
 }
@@ -419,7 +422,7 @@ static int read_rel(const struct audit_log *log, const char *rel, size_t cap, ui
 
 	if ((err = log_path(log, rel, &path)) < 0)
 		return err;
-	return rb_file_read(path, cap, ret, ret_len);
+	return audit_file_read(path, cap, ret, ret_len);
 }
 
 static int rel_exists(const struct audit_log *log, const char *rel)

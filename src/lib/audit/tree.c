@@ -1,9 +1,13 @@
 /* The in-memory Merkle tree of a log: every complete subtree's hash, so
  * that proofs cost a few array lookups. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit/audit-internal.h"
 #include "audit/entry.h"
@@ -126,6 +130,60 @@ int audit_bundle_walk(const uint8_t *data, size_t len, unsigned max_records, aud
 	*ret_records = n;
 	*ret_good_len = good;
 	return err;
+}
+
+int audit_file_read(const char *path, size_t cap, uint8_t **ret, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	struct stat st;
+	uint8_t *buf;
+	size_t len = 0, size;
+
+	if (fd < 0)
+		return rb_err_set(errno == ENOENT ? RB_E_NOTFOUND : RB_E_IO, "%s: cannot open: %s",
+				  path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return rb_err_set(RB_E_IO, "%s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > cap) {
+		close(fd);
+		return rb_err_set(RB_E_TOOBIG, "%s: %lld bytes exceeds the limit of %zu bytes", path,
+				  (long long)st.st_size, cap);
+	}
+	/* One allocation of the size fstat gives (plus one byte, to see a
+	 * file that grew while it was read): bundles are read by the
+	 * thousand and growing a buffer would copy each several times. */
+	size = (size_t)st.st_size;
+	if (!(buf = malloc(size + 1))) {
+		close(fd);
+		return RB_E_NOMEM;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, size + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			return rb_err_set(RB_E_IO, "%s: read failed: %s", path, strerror(e));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > size) {
+			free(buf);
+			close(fd);
+			return rb_err_set(RB_E_IO, "%s: changed while it was read", path);
+		}
+	}
+	close(fd);
+	*ret = buf;
+	*ret_len = len;
+	return RB_OK;
 }
 
 int audit_path_join(const char *dir, const char *rel, char **ret)

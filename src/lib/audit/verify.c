@@ -66,7 +66,7 @@ static int verify_entries(const char *dir, uint64_t size, struct audit_tree *t,
 		tile_path(TILE_ENTRIES, n, w, rel);
 		if ((err = audit_path_join(dir, rel, &path)) < 0)
 			return err;
-		err = rb_file_read(path, AUDIT_BUNDLE_MAX, &data, &len);
+		err = audit_file_read(path, AUDIT_BUNDLE_MAX, &data, &len);
 		if (err == RB_E_NOTFOUND)
 			return fail_at(r, base, rb_err_set(RB_E_VERIFY, "entry %" PRIu64 ": %s is missing: "
 							   "the log was truncated", base, rel));
@@ -113,7 +113,7 @@ static int verify_tiles(const char *dir, uint64_t size, struct audit_tree *t,
 			tile_path(l, n, width, rel);
 			if ((err = audit_path_join(dir, rel, &path)) < 0)
 				return err;
-			err = rb_file_read(path, TILE_WIDTH * MERKLE_HASH_LEN, &data, &len);
+			err = audit_file_read(path, TILE_WIDTH * MERKLE_HASH_LEN, &data, &len);
 			if (err == RB_E_NOTFOUND || err == RB_E_TOOBIG)
 				return fail_at(r, first, rb_err_set(RB_E_VERIFY, "%s is %s (it covers entries "
 								    "from %" PRIu64 ")", rel,
