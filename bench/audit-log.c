@@ -6,10 +6,11 @@
  *             before the call returns; entries/s (target >= 100,000)
  *   proof     inclusion-proof generation at size N, microseconds per proof
  *             (target < 100)
- *   verify    audit_dir_verify(): parse every entry, recompute every tile
- *             and the root, check the checkpoint; bytes/s of entry bundles
+ *   verify    audit_dir_verify(): check every entry (audit_entry_validate,
+ *             the single-pass canonical reader), recompute every tile and
+ *             the root, check the checkpoint; bytes/s of entry bundles
  *             against openssl dgst -sha256 over those same bundle files
- *             (target >= 0.5x)
+ *             (target >= 0.5x); best of three runs of each
  *   reopen    audit_log_open() of the full log (recovery path), for scale
  *
  * The checkpoint key is an in-process Ed25519 key: the HSM's signing cost
@@ -239,10 +240,16 @@ int main(int argc, char **argv)
 	}
 	if ((err = note_verifier_from_pkey("bench.rombsr/audit", pk, &v)) < 0)
 		die("verifier", err);
-	t0 = now();
-	if ((err = audit_dir_verify(dir, v, NULL, &r)) < 0)
-		die("verify", err);
-	t_verify = now() - t0;
+	/* Best of three for verify, the hashes-only pass and openssl alike:
+	 * on a shared machine the fastest run is the least disturbed. */
+	t_verify = 1e30;
+	for (int k = 0; k < 3; k++) {
+		t0 = now();
+		if ((err = audit_dir_verify(dir, v, NULL, &r)) < 0)
+			die("verify", err);
+		if (now() - t0 < t_verify)
+			t_verify = now() - t0;
+	}
 	t0 = now();
 	if ((err = audit_log_open(dir, "bench.rombsr/audit", &log)) < 0)
 		die("reopen", err);
@@ -250,6 +257,14 @@ int main(int argc, char **argv)
 	audit_log_close(log);
 	t_hash = hash_only(dir, n);
 	t_sha = openssl_sha256(dir);
+	for (int k = 0; k < 2; k++) {
+		double h = hash_only(dir, n), o = openssl_sha256(dir);
+
+		if (h < t_hash)
+			t_hash = h;
+		if (o > 0 && o < t_sha)
+			t_sha = o;
+	}
 
 	printf("audit-log: %" PRIu64 " entries, %.1f MB of entry bundles, batches of %zu, %s\n", n,
 	       (double)bundle_bytes / 1e6, batch, dir);

@@ -95,35 +95,31 @@ static int emit_int(struct rb_buf *out, int64_t v)
 	return rb_buf_put(out, num, (size_t)n);
 }
 
-static int ascii_only(const char *s)
-{
-	for (; *s; s++)
-		if ((uint8_t)*s >= 0x80)
-			return 0;
-	return 1;
-}
-
 /* 1 if v was written, 0 if it has a shape left to json_emit. */
 static int emit_fast(const struct json_value *v, struct rb_buf *out)
 {
 	size_t n = json_object_size(v), order[EMIT_MAX_MEMBERS];
+	size_t slot[AUDIT_KEY_COUNT];
 	int err;
 
 	if (n > EMIT_MAX_MEMBERS)
 		return 0;
-	/* Insertion sort by bytes: a dozen members, mostly in order. */
+	/* The format's keys in their canonical (byte) order: a member's
+	 * rank is its place. Any other key is left to json_emit. */
+	for (size_t r = 0; r < AUDIT_KEY_COUNT; r++)
+		slot[r] = SIZE_MAX;
 	for (size_t i = 0; i < n; i++) {
 		const char *k = json_object_key_at(v, i);
-		size_t j = i;
+		int r = audit_key_rank(k, strlen(k));
 
-		if (!ascii_only(k))
+		if (r < 0 || slot[r] != SIZE_MAX)
 			return 0;
-		while (j > 0 && strcmp(json_object_key_at(v, order[j - 1]), k) > 0) {
-			order[j] = order[j - 1];
-			j--;
-		}
-		order[j] = i;
+		slot[r] = i;
 	}
+	n = 0;
+	for (size_t r = 0; r < AUDIT_KEY_COUNT; r++)
+		if (slot[r] != SIZE_MAX)
+			order[n++] = slot[r];
 	if ((err = rb_buf_put_u8(out, '{')) < 0)
 		return err;
 	for (size_t i = 0; i < n; i++) {

@@ -44,6 +44,7 @@ enum {
 	K_NEW_KEY_FINGERPRINT, K_NODE, K_REASON, K_REQUEST_ID, K_ROLE, K_SCHEME, K_SIGNATURE,
 	K_TIME, K_TOKEN, K_TYPE, K_VERSION, K_COUNT,
 };
+_Static_assert(K_COUNT == AUDIT_KEY_COUNT, "AUDIT_KEY_COUNT is the number of entry keys");
 
 static const struct {
 	const char *name;
@@ -196,6 +197,11 @@ static const uint8_t b64[256] = {
 	['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
 	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
 };
+
+int audit_key_rank(const char *key, size_t len)
+{
+	return key_lookup((const uint8_t *)key, len);
+}
 
 static bool is_lhex(uint8_t c)
 {
