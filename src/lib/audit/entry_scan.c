@@ -552,19 +552,29 @@ int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view 
 		int k;
 
 		k0 = s.p + 1;
-		if ((err = scan_string(&s, &dlen, &esc)) < 0)
-			return audit_err_prefix(err, "key");
-		/* Keys strictly increase (canonical order, no duplicates), so
-		 * the next key is found by looking forward from the last one:
-		 * at most K_COUNT comparisons for the whole entry. */
-		kn = (size_t)(s.p - 1 - k0);
+		/* A key of the format in canonical form is exactly its name in
+		 * quotes (no name needs an escape). Keys strictly increase
+		 * (canonical order, no duplicates), so the next one is found by
+		 * looking forward from the last: at most K_COUNT comparisons for
+		 * the whole entry, and no string scan. */
 		k = -1;
-		for (int j = last + 1; !esc && j < K_COUNT; j++)
-			if (keys[j].len == kn && memcmp(keys[j].name, k0, kn) == 0) {
-				k = j;
-				break;
-			}
-		if (k < 0) {
+		if (s.p < s.end && *s.p == '"') {
+			size_t left = (size_t)(s.end - k0);
+
+			for (int j = last + 1; j < K_COUNT; j++)
+				if (keys[j].len < left && k0[keys[j].len] == '"' &&
+				    memcmp(keys[j].name, k0, keys[j].len) == 0) {
+					k = j;
+					break;
+				}
+		}
+		if (k >= 0) {
+			s.p = k0 + keys[k].len + 1;
+		} else {
+			/* Not the next key: say why, from the whole string. */
+			if ((err = scan_string(&s, &dlen, &esc)) < 0)
+				return audit_err_prefix(err, "key");
+			kn = (size_t)(s.p - 1 - k0);
 			k = esc ? -1 : key_lookup(k0, kn);
 			if (k < 0)
 				return rb_err_set(RB_E_PARSE, "byte %zu: unknown key \"%.*s\"",
