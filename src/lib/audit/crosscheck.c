@@ -8,6 +8,7 @@
 #include "apply/apply.h"
 #include "audit/audit-internal.h"
 #include "audit/crosscheck.h"
+#include "capture/capture.h"
 #include "request/request.h"
 #include "request/response.h"
 #include "util/cleanup.h"
@@ -222,8 +223,23 @@ static enum doc_dir doc_dir_of(const char *path)
 		return 0;
 	}
 	if (n < 5 || strcmp(path + n - 5, ".json") != 0 || !(slash = strchr(rest, '/')) ||
-	    slash == rest || strchr(slash + 1, '/') || slash[1] == '.')
+	    slash == rest || strchr(slash + 1, '/') || n - 5 <= (size_t)(slash + 1 - path))
 		return 0;
+	/* Only names `rombsr apply` and the sign node would use: anything
+	 * else is no document of theirs (and is never printed). */
+	{
+		char node[REQUEST_NODE_MAX + 1], build[256];
+		size_t nl = (size_t)(slash - rest), bl = n - 5 - (size_t)(slash + 1 - path);
+
+		if (nl > REQUEST_NODE_MAX || bl >= sizeof(build))
+			return 0;
+		memcpy(node, rest, nl);
+		node[nl] = '\0';
+		memcpy(build, slash + 1, bl);
+		build[bl] = '\0';
+		if (!request_node_valid(node) || !capture_build_id_valid(build))
+			return 0;
+	}
 	return d;
 }
 
