@@ -190,6 +190,16 @@ struct doc_event {
 	size_t order;
 };
 
+/* A sign entry, as much as comparing it with a response needs: one walk
+ * of the log, no bundle read again per signature. Canonical base64 has
+ * one spelling per byte string, so the digest of the logged text stands
+ * for the signature bytes. */
+struct logged_sig {
+	uint64_t leaf;
+	uint8_t b64_sha256[MERKLE_HASH_LEN];
+	size_t sig_len;
+};
+
 struct xc {
 	struct audit_log *log;
 	struct queue *q;
@@ -203,7 +213,9 @@ struct xc {
 	struct strmap requested;          /* request id -> 1 */
 	struct strmap rejected;           /* request id -> index into ev (the response) */
 	/* from the log */
-	struct strmap signed_at;          /* request id of a sign entry -> leaf */
+	struct strmap signed_at;          /* request id of a sign entry -> index into sigs */
+	struct logged_sig *sigs;          /* what each sign entry recorded */
+	size_t n_sigs, cap_sigs;
 };
 
 /* requests/<node>/<build>.json or responses/<node>/<build>.json. */
@@ -332,18 +344,6 @@ static int check_request_doc(struct xc *x, const struct doc_event *e)
 
 /* --- responses ----------------------------------------------------------- */
 
-struct logged {
-	uint8_t *entry;
-	size_t len;
-	struct audit_entry_view view;
-};
-
-static void logged_clear(struct logged *l)
-{
-	free(l->entry);
-	memset(l, 0, sizeof(*l));
-}
-
 static int check_proof(struct xc *x, const struct doc_event *e, const struct response_entry *re,
 		       uint64_t leaf)
 {
@@ -379,30 +379,28 @@ static int check_proof(struct xc *x, const struct doc_event *e, const struct res
 static int check_signed_entry(struct xc *x, const struct doc_event *e,
 			      const struct response_entry *re)
 {
-	struct logged l = { 0 };
-	_cleanup_free_ uint8_t *sig = NULL;
-	uint64_t leaf;
-	size_t sig_len;
+	_cleanup_free_ char *b64 = NULL;
+	const struct logged_sig *ls;
+	uint8_t h[MERKLE_HASH_LEN];
+	uint64_t leaf, at;
 	int err;
 
 	x->r->signatures++;
-	if (!strmap_get(&x->signed_at, re->id_hex, &leaf))
+	if (!strmap_get(&x->signed_at, re->id_hex, &at))
 		return finding_add(x->r, AUDIT_XCHECK_NOT_LOGGED, re->audit.leaf, e->path, e->commit,
 				   re->id_hex, "request %s was answered with a signature the "
 				   "audit log does not record (its audit.leaf %" PRIu64 " is not a "
 				   "sign entry for it)", re->id_hex, re->audit.leaf);
-	if ((err = audit_log_entry(x->log, leaf, &l.entry, &l.len)) < 0 ||
-	    (err = audit_entry_validate(l.entry, l.len, &l.view)) < 0 ||
-	    (err = audit_entry_view_signature(&l.view, &sig, &sig_len)) < 0) {
-		logged_clear(&l);
+	ls = &x->sigs[at];
+	leaf = ls->leaf;
+	if ((err = rb_base64_encode(re->signature, re->signature_len, true, &b64)) < 0)
 		return err;
-	}
-	logged_clear(&l);
-	if (sig_len != re->signature_len || memcmp(sig, re->signature, sig_len) != 0)
+	merkle_hash_leaf(b64, strlen(b64), h);
+	if (ls->sig_len != re->signature_len || memcmp(h, ls->b64_sha256, sizeof(h)) != 0)
 		return finding_add(x->r, AUDIT_XCHECK_SIG_MISMATCH, leaf, e->path, e->commit, re->id_hex,
 				   "the signature released for request %s (%zu bytes) differs from "
 				   "the one logged in entry %" PRIu64 " (%zu bytes)", re->id_hex,
-				   re->signature_len, leaf, sig_len);
+				   re->signature_len, leaf, ls->sig_len);
 	if (re->audit.leaf != leaf)
 		return finding_add(x->r, AUDIT_XCHECK_LEAF_MISMATCH, leaf, e->path, e->commit,
 				   re->id_hex, "request %s says audit.leaf %" PRIu64 ", but its sign "
@@ -498,7 +496,29 @@ static int on_entry(void *ctx, uint64_t index, const uint8_t *e, size_t len)
 	if (view.type != AUDIT_SIGN)
 		return RB_OK;
 	x->r->sign_entries++;
-	return strmap_put(&x->signed_at, view.request_id, view.request_id_len, index, &had);
+	if ((err = strmap_put(&x->signed_at, view.request_id, view.request_id_len, x->n_sigs,
+			      &had)) < 0 || had)
+		return err; /* a second sign entry: the first one is the record */
+	if (x->n_sigs == x->cap_sigs) {
+		size_t cap = x->cap_sigs ? 2 * x->cap_sigs : 1024;
+		struct logged_sig *n = realloc(x->sigs, cap * sizeof(*n));
+
+		if (!n)
+			return RB_E_NOMEM;
+		x->sigs = n;
+		x->cap_sigs = cap;
+	}
+	{
+		struct logged_sig *ls = &x->sigs[x->n_sigs++];
+		size_t pad = view.signature_len && view.signature[view.signature_len - 1] == '=' ?
+			     (view.signature[view.signature_len - 2] == '=' ? 2 : 1) : 0;
+
+		ls->leaf = index;
+		ls->sig_len = view.signature_len / 4 * 3 - pad;
+		/* (any collision-resistant digest; this is SHA-256 of 0x00 || text) */
+		merkle_hash_leaf(view.signature, view.signature_len, ls->b64_sha256);
+	}
+	return RB_OK;
 }
 
 static int check_sign_entry(void *ctx, uint64_t index, const uint8_t *e, size_t len)
@@ -576,6 +596,7 @@ out:
 	strmap_free(&x.requested);
 	strmap_free(&x.rejected);
 	strmap_free(&x.signed_at);
+	free(x.sigs);
 	audit_xcheck_report_free(x.r);
 	return err;
 }
