@@ -105,44 +105,75 @@ xcheck 7
 grep -q "^signed-but-rejected: leaf $REJ_LEAF responses/$NODE/aq-2.json" "$WORK/last.out" ||
 	{ cat "$WORK/last.out" >&2; fail "signature for a rejected request not reported"; }
 
+# Publish FILE as PATH in a commit signed by the token's real queue key
+# (what an insider with the operator PIN can do), on top of the queue's
+# main branch, past the guard; sets FORGED to the commit.
+forge_response() { # FILE PATH
+	rm -rf "$WORK/clone"
+	attacker_clone "$WORK/clone"
+	mkdir -p "$WORK/clone/$(dirname "$2")"
+	cp "$1" "$WORK/clone/$2"
+	git -C "$WORK/clone" add "$2"
+	local tree parent now
+	tree=$(git -C "$WORK/clone" write-tree)
+	parent=$(git -C "$WORK/clone" rev-parse HEAD)
+	now=$(date +%s)
+	printf 'tree %s\nparent %s\nauthor rombsr sign node <sign@rombsr.invalid> %s +0000\ncommitter rombsr sign node <sign@rombsr.invalid> %s +0000\n\nresponse\n' \
+		"$tree" "$parent" "$now" "$now" >"$WORK/commit.txt"
+	"$FORGE" sign-commit "$STATE" "$PIN_FILE" "$MANIFEST" <"$WORK/commit.txt" >"$WORK/commit.sig" ||
+		fail "audit_forge sign-commit"
+	awk -v sigfile="$WORK/commit.sig" '
+		{ print }
+		/^committer / && !done {
+			first = 1
+			while ((getline line < sigfile) > 0) {
+				if (first) { print "gpgsig " line; first = 0 } else { print " " line }
+			}
+			done = 1
+		}' "$WORK/commit.txt" >"$WORK/commit.signed"
+	FORGED=$(git -C "$WORK/clone" hash-object -t commit -w --stdin <"$WORK/commit.signed")
+	git --git-dir="$WORK/clone/.git" cat-file -p "$FORGED" | grep -q '^gpgsig ' || fail "forged commit unsigned"
+	git --git-dir="$QUEUE" fetch -q "$WORK/clone" "+$FORGED:refs/heads/main" || fail "server-side ref update"
+}
+
 step "a response rewritten with an altered signature, re-signed with the real queue key"
 SIG=$(jq -r '.required.entries[0].signature' "$WORK/resp1.json")
 ALT=$(printf '%s' "$SIG" | awk '{ c = substr($0, 20, 1); print substr($0, 1, 19) (c == "A" ? "B" : "A") substr($0, 21) }')
 ALT_ID=$(jq -r '.required.entries[0].id' "$WORK/resp1.json")
 ALT_LEAF=$(jq -r '.required.entries[0].audit.leaf' "$WORK/resp1.json")
-rm -rf "$WORK/clone"
-attacker_clone "$WORK/clone"
-sed "s|$SIG|$ALT|" "$WORK/resp1.json" >"$WORK/clone/responses/$NODE/aq-1.json"
-cmp -s "$WORK/resp1.json" "$WORK/clone/responses/$NODE/aq-1.json" && fail "the signature was not altered"
-git -C "$WORK/clone" add "responses/$NODE/aq-1.json"
-TREE=$(git -C "$WORK/clone" write-tree)
-PARENT=$(git -C "$WORK/clone" rev-parse HEAD)
-NOW=$(date +%s)
-printf 'tree %s\nparent %s\nauthor rombsr sign node <sign@rombsr.invalid> %s +0000\ncommitter rombsr sign node <sign@rombsr.invalid> %s +0000\n\nresponse for aq-1\n' \
-	"$TREE" "$PARENT" "$NOW" "$NOW" >"$WORK/commit.txt"
-"$FORGE" sign-commit "$STATE" "$PIN_FILE" "$MANIFEST" <"$WORK/commit.txt" >"$WORK/commit.sig" ||
-	fail "audit_forge sign-commit"
-awk -v sigfile="$WORK/commit.sig" '
-	{ print }
-	/^committer / && !done {
-		first = 1
-		while ((getline line < sigfile) > 0) {
-			if (first) { print "gpgsig " line; first = 0 } else { print " " line }
-		}
-		done = 1
-	}' "$WORK/commit.txt" >"$WORK/commit.signed"
-FORGED=$(git -C "$WORK/clone" hash-object -t commit -w --stdin <"$WORK/commit.signed")
-git -C "$WORK/clone" update-ref refs/heads/main "$FORGED"
-# The forged commit really is signed by the queue key: apply's own check
-# passes on it (only the cross-check with the log can tell).
-git --git-dir="$WORK/clone/.git" cat-file -p "$FORGED" | grep -q '^gpgsig ' || fail "forged commit unsigned"
-git --git-dir="$QUEUE" fetch -q "$WORK/clone" "+$FORGED:refs/heads/main" || fail "server-side ref update"
+sed "s|$SIG|$ALT|" "$WORK/resp1.json" >"$WORK/resp1.sig"
+cmp -s "$WORK/resp1.json" "$WORK/resp1.sig" && fail "the signature was not altered"
+forge_response "$WORK/resp1.sig" "responses/$NODE/aq-1.json"
+# The forged commit passes the check `rombsr apply` makes: only the log
+# can tell.
 xcheck 7
 grep -q "^signature-mismatch: leaf $ALT_LEAF responses/$NODE/aq-1.json (commit $FORGED): the signature released for request $ALT_ID" \
 	"$WORK/last.out" || { cat "$WORK/last.out" >&2; fail "the altered signature is not reported"; }
 grep -q "^response-bad: responses/$NODE/aq-1.json: added 1 times and changed 1 times" "$WORK/last.out" ||
 	fail "the rewritten response is not reported as changed"
 grep -q "^response-foreign\|^response-unsigned" "$WORK/last.out" && fail "the queue key's commit was called foreign"
+
+step "re-signed responses with another leaf, a bad proof, a signature the log never recorded"
+ID1=$(jq -r '.required.entries[1].id' "$WORK/resp1.json")
+LEAF1=$(jq -r '.required.entries[1].audit.leaf' "$WORK/resp1.json")
+jq -cS ".required.entries[1].audit.leaf = $(( LEAF1 == 0 ? 1 : 0 ))" "$WORK/resp1.json" >"$WORK/resp1.leaf"
+forge_response "$WORK/resp1.leaf" "responses/$NODE/aq-1.json"
+LEAF_COMMIT=$FORGED
+P0=$(jq -r '.required.entries[0].audit.proof[0]' "$WORK/resp1.json")
+P0_ALT=$(printf '%s' "$P0" | awk '{ print (substr($0, 1, 1) == "A" ? "B" : "A") substr($0, 2) }')
+jq -cS --arg p "$P0_ALT" '.required.entries[0].audit.proof[0] = $p' "$WORK/resp1.json" >"$WORK/resp1.proof"
+forge_response "$WORK/resp1.proof" "responses/$NODE/aq-1.json"
+PROOF_COMMIT=$FORGED
+NEW_ID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+jq -cS --arg id "$NEW_ID" '.required.entries[1].id = $id' "$WORK/resp1.json" >"$WORK/resp1.id"
+forge_response "$WORK/resp1.id" "responses/$NODE/aq-7.json"
+xcheck 7
+grep -q "^leaf-mismatch: leaf $LEAF1 responses/$NODE/aq-1.json (commit $LEAF_COMMIT): request $ID1 says audit.leaf" \
+	"$WORK/last.out" || { cat "$WORK/last.out" >&2; fail "a response naming another leaf is not reported"; }
+grep -q "^bad-proof: leaf $ALT_LEAF responses/$NODE/aq-1.json (commit $PROOF_COMMIT): .*audit.proof does not prove" \
+	"$WORK/last.out" || { cat "$WORK/last.out" >&2; fail "a response with a bad proof is not reported"; }
+grep -q "^not-logged: .*responses/$NODE/aq-7.json (commit $FORGED): request $NEW_ID was answered" \
+	"$WORK/last.out" || { cat "$WORK/last.out" >&2; fail "a signature the log never recorded is not reported"; }
 
 step "responses not signed by the queue key are reported"
 commit_file "$WORK/resp1.json" "responses/$NODE/aq-8.json" - "unsigned response"
