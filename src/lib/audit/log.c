@@ -952,10 +952,13 @@ struct prepared {
 
 static void prepared_free(struct prepared *p)
 {
-	/* The buffer stays with the log for the next batch: no new pages
-	 * to fault in every time. */
-	if (p->bytes)
+	/* The buffer stays with the log for the next batch (no new pages to
+	 * fault in every time), unless an unusually large batch grew it. */
+	if (p->bytes) {
 		p->bytes->len = 0;
+		if (p->bytes->alloc > ((size_t)64 << 20))
+			rb_buf_free(p->bytes);
+	}
 	free(p->off);
 	free(p->len);
 	free(p->leaf);
