@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +54,7 @@ struct audit_log {
 	size_t n_dirty, cap_dirty;
 	bool broken;                     /* an I/O error left disk ahead of memory */
 	bool readonly;                   /* audit_log_open_readonly: never writes */
+	int lock_fd;                     /* DIR/.lock, held (flock) by the one writer */
 };
 
 /* --- request id index ---------------------------------------------------- */
@@ -664,8 +666,10 @@ static int log_open(const char *dir, const char *origin, bool readonly, struct a
 	if (!note_name_valid(origin))
 		return rb_err_set(RB_E_INVAL, "log origin '%.64s' must be printable ASCII without "
 				  "spaces or '+'", origin);
-	if (!(log = calloc(1, sizeof(*log))) || !(log->dir = strdup(dir)) ||
-	    !(log->origin = strdup(origin)))
+	if (!(log = calloc(1, sizeof(*log))))
+		return RB_E_NOMEM;
+	log->lock_fd = -1;
+	if (!(log->dir = strdup(dir)) || !(log->origin = strdup(origin)))
 		return RB_E_NOMEM;
 	log->tail.cap = AUDIT_BUNDLE_MAX;
 	log->readonly = readonly;
@@ -674,6 +678,22 @@ static int log_open(const char *dir, const char *origin, bool readonly, struct a
 		    (err = rb_mkdir_p(tiles, 0755)) < 0)
 			return err;
 		free(tiles);
+		tiles = NULL;
+		/* One writer at a time: the sign node, hsm-revoke and the
+		 * ceremony all append, and two writers would each extend the
+		 * tree they read at open. Readers need no lock: every file is
+		 * replaced atomically. */
+		if ((err = audit_path_join(dir, ".lock", &tiles)) < 0)
+			return err;
+		log->lock_fd = open(tiles, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (log->lock_fd < 0)
+			return rb_err_set(RB_E_IO, "%s: %s", tiles, strerror(errno));
+		if (flock(log->lock_fd, LOCK_EX | LOCK_NB) < 0)
+			return rb_err_set(errno == EWOULDBLOCK ? RB_E_STATE : RB_E_IO,
+					  "%s: the audit log is open for writing in another process (the sign node, rombsr-sign?); stop it and try again",
+					  dir);
+		free(tiles);
+		tiles = NULL;
 		if ((err = audit_path_join(dir, "tile", &tiles)) < 0)
 			return err;
 		nftw(tiles, unlink_temp, 16, FTW_PHYS);
@@ -724,6 +744,8 @@ void audit_log_close(struct audit_log *log)
 	free(log->map);
 	free(log->dir);
 	free(log->origin);
+	if (log->lock_fd >= 0)
+		close(log->lock_fd);
 	free(log);
 }
 

@@ -121,6 +121,19 @@ static void build_log(const char *dir, uint64_t n, const char *tag)
 		fill(log, 0, n, 7, tag);
 }
 
+/* A log of another origin is refused (with nobody else holding it). */
+static void test_origin(void)
+{
+	_cleanup_free_ char *dir = sub("origin");
+	struct audit_log *log = NULL;
+
+	build_log(dir, 3, "");
+	CHECK_ERR(audit_log_open(dir, "other.origin", &log), RB_E_STATE);
+	CHECK(log == NULL && strstr(rb_err_detail(), "origin"));
+	CHECK_OK(audit_log_open(dir, ORIGIN, &log));
+	audit_log_close(log);
+}
+
 /* --- layout -------------------------------------------------------------- */
 
 static void test_layout_70000(void)
@@ -233,12 +246,14 @@ static void test_append_reopen_find(void)
 			json_free(two[1]);
 		}
 		CHECK(audit_log_size(log) == 303);
-		/* A wrong origin is refused. */
+		/* A second writer is refused while this one holds the log. */
 		{
 			struct audit_log *l2 = NULL;
 
-			CHECK_ERR(audit_log_open(dir, "other.origin", &l2), RB_E_STATE);
-			CHECK(l2 == NULL);
+			CHECK_ERR(audit_log_open(dir, ORIGIN, &l2), RB_E_STATE);
+			CHECK(l2 == NULL && strstr(rb_err_detail(), "another process"));
+			CHECK_OK(audit_log_open_readonly(dir, ORIGIN, &l2));
+			audit_log_close(l2);
 		}
 		CHECK_OK(audit_log_checkpoint(log, &key, &cp));
 		CHECK(cp && strncmp(cp, ORIGIN "\n303\n", strlen(ORIGIN) + 5) == 0);
@@ -657,6 +672,7 @@ int main(void)
 		return 1;
 	RUN(test_entries);
 	RUN(test_append_reopen_find);
+	RUN(test_origin);
 	RUN(test_torn_tail);
 	RUN(test_io_error);
 	RUN(test_proof_text);
