@@ -12,12 +12,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "apply/apply.h"
 #include "apply/locate.h"
 #include "apply/verify.h"
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+
 #include "harness.h"
 #include "pgp/pgp.h"
 #include "soft_signer.h"
@@ -72,9 +76,29 @@ static void setup(void)
 {
 	if (!mkdtemp(tmpdir))
 		abort();
-	if (soft_signer_new("rsa2048", &s_rsa) < 0 || soft_signer_new("p256", &s_ec) < 0 ||
-	    soft_signer_new("ed25519", &s_ed) < 0 || soft_signer_new("ed25519", &s_other) < 0)
+	if (soft_signer_new("p256", &s_ec) < 0 || soft_signer_new("ed25519", &s_ed) < 0 ||
+	    soft_signer_new("ed25519", &s_other) < 0)
 		abort();
+	/* A modulus whose top byte is above 0xc2, so that raw signatures can
+	 * start with every byte test_verify_raw_that_looks_openpgp needs (a
+	 * signature is below the modulus). About half of all keys qualify. */
+	for (int tries = 0;; tries++) {
+		uint8_t top = 0;
+		BIGNUM *n = NULL;
+
+		if (tries == 64 || soft_signer_new("rsa2048", &s_rsa) < 0)
+			abort();
+		if (EVP_PKEY_get_bn_param(s_rsa.pub, "n", &n) == 1 && BN_num_bytes(n) == 256) {
+			uint8_t buf[256];
+
+			BN_bn2bin(n, buf);
+			top = buf[0];
+		}
+		BN_free(n);
+		if (top > 0xc2)
+			break;
+		soft_signer_free(&s_rsa);
+	}
 	man.keys = calloc(3, sizeof(*man.keys));
 	make_key("rsa-key", "release", &s_rsa, KEY_ACTIVE, &man.keys[0]);
 	make_key("ec-key", "apk", &s_ec, KEY_ACTIVE, &man.keys[1]);
