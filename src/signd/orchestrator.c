@@ -152,8 +152,32 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 		goto fail;
 	if ((err = manifest_load(s->cfg->manifest, &s->m)) < 0)
 		goto fail;
-	if ((err = signd_open_token(s)) < 0)
+	if (asprintf(&origin, "%s%s", SIGND_AUDIT_ORIGIN_PREFIX, s->m->token_label) < 0) {
+		err = RB_E_NOMEM;
 		goto fail;
+	}
+	for (char *p = origin + strlen(SIGND_AUDIT_ORIGIN_PREFIX); *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '.' || *p == '_'))
+			*p = '-';
+	if ((err = audit_log_open(s->cfg->audit_dir, origin, &s->audit)) < 0)
+		goto fail;
+	if ((err = signd_open_token(s)) < 0) {
+		/* A wrong operator PIN is an event an auditor must see: someone
+		 * tried to use the HSM and failed. */
+		if (err == RB_E_PIN) {
+			char detail[RB_ERR_DETAIL_MAX];
+			_cleanup_json_ struct json_value *e = NULL;
+			uint64_t index;
+
+			memcpy(detail, rb_err_detail(), sizeof(detail));
+			if (audit_entry_login_failure((int64_t)time(NULL), "operator", s->m->token_label,
+						      detail, &e) == RB_OK)
+				(void)audit_log_append(s->audit, e, &index);
+			rb_err_set(err, "%s", detail);
+		}
+		goto fail;
+	}
 	if ((err = signd_find_key(s, "queue", "signs the response commits", &s->queue_key, &qmk)) < 0 ||
 	    (err = signd_find_key(s, "audit", "signs the audit log's checkpoints", &s->audit_key, &amk)) < 0)
 		goto fail;
@@ -182,16 +206,6 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 	if ((err = replay_db_open(replay, &s->replay)) < 0 ||
 	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
 	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0)
-		goto fail;
-	if (asprintf(&origin, "%s%s", SIGND_AUDIT_ORIGIN_PREFIX, s->m->token_label) < 0) {
-		err = RB_E_NOMEM;
-		goto fail;
-	}
-	for (char *p = origin + strlen(SIGND_AUDIT_ORIGIN_PREFIX); *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-' || *p == '.' || *p == '_'))
-			*p = '-';
-	if ((err = audit_log_open(s->cfg->audit_dir, origin, &s->audit)) < 0)
 		goto fail;
 	if ((err = signd_load_last(s)) < 0)
 		goto fail;
@@ -397,6 +411,17 @@ static int signd_reload_policy(struct signd *s, int64_t now)
 	return RB_OK;
 }
 
+/* A signed checkpoint over everything logged so far, unless the last one
+ * covers it already. */
+static int signd_checkpoint(struct signd *s, char **ret_checkpoint)
+{
+	if (audit_log_size(s->audit) <= audit_log_checkpoint_size(s->audit))
+		return RB_OK;
+	free(*ret_checkpoint);
+	*ret_checkpoint = NULL;
+	return audit_log_checkpoint(s->audit, &s->audit_signer, ret_checkpoint);
+}
+
 int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_stats *ret)
 {
 	struct signd_stats st = { 0 };
@@ -413,8 +438,12 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 		goto out;
 	if ((err = queue_fetch(s->q, tip)) < 0)
 		goto out;
-	if (!tip[0])
+	if (!tip[0]) {
+		/* An empty queue, but the policy change or a failed login may
+		 * have been logged: a checkpoint makes them provable too. */
+		err = signd_checkpoint(s, &checkpoint);
 		goto out;
+	}
 	if (s->last_commit[0]) {
 		bool anc = false;
 
@@ -459,8 +488,7 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	/* One checkpoint per batch: every entry above is durable in the log
 	 * already; the checkpoint makes the batch provable. Refusals and
 	 * policy changes are covered too, not only signatures. */
-	if (audit_log_size(s->audit) > audit_log_checkpoint_size(s->audit) &&
-	    (err = audit_log_checkpoint(s->audit, &s->audit_signer, &checkpoint)) < 0)
+	if ((err = signd_checkpoint(s, &checkpoint)) < 0)
 		goto out;
 	signd_crash_point("logged");
 	if ((err = signd_publish(s, &b, checkpoint, &st)) < 0)

@@ -37,6 +37,18 @@ sign_entries_for() { # BUILD -> number of audit sign entries of that build
 		jq -s --arg b "$1" '[.[] | select(.entry.type == "sign" and .entry.build_id == $b)] | length'
 }
 
+step "a wrong operator PIN: the sign node refuses to start, and the audit log records the attempt"
+printf 'not-the-pin\n' >"$WORK/wrong.pin"
+chmod 600 "$WORK/wrong.pin"
+PIN_FILE="$WORK/wrong.pin" write_sign_conf "$APPROVALS"
+expect_exit 5 "$ROMBSR" sign --once --config "$SIGN_CONF"
+expect_err "CKR_PIN_INCORRECT"
+write_sign_conf "$APPROVALS"
+# The attempt is durable at once; the next batch's checkpoint covers it.
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign with the right PIN"; }
+"$ROMBSR" audit show --json "$SIGND/audit" | jq -s 'any(.[]; .entry.type == "login-failure" and .entry.role == "operator")' | grep -qx true \
+	|| fail "no login-failure entry in the audit log"
+
 step "dual control: a key that needs an approval waits for it"
 submit dc1 --raw "platform=$ROOT/fw.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit dc1"; }
 sign_once || { cat "$WORK/sign.err" >&2; fail "sign dc1 (no approval)"; }
