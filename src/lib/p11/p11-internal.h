@@ -6,6 +6,32 @@
 
 #include "p11/p11.h"
 
+/* P11_MODULE_CALL(expr): evaluate a call into the PKCS#11 module.
+ * In a LeakSanitizer build, what the module allocates during the call and
+ * never frees is the module's own leak, not rombsr's: PKCS#11 never hands
+ * module memory to the caller. SoftHSM2 2.6.1 leaks ASN.1 objects in
+ * C_SignInit for EC and EdDSA keys. Marking them here, instead of by a
+ * suppression that must find the module in the allocation's stack, lets
+ * the sanitizer build use the fast unwinder (about twice as fast). */
+#if defined(__SANITIZE_ADDRESS__)
+#define P11_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define P11_LSAN 1
+#endif
+#endif
+#ifdef P11_LSAN
+#include <sanitizer/lsan_interface.h>
+#define P11_MODULE_CALL(expr) __extension__({ \
+	__lsan_disable(); \
+	CK_RV p11_rv_ = (expr); \
+	__lsan_enable(); \
+	p11_rv_; \
+})
+#else
+#define P11_MODULE_CALL(expr) (expr)
+#endif
+
 struct p11_session_slot {
 	CK_SESSION_HANDLE handle;
 	bool in_use;

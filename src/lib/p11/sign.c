@@ -91,7 +91,7 @@ int p11_key_sign(struct p11_key *k, enum rb_sig_scheme scheme, const uint8_t *in
 		free(sig);
 		return err;
 	}
-	rv = t->f->C_SignInit(s, &mech, priv);
+	rv = P11_MODULE_CALL(t->f->C_SignInit(s, &mech, priv));
 	if (rv == CKR_OK)
 		rv = t->f->C_Sign(s, (CK_BYTE_PTR)data, dlen, sig, &siglen);
 	rb_wipe(block, sizeof(block));
