@@ -5,7 +5,7 @@
 #   fail MSG    print MSG and exit 1
 #   expect_exit CODE CMD...   run CMD, require exit status CODE, keep stderr
 #                             in $WORK/last.err
-#   provision_small STATE ESCROW   provision a token with the test key spec
+#   provision_small STATE ESCROW   a token with the test key spec (a copy of the build's)
 
 : "${ROMBSR_BUILD_DIR:?run through meson test}"
 : "${ROMBSR_SOURCE_DIR:?run through meson test}"
@@ -57,6 +57,14 @@ expect_err() { # substring expected in the last command's stderr
 TEST_KEYSPEC="$ROMBSR_SOURCE_DIR/tests/vectors/keyspec-test.json"
 
 provision_small() { # STATE ESCROW
-	"$ROMBSR" hsm-provision --state-dir "$1" --escrow-dir "$2" --keyspec "$TEST_KEYSPEC" \
-		--label rombsr-test >"$WORK/provision.log" 2>&1 || { cat "$WORK/provision.log" >&2; fail "provisioning"; }
+	# A copy of the build's test token (tests/fixtures/test-token.sh), with
+	# SoftHSM2 pointed at the copy's own token directory.
+	local tpl="$ROMBSR_BUILD_DIR/tests/test-token" abs
+	[ -f "$tpl/state/manifest.json" ] ||
+		fail "no test token in $tpl; build first (ninja -C $ROMBSR_BUILD_DIR)"
+	[ ! -e "$1" ] && [ ! -e "$2" ] || fail "provision_small: $1 or $2 exists already"
+	cp -a "$tpl/state" "$1" && cp -a "$tpl/escrow" "$2" || fail "copying the test token"
+	abs=$(cd "$1" && pwd)
+	sed -i "s|^directories.tokendir = .*|directories.tokendir = $abs/tokens|" "$1/softhsm2.conf"
+	grep -qx "directories.tokendir = $abs/tokens" "$1/softhsm2.conf" || fail "$1/softhsm2.conf: no token directory"
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Unit tests of src/lib/apk on real APKs: zip + zipalign build them,
-# apksigner signs them directly against a freshly provisioned SoftHSM2
-# token with the test key set (RSA-4096 platform -> 0x0104, RSA-2048 media
-# -> 0x0103, P-256 device -> 0x0201), then the C test verifies and tampers.
+# apksigner signs them directly against a copy of the build's test token
+# (tests/fixtures/test-token.sh: RSA-4096 platform -> 0x0104, RSA-2048
+# media -> 0x0103, P-256 device -> 0x0201), then the C test verifies and
+# tampers.
 #
 #   run.sh TEST-BINARY
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Strictness tests of the capture PKCS#11 module, against the manifest of a
-# freshly provisioned SoftHSM2 token.
+# copy of the build's test token (tests/fixtures/test-token.sh).
 #
 #   run.sh TEST-BINARY MODULE
 set -euo pipefail
@@ -8,15 +8,8 @@ set -euo pipefail
 : "${ROMBSR_SOURCE_DIR:?run through meson test}"
 TEST_BIN=$1
 MODULE=$2
-ROMBSR="$ROMBSR_BUILD_DIR/src/cli/rombsr"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rombsr-capmod.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-unset SOFTHSM2_CONF ROMBSR_CAPTURE_CONFIG ROMBSR_CAPTURE_LOG ROMBSR_CAPTURE_PIN_FILE
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$ROMBSR_SOURCE_DIR/tests/integration/lib/fixture.sh"
+unset ROMBSR_CAPTURE_CONFIG ROMBSR_CAPTURE_LOG ROMBSR_CAPTURE_PIN_FILE
 
 # The module exports the PKCS#11 entry points and nothing else.
 exports=$(nm -D --defined-only "$MODULE" | awk 'NF == 3 { print $3 }' | sort | tr '\n' ' ')
@@ -28,9 +21,7 @@ compat="$(dirname "$MODULE")/libmock_pkcs11.so"
 [ "$(readlink "$compat")" = "librombsr-capture.so" ] || fail "$compat is not a link to librombsr-capture.so"
 echo "ok $compat -> librombsr-capture.so"
 
-"$ROMBSR" hsm-provision --state-dir "$WORK/state" --escrow-dir "$WORK/escrow" \
-	--keyspec "$ROMBSR_SOURCE_DIR/tests/vectors/keyspec-test.json" --label capmod-test \
-	>"$WORK/provision.log" 2>&1 || { cat "$WORK/provision.log" >&2; fail "provisioning"; }
+provision_small "$WORK/state" "$WORK/escrow"
 MANIFEST="$WORK/state/manifest.json"
 
 # Key status is not covered by the manifest's fingerprints, so a copy with
@@ -49,7 +40,7 @@ export ROMBSR_CAPTURE_MANIFEST="$MANIFEST"
 export ROMBSR_CAPTURE_SPOOL="$WORK/spool"
 export ROMBSR_BUILD_ID="unit-capture-module-1"
 export TEST_REVOKED_MANIFEST="$WORK/revoked.json"
-export TEST_TOKEN_LABEL=capmod-test
+export TEST_TOKEN_LABEL=rombsr-test
 export TEST_OPERATOR_PIN_FILE="$WORK/escrow/operator.pin"
 export SOFTHSM2_CONF="$WORK/state/softhsm2.conf"
 "$TEST_BIN" "$MODULE"
