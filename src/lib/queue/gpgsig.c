@@ -1,5 +1,7 @@
 /* Commit signatures through gpgme: one context per GnuPG home. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -122,38 +124,122 @@ int gpgsig_import(struct gpgsig *g, const uint8_t *cert, size_t len)
 	return RB_OK;
 }
 
-/* The key in the keyring whose primary fingerprint is exactly fpr. */
-static int keyring_has_primary(struct gpgsig *g, const char *fpr, const char *source)
+/* The one key whose (primary or subkey) fingerprint is fpr, listed on g's
+ * own context: gpgme_get_key() would start a second engine (one more
+ * `gpg --version`) for every lookup. GPG_ERR_AMBIGUOUS_NAME if two keys
+ * match, as gpgme_get_key() reports. */
+static gpgme_error_t key_lookup(struct gpgsig *g, const char *fpr, int secret, gpgme_key_t *ret)
 {
-	_cleanup_(gpgme_key_unrefp) gpgme_key_t key = NULL;
+	gpgme_key_t key = NULL, extra = NULL;
 	gpgme_error_t e;
 
-	e = gpgme_get_key(g->ctx, fpr, &key, 0);
-	if (e != GPG_ERR_NO_ERROR || !key->subkeys || !key->subkeys->fpr ||
-	    strcasecmp(key->subkeys->fpr, fpr) != 0)
-		return rb_err_set(RB_E_VERIFY, "%s does not contain the primary key %s named in the configuration; "
-				  "export the right certificate (gpg --export %s)", source, fpr, fpr);
+	if ((e = gpgme_op_keylist_start(g->ctx, fpr, secret)) != GPG_ERR_NO_ERROR)
+		return e;
+	e = gpgme_op_keylist_next(g->ctx, &key);
+	if (e == GPG_ERR_NO_ERROR && gpgme_op_keylist_next(g->ctx, &extra) == GPG_ERR_NO_ERROR) {
+		gpgme_key_unref(extra);
+		gpgme_key_unref(key);
+		key = NULL;
+		e = gpg_error(GPG_ERR_AMBIGUOUS_NAME);
+	}
+	gpgme_op_keylist_end(g->ctx);
+	if (e != GPG_ERR_NO_ERROR)
+		return gpgme_err_code(e) == GPG_ERR_EOF ? gpg_error(GPG_ERR_NO_PUBKEY) : e;
+	*ret = key;
+	return GPG_ERR_NO_ERROR;
+}
+
+/* Every fingerprint in fprs must be the primary key of a key in the
+ * keyring; sources[i] names where fprs[i] came from, for the error. One
+ * key listing for all of them. */
+static int keyring_has_primaries(struct gpgsig *g, const char *const *fprs, const char *const *sources,
+				 size_t n)
+{
+	_cleanup_free_ const char **patterns = NULL;
+	_cleanup_free_ bool *found = NULL;
+	gpgme_key_t key;
+	gpgme_error_t e;
+
+	if (n == 0)
+		return RB_OK;
+	patterns = calloc(n + 1, sizeof(*patterns));
+	found = calloc(n, sizeof(*found));
+	if (!patterns || !found)
+		return RB_E_NOMEM;
+	memcpy(patterns, fprs, n * sizeof(*patterns));
+	if ((e = gpgme_op_keylist_ext_start(g->ctx, patterns, 0, 0)) != GPG_ERR_NO_ERROR)
+		return gpg_fail(RB_E_CRYPTO, "gpgme: cannot list the keyring", e);
+	while (gpgme_op_keylist_next(g->ctx, &key) == GPG_ERR_NO_ERROR) {
+		for (size_t i = 0; i < n; i++)
+			if (key->subkeys && key->subkeys->fpr && strcasecmp(key->subkeys->fpr, fprs[i]) == 0)
+				found[i] = true;
+		gpgme_key_unref(key);
+	}
+	gpgme_op_keylist_end(g->ctx);
+	for (size_t i = 0; i < n; i++)
+		if (!found[i])
+			return rb_err_set(RB_E_VERIFY, "%s does not contain the primary key %s named in the "
+					  "configuration; export the right certificate (gpg --export %s)",
+					  sources[i], fprs[i], fprs[i]);
 	return RB_OK;
 }
 
-static int import_file(struct gpgsig *g, const char *path, const char *fpr)
+/* Append the certificate file at path to *buf (one import for all of them:
+ * each gpg run costs tens of milliseconds, at every batch and every push). */
+static int cert_file_append(const char *path, uint8_t **buf, size_t *len)
 {
 	_cleanup_free_ uint8_t *data = NULL;
-	size_t len;
+	size_t n;
+	uint8_t *grown;
 	int err;
 
-	if ((err = rb_file_read(path, GPGSIG_MAX_CERT_BYTES, &data, &len)) < 0)
+	if ((err = rb_file_read(path, GPGSIG_MAX_CERT_BYTES, &data, &n)) < 0)
 		return err;
-	if ((err = gpgsig_import(g, data, len)) < 0)
-		return rb_err_set(err, "%s: %s", path, rb_err_detail());
-	return keyring_has_primary(g, fpr, path);
+	if (!(grown = realloc(*buf, *len + n + 1)))
+		return RB_E_NOMEM;
+	memcpy(grown + *len, data, n);
+	/* A newline keeps an armored block that lacks its last one apart from
+	 * the next. */
+	grown[*len + n] = '\n';
+	*buf = grown;
+	*len += n + 1;
+	return RB_OK;
+}
+
+static int import_cert_files(struct gpgsig *g, const char *const *paths, size_t n)
+{
+	_cleanup_free_ uint8_t *all = NULL;
+	_cleanup_free_ uint8_t *one = NULL;
+	size_t len = 0, one_len;
+	int err;
+
+	if (n == 0)
+		return RB_OK;
+	for (size_t i = 0; i < n; i++)
+		if ((err = cert_file_append(paths[i], &all, &len)) < 0)
+			return err;
+	if (gpgsig_import(g, all, len) == RB_OK)
+		return RB_OK;
+	/* Name the file that is at fault: import them one by one. */
+	for (size_t i = 0; i < n; i++) {
+		free(TAKE_PTR(one));
+		if ((err = rb_file_read(paths[i], GPGSIG_MAX_CERT_BYTES, &one, &one_len)) < 0)
+			return err;
+		if ((err = gpgsig_import(g, one, one_len)) < 0)
+			return rb_err_set(err, "%s: %s", paths[i], rb_err_detail());
+	}
+	return rb_err_set(RB_E_PARSE, "importing the certificate files into %s failed", home_name(g));
 }
 
 int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, const struct manifest *m,
 			struct gpgsig **ret)
 {
 	_cleanup_gpgsig_ struct gpgsig *g = NULL;
+	_cleanup_free_ const char **paths = NULL;
+	_cleanup_free_ const char **fprs = NULL;
+	char queue_fpr[GPGSIG_FPR_HEX + 1];
 	struct stat st;
+	size_t n = 0, n_certs;
 	int err;
 
 	if (!homedir || !cfg || !ret)
@@ -168,25 +254,36 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 				  strerror(errno));
 	if ((err = gpgsig_open(homedir, &g)) < 0)
 		return err;
-	for (size_t i = 0; i < cfg->n_nodes; i++)
-		if ((err = import_file(g, cfg->nodes[i].public_key, cfg->nodes[i].fingerprint)) < 0)
-			return err;
-	for (size_t i = 0; i < cfg->n_approvers; i++)
-		if ((err = import_file(g, cfg->approvers[i].public_key, cfg->approvers[i].fingerprint)) < 0)
-			return err;
+	/* paths[i] holds fprs[i]; one more slot for the manifest's queue key. */
+	n_certs = cfg->n_nodes + cfg->n_approvers;
+	paths = calloc(n_certs + 1, sizeof(*paths));
+	fprs = calloc(n_certs + 1, sizeof(*fprs));
+	if (!paths || !fprs)
+		return RB_E_NOMEM;
+	for (size_t i = 0; i < cfg->n_nodes; i++, n++) {
+		paths[n] = cfg->nodes[i].public_key;
+		fprs[n] = cfg->nodes[i].fingerprint;
+	}
+	for (size_t i = 0; i < cfg->n_approvers; i++, n++) {
+		paths[n] = cfg->approvers[i].public_key;
+		fprs[n] = cfg->approvers[i].fingerprint;
+	}
+	if ((err = import_cert_files(g, paths, n)) < 0)
+		return err;
 	if (m) {
 		const struct manifest_key *k = manifest_find(m, "queue");
-		char fpr[GPGSIG_FPR_HEX + 1];
 
 		if (k && k->openpgp) {
 			for (size_t i = 0; i < 20; i++)
-				snprintf(fpr + 2 * i, 3, "%02X", k->openpgp_fpr[i]);
+				snprintf(queue_fpr + 2 * i, 3, "%02X", k->openpgp_fpr[i]);
 			if ((err = gpgsig_import(g, k->openpgp, k->openpgp_len)) < 0)
 				return rb_err_set(err, "the manifest's queue key: %s", rb_err_detail());
-			if ((err = keyring_has_primary(g, fpr, "the manifest's queue key certificate")) < 0)
-				return err;
+			paths[n] = "the manifest's queue key certificate";
+			fprs[n++] = queue_fpr;
 		}
 	}
+	if ((err = keyring_has_primaries(g, fprs, paths, n)) < 0)
+		return err;
 	*ret = TAKE_PTR(g);
 	return RB_OK;
 }
@@ -203,7 +300,7 @@ int gpgsig_sign_detached(struct gpgsig *g, const char *signer_fpr, const uint8_t
 
 	if (!g || !signer_fpr || !data || !ret_armored)
 		return RB_E_INVAL;
-	if ((e = gpgme_get_key(g->ctx, signer_fpr, &key, 1)) != GPG_ERR_NO_ERROR)
+	if ((e = key_lookup(g, signer_fpr, 1, &key)) != GPG_ERR_NO_ERROR)
 		return rb_err_set(RB_E_KEY, "no secret key %s in %s: %s; check the node's signing key",
 				  signer_fpr, home_name(g), gpgme_strerror(e));
 	gpgme_signers_clear(g->ctx);
@@ -255,6 +352,7 @@ int gpgsig_verify_detached(struct gpgsig *g, const uint8_t *sig, size_t siglen, 
 	gpgme_subkey_t sk;
 	gpgme_error_t e;
 	const char *fpr;
+	char signer[GPGSIG_FPR_HEX * 2 + 1]; /* v4: 40 hex digits; v5/v6: 64 */
 	size_t n = 0;
 
 	if (!g || !sig || !data || !ret_primary_fpr)
@@ -285,8 +383,15 @@ int gpgsig_verify_detached(struct gpgsig *g, const uint8_t *sig, size_t siglen, 
 	if (s->wrong_key_usage)
 		return rb_err_set(RB_E_VERIFY, "signature by %s: the key is not meant for signing", fpr);
 	/* The status alone does not cover a disabled key, and a subkey must
-	 * map to its primary. */
-	if ((e = gpgme_get_key(g->ctx, fpr, &key, 0)) != GPG_ERR_NO_ERROR)
+	 * map to its primary. The key listing reuses the context and so frees
+	 * the verify result: keep the fingerprint. */
+	if (!s->fpr || strlen(s->fpr) >= sizeof(signer))
+		return rb_err_set(RB_E_UNSUPPORTED, "signature by %s: unsupported fingerprint", fpr);
+	memcpy(signer, s->fpr, strlen(s->fpr) + 1);
+	fpr = signer;
+	r = NULL;
+	s = NULL;
+	if ((e = key_lookup(g, fpr, 0, &key)) != GPG_ERR_NO_ERROR)
 		return rb_err_set(RB_E_KEY, "signed by unknown key %s", fpr);
 	if (key->revoked || key->expired || key->disabled || key->invalid)
 		return rb_err_set(RB_E_VERIFY, "signature by %s: the key is %s", fpr,
