@@ -95,15 +95,32 @@ ok "rombsr keygen identity used by age"
 
 # passphrases: the age CLI only reads them from its terminal
 pp=$(head -n1 pass.txt)
-age_pty() { # age_pty "age args" - feeds the passphrase (twice for -p)
-	(sleep 1; printf '%s\n' "$pp"; sleep 1; printf '%s\n' "$pp"; sleep 1) |
-		timeout 60 script -qec "$1" /dev/null > pty.log
+age_pty() { # PROMPTS "age args": answer each passphrase prompt as it appears
+	local pid rc=0
+	rm -f pty.in pty.log
+	mkfifo pty.in
+	: >pty.log
+	timeout 60 script -qec "$2" /dev/null <pty.in >pty.log &
+	pid=$!
+	# Hold the terminal's input open until age is done: script ends the
+	# session when its input closes.
+	exec 9>pty.in
+	for n in $(seq "$1"); do
+		for _ in $(seq 600); do
+			[ "$(grep -o passphrase pty.log | wc -l)" -ge "$n" ] && break
+			sleep 0.05
+		done
+		printf '%s\n' "$pp" >&9
+	done
+	wait "$pid" || rc=$?
+	exec 9>&-
+	return "$rc"
 }
 "$tool" encrypt -p pass.txt < short.txt > r-p.age
 grep -q '^-> scrypt ' r-p.age || fail "no scrypt stanza"
-age_pty "age -d -o out-p r-p.age"
+age_pty 1 "age -d -o out-p r-p.age"
 cmp -s out-p short.txt || fail "age -d of a rombsr passphrase file"
-age_pty "age -p -o a-p.age short.txt"
+age_pty 2 "age -p -o a-p.age short.txt"
 "$tool" decrypt -p pass.txt < a-p.age > out
 cmp -s out short.txt || fail "rombsr decrypt of an age -p file"
 ok "scrypt passphrase both ways (work factor 18)"

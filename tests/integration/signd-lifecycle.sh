@@ -80,9 +80,9 @@ touch "$WORK/before-daemon"
 "$SIGND_EXE" --config "$SIGN_CONF" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
 daemon=$!
 # Its first batch finds nothing new; it ends by rewriting last-commit.
-for _ in $(seq 1 240); do
+for _ in $(seq 1 1200); do
 	[ -n "$(find "$SIGND/last-commit" -newer "$WORK/before-daemon" 2>/dev/null)" ] && break
-	sleep 0.5
+	sleep 0.1
 done
 [ -n "$(find "$SIGND/last-commit" -newer "$WORK/before-daemon")" ] || { cat "$WORK/daemon.err" >&2; fail "the daemon's first batch did not finish"; }
 submit d1 --raw "media=$ROOT/media.bin" --raw "platform=$ROOT/media.bin" >"$WORK/submit.out" 2>&1 ||
@@ -92,11 +92,11 @@ grep -q '1 deferred' "$WORK/daemon.err" && fail "the daemon polled before its in
 kill -HUP "$daemon"
 # The daemon must see d1 wait for its approval first, and then pick it
 # up again in a later batch once the approval arrives.
-for _ in $(seq 1 240); do grep -q '1 deferred' "$WORK/daemon.err" && break; sleep 0.5; done
+for _ in $(seq 1 1200); do grep -q '1 deferred' "$WORK/daemon.err" && break; sleep 0.1; done
 grep -q '1 deferred' "$WORK/daemon.err" || { cat "$WORK/daemon.err" >&2; fail "SIGHUP did not make the daemon look at d1"; }
 approve alice "$ALICE_FPR" d1 platform
 kill -USR1 "$daemon"
-for _ in $(seq 1 240); do has_response d1 && break; sleep 0.5; done
+for _ in $(seq 1 1200); do has_response d1 && break; sleep 0.1; done
 has_response d1 || { cat "$WORK/daemon.err" >&2; fail "the daemon did not answer d1"; }
 kill -TERM "$daemon"
 rc=0

@@ -184,45 +184,69 @@ static int keyring_has_primaries(struct gpgsig *g, const char *const *fprs, cons
 	return RB_OK;
 }
 
-/* Append the certificate file at path to *buf (one import for all of them:
- * each gpg run costs tens of milliseconds, at every batch and every push). */
-static int cert_file_append(const char *path, uint8_t **buf, size_t *len)
-{
-	_cleanup_free_ uint8_t *data = NULL;
-	size_t n;
-	uint8_t *grown;
-	int err;
+/* A growing buffer of certificates for one import: each gpg run costs
+ * tens of milliseconds, at every batch and every push. Armored and binary
+ * certificates go into separate imports, since gpg reads a stream as one
+ * or the other. */
+struct cert_batch {
+	uint8_t *data;
+	size_t len;
+};
 
-	if ((err = rb_file_read(path, GPGSIG_MAX_CERT_BYTES, &data, &n)) < 0)
-		return err;
-	if (!(grown = realloc(*buf, *len + n + 1)))
+static int cert_batch_add(struct cert_batch *b, const uint8_t *data, size_t n, bool armored)
+{
+	uint8_t *grown;
+
+	if (!(grown = realloc(b->data, b->len + n + 1)))
 		return RB_E_NOMEM;
-	memcpy(grown + *len, data, n);
-	/* A newline keeps an armored block that lacks its last one apart from
-	 * the next. */
-	grown[*len + n] = '\n';
-	*buf = grown;
-	*len += n + 1;
+	memcpy(grown + b->len, data, n);
+	b->data = grown;
+	b->len += n;
+	/* An armored block that lacks its last newline stays apart from the
+	 * next; binary packets follow each other directly. */
+	if (armored)
+		b->data[b->len++] = '\n';
 	return RB_OK;
+}
+
+static bool cert_is_armored(const uint8_t *data, size_t n)
+{
+	static const char begin[] = "-----BEGIN PGP";
+	size_t i = 0;
+
+	while (i < n && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+		i++;
+	return n - i >= sizeof(begin) - 1 && memcmp(data + i, begin, sizeof(begin) - 1) == 0;
 }
 
 static int import_cert_files(struct gpgsig *g, const char *const *paths, size_t n)
 {
-	_cleanup_free_ uint8_t *all = NULL;
-	_cleanup_free_ uint8_t *one = NULL;
-	size_t len = 0, one_len;
-	int err;
+	struct cert_batch batch[2] = { { 0 } }; /* [0] binary, [1] armored */
+	bool ok = true;
+	int err = RB_OK;
 
-	if (n == 0)
-		return RB_OK;
-	for (size_t i = 0; i < n; i++)
-		if ((err = cert_file_append(paths[i], &all, &len)) < 0)
-			return err;
-	if (gpgsig_import(g, all, len) == RB_OK)
-		return RB_OK;
+	for (size_t i = 0; i < n && err == RB_OK; i++) {
+		_cleanup_free_ uint8_t *data = NULL;
+		size_t len;
+		bool armored;
+
+		if ((err = rb_file_read(paths[i], GPGSIG_MAX_CERT_BYTES, &data, &len)) < 0)
+			break;
+		armored = cert_is_armored(data, len);
+		err = cert_batch_add(&batch[armored], data, len, armored);
+	}
+	for (size_t k = 0; k < 2 && err == RB_OK; k++)
+		if (batch[k].len > 0 && gpgsig_import(g, batch[k].data, batch[k].len) < 0)
+			ok = false;
+	free(batch[0].data);
+	free(batch[1].data);
+	if (err < 0 || ok)
+		return err;
 	/* Name the file that is at fault: import them one by one. */
 	for (size_t i = 0; i < n; i++) {
-		free(TAKE_PTR(one));
+		_cleanup_free_ uint8_t *one = NULL;
+		size_t one_len;
+
 		if ((err = rb_file_read(paths[i], GPGSIG_MAX_CERT_BYTES, &one, &one_len)) < 0)
 			return err;
 		if ((err = gpgsig_import(g, one, one_len)) < 0)
