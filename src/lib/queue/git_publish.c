@@ -117,11 +117,35 @@ static void remote_lines(const struct rb_buf *err, struct rb_buf *msg)
 	(void)rb_buf_terminate(msg);
 }
 
+/* A ref status (git push --porcelain's line for our ref, or libgit2's
+ * status) that means "someone else moved the branch first": fetch, build
+ * again and retry. The status is git's own, never the guard's: a hook's
+ * refusal is "pre-receive hook declined", whatever the hook printed, and
+ * git's "remote: error: cannot lock ref ..." beside a lost race is not a
+ * refusal. */
 static bool status_is_race(const char *s)
 {
-	/* git's own words for "someone else moved the branch first". */
+	if (!s || strstr(s, "hook declined"))
+		return false;
 	return strstr(s, "non-fast-forward") || strstr(s, "fetch first") || strstr(s, "failed to update ref") ||
-	       strstr(s, "cannot lock ref") || strstr(s, "incorrect old value") || strstr(s, "stale info");
+	       strstr(s, "cannot lock ref") || strstr(s, "incorrect old value") || strstr(s, "stale info") ||
+	       strstr(s, "failed to lock");
+}
+
+/* The porcelain line of the rejected ref ("!\t<src>:<dst>\t[...] (...)"),
+ * NUL-terminated in place; NULL if there is none. */
+static char *porcelain_rejected_line(char *out)
+{
+	for (char *line = out; line && *line;) {
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (line[0] == '!' && line[1] == '\t')
+			return line;
+		line = nl ? nl + 1 : NULL;
+	}
+	return NULL;
 }
 
 static int push_with_git(struct queue *q, const char *ref)
@@ -140,15 +164,15 @@ static int push_with_git(struct queue *q, const char *ref)
 		rc = git_cli_run(argv, &out, &err, &status);
 	}
 	if (rc == RB_OK && status != 0) {
+		const char *line;
+
 		(void)rb_buf_terminate(&out);
 		(void)rb_buf_terminate(&err);
 		remote_lines(&err, &msg);
-		if (out.data && strstr((const char *)out.data, "[rejected]") && status_is_race((const char *)out.data))
+		line = out.data ? porcelain_rejected_line((char *)out.data) : NULL;
+		if (line && status_is_race(line))
 			rc = GIT_ENONFASTFORWARD;
-		else if (out.data && strstr((const char *)out.data, "[remote rejected]") &&
-			 status_is_race((const char *)out.data) && !msg.len)
-			rc = GIT_ENONFASTFORWARD;
-		else if (out.data && strstr((const char *)out.data, "[remote rejected]"))
+		else if (line && strstr(line, "[remote rejected]"))
 			rc = rb_err_set(RB_E_PERM, "the queue %s refused the commit: %s", q->url,
 					msg.len ? (const char *)msg.data : "no reason given");
 		else
@@ -219,7 +243,7 @@ static int push_with_libgit2(struct queue *q, const char *ref)
 		return rc;
 	e = git_remote_push(remote, &refspecs, &opts);
 	(void)rb_buf_terminate(&st.remote_msg);
-	if (e == GIT_ENONFASTFORWARD || (st.status && status_is_race(st.status) && !st.remote_msg.len))
+	if (e == GIT_ENONFASTFORWARD || status_is_race(st.status))
 		rc = GIT_ENONFASTFORWARD;
 	else if (st.status)
 		rc = rb_err_set(RB_E_PERM, "the queue %s refused the commit (%s): %s", q->url, st.status,
