@@ -83,4 +83,16 @@ step "rombsr verify agrees"
 step "the audit log verifies and explains every signature"
 "$ROMBSR" audit verify --manifest "$MANIFEST" --trust-dir "$WORK/trust" "$SIGND/audit" >"$WORK/audit.out" 2>&1 ||
 	{ cat "$WORK/audit.out" >&2; fail "rombsr audit verify"; }
+step "four builds submitted at once all land: a push that loses the race is retried"
+pids=()
+for i in 1 2 3 4; do
+	head -c 2000 /dev/urandom >"$ROOT/par$i.bin"
+	ROMBSR_CAPTURE_SPOOL="$WORK/spool-par$i" submit "par$i" --raw "media=$ROOT/par$i.bin" >"$WORK/par$i.out" 2>&1 &
+	pids+=($!)
+done
+for i in 1 2 3 4; do
+	wait "${pids[$((i - 1))]}" || { cat "$WORK/par$i.out" >&2; fail "concurrent submit par$i"; }
+done
+sign_once || { cat "$WORK/sign.err" >&2; fail "rombsr sign --once after concurrent submits"; }
+grep -q '4 documents answered, 4 signed' "$WORK/sign.out" || { cat "$WORK/sign.out" >&2; fail "not every concurrent build was answered"; }
 echo "queue-e2e: OK"

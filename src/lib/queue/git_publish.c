@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -402,11 +403,39 @@ static void backoff(unsigned attempt)
 		;
 }
 
+/* One publisher at a time per local mirror. Builds running side by side
+ * on one node share the mirror (--cache), and the commit to push is kept
+ * under one ref there: without the lock one process pushes another's
+ * commit, and both then fail. The lock is released when fd closes, also
+ * when the process dies. */
+static int mirror_lock(struct queue *q, int *ret_fd)
+{
+	_cleanup_free_ char *path = NULL;
+	int fd;
+
+	if (asprintf(&path, "%s/rombsr-publish.lock", q->path) < 0)
+		return RB_E_NOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return rb_err_set(RB_E_IO, "%s: %s; check the queue mirror's permissions", path, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			return rb_err_set(RB_E_IO, "%s: cannot lock: %s", path, strerror(e));
+		}
+	}
+	*ret_fd = fd;
+	return RB_OK;
+}
+
 int queue_publish(struct queue *q, const struct queue_file *files, size_t n_files, const char *message,
 		  const char *author_name, const char *author_email, queue_sign_cb sign, void *sign_ctx,
 		  char ret_commit[QUEUE_OID_HEX + 1])
 {
 	char tip_hex[QUEUE_OID_HEX + 1];
+	_cleanup_close_ int lock_fd = -1;
 	int err;
 
 	if (!q || !files || !message || !*message || !author_name || !author_email || !sign || !ret_commit)
@@ -414,6 +443,8 @@ int queue_publish(struct queue *q, const struct queue_file *files, size_t n_file
 	if (!q->url)
 		return rb_err_set(RB_E_INVAL, "queue_publish: the queue was not opened with a remote");
 	if ((err = files_check(files, n_files)) < 0)
+		return err;
+	if ((err = mirror_lock(q, &lock_fd)) < 0)
 		return err;
 	for (unsigned attempt = 0;; attempt++) {
 		_cleanup_(git_reference_freep) git_reference *ref = NULL, *track = NULL;
