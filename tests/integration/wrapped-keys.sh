@@ -23,7 +23,7 @@ count_privkeys() { # STATE ESCROW
 		2>/dev/null | grep -c '^Private Key Object' || true
 }
 RESIDENT=$(count_privkeys "$STATE" "$ESCROW")
-[ "$RESIDENT" -eq 5 ] || fail "expected the 5 resident test keys, found $RESIDENT"
+[ "$RESIDENT" -eq 8 ] || fail "expected the 8 resident test keys, found $RESIDENT"
 
 step "no wrap key yet: a clear error, nothing written"
 expect_exit 4 "$ROMBSR" keys gen --wrapped dev-p256 --algorithm ec-p256 "${S[@]}" "${PIN[@]}"
@@ -161,7 +161,7 @@ expect_exit 4 "$ROMBSR" sign-file --key dev-rsa "${S2[@]}" "${PIN2[@]}" --manife
 expect_err "was made under wrap key"
 [ ! -e "$WORK/other.sig" ] || fail "a signature was written"
 cmp -s "$STORE/dev-rsa.json" "$STATE2/wrapped/dev-rsa.json" || fail "the store file was changed"
-[ "$(count_privkeys "$STATE2" "$ESCROW2")" -eq 5 ] || fail "the foreign blob left an object"
+[ "$(count_privkeys "$STATE2" "$ESCROW2")" -eq 8 ] || fail "the foreign blob left an object"
 
 step "the original deployment still signs"
 "$ROMBSR" sign-file --key dev-p256 "${S[@]}" "${PIN[@]}" --output "$WORK/again.sig" "$WORK/payload.bin" 2>/dev/null
