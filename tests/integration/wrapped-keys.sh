@@ -75,14 +75,23 @@ if openssl dgst -sha256 -verify "$WORK/dev-p256.pub.pem" -signature "$WORK/dev-p
 fi
 [ "$(count_privkeys "$STATE" "$ESCROW")" -eq "$RESIDENT" ] || fail "signing left a key object on the token"
 
-step "OpenPGP with a wrapped RSA key, verified with gpg and sq"
+step "OpenPGP with a wrapped RSA key (--purposes openpgp-detached), verified with gpg and sq"
 printf 'release notes\n' >"$WORK/notes.txt"
-"$ROMBSR" keys export dev-rsa --format openpgp "${S[@]}" --output "$WORK/dev-rsa.pgp"
-"$ROMBSR" sign-file --key dev-rsa --format openpgp "${S[@]}" "${PIN[@]}" --output "$WORK/notes.sig" \
+# An OpenPGP key never signs raw digests: the mixed set is refused.
+expect_exit 2 "$ROMBSR" keys gen --wrapped dev-mixed --algorithm rsa-2048 --purposes openpgp-detached,raw-detached \
+	"${S[@]}" "${PIN[@]}"
+expect_err "revocation"
+expect_exit 2 "$ROMBSR" keys gen --wrapped dev-q --algorithm rsa-2048 --purposes queue-response "${S[@]}" "${PIN[@]}"
+"$ROMBSR" keys gen --wrapped dev-pgp --algorithm rsa-2048 --purposes openpgp-detached "${S[@]}" "${PIN[@]}" >"$WORK/gen3"
+expect_exit 5 "$ROMBSR" sign-file --key dev-rsa --format openpgp "${S[@]}" "${PIN[@]}" --output "$WORK/no.sig" "$WORK/notes.txt"
+expect_exit 5 "$ROMBSR" sign-file --key dev-pgp "${S[@]}" "${PIN[@]}" --output "$WORK/no.sig" "$WORK/payload.bin"
+[ ! -e "$WORK/no.sig" ] || fail "sign-file signed outside the key's purposes"
+"$ROMBSR" keys export dev-pgp --format openpgp "${S[@]}" --output "$WORK/dev-pgp.pgp"
+"$ROMBSR" sign-file --key dev-pgp --format openpgp "${S[@]}" "${PIN[@]}" --output "$WORK/notes.sig" \
 	"$WORK/notes.txt" 2>/dev/null
-fpr=$(grep -A30 '"name": "dev-rsa"' "$STATE/manifest.json" | sed -n 's/.*"openpgp_v4": "\([0-9a-f]*\)".*/\1/p' | head -1)
-[ -n "$fpr" ] || fail "no OpenPGP fingerprint for dev-rsa"
-pgp_verify_all "$WORK/dev-rsa.pgp" "$fpr" "$WORK/notes.sig" "$WORK/notes.txt" || fail "OpenPGP dev-rsa"
+fpr=$(grep -A30 '"name": "dev-pgp"' "$STATE/manifest.json" | sed -n 's/.*"openpgp_v4": "\([0-9a-f]*\)".*/\1/p' | head -1)
+[ -n "$fpr" ] || fail "no OpenPGP fingerprint for dev-pgp"
+pgp_verify_all "$WORK/dev-pgp.pgp" "$fpr" "$WORK/notes.sig" "$WORK/notes.txt" || fail "OpenPGP dev-pgp"
 
 step "a taken name is refused and nothing is overwritten"
 sha_before=$(sha256sum "$STORE/dev-p256.json" "$STATE/manifest.json")

@@ -356,9 +356,9 @@ static int entry_node(struct parse *p, const char *full, const char *sub, const 
 			return rb_err_set(RB_E_PARSE, "%s: %s = \"%.64s\" is not a key name (1-64 characters of "
 					  "a-z, 0-9, '_' or '-')", p->file, full, v);
 		if (strcmp(v, SIGN_NODE_QUEUE_KEY) == 0 || strcmp(v, SIGN_NODE_AUDIT_KEY) == 0)
-			return rb_err_set(RB_E_PARSE, "%s: %s = %s: the '%s' key signs only what the sign node "
-					  "composes (%s), never a node's request; remove this line and allow "
-					  "a signing key instead", p->file, full, v, v,
+			return rb_err_set(RB_E_PARSE, "%s: %s (allowKey = %s): the '%s' key signs only what the "
+					  "sign node composes (%s), never a node's request; remove this line and "
+					  "allow a signing key instead", p->file, full, v, v,
 					  strcmp(v, SIGN_NODE_QUEUE_KEY) == 0 ? "response commits" : "audit checkpoints");
 		if (strv_has(n->allow_keys, n->n_allow_keys, v))
 			return rb_err_set(RB_E_PARSE, "%s: %s lists \"%s\" twice", p->file, full, v);
