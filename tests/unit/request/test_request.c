@@ -527,6 +527,20 @@ static void test_request_openpgp_sign(void)
 		CHECK_OK(hash_state_md_ctx(e->state, &md));
 		CHECK_OK(pgp_sig_init_from_state(&sc, pk, md, t0 + 10));
 		CHECK_OK(pgp_sig_finish(&sc, &sig));
+		/* The trailer is the sign node's own: a v4 binary-document
+		 * signature (type 0x00) with its creation time; nothing in the
+		 * request can make it a revocation or certification. */
+		{
+			size_t off = sig.data[0] == 0xc2 ? (sig.data[1] < 192 ? 2 : 3)
+				   : sig.data[0] == 0x88 ? 2 : sig.data[0] == 0x89 ? 3 : 0;
+
+			CHECK(off && sig.len > off + 10 && sig.data[off] == 4 && sig.data[off + 1] == 0x00);
+			/* first hashed subpacket: creation time (type 2) */
+			if (off && sig.len > off + 12)
+				CHECK((sig.data[off + 7] & 0x7f) == 2 &&
+				      ((uint32_t)sig.data[off + 8] << 24 | (uint32_t)sig.data[off + 9] << 16 |
+				       (uint32_t)sig.data[off + 10] << 8 | sig.data[off + 11]) == (uint32_t)(t0 + 10));
+		}
 		CHECK_OK(pgp_sig_verify_buffer(pk, sig.data, sig.len, is_b ? file_b : (const uint8_t *)"",
 					       is_b ? file_b_len : 0));
 		if (is_b)
