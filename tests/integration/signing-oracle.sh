@@ -18,9 +18,14 @@ set -euo pipefail
 need xxd gpg sq
 
 # The default key set's testkey (purposes: apk) next to the names
-# lib/queue.sh allows, small and quick to generate.
-TEST_KEYSPEC="$WORK/keyspec.json"
-cat >"$TEST_KEYSPEC" <<'EOF'
+# lib/queue.sh allows, small and quick to generate. This test provisions
+# its own token from it instead of the shared test key set.
+ORACLE_KEYSPEC="$WORK/keyspec.json"
+provision_small() { # STATE ESCROW
+	"$ROMBSR" hsm-provision --state-dir "$1" --escrow-dir "$2" --keyspec "$ORACLE_KEYSPEC" \
+		--label rombsr-test >"$WORK/provision.log" 2>&1 || { cat "$WORK/provision.log" >&2; fail "provisioning"; }
+}
+cat >"$ORACLE_KEYSPEC" <<'EOF'
 {
   "format": "rombsr-keyspec",
   "version": 2,
