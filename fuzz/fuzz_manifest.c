@@ -23,7 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (size_t i = 0; i < m->n_keys; i++)
 			if (memcmp(again->keys[i].spki_sha256, m->keys[i].spki_sha256, 32) != 0 ||
-			    again->keys[i].status != m->keys[i].status)
+			    again->keys[i].status != m->keys[i].status ||
+			    again->keys[i].purposes != m->keys[i].purposes ||
+			    key_purposes_check(m->keys[i].purposes, m->keys[i].alg, m->keys[i].name) != 0)
 				abort();
 	}
 	rb_buf_free(&out);

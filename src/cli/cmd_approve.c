@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 
 #include "cli.h"
+#include "queue/config.h"
 #include "queue/git.h"
 #include "queue/gpgsig.h"
 #include "request/approval.h"
@@ -84,6 +85,11 @@ static int approve_run(struct approve *a, char ret_commit[QUEUE_OID_HEX + 1])
 		       doc->artifacts[doc->entries[i].artifact].name);
 	for (size_t k = 0; k < a->n_keys; k++) {
 		bool used = false;
+
+		if (strcmp(a->keys[k], SIGN_NODE_QUEUE_KEY) == 0 || strcmp(a->keys[k], SIGN_NODE_AUDIT_KEY) == 0)
+			return rb_err_set(RB_E_INVAL, "--key %s: the '%s' key signs only what the sign node composes "
+					  "and takes no requests, so there is nothing to approve; approve signing keys only",
+					  a->keys[k], a->keys[k]);
 
 		for (size_t i = 0; i < doc->n_entries && !used; i++)
 			used = strcmp(doc->entries[i].key_name, a->keys[k]) == 0;

@@ -25,8 +25,8 @@ static void help(void)
 	printf("usage: rombsr keys list [--json]\n"
 	       "       rombsr keys export NAME [--format FORMAT] [--output FILE]\n"
 	       "       rombsr keys wrap-key [--create]\n"
-	       "       rombsr keys gen --wrapped NAME --algorithm ALG [--purpose P] [--subject S]\n"
-	       "                       [--validity-days N] [--openpgp-uid UID] [--store DIR]\n"
+	       "       rombsr keys gen --wrapped NAME --algorithm ALG [--purpose P] [--purposes LIST]\n"
+	       "                       [--subject S] [--validity-days N] [--openpgp-uid UID] [--store DIR]\n"
 	       "       rombsr keys wrap NAME [--store DIR]\n"
 	       "\n"
 	       "list/export read the key manifest. FORMAT is one of:\n"
@@ -41,16 +41,19 @@ static void help(void)
 	       "  --output FILE       write to FILE (atomically) instead of stdout\n"
 	       "  --algorithm ALG     rsa-2048, rsa-3072, rsa-4096, ec-p256 (ed25519 where the\n"
 	       "                      token can wrap it)\n"
+	       "  --purposes LIST     what the key may sign, comma-separated: apk, avb, ota, bundle,\n"
+	       "                      raw-detached, openpgp-detached (default from --purpose:\n"
+	       "                      android apk, avb avb, ota ota, bundle bundle, else raw-detached)\n"
 	       "  --store DIR         wrapped key store (default STATE/wrapped)\n"
 	       CLI_COMMON_HELP);
 }
 
 static int list_table(const struct manifest *m, const char *store)
 {
-	char alg[16], ts[RB_TIME_LEN + 1], links[2 * KEY_NAME_MAX + 32];
+	char alg[16], ts[RB_TIME_LEN + 1], links[2 * KEY_NAME_MAX + 32], pp[KEY_PURPOSES_TEXT_MAX];
 
-	printf("%-18s %-9s %-8s %-20s %-10s %-64s %-8s %s\n", "NAME", "ALGORITHM", "STATUS", "CREATED", "PURPOSE",
-	       "SPKI-SHA256", "STORAGE", "LINEAGE");
+	printf("%-18s %-9s %-8s %-20s %-10s %-24s %-64s %-8s %s\n", "NAME", "ALGORITHM", "STATUS", "CREATED",
+	       "PURPOSE", "PURPOSES", "SPKI-SHA256", "STORAGE", "LINEAGE");
 	for (size_t i = 0; i < m->n_keys; i++) {
 		const struct manifest_key *k = &m->keys[i];
 		_cleanup_free_ char *fpr = NULL;
@@ -59,8 +62,9 @@ static int list_table(const struct manifest *m, const char *store)
 			return RB_E_NOMEM;
 		rb_time_format(k->created, ts);
 		key_lifecycle_links_format(k, links, sizeof(links));
-		printf("%-18s %-9s %-8s %-20s %-10s %-64s %-8s %s\n", k->name, key_algorithm_format(k->alg, k->bits, alg),
-		       key_status_name(k->status), ts, k->purpose ? k->purpose : "-", fpr,
+		printf("%-18s %-9s %-8s %-20s %-10s %-24s %-64s %-8s %s\n", k->name,
+		       key_algorithm_format(k->alg, k->bits, alg), key_status_name(k->status), ts,
+		       k->purpose ? k->purpose : "-", key_purposes_format(k->purposes, ",", pp), fpr,
 		       key_lifecycle_storage(k, store), links);
 	}
 	return RB_OK;
@@ -78,7 +82,7 @@ static int list_json(const struct manifest *m, const char *store)
 	for (size_t i = 0; i < m->n_keys; i++) {
 		const struct manifest_key *k = &m->keys[i];
 		_cleanup_free_ char *id = NULL, *spki = NULL, *cert = NULL, *pgp = NULL;
-		struct json_value *o = NULL;
+		struct json_value *o = NULL, *pp = NULL;
 
 		rb_time_format(k->created, ts);
 		if ((err = rb_hex_encode(k->id, k->id_len, &id)) < 0 ||
@@ -92,6 +96,8 @@ static int list_json(const struct manifest *m, const char *store)
 		    (err = json_object_set_string(o, "uri", k->uri)) < 0 ||
 		    (err = json_object_set_string(o, "algorithm", key_algorithm_format(k->alg, k->bits, alg))) < 0 ||
 		    (err = json_object_set_string(o, "purpose", k->purpose ? k->purpose : "")) < 0 ||
+		    (err = key_purposes_to_json(k->purposes, &pp)) < 0 ||
+		    (err = json_object_set(o, "purposes", pp)) < 0 ||
 		    (err = json_object_set_string(o, "status", key_status_name(k->status))) < 0 ||
 		    (err = json_object_set_string(o, "created", ts)) < 0 ||
 		    (err = json_object_set_string(o, "spki_sha256", spki)) < 0 ||
@@ -160,7 +166,7 @@ static int export_key(const struct manifest *m, const char *name, const char *fo
 
 struct wrap_opts {
 	bool wrapped, create;
-	const char *algorithm, *purpose, *subject, *openpgp_uid, *store;
+	const char *algorithm, *purpose, *purposes, *subject, *openpgp_uid, *store;
 	int64_t validity_days;
 };
 
@@ -284,6 +290,19 @@ static int gen_wrapped(struct cli_common *c, const struct wrap_opts *o, const ch
 				  "or ed25519", o->algorithm);
 	if (o->validity_days <= 0 || o->validity_days > 36500)
 		return rb_err_set(RB_E_INVAL, "--validity-days must be 1 to 36500");
+	if (o->purposes) {
+		if ((err = key_purposes_parse_list(o->purposes, &mk.purposes)) < 0)
+			return RB_E_INVAL; /* the detail names the bad purpose */
+	} else {
+		mk.purposes = key_purposes_legacy(o->purpose);
+	}
+	/* queue-response and audit-checkpoint belong to the provisioned
+	 * queue and audit keys; a wrapped key never gets them. */
+	if (mk.purposes & KEY_PURPOSES_SIGN_NODE)
+		return rb_err_set(RB_E_INVAL, "--purposes: queue-response and audit-checkpoint are the sign node's own "
+				  "keys' purposes (provisioned with the token); give this key a signing purpose");
+	if ((err = key_purposes_check(mk.purposes, alg, name)) < 0)
+		return RB_E_INVAL; /* the detail says which combination and why */
 	if ((err = store_dir(c, o, &dir)) < 0 || (err = manifest_load(c->manifest, &m)) < 0)
 		goto out;
 	if (manifest_find(m, name)) {
@@ -367,6 +386,7 @@ int cmd_keys(int argc, char **argv)
 		{ "create", no_argument, NULL, 'C' },
 		{ "algorithm", required_argument, NULL, 'A' },
 		{ "purpose", required_argument, NULL, 'P' },
+		{ "purposes", required_argument, NULL, 'Q' },
 		{ "subject", required_argument, NULL, 'S' },
 		{ "validity-days", required_argument, NULL, 'V' },
 		{ "openpgp-uid", required_argument, NULL, 'U' },
@@ -393,6 +413,7 @@ int cmd_keys(int argc, char **argv)
 		case 'C': wo.create = true; break;
 		case 'A': wo.algorithm = optarg; break;
 		case 'P': wo.purpose = optarg; break;
+		case 'Q': wo.purposes = optarg; break;
 		case 'S': wo.subject = optarg; break;
 		case 'U': wo.openpgp_uid = optarg; break;
 		case 'D': wo.store = optarg; break;

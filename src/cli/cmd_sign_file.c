@@ -26,8 +26,10 @@ static void help(void)
 	       "                        [--hash sha256|sha512] [--pss] [--output FILE] FILE\n"
 	       "\n"
 	       "Sign FILE with an HSM key, for admin-local use. The key must be active in the\n"
-	       "manifest and the token's key must match the manifest. The signature is\n"
-	       "verified before it is written; the output appears atomically.\n"
+	       "manifest, have the format's purpose (raw: raw-detached, openpgp:\n"
+	       "openpgp-detached), and the token's key must match the manifest. The queue and\n"
+	       "audit keys never sign files. The signature is verified before it is written;\n"
+	       "the output appears atomically.\n"
 	       "\n"
 	       "  --key NAME        key from the manifest\n"
 	       "  --format raw      (default) RSA PKCS#1 v1.5 or PSS, ECDSA as DER, Ed25519 over\n"
@@ -162,6 +164,30 @@ static int sign_openpgp(struct p11_key *key, const struct manifest_key *mk, int 
 	return err;
 }
 
+/* A key signs only in its own domains (keys/purpose.h), checked before
+ * the token is opened: --format raw needs raw-detached, --format openpgp
+ * openpgp-detached. The queue and audit keys sign only what the sign node
+ * composes; a file signed by them would pass as a response commit or an
+ * audit checkpoint. */
+static int check_purpose(const struct manifest_key *mk, bool openpgp)
+{
+	enum key_purpose want = openpgp ? KEY_PURPOSE_OPENPGP_DETACHED : KEY_PURPOSE_RAW_DETACHED;
+	char have[KEY_PURPOSES_TEXT_MAX];
+
+	if (mk->purposes & KEY_PURPOSES_SIGN_NODE)
+		return rb_err_set(RB_E_PERM, "--key %s: this key signs only %s, which the sign node composes "
+				  "itself; sign-file never uses it. Sign with a key whose purposes include %s",
+				  mk->name, mk->purposes & KEY_PURPOSE_QUEUE_RESPONSE ? "the queue's response commits"
+										      : "the audit log's checkpoints",
+				  key_purpose_name(want));
+	if (!(mk->purposes & want))
+		return rb_err_set(RB_E_PERM, "--key %s --format %s: the key's purposes are %s, without %s; "
+				  "use a key provisioned for %s signatures ('rombsr keys list' shows purposes)",
+				  mk->name, openpgp ? "openpgp" : "raw", key_purposes_format(mk->purposes, ", ", have),
+				  key_purpose_name(want), openpgp ? "OpenPGP" : "raw detached");
+	return RB_OK;
+}
+
 int cmd_sign_file(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -239,6 +265,8 @@ int cmd_sign_file(int argc, char **argv)
 				 mk->revocation_reason ? mk->revocation_reason : "");
 		goto fail;
 	}
+	if ((err = check_purpose(mk, openpgp)) < 0)
+		goto fail;
 	if ((err = open_input(input, &fd)) < 0)
 		goto fail;
 	if (!c.token)

@@ -1,6 +1,7 @@
 /* Policy: whether each entry of a request document may be signed. The
  * checks run in a fixed order so that the reason a request gets is the
- * most fundamental one: replay, key, node permission, approvals, quota. */
+ * most fundamental one: replay, key (existence, status, purpose, scheme),
+ * node permission, approvals, quota. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,11 @@ static int decide_entry(struct signd *s, struct signd_batch *b, struct signd_ite
 	if (mk->status == KEY_RETIRED)
 		return decide_reject(it, i, RESPONSE_REASON_KEY_RETIRED,
 				     "key '%s' is retired; sign with its successor", mk->name);
+	/* Every key signs only in its own domains, decided here, before the
+	 * HSM is touched: an OpenPGP key never signs a digest a node chose,
+	 * the queue and audit keys never sign a request at all. */
+	if (request_key_purpose_check(e->kind, mk) < 0)
+		return decide_reject(it, i, RESPONSE_REASON_KEY_PURPOSE, "%s", rb_err_detail());
 	if (e->kind == REQUEST_KIND_OPENPGP ? (mk->alg != RB_KEY_RSA && mk->alg != RB_KEY_ED25519)
 					    : !rb_sig_scheme_fits(e->scheme, mk->alg))
 		return decide_reject(it, i, RESPONSE_REASON_SCHEMA, "key '%s' (%s) cannot make this signature",

@@ -280,9 +280,19 @@ static int intake_approval(struct signd *s, const struct sign_approver *a, const
 	if (strcmp(doc->approver, a->name) || strcmp(doc->node, node) || strcmp(doc->build_id, build))
 		return rb_err_set(RB_E_PERM, "%s: the approval names approver %s, node %s, build %s, not its path",
 				  c->path, doc->approver, doc->node, doc->build_id);
-	for (size_t i = 0; i < doc->n_keys; i++)
+	for (size_t i = 0; i < doc->n_keys; i++) {
+		const struct manifest_key *mk = manifest_find(s->m, doc->keys[i]);
+
+		/* Approving a sign-node key would mean nothing at best; refuse it
+		 * so the approver learns it. */
+		if (mk && (mk->purposes & KEY_PURPOSES_SIGN_NODE)) {
+			err = rb_err_set(RB_E_PERM, "%s: approves key '%s', which signs only what the sign node "
+					 "composes; approve signing keys only", c->path, mk->name);
+			goto out;
+		}
 		if ((err = rb_buf_printf(&keys, "%s%s", i ? "," : "", doc->keys[i])) < 0)
 			goto out;
+	}
 	if ((err = rb_buf_terminate(&keys)) < 0)
 		goto out;
 	{

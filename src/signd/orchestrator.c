@@ -94,7 +94,7 @@ static int signd_open_token(struct signd *s)
 	return err;
 }
 
-static int signd_find_key(struct signd *s, const char *name, const char *purpose,
+static int signd_find_key(struct signd *s, const char *name, enum key_purpose want, const char *purpose,
 			  struct p11_key **ret, const struct manifest_key **ret_mk)
 {
 	const struct manifest_key *mk = manifest_find(s->m, name);
@@ -103,6 +103,11 @@ static int signd_find_key(struct signd *s, const char *name, const char *purpose
 	if (!mk || mk->status != KEY_ACTIVE || mk->alg != RB_KEY_ED25519)
 		return rb_err_set(RB_E_KEY, "%s: the manifest has no active Ed25519 key '%s', which %s",
 				  s->cfg->manifest, name, purpose);
+	/* Its purposes stand alone (key_purposes_check), so the key that signs
+	 * responses or checkpoints signs nothing else. */
+	if (mk->purposes != (unsigned)want)
+		return rb_err_set(RB_E_KEY, "%s: key '%s' %s, so its only purpose must be %s; re-provision or "
+				  "fix the manifest", s->cfg->manifest, name, purpose, key_purpose_name(want));
 	if ((err = p11_token_find_key(s->tok, mk->name, ret)) < 0)
 		return err;
 	*ret_mk = mk;
@@ -178,8 +183,10 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 		}
 		goto fail;
 	}
-	if ((err = signd_find_key(s, "queue", "signs the response commits", &s->queue_key, &qmk)) < 0 ||
-	    (err = signd_find_key(s, "audit", "signs the audit log's checkpoints", &s->audit_key, &amk)) < 0)
+	if ((err = signd_find_key(s, SIGN_NODE_QUEUE_KEY, KEY_PURPOSE_QUEUE_RESPONSE, "signs the response commits",
+				  &s->queue_key, &qmk)) < 0 ||
+	    (err = signd_find_key(s, SIGN_NODE_AUDIT_KEY, KEY_PURPOSE_AUDIT_CHECKPOINT,
+				  "signs the audit log's checkpoints", &s->audit_key, &amk)) < 0)
 		goto fail;
 	/* pgp_key and the audit log borrow their signers: keep them in s. */
 	p11_key_signer(s->queue_key, &s->queue_signer);

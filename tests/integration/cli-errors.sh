@@ -49,9 +49,9 @@ expect_exit 4 "$ROMBSR" sign-file --key nosuchkey "${S[@]}" "${PIN[@]}" "$WORK/f
 expect_err "nosuchkey"; one_line; no_output
 
 step "unsupported algorithm for the key -> 8"
-expect_exit 8 "$ROMBSR" sign-file --key queue --pss "${S[@]}" "${PIN[@]}" "$WORK/file"
+expect_exit 8 "$ROMBSR" sign-file --key fw --pss "${S[@]}" "${PIN[@]}" "$WORK/file"
 expect_err "Ed25519"; one_line; no_output
-expect_exit 8 "$ROMBSR" sign-file --key device --format openpgp "${S[@]}" "${PIN[@]}" "$WORK/file"
+expect_exit 5 "$ROMBSR" sign-file --key device --format openpgp "${S[@]}" "${PIN[@]}" "$WORK/file"
 one_line; no_output
 
 step "unreadable file -> 4 / 9"

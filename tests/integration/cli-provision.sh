@@ -27,7 +27,7 @@ if grep -rqF -- "$(cat "$ESCROW/admin.pin")" "$STATE"; then fail "admin credenti
 
 step "manifest lists every key"
 "$ROMBSR" keys list --state-dir "$STATE" >"$WORK/list"
-for k in platform media device queue audit; do
+for k in platform media device release release-ed fw queue audit; do
 	grep -q "^$k " "$WORK/list" || fail "key $k not listed"
 done
 "$ROMBSR" keys list --json --state-dir "$STATE" >"$WORK/list.json"
@@ -37,11 +37,11 @@ step "token objects: private keys sensitive and never extractable (p11tool)"
 export SOFTHSM2_CONF="$STATE/softhsm2.conf"
 GNUTLS_PIN=$(cat "$ESCROW/operator.pin") p11tool --provider /usr/lib/softhsm/libsofthsm2.so \
 	--login --list-all-privkeys "pkcs11:token=rombsr-test" >"$WORK/privkeys" 2>/dev/null
-[ "$(grep -c 'Type: Private key' "$WORK/privkeys")" -eq 5 ] || { cat "$WORK/privkeys"; fail "expected 5 private keys"; }
-[ "$(grep -c 'CKA_SENSITIVE' "$WORK/privkeys")" -eq 5 ] || fail "a private key is not CKA_SENSITIVE"
+[ "$(grep -c 'Type: Private key' "$WORK/privkeys")" -eq 8 ] || { cat "$WORK/privkeys"; fail "expected 8 private keys"; }
+[ "$(grep -c 'CKA_SENSITIVE' "$WORK/privkeys")" -eq 8 ] || fail "a private key is not CKA_SENSITIVE"
 if grep -q 'CKA_EXTRACTABLE' "$WORK/privkeys"; then fail "a private key is extractable"; fi
 p11tool --provider /usr/lib/softhsm/libsofthsm2.so --list-all-certs "pkcs11:token=rombsr-test" >"$WORK/certs" 2>/dev/null
-[ "$(grep -c 'Type: X.509 Certificate' "$WORK/certs")" -eq 5 ] || { cat "$WORK/certs"; fail "expected 5 certificates"; }
+[ "$(grep -c 'Type: X.509 Certificate' "$WORK/certs")" -eq 8 ] || { cat "$WORK/certs"; fail "expected 8 certificates"; }
 
 step "pkcs11-tool sees the same token"
 pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label rombsr-test --list-objects \

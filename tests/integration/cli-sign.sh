@@ -16,11 +16,11 @@ head -c 300000 /dev/urandom >"$WORK/payload.bin"
 printf 'release notes\n' >"$WORK/notes.txt"
 
 step "raw signatures verify with openssl"
-for k in platform media device queue audit; do
+for k in platform media device fw; do
 	"$ROMBSR" keys export "$k" --format spki-pem "${S[@]}" --output "$WORK/$k.pub.pem"
 	"$ROMBSR" sign-file --key "$k" "${S[@]}" "${PIN[@]}" --output "$WORK/$k.sig" "$WORK/payload.bin" 2>/dev/null
 	case $k in
-	queue|audit)
+	fw)
 		openssl pkeyutl -verify -pubin -inkey "$WORK/$k.pub.pem" -rawin -in "$WORK/payload.bin" \
 			-sigfile "$WORK/$k.sig" >/dev/null || fail "ed25519 $k"
 		;;
@@ -44,8 +44,8 @@ if openssl dgst -sha256 -verify "$WORK/platform.pub.pem" -signature "$WORK/platf
 	fail "tampered payload verified"
 fi
 
-step "OpenPGP: RSA-4096 and Ed25519, binary and armored, with gpg, sq and pacman-key"
-for k in platform queue; do
+step "OpenPGP: RSA and Ed25519, binary and armored, with gpg, sq and pacman-key"
+for k in release release-ed; do
 	"$ROMBSR" keys export "$k" --format openpgp "${S[@]}" --output "$WORK/$k.pgp"
 	"$ROMBSR" sign-file --key "$k" --format openpgp "${S[@]}" "${PIN[@]}" --output "$WORK/$k.pgp.sig" "$WORK/notes.txt" 2>/dev/null
 	"$ROMBSR" sign-file --key "$k" --format openpgp --armor "${S[@]}" "${PIN[@]}" --output "$WORK/$k.pgp.asc" "$WORK/notes.txt" 2>/dev/null

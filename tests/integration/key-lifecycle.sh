@@ -202,7 +202,7 @@ privkeys() {
 		grep -c 'Type: Private key' || true
 }
 RESIDENT=$(privkeys)
-[ "$RESIDENT" -eq 8 ] || fail "expected 8 resident keys (5 provisioned, media-2..4), found $RESIDENT"
+[ "$RESIDENT" -eq 11 ] || fail "expected 11 resident keys (8 provisioned, media-2..4), found $RESIDENT"
 expect_exit 0 "$ROMBSR" hsm-rotate-keys --key pkg --statement "$WORK/pkg-rot.json" "${S[@]}" "${PIN[@]}"
 expect_err "generating wrapped key 'pkg-2'"
 [ -f "$STATE/wrapped/pkg-2.json" ] || fail "no wrapped successor in the store"

@@ -74,13 +74,13 @@ expect_refused_in_log unknown-signer "requests/$NODE/m1.json"
 expect_nothing_signed m1
 
 step "attack: a node asks for a key it may not use"
-submit na1 --raw "audit=$ROOT/fw.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit na1"; }
+submit na1 --raw "fw=$ROOT/fw.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit na1"; }
 sign_once || { cat "$WORK/sign.err" >&2; fail "sign na1"; }
 [ "$(audit_sign_count)" -eq "$signed_before" ] || fail "na1: signed"
 expect_rejected na1 key-not-allowed
 
 step "attack: an artifact hash that does not match the request"
-scratch_doc h1 "$WORK/h1.json" --openpgp "platform=$ROOT/pkg.bin"
+scratch_doc h1 "$WORK/h1.json" --openpgp "release=$ROOT/pkg.bin"
 jq -c '.required.artifacts[0].sha512 = ("00" * 64)' "$WORK/h1.json" >"$WORK/h1.bad.json"
 commit_file "$WORK/h1.bad.json" "requests/$NODE/h1.json" "$NODE_FPR" "tampered hash"
 push_refused "h1.json"

@@ -33,7 +33,7 @@ apk_verify "$ROOT/apps/A.apk" && fail "an APK with placeholders verifies"
 
 step "submit: one commit, signed by the build node"
 submit "$BUILD" --artifact "$ROOT/apps/A.apk" --artifact "$ROOT/apps/B.apk" \
-	--openpgp "platform=$ROOT/pkg.tar.zst" --raw "media=$ROOT/boot.img" >"$WORK/submit.out" 2>&1 ||
+	--openpgp "release=$ROOT/pkg.tar.zst" --raw "media=$ROOT/boot.img" >"$WORK/submit.out" 2>&1 ||
 	{ cat "$WORK/submit.out" >&2; fail "rombsr submit"; }
 grep -q "requests/$NODE/$BUILD.json: 6 requests" "$WORK/submit.out" || { cat "$WORK/submit.out" >&2; fail "submit summary"; }
 [ "$(git --git-dir="$QUEUE" rev-list --count main)" -eq 1 ] || fail "expected exactly one queue commit after submit"
@@ -69,8 +69,8 @@ expect_apk_verified "$ROOT/apps/B.apk" device
 [ -f "$ROOT/boot.img.sig" ] || fail "no raw signature written"
 
 step "independent verifiers: gpg, sq, pacman-key, openssl"
-"$ROMBSR" keys export platform --format openpgp-armor --manifest "$MANIFEST" --state-dir "$STATE" >"$WORK/platform.asc"
-pgp_verify_all "$WORK/platform.asc" "$(key_field platform .fingerprints.openpgp_v4)" "$ROOT/pkg.tar.zst.sig" \
+"$ROMBSR" keys export release --format openpgp-armor --manifest "$MANIFEST" --state-dir "$STATE" >"$WORK/release.asc"
+pgp_verify_all "$WORK/release.asc" "$(key_field release .fingerprints.openpgp_v4)" "$ROOT/pkg.tar.zst.sig" \
 	"$ROOT/pkg.tar.zst" || fail "an independent OpenPGP verifier refuses the package signature"
 "$ROMBSR" keys export media --format spki-pem --manifest "$MANIFEST" --state-dir "$STATE" >"$WORK/media.pem"
 openssl dgst -sha256 -verify "$WORK/media.pem" -signature "$ROOT/boot.img.sig" "$ROOT/boot.img" >/dev/null ||

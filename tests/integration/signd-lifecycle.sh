@@ -147,7 +147,7 @@ write_sign_conf "	allowKey = dev-rsa
 	allowKey = dev-p256
 $APPROVALS"
 head -c 3000 /dev/urandom >"$ROOT/dev.bin"
-submit w1 --raw "dev-rsa=$ROOT/dev.bin" --openpgp "dev-rsa=$ROOT/media.bin" >"$WORK/submit.out" 2>&1 ||
+submit w1 --raw "dev-rsa=$ROOT/dev.bin" --raw "dev-rsa=$ROOT/media.bin" >"$WORK/submit.out" 2>&1 ||
 	{ cat "$WORK/submit.out" >&2; fail "submit w1"; }
 head -c 3000 /dev/urandom >"$ROOT/dev2.bin"
 submit w2 --raw "dev-p256=$ROOT/dev2.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit w2"; }

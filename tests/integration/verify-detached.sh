@@ -32,7 +32,7 @@ make_file() { # NAME
 }
 
 step "raw signatures of every key, and the forms rombsr apply writes"
-for k in platform media device queue audit; do
+for k in platform media device fw; do
 	make_file "raw-$k.bin"
 	sign "$D/raw-$k.bin.sig" "$D/raw-$k.bin" --key "$k"
 done
@@ -40,13 +40,13 @@ make_file pss.bin
 sign "$D/pss.bin.sig" "$D/pss.bin" --key platform --pss
 make_file sha512.bin
 sign "$D/sha512.bin.sig" "$D/sha512.bin" --key media --hash sha512
-# The queue's raw Ed25519: the message is the file's 32-byte SHA-256 digest.
+# The queue's raw Ed25519 form: the message is the file's 32-byte SHA-256 digest.
 make_file digest.bin
 openssl dgst -sha256 -binary "$D/digest.bin" >"$WORK/digest.bin.sha256"
-sign "$D/digest.bin.sig" "$WORK/digest.bin.sha256" --key queue
+sign "$D/digest.bin.sig" "$WORK/digest.bin.sha256" --key fw
 
 step "OpenPGP signatures, binary and armored"
-for k in platform queue; do
+for k in release release-ed; do
 	make_file "pgp-$k.bin"
 	sign "$D/pgp-$k.bin.sig" "$D/pgp-$k.bin" --key "$k" --format openpgp
 	make_file "asc-$k.bin"
@@ -59,29 +59,29 @@ for f in "$D"/*.bin; do files+=("$f"); done
 expect_exit 0 "$ROMBSR" verify --manifest "$MAN" "${files[@]}"
 [ "$(grep -c '^OK ' "$WORK/last.out")" -eq "${#files[@]}" ] || { cat "$WORK/last.out"; fail "not all OK"; }
 expect_out "raw-device.bin: raw signature (ecdsa-p256-sha256) by key 'device' (active)"
-expect_out "raw-queue.bin: raw Ed25519 signature over the whole file by key 'queue'"
-expect_out "digest.bin: raw Ed25519 signature over the file's SHA-256 digest by key 'queue'"
+expect_out "raw-fw.bin: raw Ed25519 signature over the whole file by key 'fw'"
+expect_out "digest.bin: raw Ed25519 signature over the file's SHA-256 digest by key 'fw'"
 expect_out "pss.bin: raw signature (rsa-pss-sha256) by key 'platform'"
 expect_out "sha512.bin: raw signature (rsa-pkcs1-sha512) by key 'media'"
-expect_out "asc-queue.bin: OpenPGP signature (armored) by key 'queue'"
+expect_out "asc-release-ed.bin: OpenPGP signature (armored) by key 'release-ed'"
 
 step "the same signatures verify with openssl, as docs/formats/detached-signatures.md says"
 "$ROMBSR" keys export device --format spki-pem "${S[@]}" --output "$WORK/device.pem"
 openssl dgst -sha256 -verify "$WORK/device.pem" -signature "$D/raw-device.bin.sig" "$D/raw-device.bin" >/dev/null ||
 	fail "openssl ECDSA"
-"$ROMBSR" keys export queue --format spki-pem "${S[@]}" --output "$WORK/queue.pem"
-openssl pkeyutl -verify -pubin -inkey "$WORK/queue.pem" -rawin -in "$WORK/digest.bin.sha256" \
+"$ROMBSR" keys export fw --format spki-pem "${S[@]}" --output "$WORK/fw.pem"
+openssl pkeyutl -verify -pubin -inkey "$WORK/fw.pem" -rawin -in "$WORK/digest.bin.sha256" \
 	-sigfile "$D/digest.bin.sig" >/dev/null || fail "openssl Ed25519 digest form"
 
 step "--json report"
-expect_exit 0 "$ROMBSR" verify --manifest "$MAN" --json "$D/raw-device.bin" "$D/asc-platform.bin"
+expect_exit 0 "$ROMBSR" verify --manifest "$MAN" --json "$D/raw-device.bin" "$D/asc-release.bin"
 [ "$(jq -r '.ok' "$WORK/last.out")" = true ] || fail "json ok"
 [ "$(jq -r '.files[0].key + " " + .files[0].form + " " + .files[0].scheme' "$WORK/last.out")" = \
   "device raw ecdsa-p256-sha256" ] || fail "json entry"
 [ "$(jq -r '.files[1].form' "$WORK/last.out")" = openpgp ] || fail "json openpgp"
 
 step "a modified file is refused, for every form"
-for f in raw-platform raw-device raw-queue digest pgp-platform asc-queue; do
+for f in raw-platform raw-device raw-fw digest pgp-release asc-release-ed; do
 	flip_bit "$D/$f.bin" 100
 	expect_exit 7 "$ROMBSR" verify --manifest "$MAN" "$D/$f.bin"
 	expect_out "FAIL $D/$f.bin"
@@ -114,11 +114,11 @@ expect_exit 3 "$ROMBSR" verify --manifest "$MAN" "$D/linked.bin"
 
 step "revoked keys fail, retired keys pass with a note"
 jq '(.keys[] | select(.name == "media")) |= (.status = "revoked" | .revocation_reason = "test: key compromised")
-  | (.keys[] | select(.name == "queue")) |= (.status = "retired")' "$MAN" >"$WORK/revoked.json"
+  | (.keys[] | select(.name == "release-ed")) |= (.status = "retired")' "$MAN" >"$WORK/revoked.json"
 expect_exit 5 "$ROMBSR" verify --manifest "$WORK/revoked.json" "$D/raw-media.bin"
 expect_out "revoked"
 expect_exit 5 "$ROMBSR" verify --manifest "$WORK/revoked.json" "$D/sha512.bin"
-expect_exit 0 "$ROMBSR" verify --manifest "$WORK/revoked.json" "$D/pgp-queue.bin"
+expect_exit 0 "$ROMBSR" verify --manifest "$WORK/revoked.json" "$D/pgp-release-ed.bin"
 expect_out "(retired); retired keys verify old artifacts"
 
 echo "verify-detached: all checks passed"

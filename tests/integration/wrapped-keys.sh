@@ -23,7 +23,7 @@ count_privkeys() { # STATE ESCROW
 		2>/dev/null | grep -c '^Private Key Object' || true
 }
 RESIDENT=$(count_privkeys "$STATE" "$ESCROW")
-[ "$RESIDENT" -eq 5 ] || fail "expected the 5 resident test keys, found $RESIDENT"
+[ "$RESIDENT" -eq 8 ] || fail "expected the 8 resident test keys, found $RESIDENT"
 
 step "no wrap key yet: a clear error, nothing written"
 expect_exit 4 "$ROMBSR" keys gen --wrapped dev-p256 --algorithm ec-p256 "${S[@]}" "${PIN[@]}"
@@ -75,14 +75,23 @@ if openssl dgst -sha256 -verify "$WORK/dev-p256.pub.pem" -signature "$WORK/dev-p
 fi
 [ "$(count_privkeys "$STATE" "$ESCROW")" -eq "$RESIDENT" ] || fail "signing left a key object on the token"
 
-step "OpenPGP with a wrapped RSA key, verified with gpg and sq"
+step "OpenPGP with a wrapped RSA key (--purposes openpgp-detached), verified with gpg and sq"
 printf 'release notes\n' >"$WORK/notes.txt"
-"$ROMBSR" keys export dev-rsa --format openpgp "${S[@]}" --output "$WORK/dev-rsa.pgp"
-"$ROMBSR" sign-file --key dev-rsa --format openpgp "${S[@]}" "${PIN[@]}" --output "$WORK/notes.sig" \
+# An OpenPGP key never signs raw digests: the mixed set is refused.
+expect_exit 2 "$ROMBSR" keys gen --wrapped dev-mixed --algorithm rsa-2048 --purposes openpgp-detached,raw-detached \
+	"${S[@]}" "${PIN[@]}"
+expect_err "revocation"
+expect_exit 2 "$ROMBSR" keys gen --wrapped dev-q --algorithm rsa-2048 --purposes queue-response "${S[@]}" "${PIN[@]}"
+"$ROMBSR" keys gen --wrapped dev-pgp --algorithm rsa-2048 --purposes openpgp-detached "${S[@]}" "${PIN[@]}" >"$WORK/gen3"
+expect_exit 5 "$ROMBSR" sign-file --key dev-rsa --format openpgp "${S[@]}" "${PIN[@]}" --output "$WORK/no.sig" "$WORK/notes.txt"
+expect_exit 5 "$ROMBSR" sign-file --key dev-pgp "${S[@]}" "${PIN[@]}" --output "$WORK/no.sig" "$WORK/payload.bin"
+[ ! -e "$WORK/no.sig" ] || fail "sign-file signed outside the key's purposes"
+"$ROMBSR" keys export dev-pgp --format openpgp "${S[@]}" --output "$WORK/dev-pgp.pgp"
+"$ROMBSR" sign-file --key dev-pgp --format openpgp "${S[@]}" "${PIN[@]}" --output "$WORK/notes.sig" \
 	"$WORK/notes.txt" 2>/dev/null
-fpr=$(grep -A30 '"name": "dev-rsa"' "$STATE/manifest.json" | sed -n 's/.*"openpgp_v4": "\([0-9a-f]*\)".*/\1/p' | head -1)
-[ -n "$fpr" ] || fail "no OpenPGP fingerprint for dev-rsa"
-pgp_verify_all "$WORK/dev-rsa.pgp" "$fpr" "$WORK/notes.sig" "$WORK/notes.txt" || fail "OpenPGP dev-rsa"
+fpr=$(grep -A30 '"name": "dev-pgp"' "$STATE/manifest.json" | sed -n 's/.*"openpgp_v4": "\([0-9a-f]*\)".*/\1/p' | head -1)
+[ -n "$fpr" ] || fail "no OpenPGP fingerprint for dev-pgp"
+pgp_verify_all "$WORK/dev-pgp.pgp" "$fpr" "$WORK/notes.sig" "$WORK/notes.txt" || fail "OpenPGP dev-pgp"
 
 step "a taken name is refused and nothing is overwritten"
 sha_before=$(sha256sum "$STORE/dev-p256.json" "$STATE/manifest.json")
@@ -161,7 +170,7 @@ expect_exit 4 "$ROMBSR" sign-file --key dev-rsa "${S2[@]}" "${PIN2[@]}" --manife
 expect_err "was made under wrap key"
 [ ! -e "$WORK/other.sig" ] || fail "a signature was written"
 cmp -s "$STORE/dev-rsa.json" "$STATE2/wrapped/dev-rsa.json" || fail "the store file was changed"
-[ "$(count_privkeys "$STATE2" "$ESCROW2")" -eq 5 ] || fail "the foreign blob left an object"
+[ "$(count_privkeys "$STATE2" "$ESCROW2")" -eq 8 ] || fail "the foreign blob left an object"
 
 step "the original deployment still signs"
 "$ROMBSR" sign-file --key dev-p256 "${S[@]}" "${PIN[@]}" --output "$WORK/again.sig" "$WORK/payload.bin" 2>/dev/null

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json/json.h"
+#include "keys/purpose.h"
 #include "pgp/pgp.h"
 #include "util/cleanup.h"
 #include "util/err.h"
@@ -95,17 +96,19 @@ static int dup_opt(const struct json_value *o, const char *key, const char *fall
 	return *ret ? RB_OK : RB_E_NOMEM;
 }
 
-static int parse_key(const struct json_value *o, struct keyspec_key *k)
+static int parse_key(const struct json_value *o, int64_t version, struct keyspec_key *k)
 {
 	static const char *const required[] = { "name", "algorithm", NULL };
-	static const char *const optional[] = { "purpose", "subject", "validity_days",
+	static const char *const optional_v1[] = { "purpose", "subject", "validity_days",
+						   "openpgp_uid", NULL };
+	static const char *const optional[] = { "purpose", "purposes", "subject", "validity_days",
 						"openpgp_uid", NULL };
 	const char *name, *alg;
 	char default_subject[128];
 	int64_t days = 3650;
 	int err;
 
-	if ((err = json_object_check_keys(o, required, optional)) < 0 ||
+	if ((err = json_object_check_keys(o, required, version == 1 ? optional_v1 : optional)) < 0 ||
 	    (err = json_get_string(o, "name", &name)) < 0 ||
 	    (err = json_get_string(o, "algorithm", &alg)) < 0)
 		return err;
@@ -128,6 +131,19 @@ static int parse_key(const struct json_value *o, struct keyspec_key *k)
 	    (err = dup_opt(o, "subject", default_subject, &k->subject)) < 0 ||
 	    (err = dup_opt(o, "openpgp_uid", NULL, &k->openpgp_uid)) < 0)
 		return err;
+	if (json_object_get(o, "purposes")) {
+		if ((err = key_purposes_from_json(json_object_get(o, "purposes"), &k->purposes)) < 0)
+			return err;
+	} else {
+		k->purposes = key_purposes_legacy(k->purpose);
+	}
+	if ((err = key_purposes_check(k->purposes, k->alg, name)) < 0) {
+		char detail[RB_ERR_DETAIL_MAX];
+
+		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		return json_err_set(json_object_get(o, "purposes") ? json_object_get(o, "purposes") : o, err,
+				    "%s", detail);
+	}
 	/* Catch what the certificate builders would refuse now, before a
 	 * token is initialised, not half-way through provisioning. */
 	{
@@ -177,10 +193,10 @@ int keyspec_parse(const char *text, size_t len, const char *source, struct keysp
 				   "format is \"%.40s\", expected \"" KEYSPEC_FORMAT "\"", format);
 		goto bad;
 	}
-	if (version != KEYSPEC_VERSION) {
+	if (version < KEYSPEC_VERSION_MIN || version > KEYSPEC_VERSION) {
 		err = json_err_set(json_object_get(root, "version"), RB_E_UNSUPPORTED,
-				   "version %lld is not supported (this rombsr reads version %d)",
-				   (long long)version, KEYSPEC_VERSION);
+				   "version %lld is not supported (this rombsr reads versions %d to %d); "
+				   "upgrade rombsr", (long long)version, KEYSPEC_VERSION_MIN, KEYSPEC_VERSION);
 		goto bad;
 	}
 	if (json_array_size(keys) == 0 || json_array_size(keys) > KEYSPEC_MAX_KEYS) {
@@ -197,7 +213,7 @@ int keyspec_parse(const char *text, size_t len, const char *source, struct keysp
 		const struct json_value *o = json_array_get(keys, i);
 
 		ks->n_keys = i + 1;
-		if ((err = json_expect_type(o, JSON_OBJECT)) < 0 || (err = parse_key(o, &ks->keys[i])) < 0)
+		if ((err = json_expect_type(o, JSON_OBJECT)) < 0 || (err = parse_key(o, version, &ks->keys[i])) < 0)
 			goto bad;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(ks->keys[j].name, ks->keys[i].name) == 0) {

@@ -1,6 +1,7 @@
 /* The key spec: which keys a deployment has (docs/formats/keyspec.md).
  *
- * A key spec is JSON, format "rombsr-keyspec", version 1. It is read from a
+ * A key spec is JSON, format "rombsr-keyspec", version 2 (1 is still read;
+ * its keys get key_purposes_legacy() of their purpose tag). It is read from a
  * file an administrator edits, so every field is validated and every error
  * names the file, the key and the field. keyspec_default() returns the
  * built-in default set (ten RSA-4096 Android/AVB/OTA keys plus the Ed25519
@@ -18,7 +19,8 @@
 #include "crypto/signer.h"
 
 #define KEYSPEC_FORMAT "rombsr-keyspec"
-#define KEYSPEC_VERSION 1
+#define KEYSPEC_VERSION 2        /* written; version 1 (no purposes) is still read */
+#define KEYSPEC_VERSION_MIN 1
 #define KEYSPEC_MAX_KEYS 1024
 #define KEYSPEC_MAX_BYTES (1024 * 1024)
 #define KEY_NAME_MAX 64
@@ -28,6 +30,7 @@ struct keyspec_key {
 	enum rb_key_alg alg;
 	unsigned bits;       /* RSA modulus size; 256 / 255 for EC / Ed25519 */
 	char *purpose;       /* free-form tag: "android", "avb", "ota", "queue", "audit", ... */
+	unsigned purposes;   /* enum key_purpose bits (keys/purpose.h), checked */
 	char *subject;       /* X.509 subject, "/C=US/.../CN=..." */
 	int64_t validity_days;
 	char *openpgp_uid;   /* User ID for the OpenPGP certificate */

@@ -4,29 +4,32 @@
  * validity matches AOSP's default of 10,000 days or more because platform
  * certificates cannot be replaced on shipped devices. */
 #define ANDROID_SUBJECT "/C=US/ST=California/L=Mountain View/O=Android/OU=Android/CN=Android/emailAddress=android@android.com"
-#define ANDROID_KEY(n, p)                                                              \
+#define ANDROID_KEY(n, p, pp)                                                          \
 	"    {\"name\": \"" n "\", \"algorithm\": \"rsa-4096\", \"purpose\": \"" p "\",\n" \
+	"     \"purposes\": [" pp "],\n"                                                     \
 	"     \"subject\": \"" ANDROID_SUBJECT "\", \"validity_days\": 10950},\n"
 
 static const char default_text[] =
 	"{\n"
 	"  \"format\": \"rombsr-keyspec\",\n"
-	"  \"version\": 1,\n"
+	"  \"version\": 2,\n"
 	"  \"keys\": [\n"
-	ANDROID_KEY("platform", "android")
-	ANDROID_KEY("media", "android")
-	ANDROID_KEY("shared", "android")
-	ANDROID_KEY("networkstack", "android")
-	ANDROID_KEY("sdk_sandbox", "android")
-	ANDROID_KEY("bluetooth", "android")
-	ANDROID_KEY("testkey", "android")
-	ANDROID_KEY("avb_root", "avb")
-	ANDROID_KEY("avb_intermediate", "avb")
-	ANDROID_KEY("ota_key", "ota")
+	ANDROID_KEY("platform", "android", "\"apk\"")
+	ANDROID_KEY("media", "android", "\"apk\"")
+	ANDROID_KEY("shared", "android", "\"apk\"")
+	ANDROID_KEY("networkstack", "android", "\"apk\"")
+	ANDROID_KEY("sdk_sandbox", "android", "\"apk\"")
+	ANDROID_KEY("bluetooth", "android", "\"apk\"")
+	ANDROID_KEY("testkey", "android", "\"apk\"")
+	ANDROID_KEY("avb_root", "avb", "\"avb\"")
+	ANDROID_KEY("avb_intermediate", "avb", "\"avb\"")
+	ANDROID_KEY("ota_key", "ota", "\"ota\"")
 	"    {\"name\": \"queue\", \"algorithm\": \"ed25519\", \"purpose\": \"queue\",\n"
+	"     \"purposes\": [\"queue-response\"],\n"
 	"     \"subject\": \"/O=rombsr/CN=rombsr signing queue\", \"validity_days\": 3650,\n"
 	"     \"openpgp_uid\": \"rombsr signing queue <queue@rombsr.invalid>\"},\n"
 	"    {\"name\": \"audit\", \"algorithm\": \"ed25519\", \"purpose\": \"audit\",\n"
+	"     \"purposes\": [\"audit-checkpoint\"],\n"
 	"     \"subject\": \"/O=rombsr/CN=rombsr audit log\", \"validity_days\": 3650,\n"
 	"     \"openpgp_uid\": \"rombsr audit log <audit@rombsr.invalid>\"}\n"
 	"  ]\n"

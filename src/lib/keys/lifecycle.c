@@ -210,6 +210,7 @@ int key_lifecycle_successor_spec(const struct manifest_key *old, const char *nam
 		return RB_E_NOMEM;
 	k->alg = old->alg;
 	k->bits = old->bits;
+	k->purposes = old->purposes; /* a successor signs in its predecessor's domains */
 	k->validity_days = days;
 	if (old->openpgp && (err = openpgp_uid(old, &k->openpgp_uid)) < 0)
 		return err;

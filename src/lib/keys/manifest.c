@@ -222,10 +222,12 @@ static int check_links(const struct manifest *m)
 	return RB_OK;
 }
 
-static int parse_key(const struct json_value *o, struct manifest_key *k)
+static int parse_key(const struct json_value *o, int64_t version, struct manifest_key *k)
 {
-	static const char *const required[] = { "name", "id", "uri", "algorithm", "status", "created",
-						"spki", "certificate", "fingerprints", NULL };
+	static const char *const required_v1[] = { "name", "id", "uri", "algorithm", "status", "created",
+						   "spki", "certificate", "fingerprints", NULL };
+	static const char *const required[] = { "name", "id", "uri", "algorithm", "purposes", "status",
+						"created", "spki", "certificate", "fingerprints", NULL };
 	static const char *const optional[] = { "purpose", "openpgp_certificate", "revocation_reason",
 						"predecessor", "successor", NULL };
 	static const char *const fpr_required[] = { "spki_sha256", "certificate_sha256", NULL };
@@ -234,7 +236,7 @@ static int parse_key(const struct json_value *o, struct manifest_key *k)
 	const char *name, *s;
 	int err;
 
-	if ((err = json_object_check_keys(o, required, optional)) < 0 ||
+	if ((err = json_object_check_keys(o, version == 1 ? required_v1 : required, optional)) < 0 ||
 	    (err = json_get_string(o, "name", &name)) < 0)
 		return err;
 	if (!key_name_valid(name))
@@ -271,6 +273,19 @@ static int parse_key(const struct json_value *o, struct manifest_key *k)
 		return RB_E_NOMEM;
 	if (err < 0 && err != RB_E_NOTFOUND)
 		return err;
+	/* Version 1 has no purposes: derive a narrow set from the tag, so an
+	 * old manifest never grants a key every domain. */
+	if (version == 1)
+		k->purposes = key_purposes_legacy(k->purpose);
+	else if ((err = key_purposes_from_json(json_object_get(o, "purposes"), &k->purposes)) < 0)
+		return err;
+	if ((err = key_purposes_check(k->purposes, k->alg, k->name)) < 0) {
+		char detail[RB_ERR_DETAIL_MAX];
+
+		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		return json_err_set(json_object_get(o, "purposes") ? json_object_get(o, "purposes") : o, err,
+				    "%s", detail);
+	}
 	err = json_get_string_opt(o, "revocation_reason", &s);
 	if (err == RB_OK && !(k->revocation_reason = strdup(s)))
 		return RB_E_NOMEM;
@@ -326,10 +341,10 @@ int manifest_parse(const char *text, size_t len, const char *source, struct mani
 	}
 	if ((err = json_get_int(root, "version", &version)) < 0)
 		goto bad;
-	if (version != MANIFEST_VERSION) {
+	if (version < MANIFEST_VERSION_MIN || version > MANIFEST_VERSION) {
 		err = json_err_set(json_object_get(root, "version"), RB_E_UNSUPPORTED,
-				   "version %lld is not supported (this rombsr reads version %d); upgrade rombsr",
-				   (long long)version, MANIFEST_VERSION);
+				   "version %lld is not supported (this rombsr reads versions %d to %d); upgrade rombsr",
+				   (long long)version, MANIFEST_VERSION_MIN, MANIFEST_VERSION);
 		goto bad;
 	}
 	m = calloc(1, sizeof(*m));
@@ -366,7 +381,7 @@ int manifest_parse(const char *text, size_t len, const char *source, struct mani
 		const struct json_value *o = json_array_get(keys, i);
 
 		m->n_keys = i + 1;
-		if ((err = json_expect_type(o, JSON_OBJECT)) < 0 || (err = parse_key(o, &m->keys[i])) < 0)
+		if ((err = json_expect_type(o, JSON_OBJECT)) < 0 || (err = parse_key(o, version, &m->keys[i])) < 0)
 			goto bad;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(m->keys[j].name, m->keys[i].name) == 0) {
@@ -420,10 +435,13 @@ static int set_hex(struct json_value *o, const char *key, const uint8_t *p, size
 
 static int emit_key(const struct manifest_key *k, struct json_value **ret)
 {
-	_cleanup_json_ struct json_value *o = NULL, *f = NULL;
+	_cleanup_json_ struct json_value *o = NULL, *f = NULL, *pp = NULL;
 	char algbuf[16], ts[RB_TIME_LEN + 1];
 	int err;
 
+	/* Never write a key whose purposes a reader would refuse. */
+	if ((err = key_purposes_check(k->purposes, k->alg, k->name)) < 0)
+		return err;
 	rb_time_format(k->created, ts);
 	if ((err = json_new_object(&o)) < 0 || (err = json_new_object(&f)) < 0 ||
 	    (err = json_object_set_string(o, "name", k->name)) < 0 ||
@@ -431,6 +449,8 @@ static int emit_key(const struct manifest_key *k, struct json_value **ret)
 	    (err = json_object_set_string(o, "uri", k->uri)) < 0 ||
 	    (err = json_object_set_string(o, "algorithm", key_algorithm_format(k->alg, k->bits, algbuf))) < 0 ||
 	    (k->purpose && (err = json_object_set_string(o, "purpose", k->purpose)) < 0) ||
+	    (err = key_purposes_to_json(k->purposes, &pp)) < 0 ||
+	    (err = json_object_set(o, "purposes", TAKE_PTR(pp))) < 0 ||
 	    (err = json_object_set_string(o, "status", key_status_name(k->status))) < 0 ||
 	    (k->revocation_reason &&
 	     (err = json_object_set_string(o, "revocation_reason", k->revocation_reason)) < 0) ||

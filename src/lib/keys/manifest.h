@@ -1,5 +1,7 @@
 /* The key manifest: everything a build node may know about the keys
- * (docs/formats/manifest.md). Format "rombsr-key-manifest", version 1.
+ * (docs/formats/manifest.md). Format "rombsr-key-manifest", version 2;
+ * version 1, which has no purposes, is still read and its keys get
+ * key_purposes_legacy() of their purpose tag (never everything).
  *
  * It is public data - SPKI, certificates, fingerprints, URIs, status - and
  * it travels to untrusted build nodes, so manifest_parse() checks that the
@@ -20,10 +22,12 @@
 #include <openssl/evp.h>
 
 #include "crypto/signer.h"
+#include "keys/purpose.h"
 #include "util/buf.h"
 
 #define MANIFEST_FORMAT "rombsr-key-manifest"
-#define MANIFEST_VERSION 1
+#define MANIFEST_VERSION 2     /* written; version 1 (no purposes) is still read */
+#define MANIFEST_VERSION_MIN 1
 #define MANIFEST_MAX_BYTES (32 * 1024 * 1024)
 #define MANIFEST_MAX_KEYS 4096
 
@@ -44,6 +48,7 @@ struct manifest_key {
 	enum rb_key_alg alg;
 	unsigned bits;
 	char *purpose;
+	unsigned purposes;       /* enum key_purpose bits (keys/purpose.h) */
 	enum key_status status;
 	int64_t created;         /* Unix time; also the OpenPGP key creation time */
 	uint8_t *spki;           /* DER SubjectPublicKeyInfo */

@@ -163,6 +163,7 @@ int provision_key(struct p11_token *t, const struct keyspec_key *ks, int64_t now
 	mk.id_len = sizeof(id);
 	mk.alg = ks->alg;
 	mk.bits = ks->bits;
+	mk.purposes = ks->purposes;
 	mk.status = KEY_ACTIVE;
 	mk.created = now;
 	if ((err = p11_key_uri(key, &mk.uri)) < 0)

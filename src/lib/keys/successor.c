@@ -98,6 +98,8 @@ int key_lifecycle_generate_successor(struct p11_token *t, const struct keyspec_k
 		mk.openpgp_len = 0;
 		memset(mk.openpgp_fpr, 0, sizeof(mk.openpgp_fpr));
 	}
+	if (err == RB_OK)
+		mk.purposes = ks->purposes;
 	if (err == RB_OK && !*ks->purpose) {
 		free(mk.purpose);
 		mk.purpose = NULL;

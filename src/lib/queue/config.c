@@ -308,6 +308,10 @@ static int key_get(struct parse *p, const char *name, size_t *ret)
 	if (!key_name_valid(name))
 		return rb_err_set(RB_E_PARSE, "%s: [key \"%.64s\"]: key names are 1-64 characters of a-z, 0-9, "
 				  "'_' or '-', as in the manifest", p->file, name);
+	if (strcmp(name, SIGN_NODE_QUEUE_KEY) == 0 || strcmp(name, SIGN_NODE_AUDIT_KEY) == 0)
+		return rb_err_set(RB_E_PARSE, "%s: [key \"%s\"]: the '%s' key signs only what the sign node "
+				  "composes and takes no requests, so it has no policy; remove this section",
+				  p->file, name, name);
 	if ((err = grow((void **)&c->keys, (void **)&p->key_seen, c->n_keys, sizeof(*c->keys),
 			sizeof(*p->key_seen))) < 0)
 		return err == RB_E_LIMIT ? rb_err_set(err, "%s: too many [key] sections", p->file) : err;
@@ -351,6 +355,11 @@ static int entry_node(struct parse *p, const char *full, const char *sub, const 
 		if (!key_name_valid(v))
 			return rb_err_set(RB_E_PARSE, "%s: %s = \"%.64s\" is not a key name (1-64 characters of "
 					  "a-z, 0-9, '_' or '-')", p->file, full, v);
+		if (strcmp(v, SIGN_NODE_QUEUE_KEY) == 0 || strcmp(v, SIGN_NODE_AUDIT_KEY) == 0)
+			return rb_err_set(RB_E_PARSE, "%s: %s (allowKey = %s): the '%s' key signs only what the "
+					  "sign node composes (%s), never a node's request; remove this line and "
+					  "allow a signing key instead", p->file, full, v, v,
+					  strcmp(v, SIGN_NODE_QUEUE_KEY) == 0 ? "response commits" : "audit checkpoints");
 		if (strv_has(n->allow_keys, n->n_allow_keys, v))
 			return rb_err_set(RB_E_PARSE, "%s: %s lists \"%s\" twice", p->file, full, v);
 		if ((err = strv_add(&n->allow_keys, &n->n_allow_keys, v)) == RB_E_LIMIT)

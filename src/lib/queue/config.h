@@ -29,6 +29,11 @@
 #define SIGN_CONFIG_DEFAULT_REQUEST_BYTES ((uint64_t)16 * 1024 * 1024)
 #define SIGN_CONFIG_MAX_REQUEST_BYTES ((uint64_t)64 * 1024 * 1024)
 #define SIGN_CONFIG_DEFAULT_BATCH_REQUESTS 2048
+/* The sign node's own keys: they sign only what the sign node composes
+ * (response commits, audit checkpoints), so no node, approval or [key]
+ * policy may name them. */
+#define SIGN_NODE_QUEUE_KEY "queue"
+#define SIGN_NODE_AUDIT_KEY "audit"
 #define SIGN_CONFIG_FPR_HEX 40            /* OpenPGP v4 fingerprint, upper-case hex */
 
 struct sign_node {

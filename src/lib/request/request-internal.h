@@ -25,6 +25,10 @@ int rq_get_time(const struct json_value *obj, const char *key, int64_t *ret);
  * document and return its "required" object (borrowed). */
 int rq_check_envelope(const struct json_value *root, const char *format, int64_t version,
 		      const struct json_value **ret_required);
+/* The same for a format of which versions min..version are read; the
+ * document's version goes to *ret_version (may be NULL). */
+int rq_check_envelope_range(const struct json_value *root, const char *format, int64_t min,
+			    int64_t version, int64_t *ret_version, const struct json_value **ret_required);
 /* Parse text into a tree with limits fit for a queue document. */
 int rq_json_parse(const char *text, size_t len, size_t max_bytes, const char *source,
 		  struct json_value **ret);

@@ -69,6 +69,15 @@ const char *request_kind_name(enum request_kind k);
 /* RB_E_PARSE for an unknown name. */
 int request_kind_from_name(const char *name, enum request_kind *ret);
 
+/* The key purposes (keys/purpose.h) of which a key needs one to sign a
+ * request of kind k: capture KEY_PURPOSES_CAPTURE, raw raw-detached,
+ * openpgp openpgp-detached; 0 for an unknown kind. */
+unsigned request_kind_purposes(enum request_kind k);
+/* RB_E_PERM, with a detail that names the key, its purposes and what to
+ * do, when key may not sign a request of kind k. The queue and audit
+ * keys never sign a request. */
+int request_key_purpose_check(enum request_kind k, const struct manifest_key *key);
+
 /* [A-Za-z0-9][A-Za-z0-9._-]{0,63}: node and approver names. */
 bool request_node_valid(const char *name);
 /* A relative path of 1..255 bytes: '/'-separated components of

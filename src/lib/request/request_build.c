@@ -204,14 +204,14 @@ static int artifact_for(const struct request_doc *doc, const char *name, size_t 
 	return RB_OK;
 }
 
-static int check_key(const struct manifest_key *key)
+static int check_key(const struct manifest_key *key, enum request_kind kind)
 {
 	if (!key || !key->name)
 		return RB_E_INVAL;
 	if (key->status != KEY_ACTIVE)
 		return rb_err_set(RB_E_PERM, "key \"%s\" is %s and may not sign", key->name,
 				  key_status_name(key->status));
-	return RB_OK;
+	return request_key_purpose_check(kind, key);
 }
 
 static void set_id(struct request_entry *e, const uint8_t id[REQUEST_ID_LEN])
@@ -282,7 +282,7 @@ int request_doc_add_raw(struct request_doc *doc, const char *artifact_name,
 
 	if (!doc)
 		return RB_E_INVAL;
-	if ((err = artifact_for(doc, artifact_name, &ai)) < 0 || (err = check_key(key)) < 0)
+	if ((err = artifact_for(doc, artifact_name, &ai)) < 0 || (err = check_key(key, REQUEST_KIND_RAW)) < 0)
 		return err;
 	if (!sname || !rb_sig_scheme_fits(scheme, key->alg))
 		return rb_err_set(RB_E_UNSUPPORTED, "key \"%s\" is %s and cannot sign with %s",
@@ -320,7 +320,8 @@ int request_doc_add_openpgp(struct request_doc *doc, const char *artifact_name,
 
 	if (!doc || !hname)
 		return RB_E_INVAL;
-	if ((err = artifact_for(doc, artifact_name, &ai)) < 0 || (err = check_key(key)) < 0)
+	if ((err = artifact_for(doc, artifact_name, &ai)) < 0 ||
+	    (err = check_key(key, REQUEST_KIND_OPENPGP)) < 0)
 		return err;
 	if (key->alg != RB_KEY_RSA && key->alg != RB_KEY_ED25519)
 		return rb_err_set(RB_E_UNSUPPORTED, "key \"%s\" is %s; OpenPGP signatures need an RSA "

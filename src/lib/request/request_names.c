@@ -21,6 +21,38 @@ const char *request_kind_name(enum request_kind k)
 	return NULL;
 }
 
+unsigned request_kind_purposes(enum request_kind k)
+{
+	switch (k) {
+	case REQUEST_KIND_CAPTURE:
+		return KEY_PURPOSES_CAPTURE;
+	case REQUEST_KIND_RAW:
+		return KEY_PURPOSE_RAW_DETACHED;
+	case REQUEST_KIND_OPENPGP:
+		return KEY_PURPOSE_OPENPGP_DETACHED;
+	}
+	return 0;
+}
+
+int request_key_purpose_check(enum request_kind k, const struct manifest_key *key)
+{
+	char have[KEY_PURPOSES_TEXT_MAX], want[KEY_PURPOSES_TEXT_MAX];
+
+	if (key->purposes & KEY_PURPOSES_SIGN_NODE)
+		return rb_err_set(RB_E_PERM, "key \"%s\" (%s) signs only what the sign node itself composes "
+				  "(%s); no request may use it. Ask for a key whose purposes include %s",
+				  key->name, key_purposes_format(key->purposes, ", ", have),
+				  key->purposes & KEY_PURPOSE_QUEUE_RESPONSE ? "response commits" : "audit checkpoints",
+				  key_purposes_format(request_kind_purposes(k), " or ", want));
+	if (!(key->purposes & request_kind_purposes(k)))
+		return rb_err_set(RB_E_PERM, "key \"%s\" has purposes %s and does not sign %s requests, which "
+				  "need %s; use a key provisioned for that purpose",
+				  key->name, key_purposes_format(key->purposes, ", ", have),
+				  request_kind_name(k) ? request_kind_name(k) : "such",
+				  key_purposes_format(request_kind_purposes(k), " or ", want));
+	return RB_OK;
+}
+
 int request_kind_from_name(const char *name, enum request_kind *ret)
 {
 	static const enum request_kind all[] = { REQUEST_KIND_CAPTURE, REQUEST_KIND_RAW,

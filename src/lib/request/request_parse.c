@@ -97,6 +97,12 @@ static int check_manifest_key(const struct manifest *m, const struct json_value 
 	if (k->status != KEY_ACTIVE)
 		return json_err_set(at, RB_E_PERM, "key \"%s\" is %s and may not sign", e->key_name,
 				    key_status_name(k->status));
+	if (request_key_purpose_check(e->kind, k) < 0) {
+		char detail[RB_ERR_DETAIL_MAX];
+
+		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		return json_err_set(at, RB_E_PERM, "%s", detail);
+	}
 	if (!fits(e, k->alg))
 		return json_err_set(at, RB_E_UNSUPPORTED, "key \"%s\" is %s and cannot make a %s "
 				    "signature", e->key_name, rb_key_alg_name(k->alg),

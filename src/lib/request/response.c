@@ -25,6 +25,7 @@ static const char *const reason_names[] = {
 	[RESPONSE_REASON_TOO_LARGE] = "too-large",
 	[RESPONSE_REASON_PATH] = "path",
 	[RESPONSE_REASON_HSM_ERROR] = "hsm-error",
+	[RESPONSE_REASON_KEY_PURPOSE] = "key-purpose",
 };
 
 const char *response_reason_name(enum response_reason r)
@@ -362,6 +363,7 @@ static int entry_json(const struct response_entry *e, struct json_value **ret)
 int response_doc_emit(const struct response_doc *doc, struct rb_buf *out)
 {
 	_cleanup_json_ struct json_value *req = NULL, *entries = NULL;
+	int64_t version = RESPONSE_VERSION_MIN;
 	size_t before;
 	int err;
 
@@ -383,8 +385,11 @@ int response_doc_emit(const struct response_doc *doc, struct rb_buf *out)
 			return rb_err_set(err, "response %s/%s: cannot build JSON", doc->node,
 					  doc->build_id);
 	}
+	for (size_t i = 0; i < doc->n_entries; i++)
+		if (doc->entries[i].status == RESPONSE_REJECTED && doc->entries[i].reason > RESPONSE_REASON_MAX_V1)
+			version = RESPONSE_VERSION;
 	if ((err = json_object_set(req, "entries", TAKE_PTR(entries))) < 0 ||
-	    (err = rq_emit_envelope(RESPONSE_FORMAT, RESPONSE_VERSION, TAKE_PTR(req), NULL, out)) < 0)
+	    (err = rq_emit_envelope(RESPONSE_FORMAT, version, TAKE_PTR(req), NULL, out)) < 0)
 		return rb_err_set(err, "response %s/%s: cannot write JSON", doc->node, doc->build_id);
 	if (out->len - before > RESPONSE_MAX_BYTES) {
 		out->len = before;

@@ -29,7 +29,11 @@
 #include "util/cleanup.h"
 
 #define RESPONSE_FORMAT "rombsr-response"
-#define RESPONSE_VERSION 1
+/* Version 2 adds the reason code "key-purpose". A writer uses version 1
+ * unless a response carries that code, so build nodes that read only
+ * version 1 keep reading every other response; readers take both. */
+#define RESPONSE_VERSION 2
+#define RESPONSE_VERSION_MIN 1
 
 #define RESPONSE_MAX_BYTES ((size_t)16 * 1024 * 1024)
 #define RESPONSE_MAX_ENTRIES REQUEST_MAX_ENTRIES
@@ -61,8 +65,10 @@ enum response_reason {
 	RESPONSE_REASON_TOO_LARGE,           /* "too-large" */
 	RESPONSE_REASON_PATH,                /* "path": document path disagrees with its content */
 	RESPONSE_REASON_HSM_ERROR,           /* "hsm-error" */
+	RESPONSE_REASON_KEY_PURPOSE,         /* "key-purpose": the key does not sign this kind (version 2) */
 };
-#define RESPONSE_REASON_MAX RESPONSE_REASON_HSM_ERROR
+#define RESPONSE_REASON_MAX RESPONSE_REASON_KEY_PURPOSE
+#define RESPONSE_REASON_MAX_V1 RESPONSE_REASON_HSM_ERROR
 
 /* "key-revoked", ...; NULL for a value outside the enum. */
 const char *response_reason_name(enum response_reason r);

@@ -111,7 +111,7 @@ static int parse_signed(const struct json_value *o, struct response_entry *e)
 	return parse_audit(o, &e->audit);
 }
 
-static int parse_rejected(const struct json_value *o, struct response_entry *e)
+static int parse_rejected(const struct json_value *o, int64_t version, struct response_entry *e)
 {
 	static const char *const required[] = { "id", "status", "reason", "message", NULL };
 	static const char *const optional[] = { "kind", NULL };
@@ -128,9 +128,11 @@ static int parse_rejected(const struct json_value *o, struct response_entry *e)
 				    "kind must be \"capture\", \"raw\" or \"openpgp\"");
 	if ((err = json_get_string(o, "reason", &s)) < 0)
 		return err;
-	if (response_reason_from_name(s, &e->reason) < 0)
+	if (response_reason_from_name(s, &e->reason) < 0 ||
+	    (version == 1 && e->reason > RESPONSE_REASON_MAX_V1))
 		return json_err_set(json_object_get(o, "reason"), RB_E_PARSE,
-				    "unknown reason \"%.40s\" (see docs/formats/response.md)", s);
+				    "unknown reason \"%.40s\" in a version %lld response (see docs/formats/response.md)",
+				    s, (long long)version);
 	if ((err = json_get_string(o, "message", &s)) < 0)
 		return err;
 	if (!rq_text_valid(s, RESPONSE_MESSAGE_MAX, false))
@@ -142,7 +144,7 @@ static int parse_rejected(const struct json_value *o, struct response_entry *e)
 	return RB_OK;
 }
 
-static int parse_entry(const struct json_value *o, struct response_entry *e)
+static int parse_entry(const struct json_value *o, int64_t version, struct response_entry *e)
 {
 	const char *s;
 	int err;
@@ -158,7 +160,7 @@ static int parse_entry(const struct json_value *o, struct response_entry *e)
 	}
 	if (strcmp(s, "rejected") == 0) {
 		e->status = RESPONSE_REJECTED;
-		return parse_rejected(o, e);
+		return parse_rejected(o, version, e);
 	}
 	return json_err_set(json_object_get(o, "status"), RB_E_PARSE,
 			    "status must be \"signed\" or \"rejected\"");
@@ -170,10 +172,12 @@ static int parse_tree(const struct json_value *root, struct response_doc *doc)
 					    "signed_at", "entries", NULL };
 	const struct json_value *req, *entries;
 	const char *s;
+	int64_t version;
 	size_t n, dup;
 	int err;
 
-	if ((err = rq_check_envelope(root, RESPONSE_FORMAT, RESPONSE_VERSION, &req)) < 0 ||
+	if ((err = rq_check_envelope_range(root, RESPONSE_FORMAT, RESPONSE_VERSION_MIN, RESPONSE_VERSION,
+					   &version, &req)) < 0 ||
 	    (err = json_object_check_keys(req, keys, NULL)) < 0 ||
 	    (err = json_get_string(req, "node", &s)) < 0)
 		return err;
@@ -208,7 +212,7 @@ static int parse_tree(const struct json_value *root, struct response_doc *doc)
 		if ((err = rq_array_grow(&doc->entries, i, sizeof(*doc->entries))) < 0)
 			return err;
 		doc->n_entries++;
-		if ((err = parse_entry(json_array_get(entries, i), &doc->entries[i])) < 0)
+		if ((err = parse_entry(json_array_get(entries, i), version, &doc->entries[i])) < 0)
 			return err;
 	}
 	if ((err = response_index_build(doc, &dup)) < 0) {

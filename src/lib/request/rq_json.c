@@ -116,6 +116,12 @@ int rq_get_time(const struct json_value *obj, const char *key, int64_t *ret)
 int rq_check_envelope(const struct json_value *root, const char *format, int64_t version,
 		      const struct json_value **ret_required)
 {
+	return rq_check_envelope_range(root, format, version, version, NULL, ret_required);
+}
+
+int rq_check_envelope_range(const struct json_value *root, const char *format, int64_t min,
+			    int64_t version, int64_t *ret_version, const struct json_value **ret_required)
+{
 	static const char *const top_required[] = { "format", "version", "required", NULL };
 	static const char *const top_optional[] = { "optional", NULL };
 	const struct json_value *req, *opt;
@@ -132,17 +138,19 @@ int rq_check_envelope(const struct json_value *root, const char *format, int64_t
 				    "format is \"%.40s\", expected \"%s\"", s, format);
 	if ((err = json_get_int(root, "version", &v)) < 0)
 		return err;
-	if (v != version)
+	if (v < min || v > version)
 		return json_err_set(json_object_get(root, "version"), RB_E_UNSUPPORTED,
-				    "version %lld is not supported (this rombsr reads version %lld); "
+				    "version %lld is not supported (this rombsr reads version %lld%s); "
 				    "use the same rombsr release on build and sign nodes",
-				    (long long)v, (long long)version);
+				    (long long)v, (long long)version, min < version ? " and older" : "");
 	if ((err = json_get_object(root, "required", &req)) < 0)
 		return err;
 	/* "optional" members are ignored, but it must be an object. */
 	err = json_get_object_opt(root, "optional", &opt);
 	if (err < 0 && err != RB_E_NOTFOUND)
 		return err;
+	if (ret_version)
+		*ret_version = v;
 	*ret_required = req;
 	return RB_OK;
 }

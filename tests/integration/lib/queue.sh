@@ -60,6 +60,7 @@ write_sign_conf() { # [EXTRA-TEXT]
 		allowKey = platform
 		allowKey = media
 		allowKey = device
+		allowKey = release
 	${1:-}
 	EOF
 }

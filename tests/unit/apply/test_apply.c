@@ -48,6 +48,10 @@ static void make_key(const char *name, const char *purpose, struct rb_signer *s,
 	k->name = strdup(name);
 	k->uri = strdup("pkcs11:token=t;type=private");
 	k->purpose = strdup(purpose);
+	/* In-memory keys for apply's own checks, never emitted: the queue
+	 * key keeps its one purpose, the others may sign every request kind. */
+	k->purposes = strcmp(purpose, "queue") == 0 ? KEY_PURPOSE_QUEUE_RESPONSE
+						    : KEY_PURPOSES_NODE_DIGEST | KEY_PURPOSE_OPENPGP_DETACHED;
 	k->alg = s->alg;
 	k->bits = (unsigned)(s->alg == RB_KEY_RSA ? EVP_PKEY_get_bits(s->pub) :
 			     s->alg == RB_KEY_EC_P256 ? 256 : 255);

@@ -51,6 +51,10 @@ static void make_key(const char *name, const char *purpose, struct rb_signer *s,
 	k->name = strdup(name);
 	k->uri = strdup("pkcs11:token=t;type=private");
 	k->purpose = strdup(purpose);
+	/* In-memory keys for apply's own checks, never emitted: the queue
+	 * key keeps its one purpose, the others may sign every request kind. */
+	k->purposes = strcmp(purpose, "queue") == 0 ? KEY_PURPOSE_QUEUE_RESPONSE
+						    : KEY_PURPOSES_NODE_DIGEST | KEY_PURPOSE_OPENPGP_DETACHED;
 	k->alg = s->alg;
 	k->bits = 255;
 	k->status = KEY_ACTIVE;

@@ -1,7 +1,8 @@
 /* Strictness tests of the capture PKCS#11 module: dlopen()ed like any
  * client, against the manifest of a real SoftHSM2 token provisioned by
  * run.sh (tests/vectors/keyspec-test.json: platform rsa-4096, media
- * rsa-2048, device ec-p256, queue and audit ed25519).
+ * rsa-2048, device ec-p256, release rsa-2048, release-ed, fw, queue and
+ * audit ed25519).
  *
  *   test_capture_module MODULE
  *
@@ -721,13 +722,13 @@ static void test_find(void)
 	init();
 	s = open_session(0);
 	/* Not logged in: the private keys are simply not there. */
-	CHECK(find_all(s, NULL, 0, h, 64) == 10);
+	CHECK(find_all(s, NULL, 0, h, 64) == 16);
 	CHECK(find_all(s, &t_priv, 1, h, 64) == 0);
 	login(s);
-	CHECK(find_all(s, NULL, 0, h, 64) == 15);
-	CHECK(find_all(s, &t_tok, 1, h, 64) == 15);
-	CHECK(find_all(s, &t_priv, 1, h, 64) == 5);
-	CHECK(find_all(s, t_ed, 2, h, 64) == 2);
+	CHECK(find_all(s, NULL, 0, h, 64) == 24);
+	CHECK(find_all(s, &t_tok, 1, h, 64) == 24);
+	CHECK(find_all(s, &t_priv, 1, h, 64) == 8);
+	CHECK(find_all(s, t_ed, 2, h, 64) == 4);
 	CHECK(find_all(s, &t_id, 1, h, 64) == 3);
 	/* A sensitive attribute never matches. */
 	CHECK(find_all(s, &t_sens, 1, h, 64) == 0);
@@ -748,7 +749,7 @@ static void test_find(void)
 		RV(F->C_FindObjects(s, &one, 1, &got), CKR_OK);
 		total += got;
 	} while (got == 1 && total < 100);
-	CHECK(total == 15);
+	CHECK(total == 24);
 	RV(F->C_FindObjects(s, h, 64, &got), CKR_OK);
 	CHECK(got == 0);
 	RV(F->C_FindObjectsFinal(s), CKR_OK);
@@ -1703,15 +1704,16 @@ static void test_revoked_hidden(void)
 	}
 	setenv("ROMBSR_CAPTURE_MANIFEST", revoked, 1);
 	s = ready();
-	CHECK(find_all(s, NULL, 0, h, 64) == 12);
+	CHECK(find_all(s, NULL, 0, h, 64) == 21);
 	CHECK(find_all(s, &t, 1, h, 64) == 0);
 	CHECK(find_all(s, &tid, 1, h, 64) == 0);
 	{
 		CK_MECHANISM_INFO mi;
 
-		/* platform (RSA-4096) is still active: only its size remains. */
+		/* platform (RSA-4096) and release (RSA-2048) are still
+		 * active: their sizes remain. */
 		RV(F->C_GetMechanismInfo(0, CKM_RSA_PKCS, &mi), CKR_OK);
-		CHECK(mi.ulMinKeySize == 4096 && mi.ulMaxKeySize == 4096);
+		CHECK(mi.ulMinKeySize == 2048 && mi.ulMaxKeySize == 4096);
 	}
 	fini();
 	setenv("ROMBSR_CAPTURE_MANIFEST", manifest_path, 1);

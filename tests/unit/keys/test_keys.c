@@ -50,7 +50,7 @@ static void test_keyspec_rejects(void)
 	CHECK_ERR(parse_spec("{\"format\":\"rombsr-keyspec\",\"version\":1,\"keys\":[{\"name\":\"a\",\"algorithm\":\"rsa-1024\"}]}"),
 		  RB_E_UNSUPPORTED);
 	CHECK(strstr(rb_err_detail(), "spec.json") && strstr(rb_err_detail(), "rsa-1024"));
-	CHECK_ERR(parse_spec("{\"format\":\"rombsr-keyspec\",\"version\":2,\"keys\":[{\"name\":\"a\",\"algorithm\":\"ed25519\"}]}"),
+	CHECK_ERR(parse_spec("{\"format\":\"rombsr-keyspec\",\"version\":3,\"keys\":[{\"name\":\"a\",\"algorithm\":\"ed25519\"}]}"),
 		  RB_E_UNSUPPORTED);
 	CHECK_ERR(parse_spec("{\"format\":\"other\",\"version\":1,\"keys\":[{\"name\":\"a\",\"algorithm\":\"ed25519\"}]}"),
 		  RB_E_PARSE);
@@ -97,6 +97,7 @@ static void make_key(const char *name, const char *kind, struct rb_signer *s, st
 	k->uri = strdup("pkcs11:token=t;object=x;type=private");
 	k->alg = s->alg;
 	k->bits = (unsigned)(s->alg == RB_KEY_RSA ? EVP_PKEY_get_bits(s->pub) : s->alg == RB_KEY_EC_P256 ? 256 : 255);
+	k->purposes = s->alg == RB_KEY_ED25519 ? KEY_PURPOSE_OPENPGP_DETACHED : KEY_PURPOSE_APK | KEY_PURPOSE_RAW_DETACHED;
 	k->status = KEY_ACTIVE;
 	k->created = 1700000000;
 	n = i2d_PUBKEY(s->pub, &der);
@@ -173,8 +174,18 @@ static void test_manifest_tamper(void)
 
 	/* status and version */
 	CHECK_ERR(parse_edited("\"status\": \"active\"", "\"status\": \"trusted\""), RB_E_PARSE);
-	CHECK_ERR(parse_edited("\"version\": 1", "\"version\": 2"), RB_E_UNSUPPORTED);
+	CHECK_ERR(parse_edited("\"version\": 2", "\"version\": 3"), RB_E_UNSUPPORTED);
 	CHECK(strstr(rb_err_detail(), "m.json") != NULL);
+	/* version 1 has no purposes field: a version-2 document relabelled
+	 * as version 1 is refused, not read with its purposes dropped */
+	CHECK_ERR(parse_edited("\"version\": 2", "\"version\": 1"), RB_E_PARSE);
+	CHECK(strstr(rb_err_detail(), "purposes") != NULL);
+	/* purposes: required in version 2, checked like the key spec's */
+	CHECK_ERR(parse_edited("\"openpgp-detached\"", "\"openpgp-detached\", \"raw-detached\""), RB_E_PARSE);
+	CHECK(strstr(rb_err_detail(), "beta") != NULL);
+	CHECK_ERR(parse_edited("\"openpgp-detached\"", "\"queue-response\", \"openpgp-detached\""), RB_E_PARSE);
+	CHECK_ERR(parse_edited("\"openpgp-detached\"", "\"everything\""), RB_E_PARSE);
+	CHECK_ERR(parse_edited("\"purposes\"", "\"purposes_\""), RB_E_PARSE);
 	CHECK_ERR(parse_edited("\"name\": \"beta\"", "\"name\": \"alpha\""), RB_E_PARSE);
 	CHECK_ERR(parse_edited("\"algorithm\": \"ed25519\"", "\"algorithm\": \"rsa-4096\""), RB_E_PARSE);
 	CHECK_ERR(parse_edited("\"created\": \"2023-11-14T22:13:20Z\"", "\"created\": \"2023-11-14 22:13:20\""), RB_E_PARSE);

@@ -41,6 +41,7 @@ static void make_key(const char *name, const char *kind, struct rb_signer *s, st
 	k->id_len = 1;
 	k->uri = strdup("pkcs11:token=t;object=x;type=private");
 	k->purpose = strdup("android");
+	k->purposes = KEY_PURPOSE_APK;
 	k->alg = s->alg;
 	k->bits = (unsigned)(s->alg == RB_KEY_RSA ? EVP_PKEY_get_bits(s->pub) : s->alg == RB_KEY_EC_P256 ? 256 : 255);
 	k->status = KEY_ACTIVE;

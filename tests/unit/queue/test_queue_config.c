@@ -217,6 +217,12 @@ static void test_rejections(void)
 		     "already used");
 	reject_extra("allowKey not a key name", NODE("b1", FPR_A) "\tallowKey = Platform\n", RB_E_PARSE, "Platform");
 	reject_extra("allowKey twice", NODE("b1", FPR_A) "\tallowKey = media\n\tallowKey = media\n", RB_E_PARSE, "twice");
+	/* the sign node's own keys take no requests */
+	reject_extra("allowKey = queue", NODE("b1", FPR_A) "\tallowKey = queue\n", RB_E_PARSE, "allowKey = queue");
+	reject_extra("allowKey = audit", NODE("b1", FPR_A) "\tallowKey = audit\n", RB_E_PARSE, "audit checkpoints");
+	reject_extra("policy for the queue key", APPROVER("alice", FPR_A) "[key \"queue\"]\n\tapprovers = 1\n"
+		     "\tapprover = alice\n", RB_E_PARSE, "takes no requests");
+	reject_extra("policy for the audit key", "[key \"audit\"]\n\tapprovers = 1\n", RB_E_PARSE, "audit");
 	/* key policies */
 	reject_extra("approvals without approvers", APPROVER("alice", FPR_A) "[key \"avb\"]\n\tapprovers = 2\n"
 		     "\tapprover = alice\n", RB_E_PARSE, "requires 2");

@@ -55,6 +55,10 @@ static void make_key(const char *name, struct rb_signer *s, enum key_status stat
 			     s->alg == RB_KEY_EC_P256 ? 256 : 255);
 	k->status = status;
 	k->created = t0;
+	/* The document format is tested here with keys that may sign every
+	 * request kind (an in-memory manifest, never emitted); the purpose
+	 * rules have tests of their own (test_request_purposes). */
+	k->purposes = KEY_PURPOSES_NODE_DIGEST | KEY_PURPOSE_OPENPGP_DETACHED;
 	n = i2d_PUBKEY(s->pub, &der);
 	k->spki = malloc((size_t)n);
 	memcpy(k->spki, der, (size_t)n);
@@ -523,6 +527,20 @@ static void test_request_openpgp_sign(void)
 		CHECK_OK(hash_state_md_ctx(e->state, &md));
 		CHECK_OK(pgp_sig_init_from_state(&sc, pk, md, t0 + 10));
 		CHECK_OK(pgp_sig_finish(&sc, &sig));
+		/* The trailer is the sign node's own: a v4 binary-document
+		 * signature (type 0x00) with its creation time; nothing in the
+		 * request can make it a revocation or certification. */
+		{
+			size_t off = sig.data[0] == 0xc2 ? (sig.data[1] < 192 ? 2 : 3)
+				   : sig.data[0] == 0x88 ? 2 : sig.data[0] == 0x89 ? 3 : 0;
+
+			CHECK(off && sig.len > off + 10 && sig.data[off] == 4 && sig.data[off + 1] == 0x00);
+			/* first hashed subpacket: creation time (type 2) */
+			if (off && sig.len > off + 12)
+				CHECK((sig.data[off + 7] & 0x7f) == 2 &&
+				      ((uint32_t)sig.data[off + 8] << 24 | (uint32_t)sig.data[off + 9] << 16 |
+				       (uint32_t)sig.data[off + 10] << 8 | sig.data[off + 11]) == (uint32_t)(t0 + 10));
+		}
 		CHECK_OK(pgp_sig_verify_buffer(pk, sig.data, sig.len, is_b ? file_b : (const uint8_t *)"",
 					       is_b ? file_b_len : 0));
 		if (is_b)
@@ -1188,7 +1206,7 @@ static void test_response_reasons(void)
 					     "key-revoked", "key-retired", "key-unknown",
 					     "quota-hour", "quota-build", "replay", "hash-mismatch",
 					     "schema", "approval-missing", "too-large", "path",
-					     "hsm-error" };
+					     "hsm-error", "key-purpose" };
 	enum response_reason r;
 
 	CHECK(ELEMENTSOF(names) == RESPONSE_REASON_MAX);
@@ -1202,6 +1220,109 @@ static void test_response_reasons(void)
 	CHECK_ERR(response_reason_from_name("Replay", &r), RB_E_PARSE);
 	CHECK_ERR(response_reason_from_name(NULL, &r), RB_E_PARSE);
 	CHECK(strcmp(response_status_name(RESPONSE_REJECTED), "rejected") == 0);
+}
+
+/* Each key signs only in its own domains: the builder, the parser with a
+ * manifest and request_key_purpose_check() agree. */
+static void test_request_purposes(void)
+{
+	struct manifest_key *rsa = key("rsa-key"), *ed = key("ed-key");
+	unsigned saved_rsa = rsa->purposes, saved_ed = ed->purposes;
+	struct request_doc *doc = NULL, *back = NULL;
+	char *text;
+	size_t len;
+
+	CHECK(request_kind_purposes(REQUEST_KIND_RAW) == KEY_PURPOSE_RAW_DETACHED);
+	CHECK(request_kind_purposes(REQUEST_KIND_OPENPGP) == KEY_PURPOSE_OPENPGP_DETACHED);
+	CHECK(request_kind_purposes(REQUEST_KIND_CAPTURE) == KEY_PURPOSES_CAPTURE);
+	CHECK(request_kind_purposes(0) == 0);
+
+	/* An OpenPGP key: no raw digest, no capture. */
+	rsa->purposes = KEY_PURPOSE_OPENPGP_DETACHED;
+	CHECK_OK(request_key_purpose_check(REQUEST_KIND_OPENPGP, rsa));
+	CHECK_ERR(request_key_purpose_check(REQUEST_KIND_RAW, rsa), RB_E_PERM);
+	CHECK(strstr(rb_err_detail(), "rsa-key") && strstr(rb_err_detail(), "raw-detached"));
+	CHECK_ERR(request_key_purpose_check(REQUEST_KIND_CAPTURE, rsa), RB_E_PERM);
+	/* An APK key: capture only. */
+	rsa->purposes = KEY_PURPOSE_APK;
+	CHECK_OK(request_key_purpose_check(REQUEST_KIND_CAPTURE, rsa));
+	CHECK_ERR(request_key_purpose_check(REQUEST_KIND_RAW, rsa), RB_E_PERM);
+	CHECK_ERR(request_key_purpose_check(REQUEST_KIND_OPENPGP, rsa), RB_E_PERM);
+	/* The sign node's keys: nothing, with their own message. */
+	ed->purposes = KEY_PURPOSE_QUEUE_RESPONSE;
+	for (enum request_kind k = REQUEST_KIND_CAPTURE; k <= REQUEST_KIND_OPENPGP; k++) {
+		CHECK_ERR(request_key_purpose_check(k, ed), RB_E_PERM);
+		CHECK(strstr(rb_err_detail(), "sign node itself composes") != NULL);
+	}
+	ed->purposes = KEY_PURPOSE_AUDIT_CHECKPOINT;
+	CHECK_ERR(request_key_purpose_check(REQUEST_KIND_RAW, ed), RB_E_PERM);
+	CHECK(strstr(rb_err_detail(), "audit checkpoints") != NULL);
+
+	/* The builder refuses before adding anything. */
+	rsa->purposes = KEY_PURPOSE_OPENPGP_DETACHED;
+	CHECK_OK(request_doc_new("builder1", build, man_sha, t0, &doc));
+	CHECK_OK(request_doc_add_artifact_buffer(doc, "a.bin", file_a, file_a_len));
+	CHECK_ERR(request_doc_add_raw(doc, "a.bin", rsa, RB_SIG_RSA_PKCS1_SHA256), RB_E_PERM);
+	CHECK_ERR(request_doc_add_raw(doc, "a.bin", ed, RB_SIG_ED25519), RB_E_PERM);
+	CHECK_ERR(request_doc_add_openpgp(doc, "a.bin", ed, HASH_STATE_SHA256, false), RB_E_PERM);
+	CHECK(doc->n_entries == 0);
+	CHECK_OK(request_doc_add_openpgp(doc, "a.bin", rsa, HASH_STATE_SHA256, false));
+
+	/* The parser with a manifest: a raw request made while the key
+	 * still had raw-detached is refused once it no longer has it. */
+	rsa->purposes = saved_rsa;
+	CHECK_OK(request_doc_add_raw(doc, "a.bin", rsa, RB_SIG_RSA_PKCS1_SHA256));
+	text = emit_doc(doc, &len);
+	CHECK_OK(request_doc_parse(text, len, "doc.json", &man, 0, &back));
+	request_doc_free(back);
+	back = NULL;
+	rsa->purposes = KEY_PURPOSE_OPENPGP_DETACHED;
+	CHECK_ERR(request_doc_parse(text, len, "doc.json", &man, 0, &back), RB_E_PERM);
+	CHECK(strstr(rb_err_detail(), "raw") != NULL);
+	/* Without a manifest (the guard without one) only structure counts. */
+	CHECK_OK(request_doc_parse(text, len, "doc.json", NULL, 0, &back));
+	request_doc_free(back);
+	free(text);
+	request_doc_free(doc);
+	rsa->purposes = saved_rsa;
+	ed->purposes = saved_ed;
+}
+
+/* "key-purpose" is a version-2 reason: a response that carries it is
+ * version 2, any other stays version 1, and a version-1 document with it
+ * is refused. */
+static void test_response_key_purpose(void)
+{
+	struct response_doc *r = NULL, *back = NULL;
+	struct rb_buf b = RB_BUF_INIT;
+	uint8_t id[REQUEST_ID_LEN] = { 1 }, id2[REQUEST_ID_LEN] = { 2 };
+	char *t;
+
+	CHECK_OK(response_doc_new("builder1", build, "0123456789abcdef0123456789abcdef01234567", man_sha, t0, &r));
+	CHECK_OK(response_add_rejected(r, id, REQUEST_KIND_RAW, RESPONSE_REASON_KEY_NOT_ALLOWED, "no"));
+	CHECK_OK(response_doc_emit(r, &b));
+	CHECK_OK(rb_buf_terminate(&b));
+	CHECK(strstr((const char *)b.data, "\"version\":1") != NULL);
+	rb_buf_free(&b);
+	CHECK_OK(response_add_rejected(r, id2, REQUEST_KIND_RAW, RESPONSE_REASON_KEY_PURPOSE,
+				       "key testkey does not sign raw requests"));
+	CHECK_OK(response_doc_emit(r, &b));
+	CHECK_OK(rb_buf_terminate(&b));
+	CHECK(strstr((const char *)b.data, "\"version\":2") != NULL);
+	CHECK_OK(response_doc_parse((const char *)b.data, b.len, "r.json", &back));
+	CHECK(back->n_entries == 2 && response_doc_find(back, id2) &&
+	      response_doc_find(back, id2)->reason == RESPONSE_REASON_KEY_PURPOSE);
+	response_doc_free(back);
+	back = NULL;
+	t = edit((const char *)b.data, "\"version\":2", "\"version\":1");
+	CHECK_ERR(response_doc_parse(t, strlen(t), "r.json", &back), RB_E_PARSE);
+	CHECK(strstr(rb_err_detail(), "key-purpose") != NULL);
+	free(t);
+	t = edit((const char *)b.data, "\"version\":2", "\"version\":3");
+	CHECK_ERR(response_doc_parse(t, strlen(t), "r.json", &back), RB_E_UNSUPPORTED);
+	free(t);
+	rb_buf_free(&b);
+	response_doc_free(r);
 }
 
 /* ---- approval -------------------------------------------------------------- */
@@ -1374,6 +1495,8 @@ int main(void)
 	RUN(test_response_refused);
 	RUN(test_response_builder);
 	RUN(test_response_reasons);
+	RUN(test_request_purposes);
+	RUN(test_response_key_purpose);
 	RUN(test_approval);
 	RUN(write_fuzz_seeds);
 	teardown();
