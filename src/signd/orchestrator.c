@@ -170,10 +170,22 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 			_cleanup_json_ struct json_value *e = NULL;
 			uint64_t index;
 
+			int aerr;
+
 			memcpy(detail, rb_err_detail(), sizeof(detail));
-			if (audit_entry_login_failure((int64_t)time(NULL), "operator", s->m->token_label,
-						      detail, &e) == RB_OK)
-				(void)audit_log_append(s->audit, e, &index);
+			detail[sizeof(detail) - 1] = '\0';
+			if ((aerr = audit_entry_login_failure((int64_t)time(NULL), "operator",
+							      s->m->token_label, detail, &e)) < 0 ||
+			    (aerr = audit_log_append(s->audit, e, &index)) < 0) {
+				/* Not logged: say so, and fail with the log's error. */
+				char why[RB_ERR_DETAIL_MAX];
+
+				memcpy(why, rb_err_detail(), sizeof(why));
+				why[sizeof(why) - 1] = '\0';
+				err = rb_err_set(aerr, "%s; and the login failure could not be written to "
+						 "the audit log: %s", detail, why);
+				goto fail;
+			}
 			rb_err_set(err, "%s", detail);
 		}
 		goto fail;
