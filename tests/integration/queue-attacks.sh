@@ -86,6 +86,15 @@ expect_refused_in_log unknown-signer "requests/$NODE/m1.json"
 expect_refusal_audited unknown-signer "requests/$NODE/m1.json"
 expect_nothing_signed m1
 
+step "attack: an unsigned commit that adds no request document is audited by its commit id"
+echo "not a request" >"$WORK/note.txt"
+commit_file "$WORK/note.txt" "notes/note.txt" - "unsigned note"
+push_refused "not signed"
+server_force "$WORK/clone"
+note_commit=$(git -C "$WORK/clone" rev-parse HEAD)
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign after an unsigned note"; }
+expect_refusal_audited unsigned-commit "commit $note_commit"
+
 step "attack: a node asks for a key it may not use"
 submit na1 --raw "audit=$ROOT/fw.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit na1"; }
 sign_once || { cat "$WORK/sign.err" >&2; fail "sign na1"; }
