@@ -1,7 +1,8 @@
-/* Signing on the token. Every signature comes from p11_key_sign (which
- * verifies it against the public key before returning) or from the
- * OpenPGP writer (which re-parses and verifies its packet). Identical
- * (key, scheme, input) requests in a batch are signed once. */
+/* Signing on the token. Every signature released is verified against the
+ * public key first: p11_key_sign and the OpenPGP writer (which re-parses
+ * its packet) verify what the token made, signd_cache_take verifies a
+ * cached one, and hsm_verify_release one recovered from the audit log.
+ * Identical (key, scheme, input) requests in a batch are signed once. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,98 +15,27 @@
 #include "util/encode.h"
 #include "util/err.h"
 
-struct cache_slot {
-	uint8_t key[32]; /* SHA-256(key name, scheme, input) */
-	uint8_t *sig;
-	size_t sig_len;
-	bool used;
-};
-
-struct signd_cache {
-	struct cache_slot *slots;
-	size_t cap, n;
-	/* OpenPGP views of token keys, made once per key */
-	struct { struct p11_key *key; struct pgp_key *pgp; struct rb_signer signer; } pgp[64];
-	size_t n_pgp;
-};
-
-int signd_cache_new(struct signd_cache **ret)
+/* A signature that did not come from the token just now - one recovered
+ * from the audit log after a crash - is verified against the manifest key
+ * over this request, as the token's and the OpenPGP writer's signatures
+ * are, before it is released. */
+static int hsm_verify_release(const struct request_entry *e, const struct manifest_key *mk,
+			      const uint8_t *sig, size_t len)
 {
-	struct signd_cache *c = calloc(1, sizeof(*c));
+	if (e->kind == REQUEST_KIND_OPENPGP) {
+		_cleanup_(pgp_key_freep) struct pgp_key *pk = NULL;
+		struct rb_signer signer = { .name = mk->name, .alg = mk->alg, .pub = mk->pub };
+		EVP_MD_CTX *state = NULL;
+		int err;
 
-	if (!c)
-		return RB_E_NOMEM;
-	*ret = c;
-	return RB_OK;
-}
-
-void signd_cache_free(struct signd_cache *c)
-{
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->cap; i++)
-		free(c->slots[i].sig);
-	free(c->slots);
-	for (size_t i = 0; i < c->n_pgp; i++)
-		pgp_key_free(c->pgp[i].pgp);
-	free(c);
-}
-
-static struct cache_slot *cache_lookup(struct signd_cache *c, const uint8_t k[32])
-{
-	size_t i;
-
-	if (!c->cap)
-		return NULL;
-	memcpy(&i, k, sizeof(i));
-	for (i &= c->cap - 1;; i = (i + 1) & (c->cap - 1))
-		if (!c->slots[i].used || memcmp(c->slots[i].key, k, 32) == 0)
-			return &c->slots[i];
-}
-
-static int cache_put(struct signd_cache *c, const uint8_t k[32], const uint8_t *sig, size_t len)
-{
-	struct cache_slot *s;
-
-	if ((c->n + 1) * 2 > c->cap) {
-		struct signd_cache bigger = { 0 };
-
-		bigger.cap = c->cap ? c->cap * 2 : 256;
-		if (!(bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots))))
-			return RB_E_NOMEM;
-		for (size_t i = 0; i < c->cap; i++)
-			if (c->slots[i].used)
-				*cache_lookup(&bigger, c->slots[i].key) = c->slots[i];
-		free(c->slots);
-		c->slots = bigger.slots;
-		c->cap = bigger.cap;
+		if ((err = pgp_key_new(&signer, mk->created, &pk)) < 0 ||
+		    (err = hash_state_md_ctx(e->state, &state)) < 0)
+			return err;
+		err = pgp_sig_verify_state(pk, sig, len, state, PGP_SIG_BINARY);
+		EVP_MD_CTX_free(state);
+		return err;
 	}
-	s = cache_lookup(c, k);
-	if (s->used)
-		return RB_OK;
-	if (!(s->sig = malloc(len)))
-		return RB_E_NOMEM;
-	memcpy(s->sig, sig, len);
-	s->sig_len = len;
-	memcpy(s->key, k, 32);
-	s->used = true;
-	c->n++;
-	return RB_OK;
-}
-
-static void cache_key(const char *key, enum rb_sig_scheme scheme, const uint8_t *in, size_t len,
-		      uint8_t out[32])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t sch = (uint8_t)scheme;
-	uint32_t kl = (uint32_t)strlen(key);
-
-	/* Length-prefixed, so no two (key, input) pairs share an encoding. */
-	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(md, &kl, 4) != 1 ||
-	    EVP_DigestUpdate(md, key, kl) != 1 || EVP_DigestUpdate(md, &sch, 1) != 1 ||
-	    EVP_DigestUpdate(md, in, len) != 1 || EVP_DigestFinal_ex(md, out, NULL) != 1)
-		memset(out, 0xff, 32); /* unreachable in practice; never matches a real entry */
-	EVP_MD_CTX_free(md);
+	return rb_sig_verify(mk->pub, e->scheme, e->input, e->input_len, sig, len);
 }
 
 static int hsm_pgp_key(struct signd *s, struct p11_key *k, const struct manifest_key *mk,
@@ -162,6 +92,11 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 		    (err = rb_base64_decode(b64, strlen(b64), true, &sig, &sl)) < 0)
 			return rb_err_set(err, "audit log entry %llu for request %.16s has no readable signature",
 					  (unsigned long long)leaf, e->id_hex);
+		if (hsm_verify_release(e, mk, sig, sl) != RB_OK)
+			return rb_err_set(RB_E_VERIFY, "the signature recovered from audit log entry %llu "
+					  "does not verify with key '%s' over request %.16s; it is not "
+					  "released (check the log with 'rombsr audit verify')",
+					  (unsigned long long)leaf, mk->name, e->id_hex);
 		it->sig[i] = TAKE_PTR(sig);
 		it->sig_len[i] = sl;
 		it->leaf[i] = leaf;
@@ -212,18 +147,13 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 		return RB_OK;
 	}
 
-	cache_key(mk->name, e->scheme, e->input, e->input_len, ck);
-	{
-		struct cache_slot *hit = cache_lookup(s->cache, ck);
-
-		if (hit && hit->used) {
-			if (!(it->sig[i] = malloc(hit->sig_len)))
-				return RB_E_NOMEM;
-			memcpy(it->sig[i], hit->sig, hit->sig_len);
-			it->sig_len[i] = hit->sig_len;
-			return RB_OK;
-		}
-	}
+	if ((err = signd_cache_key(mk->name, e->scheme, e->input, e->input_len, ck)) < 0)
+		return err;
+	/* A hit is verified over this request before it is released. */
+	err = signd_cache_take(s->cache, ck, mk->pub, e->scheme, e->input, e->input_len, &it->sig[i],
+			       &it->sig_len[i]);
+	if (err != RB_E_NOTFOUND)
+		return err;
 	if (e->kind == REQUEST_KIND_CAPTURE)
 		/* Honours the placeholder's shape (ECDSA: a DER length that
 		 * fits the hole the tool left). */
@@ -236,7 +166,7 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 	/* A raw ECDSA signature may be reused for a capture request only if
 	 * it also fits the placeholder; cache capture results only. */
 	if (e->kind == REQUEST_KIND_CAPTURE || mk->alg != RB_KEY_EC_P256)
-		return cache_put(s->cache, ck, it->sig[i], it->sig_len[i]);
+		return signd_cache_put(s->cache, ck, it->sig[i], it->sig_len[i]);
 	return RB_OK;
 }
 

@@ -244,19 +244,28 @@ static bool intake_build_from_name(const char *name, char build[CAPTURE_BUILD_ID
 	return capture_build_id_valid(build);
 }
 
-static void intake_refuse_all(struct signd *s, int64_t now, struct intake_commit *ic, const char *fpr,
-			      const char *commit, const char *reason)
+/* A whole commit refused: one audit entry per request document it adds,
+ * or one naming the commit when it adds none. Nothing in it is believed,
+ * so the entries carry no build id. The batch fails if an entry cannot be
+ * appended: a refusal is not silent. */
+static int intake_refuse_all(struct signd *s, int64_t now, struct intake_commit *ic, const char *fpr,
+			     const char *commit, const char *reason)
 {
+	char what[64];
 	size_t added = 0;
+	int err;
 
 	for (size_t i = 0; i < ic->n; i++) {
 		if (ic->c[i].kind != QUEUE_CHANGE_ADDED || strncmp(ic->c[i].path, "requests/", 9) != 0)
 			continue;
 		added++;
-		signd_audit_refusal(s, now, NULL, fpr, ic->c[i].path, reason);
+		if ((err = signd_audit_refusal(s, now, NULL, fpr, ic->c[i].path, reason)) < 0)
+			return err;
 	}
-	if (!added)
-		signd_log(s, "event=refuse commit=%.12s reason=%s", commit, reason);
+	if (added)
+		return RB_OK;
+	snprintf(what, sizeof(what), "commit %s", commit);
+	return signd_audit_refusal(s, now, NULL, fpr, what, reason);
 }
 
 static int intake_approval(struct signd *s, const struct sign_approver *a, const struct intake_change *c)
@@ -340,8 +349,7 @@ static int intake_one(void *ctx, const char *commit)
 
 	err = queue_commit_signature(s->q, commit, &sig, &siglen, &signed_data, &signed_len);
 	if (err == RB_E_NOTFOUND) {
-		intake_refuse_all(s, in->b->now, &ic, NULL, commit, "unsigned-commit");
-		err = RB_OK;
+		err = intake_refuse_all(s, in->b->now, &ic, NULL, commit, "unsigned-commit");
 		goto out;
 	}
 	if (err < 0)
@@ -350,9 +358,8 @@ static int intake_one(void *ctx, const char *commit)
 	if (err < 0) {
 		signd_log(s, "event=refuse commit=%.12s reason=%s detail=\"%s\"", commit,
 			  err == RB_E_KEY ? "unknown-signer" : "bad-signature", rb_err_detail());
-		intake_refuse_all(s, in->b->now, &ic, NULL, commit,
-				  err == RB_E_KEY ? "unknown-signer" : "bad-signature");
-		err = RB_OK;
+		err = intake_refuse_all(s, in->b->now, &ic, NULL, commit,
+					err == RB_E_KEY ? "unknown-signer" : "bad-signature");
 		goto out;
 	}
 	if (strcmp(fpr, s->queue_fpr) == 0) {
@@ -360,8 +367,7 @@ static int intake_one(void *ctx, const char *commit)
 		goto out;
 	}
 	if (!sign_config_find_fingerprint(s->cfg, fpr, &node, &appr)) {
-		intake_refuse_all(s, in->b->now, &ic, fpr, commit, "unknown-signer");
-		err = RB_OK;
+		err = intake_refuse_all(s, in->b->now, &ic, fpr, commit, "unknown-signer");
 		goto out;
 	}
 
@@ -380,8 +386,7 @@ static int intake_one(void *ctx, const char *commit)
 		if (!ok) {
 			signd_log(s, "event=refuse commit=%.12s signer=%s reason=path path=\"%s\" change=%s", commit,
 				  node ? node->name : appr->name, c->path, queue_change_kind_name(c->kind));
-			intake_refuse_all(s, in->b->now, &ic, fpr, commit, "path");
-			err = RB_OK;
+			err = intake_refuse_all(s, in->b->now, &ic, fpr, commit, "path");
 			goto out;
 		}
 	}
@@ -410,7 +415,9 @@ static int intake_one(void *ctx, const char *commit)
 		it->len = c->len;
 		if (c->too_big) {
 			it->refused = true;
-			signd_audit_refusal(s, in->b->now, it->build_id, fpr, c->path, "too-large");
+			if ((err = signd_audit_refusal(s, in->b->now, it->build_id, fpr, c->path,
+						       "too-large")) < 0)
+				goto out;
 			continue;
 		}
 		it->data = TAKE_PTR(c->data);

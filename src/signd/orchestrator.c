@@ -175,10 +175,22 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 			_cleanup_json_ struct json_value *e = NULL;
 			uint64_t index;
 
+			int aerr;
+
 			memcpy(detail, rb_err_detail(), sizeof(detail));
-			if (audit_entry_login_failure((int64_t)time(NULL), "operator", s->m->token_label,
-						      detail, &e) == RB_OK)
-				(void)audit_log_append(s->audit, e, &index);
+			detail[sizeof(detail) - 1] = '\0';
+			if ((aerr = audit_entry_login_failure((int64_t)time(NULL), "operator",
+							      s->m->token_label, detail, &e)) < 0 ||
+			    (aerr = audit_log_append(s->audit, e, &index)) < 0) {
+				/* Not logged: say so, and fail with the log's error. */
+				char why[RB_ERR_DETAIL_MAX];
+
+				memcpy(why, rb_err_detail(), sizeof(why));
+				why[sizeof(why) - 1] = '\0';
+				err = rb_err_set(aerr, "%s; and the login failure could not be written to "
+						 "the audit log: %s", detail, why);
+				goto fail;
+			}
 			rb_err_set(err, "%s", detail);
 		}
 		goto fail;
@@ -235,10 +247,12 @@ fail:
 	return err;
 }
 
-/* The crash tests (tests/integration/signd-crash.sh) kill the sign node
- * at each step of a batch: ROMBSR_SIGND_CRASH_AT=signed|logged|published|
- * recorded. A test hook that can only make the process die, the way a
- * power cut would; it never changes what a running batch does. */
+/* The crash tests (tests/integration/signd-lifecycle.sh) kill the sign
+ * node at each step of a batch: ROMBSR_SIGND_CRASH_AT=signed|appended|
+ * logged|published|recorded ("appended": the entries are durable, the
+ * checkpoint is not written yet). A test hook that can only make the
+ * process die, the way a power cut would; it never changes what a running
+ * batch does. */
 static void signd_crash_point(const char *step)
 {
 	const char *at = secure_getenv("ROMBSR_SIGND_CRASH_AT");
@@ -278,7 +292,8 @@ static int signd_sign_item(struct signd *s, struct signd_item *it, struct signd_
 			 * and the node learns why. */
 			char *msg = NULL;
 
-			if (asprintf(&msg, "the HSM could not sign: %s", rb_err_detail()) < 0)
+			if (asprintf(&msg, err == RB_E_VERIFY ? "not released: %s" : "the HSM could not sign: %s",
+				     rb_err_detail()) < 0)
 				return RB_E_NOMEM;
 			it->reason[i] = RESPONSE_REASON_HSM_ERROR;
 			it->message[i] = msg;
@@ -491,6 +506,7 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 		signd_crash_point("signed");
 		if ((err = signd_audit_item(s, &b, it)) < 0)
 			goto out;
+		signd_crash_point("appended");
 	}
 	/* One checkpoint per batch: every entry above is durable in the log
 	 * already; the checkpoint makes the batch provable. Refusals and

@@ -2,14 +2,16 @@
  *   orchestrator.c  open/close, the batch
  *   intake.c        new commits: signature, signer, areas, documents
  *   decide.c        per-document and per-entry policy
- *   hsm.c           signing on the token, the signing cache, the queue-key
- *                   commit signer
+ *   hsm.c           signing on the token, the queue-key commit signer
+ *   cache.c         the signing cache (cache.h)
  *   record.c        audit entries, responses, structured log lines
  */
 #ifndef ROMBSR_SIGND_INTERNAL_H
 #define ROMBSR_SIGND_INTERNAL_H
 
 #include "signd/signd.h"
+
+#include "signd/cache.h"
 
 #include "audit/log.h"
 #include "keys/manifest.h"
@@ -27,7 +29,6 @@
 
 #define SIGND_LINE_MAX 1024
 
-struct signd_cache;
 
 struct signd {
 	struct sign_config *cfg;
@@ -127,8 +128,6 @@ unsigned signd_count_approvals(const struct signd *s, const struct signd_item *i
 			       const struct sign_key_policy *kp);
 
 /* hsm.c */
-int signd_cache_new(struct signd_cache **ret);
-void signd_cache_free(struct signd_cache *c);
 int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct signd_stats *st);
 int signd_sign_commit(void *ctx, const uint8_t *data, size_t len, char **ret_armored);
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Attacks on the main job that must fail. Each is refused with a stated
-# reason, and nothing is signed or applied:
+# reason (an unsigned or unknown signer's commit also with an audit entry),
+# and nothing is signed or applied:
 #   an unsigned request commit; a commit signed by an unknown key; a node
 #   asking for a key it may not use; an artifact hash that does not match
 #   the request; a replayed request document; a revoked key; a quota
@@ -26,6 +27,16 @@ expect_nothing_signed() { # BUILD
 	git --git-dir="$QUEUE" cat-file -e "main:responses/$NODE/$1.json" 2>/dev/null &&
 		fail "$1: the sign node published a response"
 	return 0
+}
+# A whole commit refused is an audit entry too: a reject entry naming the
+# queue path, with no build id (nothing in the commit is believed).
+expect_refusal_audited() { # REASON PATH
+	"$ROMBSR" audit show --json "$SIGND/audit" >"$WORK/audit-show.json" ||
+		fail "rombsr audit show"
+	jq -e -s --arg r "$1" --arg p "$2" '[.[] | .entry | select(.type == "reject" and .reason == $r
+		and .artifact == $p and (has("build_id") | not))] | length == 1' "$WORK/audit-show.json" >/dev/null ||
+		{ jq -c -s '.[] | .entry | select(.type == "reject")' "$WORK/audit-show.json" >&2;
+		  fail "no audit entry for the refusal of $2 ($1)"; }
 }
 expect_refused_in_log() { # REASON PATH-SUBSTRING
 	grep -q "event=refuse.*reason=$1" "$WORK/sign.err" && grep -q "event=refuse.*$2" "$WORK/sign.err" ||
@@ -62,6 +73,7 @@ push_refused "not signed"
 server_force "$WORK/clone"
 sign_once || { cat "$WORK/sign.err" >&2; fail "sign after an unsigned commit"; }
 expect_refused_in_log unsigned-commit "requests/$NODE/u1.json"
+expect_refusal_audited unsigned-commit "requests/$NODE/u1.json"
 expect_nothing_signed u1
 
 step "attack: a commit signed by a key not on the allow-list"
@@ -71,7 +83,17 @@ push_refused "unknown key"
 server_force "$WORK/clone"
 sign_once || { cat "$WORK/sign.err" >&2; fail "sign after an unknown signer"; }
 expect_refused_in_log unknown-signer "requests/$NODE/m1.json"
+expect_refusal_audited unknown-signer "requests/$NODE/m1.json"
 expect_nothing_signed m1
+
+step "attack: an unsigned commit that adds no request document is audited by its commit id"
+echo "not a request" >"$WORK/note.txt"
+commit_file "$WORK/note.txt" "notes/note.txt" - "unsigned note"
+push_refused "not signed"
+server_force "$WORK/clone"
+note_commit=$(git -C "$WORK/clone" rev-parse HEAD)
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign after an unsigned note"; }
+expect_refusal_audited unsigned-commit "commit $note_commit"
 
 step "attack: a node asks for a key it may not use"
 submit na1 --raw "fw=$ROOT/fw.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit na1"; }

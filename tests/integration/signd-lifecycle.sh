@@ -4,7 +4,8 @@
 # (polls, one structured line per request, SIGTERM finishes the batch and
 # exits 0), and crash recovery: the sign node is killed at each step of a
 # batch and the next run publishes every signature exactly once - a
-# signature already in the audit log is never made again.
+# signature already in the audit log is never made again, and is released
+# only if it verifies (one altered on disk is refused).
 set -euo pipefail
 . "$(dirname "$0")/lib/fixture.sh"
 . "$(dirname "$0")/lib/capture.sh"
@@ -164,7 +165,7 @@ unset HSM_EXTRA
 write_sign_conf "$APPROVALS"
 
 step "crash recovery: killed at each step of a batch, the next run publishes each signature once"
-for at in signed logged published recorded; do
+for at in signed appended logged published recorded; do
 	b="crash-$at"
 	head -c 2048 /dev/urandom >"$ROOT/$b.bin"
 	submit "$b" --raw "media=$ROOT/$b.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit $b"; }
@@ -172,14 +173,14 @@ for at in signed logged published recorded; do
 	ROMBSR_SIGND_CRASH_AT=$at "$ROMBSR" sign --once --config "$SIGN_CONF" >"$WORK/sign.out" 2>"$WORK/sign.err" || rc=$?
 	[ "$rc" -eq 137 ] || { cat "$WORK/sign.err" >&2; fail "$b: the sign node was not killed at '$at' (exit $rc)"; }
 	case $at in
-	signed | logged) has_response "$b" && fail "$b: a response left before the crash at '$at'" ;;
+	signed | appended | logged) has_response "$b" && fail "$b: a response left before the crash at '$at'" ;;
 	*) has_response "$b" || fail "$b: no response before the crash at '$at'" ;;
 	esac
 	sign_once || { cat "$WORK/sign.err" >&2; fail "$b: the run after the crash failed"; }
 	has_response "$b" || { cat "$WORK/sign.out" "$WORK/sign.err" >&2; fail "$b: no response after recovery"; }
 	case $at in
 	signed) grep -q '1 HSM operations' "$WORK/sign.out" || fail "$b: nothing was logged, so it must be signed again" ;;
-	logged) grep -q '0 HSM operations, 1 recovered from the audit log' "$WORK/sign.out" ||
+	appended | logged) grep -q '0 HSM operations, 1 recovered from the audit log' "$WORK/sign.out" ||
 		{ cat "$WORK/sign.out" >&2; fail "$b: the logged signature was not reused"; } ;;
 	*) grep -q '0 HSM operations' "$WORK/sign.out" || { cat "$WORK/sign.out" >&2; fail "$b: signed again after '$at'"; } ;;
 	esac
@@ -191,4 +192,49 @@ for at in signed logged published recorded; do
 done
 "$ROMBSR" audit verify --manifest "$MANIFEST" --trust-dir "$WORK/trust" "$SIGND/audit" >"$WORK/audit.out" 2>&1 ||
 	{ cat "$WORK/audit.out" >&2; fail "the audit log does not verify after the crashes"; }
+
+step "a signature recovered from the audit log is verified before it is released"
+# Killed after the entries are durable and before the checkpoint covers
+# them; then the raw signature's bytes in the entry bundle are changed on
+# disk (same length, still canonical base64), so the log opens as a
+# consistent log and the entry reads as a well-formed sign entry.
+b=tamper-1
+head -c 2048 /dev/urandom >"$ROOT/$b.bin"
+head -c 3000 /dev/urandom >"$ROOT/$b.pkg"
+submit "$b" --raw "media=$ROOT/$b.bin" --openpgp "media=$ROOT/$b.pkg" >"$WORK/submit.out" 2>&1 ||
+	{ cat "$WORK/submit.out" >&2; fail "submit $b"; }
+rc=0
+ROMBSR_SIGND_CRASH_AT=appended "$ROMBSR" sign --once --config "$SIGN_CONF" >"$WORK/sign.out" 2>"$WORK/sign.err" || rc=$?
+[ "$rc" -eq 137 ] || { cat "$WORK/sign.err" >&2; fail "$b: the sign node was not killed after the append (exit $rc)"; }
+good=$("$ROMBSR" audit show --json "$SIGND/audit" |
+	jq -r -s --arg a "$b.bin" '.[] | .entry | select(.type == "sign" and .artifact == $a) | .signature')
+[ -n "$good" ] || fail "$b: no sign entry for $b.bin in the audit log"
+bad=$(python3 - "$good" <<-'PY'
+	import sys
+	s = sys.argv[1]
+	i = len(s) // 2
+	print(s[:i] + ("B" if s[i] == "A" else "A") + s[i + 1:])
+	PY
+)
+bundle=$(grep -rlF -- "$good" "$SIGND/audit/tile/entries")
+[ "$(echo "$bundle" | wc -l)" -eq 1 ] || fail "$b: the signature is in $(echo "$bundle" | wc -l) bundles"
+python3 - "$bundle" "$good" "$bad" <<-'PY'
+	import sys
+	path, good, bad = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+	data = open(path, "rb").read()
+	assert data.count(good) == 1
+	open(path, "wb").write(data.replace(good, bad))
+	PY
+sign_once || { cat "$WORK/sign.err" >&2; fail "$b: the run after the crash failed"; }
+grep -q "1 recovered from the audit log" "$WORK/sign.out" ||
+	{ cat "$WORK/sign.out" "$WORK/sign.err" >&2; fail "$b: the unaltered OpenPGP signature was not released from the log"; }
+resp=$(git --git-dir="$QUEUE" show "main:responses/$NODE/$b.json") || fail "$b: no response"
+grep -qF -- "$bad" <<<"$resp" && fail "$b: the altered signature was released"
+jq -e '[.required.entries[] | select(.status == "signed")] | length == 1' <<<"$resp" >/dev/null ||
+	{ echo "$resp" >&2; fail "$b: expected exactly the OpenPGP signature released"; }
+jq -e '[.required.entries[] | select(.status == "rejected" and (.message | test("not released")))] | length == 1' \
+	<<<"$resp" >/dev/null || { echo "$resp" >&2; fail "$b: the altered signature is not refused with a reason"; }
+grep -q "does not verify" "$WORK/sign.err" || { cat "$WORK/sign.err" >&2; fail "$b: the refusal is not logged"; }
+expect_exit 11 apply "$b"
+[ ! -e "$ROOT/$b.bin.sig" ] && [ ! -e "$ROOT/$b.pkg.sig" ] || fail "$b: apply wrote a signature"
 echo "signd-lifecycle: OK"

@@ -5,18 +5,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "crypto/signer.h"
 #include "keys/manifest.h"
 #include "pgp/pgp.h"
 
-/* Read the regular file name (relative, '/'-separated) under root into a
- * malloc()ed buffer (*ret, caller frees), refusing a symbolic link in any
- * component (RB_E_INVAL) and anything over cap (RB_E_TOOBIG). *ret_mode
- * (optional) gets the permission bits. RB_E_NOTFOUND if it is missing. */
-int apply_read_under(const char *root, const char *name, size_t cap, uint8_t **ret,
-		     size_t *ret_len, mode_t *ret_mode);
+/* Read the regular file base (one component) in the directory dirfd
+ * into a malloc()ed buffer (*ret, caller frees), refusing a symbolic link
+ * (RB_E_INVAL) and anything over cap (RB_E_TOOBIG); what names it in
+ * messages. *ret_st (optional) gets its fstat. RB_E_NOTFOUND if it is
+ * missing. */
+int apply_read_at(int dirfd, const char *base, const char *what, size_t cap, uint8_t **ret,
+		  size_t *ret_len, struct stat *ret_st);
 
 /* The same for one path (only its last component is checked for a link). */
 int apply_read_path(const char *path, size_t cap, uint8_t **ret, size_t *ret_len);

@@ -77,8 +77,21 @@ struct apply_output {
 	size_t artifact;    /* index into the request's artifacts */
 	uint8_t *data;
 	size_t len;
-	mode_t mode;        /* permission bits to write with */
+	mode_t mode;        /* permission bits to write with (never a special bit) */
 	bool unchanged;     /* a detached file already holds exactly data: no write */
+	int dirfd;          /* the directory it is written in (one of the plan's dirs) */
+	const char *base;   /* its last component, inside name */
+	bool keep_owner;    /* an artifact replaced: keep the owner it has (uid, gid) */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* A directory under the root, opened once beneath it (no symbolic link at
+ * any level) while the plan is built and held until it is written, so the
+ * files checked are the files replaced. */
+struct apply_dir {
+	char *name;         /* relative to the root; "" for the root itself */
+	int fd;
 };
 
 struct apply_rejection {
@@ -103,11 +116,16 @@ struct apply_plan {
 	size_t n_rejections;
 	struct apply_artifact_summary *artifacts; /* one per request artifact */
 	size_t n_artifacts;
+	struct apply_dir *dirs;   /* closed by apply_plan_free */
+	size_t n_dirs;
 };
 
 /* Check everything and build the outputs in memory (steps 4-7). root is
- * the directory artifact names are relative to; no path component under
- * it may be a symbolic link. Nothing is written.
+ * the directory artifact names are relative to; it is opened once, and
+ * every artifact and signature file is reached from it through directory
+ * descriptors (util/tree.h): no path component under it may be a symbolic
+ * link, and the descriptors are kept in the plan for apply_plan_write.
+ * Nothing is written.
  * Errors (each naming the artifact or request id):
  *   RB_E_VERIFY  a request without an answer or an answer without a
  *                request, a kind/key/scheme that differs from the request,
@@ -126,8 +144,11 @@ int apply_plan_build(const struct manifest *m, const struct request_doc *req,
 		     const struct response_doc *resp, const char *root,
 		     const struct apply_options *opt, struct apply_plan **ret);
 
-/* Write every changed output under root with rb_file_write_atomic. A plan
- * with rejections is RB_E_PERM and writes nothing. */
+/* Write every changed output with rb_tree_write_files, through the
+ * directory descriptors the plan holds (root only names them in
+ * messages). An artifact keeps its owner and permission bits without
+ * setuid, setgid or sticky; a new signature file is 0644. A plan with
+ * rejections is RB_E_PERM and writes nothing. */
 int apply_plan_write(const struct apply_plan *plan, const char *root);
 
 void apply_plan_free(struct apply_plan *plan);

@@ -3,7 +3,8 @@
  * Artifact names come from the request document, which the build node
  * wrote; request_artifact_name_valid keeps them inside the root, but a
  * symbolic link on disk (ROOT/out -> /etc) would still lead outside. So
- * every component is opened with O_NOFOLLOW relative to its parent. */
+ * the plan opens each directory beneath the root (util/tree.h) and files
+ * are opened with O_NOFOLLOW relative to it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@ static int file_open_error(const char *what, int e)
 }
 
 static int file_read_fd(int fd, const char *what, size_t cap, uint8_t **ret, size_t *ret_len,
-			mode_t *ret_mode)
+			struct stat *ret_st)
 {
 	_cleanup_free_ uint8_t *data = NULL;
 	struct stat st;
@@ -61,39 +62,22 @@ static int file_read_fd(int fd, const char *what, size_t cap, uint8_t **ret, siz
 	data[size] = '\0';
 	*ret = TAKE_PTR(data);
 	*ret_len = size;
-	if (ret_mode)
-		*ret_mode = st.st_mode & 07777;
+	if (ret_st)
+		*ret_st = st;
 	return RB_OK;
 }
 
-int apply_read_under(const char *root, const char *name, size_t cap, uint8_t **ret,
-		     size_t *ret_len, mode_t *ret_mode)
+int apply_read_at(int dirfd, const char *base, const char *what, size_t cap, uint8_t **ret,
+		  size_t *ret_len, struct stat *ret_st)
 {
-	_cleanup_close_ int dirfd = -1, fd = -1;
-	_cleanup_free_ char *copy = NULL, *what = NULL;
-	char *comp, *slash;
+	_cleanup_close_ int fd = -1;
 
-	if (!root || !name || !*name || name[0] == '/')
-		return rb_err_set(RB_E_INVAL, "apply: bad artifact name");
-	if (asprintf(&what, "%s/%s", root, name) < 0 || !(copy = strdup(name)))
-		return RB_E_NOMEM;
-	dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return file_open_error(root, errno);
-	for (comp = copy; (slash = strchr(comp, '/')); comp = slash + 1) {
-		int next;
-
-		*slash = '\0';
-		next = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0)
-			return file_open_error(what, errno);
-		close(dirfd);
-		dirfd = next;
-	}
-	fd = openat(dirfd, comp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (!base || !*base || strchr(base, '/') || !what)
+		return rb_err_set(RB_E_INVAL, "apply: bad file name");
+	fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return file_open_error(what, errno);
-	return file_read_fd(fd, what, cap, ret, ret_len, ret_mode);
+	return file_read_fd(fd, what, cap, ret, ret_len, ret_st);
 }
 
 int apply_read_path(const char *path, size_t cap, uint8_t **ret, size_t *ret_len)

@@ -6,8 +6,11 @@
  * files encoded, and last the results are verified again as a user would
  * verify them - the APK verifier for APKs, `rombsr verify`'s logic for
  * .sig/.asc - so apply never writes a file that would not verify. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -17,13 +20,16 @@
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/tree.h"
 
 #define PLAN_DETACHED_MODE 0644
 
 struct plan_artifact {
 	uint8_t *data;      /* NULL until read; freed after the check if unused */
 	size_t len;
-	mode_t mode;
+	struct stat st;     /* of the file read */
+	int dirfd;          /* its directory, borrowed from the plan's dirs */
+	const char *base;   /* its last component, inside the request's name */
 	size_t n_capture, n_detached;
 };
 
@@ -32,6 +38,7 @@ struct plan_ctx {
 	const struct request_doc *req;
 	const struct response_doc *resp;
 	const char *root;
+	int rootfd;
 	struct apply_options opt;
 	const struct response_entry **answer;   /* per request entry */
 	const struct manifest_key **key;        /* per request entry; NULL if rejected */
@@ -64,6 +71,12 @@ void apply_plan_free(struct apply_plan *plan)
 	}
 	for (size_t i = 0; i < plan->n_artifacts; i++)
 		free(plan->artifacts[i].name);
+	for (size_t i = 0; i < plan->n_dirs; i++) {
+		free(plan->dirs[i].name);
+		if (plan->dirs[i].fd >= 0)
+			close(plan->dirs[i].fd);
+	}
+	free(plan->dirs);
 	free(plan->outputs);
 	free(plan->rejections);
 	free(plan->artifacts);
@@ -78,7 +91,45 @@ static void plan_ctx_done(struct plan_ctx *c)
 	free(c->arts);
 	free(c->answer);
 	free(c->key);
+	if (c->rootfd >= 0)
+		close(c->rootfd);
 	apply_plan_free(c->plan);
+}
+
+/* The directory that holds name, opened beneath the root once per
+ * directory and kept in the plan until the write. */
+static int plan_open_dir_of(struct plan_ctx *c, const char *name, int *ret_fd,
+			    const char **ret_base)
+{
+	struct apply_plan *p = c->plan;
+	const char *slash = strrchr(name, '/');
+	size_t dlen = slash ? (size_t)(slash - name) : 0;
+	struct apply_dir *d;
+	int fd, err;
+
+	if (!rb_tree_name_valid(name))
+		return rb_err_set(RB_E_INVAL, "%s/%s: not a plain relative name", c->root, name);
+	*ret_base = slash ? slash + 1 : name;
+	for (size_t i = 0; i < p->n_dirs; i++)
+		if (strlen(p->dirs[i].name) == dlen && memcmp(p->dirs[i].name, name, dlen) == 0) {
+			*ret_fd = p->dirs[i].fd;
+			return RB_OK;
+		}
+	d = reallocarray(p->dirs, p->n_dirs + 1, sizeof(*p->dirs));
+	if (!d)
+		return RB_E_NOMEM;
+	p->dirs = d;
+	d = &p->dirs[p->n_dirs];
+	if (!(d->name = strndup(name, dlen)))
+		return RB_E_NOMEM;
+	if ((err = rb_tree_open_dir(c->rootfd, c->root, d->name, &fd)) < 0) {
+		free(d->name);
+		return err;
+	}
+	d->fd = fd;
+	p->n_dirs++;
+	*ret_fd = fd;
+	return RB_OK;
 }
 
 static int cmp_response_entry(const void *a, const void *b)
@@ -226,6 +277,7 @@ static int plan_read_artifacts(struct plan_ctx *c)
 	for (size_t i = 0; i < c->req->n_artifacts; i++) {
 		const struct request_artifact *ra = &c->req->artifacts[i];
 		struct plan_artifact *pa = &c->arts[i];
+		_cleanup_free_ char *what = NULL;
 		uint8_t digest[64];
 		size_t dlen;
 
@@ -233,8 +285,13 @@ static int plan_read_artifacts(struct plan_ctx *c)
 			return rb_err_set(RB_E_STATE, "%s: has both placeholders and detached-signature "
 					  "requests; detached signatures would cover the unresolved "
 					  "bytes. Request them in a separate build", ra->name);
-		if ((err = apply_read_under(c->root, ra->name, CAPTURE_ARTIFACT_MAX_BYTES, &pa->data,
-					    &pa->len, &pa->mode)) < 0)
+		if (asprintf(&what, "%s/%s", c->root, ra->name) < 0) {
+			what = NULL;
+			return RB_E_NOMEM;
+		}
+		if ((err = plan_open_dir_of(c, ra->name, &pa->dirfd, &pa->base)) < 0 ||
+		    (err = apply_read_at(pa->dirfd, pa->base, what, CAPTURE_ARTIFACT_MAX_BYTES,
+					 &pa->data, &pa->len, &pa->st)) < 0)
 			return err;
 		if (pa->len != ra->size ||
 		    rb_digest(EVP_sha256(), pa->data, pa->len, digest, &dlen) < 0 ||
@@ -278,15 +335,19 @@ static int plan_add_output(struct plan_ctx *c, enum apply_output_kind kind, size
 {
 	struct apply_plan *p = c->plan;
 	struct apply_output *o = &p->outputs[p->n_outputs];
+	const struct plan_artifact *pa = &c->arts[artifact];
 	const char *name = c->req->artifacts[artifact].name;
 
+	/* Written in the artifact's directory, through the descriptor its
+	 * read went through. */
 	*o = (struct apply_output){ .kind = kind, .artifact = artifact, .data = data, .len = len,
-				    .mode = mode };
+				    .mode = mode & 0777, .dirfd = pa->dirfd };
 	p->n_outputs++;
 	if (asprintf(&o->name, "%s%s", name, suffix) < 0) {
 		o->name = NULL;
 		return RB_E_NOMEM;
 	}
+	o->base = o->name + (pa->base - name);
 	for (size_t j = 0; j + 1 < p->n_outputs; j++)
 		if (strcmp(p->outputs[j].name, o->name) == 0)
 			return rb_err_set(RB_E_STATE, "%s: two signatures would be written to it; "
@@ -324,8 +385,19 @@ static int plan_resolve(struct plan_ctx *c, size_t art)
 					  "nothing applied", c->req->artifacts[art].name,
 					  res[k].request->id_hex,
 					  results[k].found == 0 ? "not in it" : "there more than once");
-	err = plan_add_output(c, APPLY_OUTPUT_ARTIFACT, art, "", pa->data, pa->len, pa->mode);
+	/* The permission bits it had without setuid, setgid and sticky: a
+	 * root apply must not turn a build-controlled file into a setuid
+	 * program. Its owner stays (keep_owner), with no chown. */
+	err = plan_add_output(c, APPLY_OUTPUT_ARTIFACT, art, "", pa->data, pa->len,
+			      pa->st.st_mode & 0777);
 	pa->data = NULL; /* owned by the output now (also on error) */
+	if (err == RB_OK) {
+		struct apply_output *o = &c->plan->outputs[c->plan->n_outputs - 1];
+
+		o->keep_owner = true;
+		o->uid = pa->st.st_uid;
+		o->gid = pa->st.st_gid;
+	}
 	return err;
 }
 
@@ -364,10 +436,16 @@ static int plan_encode_detached(struct plan_ctx *c, size_t i)
 static int plan_check_existing(struct plan_ctx *c, struct apply_output *o)
 {
 	_cleanup_free_ uint8_t *old = NULL;
+	_cleanup_free_ char *what = NULL;
 	size_t old_len;
 	int err;
 
-	err = apply_read_under(c->root, o->name, APPLY_DETACHED_MAX_BYTES, &old, &old_len, NULL);
+	if (asprintf(&what, "%s/%s", c->root, o->name) < 0) {
+		what = NULL;
+		return RB_E_NOMEM;
+	}
+	err = apply_read_at(o->dirfd, o->base, what, APPLY_DETACHED_MAX_BYTES, &old,
+			    &old_len, NULL);
 	if (err == RB_E_NOTFOUND) {
 		rb_err_clear();
 		return RB_OK;
@@ -481,13 +559,19 @@ int apply_plan_build(const struct manifest *m, const struct request_doc *req,
 		     const struct response_doc *resp, const char *root,
 		     const struct apply_options *opt, struct apply_plan **ret)
 {
-	struct plan_ctx c = { .m = m, .req = req, .resp = resp, .root = root };
+	struct plan_ctx c = { .m = m, .req = req, .resp = resp, .root = root, .rootfd = -1 };
 	int err;
 
 	if (!m || !req || !resp || !root || !ret)
 		return rb_err_set(RB_E_INVAL, "apply: missing argument");
 	if (opt)
 		c.opt = *opt;
+	/* The root is the operator's choice and opened as named; everything
+	 * beneath it is reached from this descriptor. */
+	c.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c.rootfd < 0)
+		return rb_err_set(errno == ENOENT ? RB_E_NOTFOUND : RB_E_IO, "%s: cannot open the "
+				  "root directory: %s", root, strerror(errno));
 	if ((err = plan_alloc(&c)) < 0 || (err = plan_match_answers(&c)) < 0 ||
 	    (err = plan_check_answers(&c)) < 0)
 		goto out;
@@ -521,39 +605,44 @@ out:
 
 int apply_plan_write(const struct apply_plan *plan, const char *root)
 {
-	int err;
+	_cleanup_free_ struct rb_tree_out *outs = NULL;
+	char **whats = NULL;
+	size_t n = 0;
+	int err = RB_OK;
 
 	if (!plan || !root)
 		return rb_err_set(RB_E_INVAL, "apply: missing argument");
 	if (plan->n_rejections > 0)
 		return rb_err_set(RB_E_PERM, "%zu requests were rejected by the sign node; nothing "
 				  "is written", plan->n_rejections);
-	{
-		struct rb_file_out *outs = calloc(plan->n_outputs ? plan->n_outputs : 1, sizeof(*outs));
-		size_t n = 0;
-
-		if (!outs)
-			return RB_E_NOMEM;
-		err = RB_OK;
-		for (size_t k = 0; k < plan->n_outputs && err == RB_OK; k++) {
-			const struct apply_output *o = &plan->outputs[k];
-			char *path;
-
-			if (o->unchanged)
-				continue;
-			if (asprintf(&path, "%s/%s", root, o->name) < 0) {
-				err = RB_E_NOMEM;
-				break;
-			}
-			outs[n++] = (struct rb_file_out){ path, o->data, o->len, o->mode };
-		}
-		/* One flush for the whole build: a build with a thousand
-		 * signatures is not two thousand fsyncs. */
-		if (err == RB_OK)
-			err = rb_files_write_atomic(outs, n);
-		for (size_t k = 0; k < n; k++)
-			free((char *)outs[k].path);
-		free(outs);
+	outs = calloc(plan->n_outputs + 1, sizeof(*outs));
+	whats = calloc(plan->n_outputs + 1, sizeof(*whats));
+	if (!outs || !whats) {
+		free(whats);
+		return RB_E_NOMEM;
 	}
+	for (size_t k = 0; k < plan->n_outputs; k++) {
+		const struct apply_output *o = &plan->outputs[k];
+
+		if (o->unchanged)
+			continue;
+		if (asprintf(&whats[n], "%s/%s", root, o->name) < 0) {
+			whats[n] = NULL;
+			err = RB_E_NOMEM;
+			break;
+		}
+		outs[n] = (struct rb_tree_out){ .dirfd = o->dirfd, .base = o->base, .what = whats[n],
+						.data = o->data, .len = o->len, .mode = o->mode,
+						.keep_owner = o->keep_owner, .uid = o->uid,
+						.gid = o->gid };
+		n++;
+	}
+	/* One flush for the whole build: a build with a thousand signatures
+	 * is not two thousand fsyncs. */
+	if (err == RB_OK)
+		err = rb_tree_write_files(outs, n);
+	for (size_t k = 0; k < n; k++)
+		free(whats[k]);
+	free(whats);
 	return err;
 }

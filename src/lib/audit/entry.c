@@ -70,7 +70,7 @@ static const struct field sign_fields[] = {
 	{ NULL, 0, 0 },
 };
 static const struct field reject_fields[] = {
-	{ "artifact", F_STR, 0 }, { "build_id", F_STR, 1 },   { "format", F_COMMON, 1 },
+	{ "artifact", F_STR, 0 }, { "build_id", F_STR, 0 },   { "format", F_COMMON, 1 },
 	{ "key", F_STR, 0 },      { "node", F_NODE, 0 },       { "reason", F_STR, 1 },
 	{ "request_id", F_ID, 1 }, { "time", F_COMMON, 1 },   { "type", F_COMMON, 1 },
 	{ "version", F_COMMON, 1 },
@@ -454,7 +454,7 @@ int audit_entry_reject(const struct audit_reject_info *in, struct json_value **r
 
 	if ((err = entry_new(AUDIT_REJECT, in->time, &o)) < 0 ||
 	    (err = set_str(o, "request_id", in->request_id)) < 0 ||
-	    (err = set_str(o, "build_id", in->build_id)) < 0 ||
+	    (in->build_id && (err = set_str(o, "build_id", in->build_id)) < 0) ||
 	    (err = set_str(o, "reason", in->reason)) < 0 ||
 	    (in->node_fpr && (err = set_hex(o, "node", in->node_fpr, AUDIT_NODE_FPR_LEN)) < 0) ||
 	    (in->key_name && (err = set_str(o, "key", in->key_name)) < 0) ||

@@ -70,8 +70,9 @@ struct audit_sign_info {
 	size_t n_approvals;
 };
 
-/* A refused request. key_name and artifact_name may be NULL when the
- * request was too malformed to name them. */
+/* A refused request. build_id, key_name and artifact_name may be NULL
+ * when the request was too malformed to name them, or when a whole commit
+ * was refused (unsigned, unknown signer) and nothing in it is believed. */
 struct audit_reject_info {
 	int64_t time;
 	const char *request_id;

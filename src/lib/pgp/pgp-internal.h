@@ -107,10 +107,6 @@ int pgp_sig_parse(const uint8_t *pkt, size_t len, struct pgp_sig_parsed *ret);
 int pgp_sig_check(const struct pgp_key *key, const struct pgp_sig_parsed *sig,
 		  const EVP_MD_CTX *state);
 
-/* Parse + check, requiring signature type want_type. */
-int pgp_sig_verify_state(const struct pgp_key *key, const uint8_t *pkt, size_t len,
-			 const EVP_MD_CTX *state, enum pgp_sig_type want_type);
-
 /* Hash text-mode data: LF becomes CRLF, CRLF stays, a lone CR is
  * RB_E_INVAL. *cr carries a trailing CR across calls. */
 int pgp_text_update(EVP_MD_CTX *md, bool *cr, const uint8_t *p, size_t n);

@@ -167,6 +167,14 @@ int pgp_sign_fd(const struct pgp_key *key, enum pgp_sig_type type, enum pgp_hash
 int pgp_sig_verify_buffer(const struct pgp_key *key, const uint8_t *sig, size_t siglen,
 			  const void *data, size_t len);
 
+/* Parse one signature packet and verify it by key, requiring signature
+ * type want_type, over what state holds (the document, unfinalized, as
+ * pgp_sig_init_from_state takes it, or key + user ID); the state is
+ * copied, not changed. RB_E_INVAL if the state's hash is not the
+ * signature's. */
+int pgp_sig_verify_state(const struct pgp_key *key, const uint8_t *pkt, size_t len,
+			 const EVP_MD_CTX *state, enum pgp_sig_type want_type);
+
 /* ---- ASCII armor ----------------------------------------------------- */
 
 /* Append the armored form of data: BEGIN line, empty header block (no

@@ -156,6 +156,14 @@ static size_t make_seeds(struct rb_buf *out)
 		r.artifact_name = NULL;
 		CHECK_OK(audit_entry_reject(&r, &e));
 		out[n++] = emit(e);
+		/* A whole commit refused: no build id is believed. */
+		r.build_id = NULL;
+		r.artifact_name = "requests/builder1/b.json";
+		CHECK_OK(audit_entry_reject(&r, &e));
+		out[n++] = emit(e);
+		r.node_fpr = node;
+		CHECK_OK(audit_entry_reject(&r, &e));
+		out[n++] = emit(e);
 	}
 	{
 		struct audit_key_info k = {
@@ -186,7 +194,7 @@ static size_t make_seeds(struct rb_buf *out)
 
 static void test_seeds_accepted(void)
 {
-	struct rb_buf seeds[16];
+	struct rb_buf seeds[32];
 	size_t n = make_seeds(seeds);
 
 	for (size_t i = 0; i < n; i++) {
@@ -218,7 +226,7 @@ static int edited(const struct rb_buf *seed, const char *from, const char *to)
 
 static void test_edge_cases(void)
 {
-	struct rb_buf seeds[16];
+	struct rb_buf seeds[32];
 	size_t n = make_seeds(seeds);
 	const struct rb_buf *sign = &seeds[0];
 	static const struct {
@@ -420,7 +428,7 @@ static void mutate(struct rb_buf *b)
 
 static void test_mutations(void)
 {
-	struct rb_buf seeds[16];
+	struct rb_buf seeds[32];
 	size_t n = make_seeds(seeds), before = n_accepted;
 	const unsigned rounds = 40000;
 

@@ -3,14 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/fsuid.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "util/buf.h"
+#include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/secret.h"
+#include "util/tree.h"
 
 HARNESS_GLOBALS;
 
@@ -174,6 +177,186 @@ static void test_secret_alloc(void)
 	CHECK_ERR(rb_secret_new(64 * 1024 * 1024, &s), RB_E_TOOBIG);
 }
 
+static void test_tree_name_valid(void)
+{
+	CHECK(rb_tree_name_valid("a"));
+	CHECK(rb_tree_name_valid("out/fw.bin"));
+	CHECK(rb_tree_name_valid("..a/b.."));
+	CHECK(!rb_tree_name_valid(""));
+	CHECK(!rb_tree_name_valid("/etc/passwd"));
+	CHECK(!rb_tree_name_valid("out/../x"));
+	CHECK(!rb_tree_name_valid(".."));
+	CHECK(!rb_tree_name_valid("./x"));
+	CHECK(!rb_tree_name_valid("out//x"));
+	CHECK(!rb_tree_name_valid("out/"));
+}
+
+static int tree_fixture(char *dir, char *outside)
+{
+	char p[600];
+
+	if (!mkdtemp(dir) || !mkdtemp(outside))
+		return -1;
+	snprintf(p, sizeof(p), "%s/out", dir);
+	if (mkdir(p, 0755) < 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/out/sub", dir);
+	if (mkdir(p, 0755) < 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/link", dir); /* root/link -> outside */
+	if (symlink(outside, p) < 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/out/sublink", dir);
+	return symlink(outside, p);
+}
+
+static void tree_rm(const char *dir)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
+/* A symbolic link at any level is refused, with the component named; so
+ * are names that climb out. */
+static void test_tree_open_refusals(void)
+{
+	char dir[] = "/tmp/rombsr-tree-XXXXXX", outside[] = "/tmp/rombsr-outside-XXXXXX";
+	_cleanup_close_ int root = -1;
+	int fd = -1;
+	const char *base;
+
+	CHECK(tree_fixture(dir, outside) == 0);
+	root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(root >= 0);
+	CHECK_OK(rb_tree_open_dir(root, "ROOT", "out/sub", &fd));
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_OK(rb_tree_open_dir(root, "ROOT", "", &fd));
+	close(fd);
+	CHECK_OK(rb_tree_open_parent(root, "ROOT", "out/sub/fw.bin", &fd, &base));
+	CHECK(strcmp(base, "fw.bin") == 0);
+	close(fd);
+	CHECK_OK(rb_tree_open_parent(root, "ROOT", "fw.bin", &fd, &base));
+	CHECK(strcmp(base, "fw.bin") == 0);
+	close(fd);
+	CHECK_ERR(rb_tree_open_dir(root, "ROOT", "link", &fd), RB_E_INVAL);
+	CHECK(strstr(rb_err_detail(), "ROOT/link: a symbolic link") != NULL);
+	CHECK_ERR(rb_tree_open_dir(root, "ROOT", "link/x", &fd), RB_E_INVAL);
+	CHECK(strstr(rb_err_detail(), "ROOT/link: a symbolic link") != NULL);
+	CHECK_ERR(rb_tree_open_parent(root, "ROOT", "out/sublink/fw.bin.sig", &fd, &base),
+		  RB_E_INVAL);
+	CHECK(strstr(rb_err_detail(), "ROOT/out/sublink: a symbolic link") != NULL);
+	CHECK_ERR(rb_tree_open_dir(root, "ROOT", "out/missing", &fd), RB_E_NOTFOUND);
+	CHECK_ERR(rb_tree_open_dir(root, "ROOT", "out/../link", &fd), RB_E_INVAL);
+	CHECK_ERR(rb_tree_open_dir(root, "ROOT", "..", &fd), RB_E_INVAL);
+	CHECK_ERR(rb_tree_open_parent(root, "ROOT", "/etc/passwd", &fd, &base), RB_E_INVAL);
+	tree_rm(dir);
+	tree_rm(outside);
+}
+
+/* Writes go through the descriptor opened before: a directory swapped for
+ * a link to elsewhere after it was opened receives nothing; the swapped
+ * away directory (still beneath the root) does. */
+static void test_tree_write_held_dirfd(void)
+{
+	char dir[] = "/tmp/rombsr-tree-XXXXXX", outside[] = "/tmp/rombsr-outside-XXXXXX";
+	char p[600], q[600];
+	_cleanup_close_ int root = -1;
+	int fd = -1;
+	uint8_t *data = NULL;
+	size_t n;
+	struct stat st;
+
+	CHECK(tree_fixture(dir, outside) == 0);
+	root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK_OK(rb_tree_open_dir(root, "ROOT", "out", &fd));
+	snprintf(p, sizeof(p), "%s/out", dir);
+	snprintf(q, sizeof(q), "%s/out.moved", dir);
+	CHECK(rename(p, q) == 0 && symlink(outside, p) == 0);
+	{
+		struct rb_tree_out f = { .dirfd = fd, .base = "fw.bin.sig", .what = "ROOT/out/fw.bin.sig",
+					 .data = "sig", .len = 3, .mode = 06755 };
+
+		CHECK_OK(rb_tree_write_files(&f, 1));
+	}
+	CHECK(count_entries(outside) == 0);
+	snprintf(p, sizeof(p), "%s/out.moved/fw.bin.sig", dir);
+	CHECK_OK(rb_file_read(p, 100, &data, &n));
+	CHECK(n == 3 && memcmp(data, "sig", 3) == 0);
+	free(data);
+	/* No special bit, whatever was asked. */
+	CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755);
+	/* Only single components are written. */
+	{
+		struct rb_tree_out f = { .dirfd = fd, .base = "../x", .what = "ROOT/x", .data = "x",
+					 .len = 1, .mode = 0644 };
+
+		CHECK_ERR(rb_tree_write_files(&f, 1), RB_E_INVAL);
+	}
+	close(fd);
+	tree_rm(dir);
+	tree_rm(outside);
+}
+
+/* As root, a replacement keeps its owner with no chown; if the owner may
+ * not create in the directory, nothing is replaced and no temporary is
+ * left behind. */
+static void test_tree_write_keep_owner(void)
+{
+	char dir[] = "/tmp/rombsr-tree-XXXXXX", outside[] = "/tmp/rombsr-outside-XXXXXX";
+	char p[600], a[600], b[600];
+	_cleanup_close_ int root = -1, out = -1;
+	uint8_t *data = NULL;
+	size_t n;
+	struct stat st;
+
+	if (geteuid() != 0) {
+		printf("  (skipped: keeping the owner is tested as root)\n");
+		return;
+	}
+	CHECK(tree_fixture(dir, outside) == 0);
+	snprintf(p, sizeof(p), "%s/out", dir);
+	snprintf(a, sizeof(a), "%s/out/a.bin", dir);
+	snprintf(b, sizeof(b), "%s/b.bin", dir);
+	CHECK_OK(rb_file_write_atomic(a, "old a", 5, 0644));
+	CHECK_OK(rb_file_write_atomic(b, "old b", 5, 0644));
+	CHECK(chown(p, 12345, 12345) == 0 && chown(a, 12345, 12346) == 0 &&
+	      chmod(a, 06755) == 0 && chown(b, 12345, 12345) == 0);
+	root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK_OK(rb_tree_open_dir(root, "ROOT", "out", &out));
+	{
+		struct rb_tree_out f = { .dirfd = out, .base = "a.bin", .what = "ROOT/out/a.bin",
+					 .data = "new a", .len = 5, .mode = 06755, .keep_owner = true,
+					 .uid = 12345, .gid = 12346 };
+
+		CHECK_OK(rb_tree_write_files(&f, 1));
+	}
+	CHECK(stat(a, &st) == 0 && st.st_uid == 12345 && st.st_gid == 12346 &&
+	      (st.st_mode & 07777) == 0755);
+	CHECK(geteuid() == 0 && (uid_t)setfsuid((uid_t)-1) == 0); /* ids restored */
+	/* The root directory is root's 0700: uid 12345 may not create in it. */
+	CHECK(chmod(dir, 0700) == 0);
+	{
+		struct rb_tree_out f[] = {
+			{ .dirfd = out, .base = "a.bin", .what = "ROOT/out/a.bin", .data = "newer",
+			  .len = 5, .mode = 0644, .keep_owner = true, .uid = 12345, .gid = 12346 },
+			{ .dirfd = root, .base = "b.bin", .what = "ROOT/b.bin", .data = "new b",
+			  .len = 5, .mode = 0644, .keep_owner = true, .uid = 12345, .gid = 12345 },
+		};
+
+		CHECK_ERR(rb_tree_write_files(f, 2), RB_E_PERM);
+		CHECK(strstr(rb_err_detail(), "ROOT/b.bin") != NULL);
+	}
+	CHECK_OK(rb_file_read(a, 100, &data, &n));
+	CHECK(n == 5 && memcmp(data, "new a", 5) == 0);
+	free(data);
+	CHECK(count_entries(p) == 3 && count_entries(dir) == 3); /* no temporary left */
+	tree_rm(dir);
+	tree_rm(outside);
+}
+
 int main(void)
 {
 	RUN(test_reader_bounds);
@@ -183,5 +366,9 @@ int main(void)
 	RUN(test_secret_file_excl);
 	RUN(test_secret_alloc);
 	RUN(test_files_write_atomic);
+	RUN(test_tree_name_valid);
+	RUN(test_tree_open_refusals);
+	RUN(test_tree_write_held_dirfd);
+	RUN(test_tree_write_keep_owner);
 	TEST_MAIN_END();
 }
