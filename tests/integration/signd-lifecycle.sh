@@ -201,7 +201,7 @@ step "a signature recovered from the audit log is verified before it is released
 b=tamper-1
 head -c 2048 /dev/urandom >"$ROOT/$b.bin"
 head -c 3000 /dev/urandom >"$ROOT/$b.pkg"
-submit "$b" --raw "media=$ROOT/$b.bin" --openpgp "media=$ROOT/$b.pkg" >"$WORK/submit.out" 2>&1 ||
+submit "$b" --raw "media=$ROOT/$b.bin" --openpgp "release=$ROOT/$b.pkg" >"$WORK/submit.out" 2>&1 ||
 	{ cat "$WORK/submit.out" >&2; fail "submit $b"; }
 rc=0
 ROMBSR_SIGND_CRASH_AT=appended "$ROMBSR" sign --once --config "$SIGN_CONF" >"$WORK/sign.out" 2>"$WORK/sign.err" || rc=$?
