@@ -194,21 +194,6 @@ static int ensure_parent(struct audit_log *log, const char *rel)
 	return rb_mkdir_p(path, 0755);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Drop the writes not yet synced: close and remove their temp files. */
 static void log_discard(struct audit_log *log)
 {
@@ -259,7 +244,7 @@ static int log_write(struct audit_log *log, const char *rel, const void *data, s
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return rb_err_set(RB_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-	if (write_all(fd, data, len) < 0) {
+	if (rb_fd_write_all(fd, data, len) < 0) {
 		err = rb_err_set(RB_E_IO, "%s: write failed: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);

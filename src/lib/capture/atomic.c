@@ -12,22 +12,7 @@
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/secret.h"
-
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+#include "util/fileio.h"
 
 int capture_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 			 mode_t mode)
@@ -50,7 +35,7 @@ int capture_write_atomic(const char *dir, const char *name, const void *data, si
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
 	if (fd < 0)
 		return rb_err_set(RB_E_IO, "%s/%s: cannot create: %s", dir, tmp, strerror(errno));
-	if (fchmod(fd, mode & 07777) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode & 07777) < 0 || rb_fd_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		unlinkat(dfd, tmp, 0);
 		return rb_err_set(RB_E_IO, "%s/%s: write failed: %s", dir, name, strerror(saved));

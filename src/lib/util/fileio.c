@@ -90,16 +90,20 @@ int rb_file_read(const char *path, size_t cap, uint8_t **ret, size_t *ret_len)
 	return RB_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int rb_fd_write_all(int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		/* Linux writes at most about 2 GiB at once anyway. */
+		ssize_t n = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
 			return -1;
 		}
 		p += n;
@@ -150,7 +154,7 @@ int rb_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return rb_err_set(RB_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || rb_fd_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		err = rb_err_set(RB_E_IO, "%s: write failed: %s", path, strerror(errno));
 		unlink(tmp);
 		return err;
@@ -177,7 +181,7 @@ int rb_file_create_secret(const char *path, const void *data, size_t len)
 		return rb_err_set(errno == EEXIST ? RB_E_EXISTS : RB_E_IO,
 				  "%s: cannot create secret file: %s%s", path, strerror(errno),
 				  errno == EEXIST ? " (refusing to overwrite; move it away first)" : "");
-	if (fchmod(fd, 0600) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0600) < 0 || rb_fd_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		err = rb_err_set(RB_E_IO, "%s: write failed: %s", path, strerror(errno));
 		unlink(path);
 		return err;
@@ -242,7 +246,7 @@ int rb_files_write_atomic(const struct rb_file_out *files, size_t n)
 			tmps[k] = NULL;
 			break;
 		}
-		if (fchmod(fd, files[k].mode) < 0 || write_all(fd, files[k].data, files[k].len) < 0)
+		if (fchmod(fd, files[k].mode) < 0 || rb_fd_write_all(fd, files[k].data, files[k].len) < 0)
 			err = rb_err_set(RB_E_IO, "%s: write failed: %s", files[k].path, strerror(errno));
 		if (syncfd < 0 && err == RB_OK)
 			syncfd = dup(fd);

@@ -22,6 +22,10 @@ int rb_file_read(const char *path, size_t cap, uint8_t **ret, size_t *ret_len);
 /* Read everything from fd, at most cap bytes. Same ownership as above. */
 int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len);
 
+/* Write all of data to fd, through short writes and EINTR. 0, or -1 with
+ * errno set (EIO for a write that makes no progress). */
+int rb_fd_write_all(int fd, const void *data, size_t len);
+
 /* Atomically replace (or create) path with data, with the given mode. */
 int rb_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 

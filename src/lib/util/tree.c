@@ -14,6 +14,7 @@
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/secret.h"
+#include "util/fileio.h"
 
 bool rb_tree_name_valid(const char *name)
 {
@@ -134,24 +135,6 @@ int rb_tree_open_parent(int dirfd, const char *what, const char *name, int *ret_
 	return RB_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Create the temporary, as the owner of the file it will replace when
  * asked to and running as root. */
 static int tree_create_temp(const struct rb_tree_out *f, const char *tmp, int *ret_fd)
@@ -220,7 +203,7 @@ int rb_tree_write_files(const struct rb_tree_out *files, size_t n)
 		created[k] = true;
 		/* The creation mode went through the umask; the file gets exactly
 		 * the permission bits asked for, never a special bit. */
-		if (fchmod(fd, f->mode & 0777) < 0 || write_all(fd, f->data, f->len) < 0)
+		if (fchmod(fd, f->mode & 0777) < 0 || rb_fd_write_all(fd, f->data, f->len) < 0)
 			err = rb_err_set(RB_E_IO, "%s: write failed: %s", f->what, strerror(errno));
 		if (syncfd < 0 && err == RB_OK)
 			syncfd = dup(fd);

@@ -55,21 +55,6 @@ int wrap_store_load(const char *dir, const char *name, struct wrap_meta **ret)
 	return RB_OK;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int wrap_store_add(const char *dir, const struct wrap_meta *m)
 {
 	_cleanup_free_ char *path = NULL, *tmp = NULL;
@@ -100,7 +85,7 @@ int wrap_store_add(const char *dir, const struct wrap_meta *m)
 		err = rb_err_set(RB_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
+	if (rb_fd_write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
 		err = rb_err_set(RB_E_IO, "%s: write failed: %s", tmp, strerror(errno));
 		goto out_unlink;
 	}
