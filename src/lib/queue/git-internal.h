@@ -31,6 +31,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(git_index *, git_index_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(git_signature *, git_signature_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(git_config *, git_config_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(git_revwalk *, git_revwalk_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_odb *, git_odb_free)
 
 static inline void git_buf_disposep(git_buf *b)
 {
