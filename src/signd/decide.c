@@ -220,3 +220,28 @@ int signd_decide(struct signd *s, struct signd_batch *b, struct signd_item *it)
 	}
 	return RB_OK;
 }
+
+int signd_bound_item(struct signd *s, struct signd_batch *b, struct signd_item *it)
+{
+	uint64_t bound = signd_response_bound(s, it);
+	int err;
+
+	if (bound <= RESPONSE_MAX_BYTES)
+		return RB_OK;
+	/* Refused before anything is signed: a signature that could not be
+	 * published would sit in the audit log, never released. */
+	for (size_t i = 0; i < it->doc->n_entries; i++) {
+		free(it->message[i]);
+		it->message[i] = NULL;
+		it->reason[i] = 0;
+		if ((err = decide_reject(it, i, RESPONSE_REASON_TOO_LARGE,
+					 "the response to these %zu requests could be over %zu bytes; split the build into smaller documents",
+					 it->doc->n_entries, RESPONSE_MAX_BYTES)) < 0)
+			return err;
+	}
+	signd_log(s, "event=too-large node=%s build=%s entries=%zu bound=%llu", it->node->name, it->build_id,
+		  it->doc->n_entries, (unsigned long long)bound);
+	if (signd_response_bound(s, it) <= RESPONSE_MAX_BYTES)
+		return RB_OK;
+	return decide_refuse(s, b, it, "too-large");
+}
