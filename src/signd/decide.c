@@ -148,16 +148,14 @@ int signd_decide(struct signd *s, struct signd_batch *b, struct signd_item *it)
 	if ((err = queue_tip(s->q, tip)) < 0)
 		return err;
 	if (tip[0]) {
-		_cleanup_free_ uint8_t *old = NULL;
-		size_t oldlen;
+		bool exists = false;
 
-		err = queue_read_file(s->q, tip, resp_path, RESPONSE_MAX_BYTES, &old, &oldlen);
-		if (err == RB_OK) {
+		if ((err = queue_has_file(s->q, tip, resp_path, &exists)) < 0)
+			return err;
+		if (exists) {
 			it->answered_before = true;
 			return RB_OK;
 		}
-		if (err != RB_E_NOTFOUND)
-			return err;
 	}
 
 	if (replay_db_has_document(s->replay, it->doc_sha256)) {

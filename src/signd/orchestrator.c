@@ -518,6 +518,10 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	if ((err = signd_publish(s, &b, done, checkpoint, &st)) < 0)
 		goto out;
 	signd_crash_point("published");
+	/* One fdatasync for the whole batch's replay records: they follow a
+	 * published commit and are all made durable before last-commit moves
+	 * (a crash in between redoes them; every record is idempotent). */
+	replay_db_defer_sync(s->replay, true);
 	for (size_t k = 0; k < done; k++) {
 		struct signd_item *it = &b.items[k];
 
@@ -536,6 +540,9 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			signd_log_item(s, it);
 		}
 	}
+	replay_db_defer_sync(s->replay, false);
+	if ((err = replay_db_sync(s->replay)) < 0)
+		goto out;
 	signd_crash_point("recorded");
 	/* last-commit moves up to the commit before the first one with a
 	 * document this batch did not finish; the next batch walks on from
@@ -560,6 +567,8 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 		signd_log(s, "event=batch commits=%zu documents=%zu signed=%zu rejected=%zu hsm_ops=%zu sessions=%u",
 			  st.commits, st.documents, st.signed_, st.rejected, st.hsm_ops, signd_open_sessions(s));
 out:
+	/* A batch that failed while recording leaves no append undurable. */
+	(void)replay_db_sync(s->replay);
 	for (size_t k = 0; k < b.n; k++)
 		signd_item_clear(&b.items[k]);
 	free(b.items);

@@ -16,6 +16,7 @@
 
 #define MAX_BRANCH_LEN 200
 #define MAX_URL_LEN 4096
+#define QUEUE_TREE_CACHE_MAX (16 * 1024 * 1024)
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_result = RB_E_INVAL;
@@ -29,6 +30,11 @@ static void queue_init_once(void)
 {
 	if (git_libgit2_init() < 0)
 		return;
+	/* libgit2 caches only trees up to 4 KiB; a queue directory with
+	 * thousands of documents is larger, and each lookup of a path in it
+	 * would parse it again (a batch over 30,000 responses took minutes).
+	 * The cache as a whole stays bounded (256 MiB by default). */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)QUEUE_TREE_CACHE_MAX);
 	atexit(queue_global_shutdown);
 	init_result = RB_OK;
 }
