@@ -447,6 +447,39 @@ int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
 	opts.callbacks.credentials = cred_from_agent;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	opts.update_fetchhead = 0;
+	if (q->url_is_local) {
+		/* libgit2's local transport builds a pack in memory from whole
+		 * objects: a blob bomb in the queue would be inflated here.
+		 * git streams every blob over core.bigFileThreshold instead. */
+		_cleanup_free_ char *gitdir = NULL;
+		struct rb_buf out = RB_BUF_INIT, errb = RB_BUF_INIT;
+		int status = 0;
+
+		if (asprintf(&gitdir, "--git-dir=%s", q->path) < 0)
+			return RB_E_NOMEM;
+		{
+			char *argv[] = { "git", gitdir, "-c", "core.askPass=true", "-c", "core.bigFileThreshold=1m",
+					 "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", q->url, spec, NULL };
+
+			err = queue_git_cli_run(argv, &out, &errb, &status);
+		}
+		if (err == RB_OK && status != 0) {
+			(void)rb_buf_terminate(&errb);
+			/* An empty queue has no branch yet: its tip is "none". */
+			if (errb.data && strstr((const char *)errb.data, "couldn't find remote ref")) {
+				rb_buf_free(&out);
+				rb_buf_free(&errb);
+				return queue_tip(q, ret_tip);
+			}
+			err = rb_err_set(RB_E_IO, "fetching the queue (%s): git fetch failed: %.300s", q->url,
+					 errb.data ? (const char *)errb.data : "no output");
+		}
+		rb_buf_free(&out);
+		rb_buf_free(&errb);
+		if (err < 0)
+			return err;
+		return queue_tip(q, ret_tip);
+	}
 	if ((err = queue_remote_open(q, &remote)) < 0)
 		return err;
 	if (git_remote_fetch(remote, &refspecs, &opts, NULL) < 0)

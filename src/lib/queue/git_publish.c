@@ -60,7 +60,7 @@ static int fd_drain(int out_fd, int err_fd, struct rb_buf *out, struct rb_buf *e
 	return RB_OK;
 }
 
-static int git_cli_run(char *const argv[], struct rb_buf *out, struct rb_buf *err, int *ret_status)
+int queue_git_cli_run(char *const argv[], struct rb_buf *out, struct rb_buf *err, int *ret_status)
 {
 	posix_spawn_file_actions_t fa;
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status = 0, rc;
@@ -137,7 +137,7 @@ static int push_with_git(struct queue *q, const char *ref)
 		char *argv[] = { "git", gitdir, "-c", "core.askPass=true", "push", "--porcelain", "--quiet",
 				 q->url, spec, NULL };
 
-		rc = git_cli_run(argv, &out, &err, &status);
+		rc = queue_git_cli_run(argv, &out, &err, &status);
 	}
 	if (rc == RB_OK && status != 0) {
 		(void)rb_buf_terminate(&out);
