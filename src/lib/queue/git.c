@@ -206,7 +206,11 @@ int queue_init_bare(const char *path, const char *branch, const char *config_pat
 	if (git_repository_config(&cfg, repo) < 0 ||
 	    git_config_set_bool(cfg, "receive.denyNonFastForwards", 1) < 0 ||
 	    git_config_set_bool(cfg, "receive.denyDeletes", 1) < 0 ||
-	    git_config_set_bool(cfg, "receive.fsckObjects", 1) < 0)
+	    git_config_set_bool(cfg, "receive.fsckObjects", 1) < 0 ||
+	    /* git streams blobs over this size instead of inflating them
+	     * whole: when it receives a push, and when it sends a fetch (the
+	     * fetching side's own setting does not reach a local remote). */
+	    git_config_set_string(cfg, "core.bigFileThreshold", "1m") < 0)
 		return queue_git_fail(RB_E_IO, "configuring the queue repository", path);
 	if (config_path && rombsr_path)
 		return hook_write(path, config_path, rombsr_path);
