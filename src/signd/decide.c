@@ -154,16 +154,14 @@ int signd_decide(struct signd *s, struct signd_batch *b, struct signd_item *it)
 	if ((err = queue_tip(s->q, tip)) < 0)
 		return err;
 	if (tip[0]) {
-		_cleanup_free_ uint8_t *old = NULL;
-		size_t oldlen;
+		bool exists = false;
 
-		err = queue_read_file(s->q, tip, resp_path, RESPONSE_MAX_BYTES, &old, &oldlen);
-		if (err == RB_OK) {
+		if ((err = queue_has_file(s->q, tip, resp_path, &exists)) < 0)
+			return err;
+		if (exists) {
 			it->answered_before = true;
 			return RB_OK;
 		}
-		if (err != RB_E_NOTFOUND)
-			return err;
 	}
 
 	if (replay_db_has_document(s->replay, it->doc_sha256)) {
@@ -225,4 +223,29 @@ int signd_decide(struct signd *s, struct signd_batch *b, struct signd_item *it)
 					return err;
 	}
 	return RB_OK;
+}
+
+int signd_bound_item(struct signd *s, struct signd_batch *b, struct signd_item *it)
+{
+	uint64_t bound = signd_response_bound(s, it);
+	int err;
+
+	if (bound <= RESPONSE_MAX_BYTES)
+		return RB_OK;
+	/* Refused before anything is signed: a signature that could not be
+	 * published would sit in the audit log, never released. */
+	for (size_t i = 0; i < it->doc->n_entries; i++) {
+		free(it->message[i]);
+		it->message[i] = NULL;
+		it->reason[i] = 0;
+		if ((err = decide_reject(it, i, RESPONSE_REASON_TOO_LARGE,
+					 "the response to these %zu requests could be over %zu bytes; split the build into smaller documents",
+					 it->doc->n_entries, RESPONSE_MAX_BYTES)) < 0)
+			return err;
+	}
+	signd_log(s, "event=too-large node=%s build=%s entries=%zu bound=%llu", it->node->name, it->build_id,
+		  it->doc->n_entries, (unsigned long long)bound);
+	if (signd_response_bound(s, it) <= RESPONSE_MAX_BYTES)
+		return RB_OK;
+	return decide_refuse(s, b, it, "too-large");
 }

@@ -2,6 +2,7 @@
  * signature is verified and its signer identified before anything in it
  * is read as a document; a commit that fails is refused whole. */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,9 +166,8 @@ struct intake_change {
 	enum queue_change_kind kind;
 	char *path;
 	unsigned mode;
-	uint8_t *data;
-	size_t len;
-	bool too_big;
+	char blob[QUEUE_OID_HEX + 1];
+	uint64_t size;               /* from the object header */
 };
 
 struct intake_commit {
@@ -177,10 +177,8 @@ struct intake_commit {
 
 static void intake_commit_clear(struct intake_commit *ic)
 {
-	for (size_t i = 0; i < ic->n; i++) {
+	for (size_t i = 0; i < ic->n; i++)
 		free(ic->c[i].path);
-		free(ic->c[i].data);
-	}
 	free(ic->c);
 	memset(ic, 0, sizeof(*ic));
 }
@@ -206,17 +204,8 @@ static int intake_change_cb(void *ctx, const struct queue_change *c)
 	if (!(x->path = strdup(c->path)))
 		return RB_E_NOMEM;
 	ic->n++;
-	if (c->kind == QUEUE_CHANGE_ADDED) {
-		if (!c->data) {
-			x->too_big = true;
-			x->len = (size_t)c->size;
-		} else {
-			if (!(x->data = malloc(c->size ? c->size : 1)))
-				return RB_E_NOMEM;
-			memcpy(x->data, c->data, c->size);
-			x->len = (size_t)c->size;
-		}
-	}
+	memcpy(x->blob, c->blob, sizeof(x->blob));
+	x->size = c->size;
 	return RB_OK;
 }
 
@@ -268,9 +257,26 @@ static int intake_refuse_all(struct signd *s, int64_t now, struct intake_commit 
 	return signd_audit_refusal(s, now, NULL, fpr, what, reason);
 }
 
+static bool approval_known(const struct signd *s, const char *approver, const char *node, const char *build,
+			   const uint8_t sha[32], const char *keys)
+{
+	for (size_t i = 0; i < s->n_approvals; i++) {
+		const struct signd_approval *a = &s->approvals[i];
+		size_t kl = strlen(a->keys);
+
+		if (!strcmp(a->approver, approver) && !strcmp(a->node, node) && !strcmp(a->build_id, build) &&
+		    !memcmp(a->request_sha256, sha, 32) && kl >= 2 && strlen(keys) == kl - 2 &&
+		    !strncmp(a->keys + 1, keys, kl - 2))
+			return true;
+	}
+	return false;
+}
+
 static int intake_approval(struct signd *s, const struct sign_approver *a, const struct intake_change *c)
 {
 	_cleanup_(approval_doc_freep) struct approval_doc *doc = NULL;
+	_cleanup_free_ uint8_t *data = NULL;
+	size_t len;
 	char node[65], rest[QUEUE_MAX_PATH + 1], build[CAPTURE_BUILD_ID_MAX + 1], line[JOURNAL_LINE_MAX + 1];
 	struct rb_buf keys = RB_BUF_INIT;
 	const char *slash;
@@ -284,7 +290,8 @@ static int intake_approval(struct signd *s, const struct sign_approver *a, const
 	node[slash - rest] = '\0';
 	if (!intake_build_from_name(slash + 1, build))
 		return rb_err_set(RB_E_PERM, "%s: not an approval path", c->path);
-	if ((err = approval_doc_parse((const char *)c->data, c->len, c->path, &doc)) < 0)
+	if ((err = queue_read_blob(s->q, c->blob, APPROVAL_MAX_BYTES, &data, &len)) < 0 ||
+	    (err = approval_doc_parse((const char *)data, len, c->path, &doc)) < 0)
 		return err;
 	if (strcmp(doc->approver, a->name) || strcmp(doc->node, node) || strcmp(doc->build_id, build))
 		return rb_err_set(RB_E_PERM, "%s: the approval names approver %s, node %s, build %s, not its path",
@@ -303,6 +310,10 @@ static int intake_approval(struct signd *s, const struct sign_approver *a, const
 			goto out;
 	}
 	if ((err = rb_buf_terminate(&keys)) < 0)
+		goto out;
+	/* A commit read again (a batch that carried documents to the next
+	 * one walks it again) must not journal its approvals twice. */
+	if (approval_known(s, a->name, node, build, doc->request_sha256, (const char *)keys.data))
 		goto out;
 	{
 		_cleanup_free_ char *sha = NULL;
@@ -330,26 +341,168 @@ struct intake {
 	struct signd_batch *b;
 };
 
+static bool intake_is_pending(const struct signd *s, const char *commit, const char *path)
+{
+	for (size_t i = 0; i < s->n_pending; i++)
+		if (strcmp(s->pending[i].commit, commit) == 0 && strcmp(s->pending[i].path, path) == 0)
+			return true;
+	return false;
+}
+
+/* The identity of a document the sign node could not read (over the
+ * size cap): its blob, so that a batch that walks the commit again knows
+ * it was refused already. */
+static void intake_unread_sha(const char *blob, uint8_t out[32])
+{
+	char tag[96];
+
+	snprintf(tag, sizeof(tag), "rombsr-unread-document-v1 %s", blob);
+	SHA256((const uint8_t *)tag, strlen(tag), out);
+}
+
+void signd_processed_marker(const char *commit, const char *path, uint8_t out[32])
+{
+	char tag[QUEUE_OID_HEX + QUEUE_MAX_PATH + 32];
+	int n = snprintf(tag, sizeof(tag), "rombsr-processed-v1\n%s\n%s", commit, path);
+
+	SHA256((const uint8_t *)tag, n > 0 && (size_t)n < sizeof(tag) ? (size_t)n : sizeof(tag) - 1, out);
+}
+
+static void intake_carry(struct signd_batch *b, size_t seq)
+{
+	if (seq < b->first_carried)
+		b->first_carried = seq;
+}
+
+/* Whether the batch may take one more document of node: the batch and
+ * each node have a cap, so that no node can fill a batch or keep others
+ * waiting. */
+static bool intake_has_room(const struct signd *s, const struct signd_batch *b, const struct sign_node *node)
+{
+	return b->documents < s->cfg->queue.batch_documents &&
+	       b->node_documents[node - s->cfg->nodes] < s->cfg->queue.batch_node_documents;
+}
+
+static int intake_take(struct signd *s, struct signd_batch *b, const struct sign_node *node, const char *path,
+		       struct signd_item **ret)
+{
+	uint8_t psha[32];
+	int err;
+
+	SHA256((const uint8_t *)path, strlen(path), psha);
+	if ((err = idset_add(&b->paths, psha)) < 0 || (err = signd_batch_add(b, ret)) < 0)
+		return err;
+	b->documents++;
+	b->node_documents[node - s->cfg->nodes]++;
+	return RB_OK;
+}
+
+static int intake_read_blob(void *ctx, const char *blob, size_t cap, uint8_t **ret, size_t *ret_len)
+{
+	return queue_read_blob(ctx, blob, cap, ret, ret_len);
+}
+
+int signd_intake_document(struct signd *s, struct signd_batch *b, size_t seq, const char *commit,
+			  const struct sign_node *node, const char *fpr, const char *path, const char *blob,
+			  uint64_t size, signd_blob_reader read, void *read_ctx)
+{
+	struct signd_item *it;
+	char rest[QUEUE_MAX_PATH + 1];
+	uint8_t sha[32], psha[32], mark[32];
+	_cleanup_free_ uint8_t *data = NULL;
+	size_t len = 0;
+	bool too_big = size > s->cfg->queue.max_request_bytes;
+	int err;
+
+	char build[CAPTURE_BUILD_ID_MAX + 1];
+
+	if (!intake_split_path(path, "requests", node->name, rest, sizeof(rest)) || strchr(rest, '/') ||
+	    !intake_build_from_name(rest, build))
+		return rb_err_set(RB_E_INVAL, "%s is not a document in node %s's area", path, node->name);
+	/* Once per document, whatever the batches and crashes: the
+	 * pending journal owns a deferred one, and a document taken
+	 * already in this batch is not taken again. */
+	SHA256((const uint8_t *)path, strlen(path), psha);
+	if (intake_is_pending(s, commit, path) || idset_has(&b->paths, psha))
+		return RB_OK;
+	/* Processed by an earlier batch that could not move last-commit
+	 * past this commit (it carried a later document). The same
+	 * bytes under another path are a replay, for decide. */
+	signd_processed_marker(commit, path, mark);
+	if (replay_db_has_document(s->replay, mark))
+		return RB_OK;
+	if (!intake_has_room(s, b, node)) {
+		intake_carry(b, seq);
+		if (b->documents >= s->cfg->queue.batch_documents)
+			b->walk_full = true;
+		return RB_OK;
+	}
+	if (too_big) {
+		intake_unread_sha(blob, sha);
+	} else {
+		if ((err = read(read_ctx, blob, (size_t)s->cfg->queue.max_request_bytes, &data, &len)) < 0)
+			return err;
+		if (len > s->cfg->queue.max_request_bytes)
+			return rb_err_set(RB_E_TOOBIG, "%s: the blob is over the cap its header passed", path);
+		SHA256(data, len, sha);
+	}
+	if ((err = intake_take(s, b, node, path, &it)) < 0)
+		return err;
+	snprintf(it->commit, sizeof(it->commit), "%s", commit);
+	snprintf(it->path, sizeof(it->path), "%s", path);
+	it->node = node;
+	snprintf(it->node_fpr, sizeof(it->node_fpr), "%s", fpr);
+	intake_split_path(path, "requests", node->name, rest, sizeof(rest));
+	intake_build_from_name(rest, it->build_id);
+	it->since = b->now;
+	it->walk_seq = seq;
+	memcpy(it->doc_sha256, sha, 32);
+	if (too_big) {
+		it->refused = true;
+		it->len = (size_t)size;
+		return signd_audit_refusal(s, b->now, it->build_id, fpr, path, "too-large");
+	}
+	it->data = TAKE_PTR(data);
+	it->len = len;
+	return RB_OK;
+}
+
 static int intake_one(void *ctx, const char *commit)
 {
 	struct intake *in = ctx;
 	struct signd *s = in->s;
+	struct signd_batch *b = in->b;
 	struct intake_commit ic = { 0 };
 	_cleanup_free_ uint8_t *sig = NULL, *signed_data = NULL;
-	size_t siglen = 0, signed_len = 0;
+	size_t siglen = 0, signed_len = 0, seq;
 	const struct sign_node *node = NULL;
 	const struct sign_approver *appr = NULL;
 	char fpr[41] = "";
 	int err;
 
-	in->b->stats->commits++;
-	if ((err = queue_commit_changes(s->q, commit, (size_t)s->cfg->queue.max_request_bytes,
-					intake_change_cb, &ic)) < 0)
+	b->stats->commits++;
+	if (b->n_walk == b->alloc_walk) {
+		size_t na = b->alloc_walk ? b->alloc_walk * 2 : 64;
+		char(*nw)[QUEUE_OID_HEX + 1] = realloc(b->walk, na * sizeof(*nw));
+
+		if (!nw)
+			return RB_E_NOMEM;
+		b->walk = nw;
+		b->alloc_walk = na;
+	}
+	seq = b->n_walk++;
+	snprintf(b->walk[seq], sizeof(b->walk[seq]), "%s", commit);
+
+	/* Paths and sizes only (no blob is read): enough to refuse a commit
+	 * and to bound what reading it would cost. */
+	if ((err = queue_commit_changes(s->q, commit, 0, intake_change_cb, &ic)) < 0)
 		goto out;
 
+	/* The signature before any content: nothing an unauthorised writer
+	 * put into the queue is inflated or parsed. */
 	err = queue_commit_signature(s->q, commit, &sig, &siglen, &signed_data, &signed_len);
 	if (err == RB_E_NOTFOUND) {
-		err = intake_refuse_all(s, in->b->now, &ic, NULL, commit, "unsigned-commit");
+		err = intake_refuse_all(s, b->now, &ic, NULL, commit, "unsigned-commit");
 		goto out;
 	}
 	if (err < 0)
@@ -358,7 +511,7 @@ static int intake_one(void *ctx, const char *commit)
 	if (err < 0) {
 		signd_log(s, "event=refuse commit=%.12s reason=%s detail=\"%s\"", commit,
 			  err == RB_E_KEY ? "unknown-signer" : "bad-signature", rb_err_detail());
-		err = intake_refuse_all(s, in->b->now, &ic, NULL, commit,
+		err = intake_refuse_all(s, b->now, &ic, NULL, commit,
 					err == RB_E_KEY ? "unknown-signer" : "bad-signature");
 		goto out;
 	}
@@ -367,7 +520,7 @@ static int intake_one(void *ctx, const char *commit)
 		goto out;
 	}
 	if (!sign_config_find_fingerprint(s->cfg, fpr, &node, &appr)) {
-		err = intake_refuse_all(s, in->b->now, &ic, fpr, commit, "unknown-signer");
+		err = intake_refuse_all(s, b->now, &ic, fpr, commit, "unknown-signer");
 		goto out;
 	}
 
@@ -386,47 +539,83 @@ static int intake_one(void *ctx, const char *commit)
 		if (!ok) {
 			signd_log(s, "event=refuse commit=%.12s signer=%s reason=path path=\"%s\" change=%s", commit,
 				  node ? node->name : appr->name, c->path, queue_change_kind_name(c->kind));
-			err = intake_refuse_all(s, in->b->now, &ic, fpr, commit, "path");
+			err = intake_refuse_all(s, b->now, &ic, fpr, commit, "path");
 			goto out;
 		}
 	}
 	for (size_t i = 0; i < ic.n; i++) {
 		struct intake_change *c = &ic.c[i];
-		struct signd_item *it;
-		char rest[QUEUE_MAX_PATH + 1];
+		bool too_big = c->size > s->cfg->queue.max_request_bytes;
 
 		if (appr) {
-			if (c->too_big || (err = intake_approval(s, appr, c)) < 0) {
+			if (too_big || (err = intake_approval(s, appr, c)) < 0) {
+				if (err == RB_E_NOMEM)
+					goto out;
 				signd_log(s, "event=refuse commit=%.12s approver=%s path=\"%s\" reason=schema detail=\"%s\"",
-					  commit, appr->name, c->path, c->too_big ? "too large" : rb_err_detail());
+					  commit, appr->name, c->path, too_big ? "too large" : rb_err_detail());
 				err = RB_OK;
 			}
 			continue;
 		}
-		if ((err = signd_batch_add(in->b, &it)) < 0)
+		if ((err = signd_intake_document(s, b, seq, commit, node, fpr, c->path, c->blob, c->size,
+						 intake_read_blob, s->q)) < 0)
 			goto out;
-		snprintf(it->commit, sizeof(it->commit), "%s", commit);
-		snprintf(it->path, sizeof(it->path), "%s", c->path);
-		it->node = node;
-		snprintf(it->node_fpr, sizeof(it->node_fpr), "%s", fpr);
-		intake_split_path(c->path, "requests", node->name, rest, sizeof(rest));
-		intake_build_from_name(rest, it->build_id);
-		it->since = in->b->now;
-		it->len = c->len;
-		if (c->too_big) {
-			it->refused = true;
-			if ((err = signd_audit_refusal(s, in->b->now, it->build_id, fpr, c->path,
-						       "too-large")) < 0)
-				goto out;
-			continue;
-		}
-		it->data = TAKE_PTR(c->data);
-		SHA256(it->data, it->len, it->doc_sha256);
 	}
 	err = RB_OK;
 out:
 	intake_commit_clear(&ic);
+	/* A full batch walks no further: what it did not reach is the next
+	 * batch's. */
+	if (err == RB_OK && b->walk_full)
+		return 1;
 	return err;
+}
+
+struct intake_order {
+	size_t pending; /* 0 for pending documents: they come first */
+	size_t rank;    /* the document's place among its node's */
+	size_t index;
+};
+
+static int intake_order_cmp(const void *a, const void *b)
+{
+	const struct intake_order *x = a, *y = b;
+
+	if (x->pending != y->pending)
+		return x->pending < y->pending ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The batch takes the nodes' documents in turn (each node's first, then
+ * each node's second, ...): when the batch fills up on requests or
+ * response bytes, a node with thousands of documents has had no more
+ * turns than a node with one. */
+int signd_intake_interleave(struct signd *s, struct signd_batch *b)
+{
+	_cleanup_free_ struct intake_order *order = NULL;
+	_cleanup_free_ size_t *per_node = NULL;
+	struct signd_item *items;
+
+	if (b->n < 2)
+		return RB_OK;
+	if (!(order = calloc(b->n, sizeof(*order))) ||
+	    !(per_node = calloc(s->cfg->n_nodes ? s->cfg->n_nodes : 1, sizeof(*per_node))))
+		return RB_E_NOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		order[i].pending = !b->items[i].from_pending;
+		order[i].rank = per_node[b->items[i].node - s->cfg->nodes]++;
+		order[i].index = i;
+	}
+	qsort(order, b->n, sizeof(*order), intake_order_cmp);
+	if (!(items = malloc(b->alloc * sizeof(*items))))
+		return RB_E_NOMEM;
+	for (size_t i = 0; i < b->n; i++)
+		items[i] = b->items[order[i].index];
+	free(b->items);
+	b->items = items;
+	return RB_OK;
 }
 
 int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
@@ -456,7 +645,11 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 			p->done = true;
 			continue;
 		}
-		if ((err = signd_batch_add(b, &it)) < 0)
+		if (!intake_split_path(p->path, "requests", node->name, rest, sizeof(rest)))
+			return rb_err_set(RB_E_PARSE, "pending journal: bad path %s", p->path);
+		/* Taken whatever the caps: a handful of documents, and each must
+		 * be looked at again until its approvals arrive. */
+		if ((err = intake_take(s, b, node, p->path, &it)) < 0)
 			return err;
 		snprintf(it->commit, sizeof(it->commit), "%s", p->commit);
 		snprintf(it->path, sizeof(it->path), "%s", p->path);
@@ -467,10 +660,14 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 			return rb_err_set(RB_E_PARSE, "pending journal: bad path %s", p->path);
 		it->since = p->since;
 		it->from_pending = true;
+		it->walk_seq = SIZE_MAX;
 		if ((err = queue_read_file(s->q, p->commit, p->path, (size_t)s->cfg->queue.max_request_bytes,
 					   &it->data, &it->len)) < 0)
 			return err;
 		SHA256(it->data, it->len, it->doc_sha256);
 	}
-	return queue_walk(s->q, s->last_commit[0] ? s->last_commit : NULL, tip, intake_one, &in);
+	err = queue_walk(s->q, s->last_commit[0] ? s->last_commit : NULL, tip, intake_one, &in);
+	if (err < 0)
+		return err;
+	return signd_intake_interleave(s, b);
 }

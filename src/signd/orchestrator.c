@@ -1,6 +1,7 @@
 /* The sign orchestrator: open everything a batch needs, run batches. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,6 @@
 #include "util/fileio.h"
 #include "util/secret.h"
 
-/* The log's origin line names the deployment by its token label, made
- * printable and space-free as C2SP origins must be. */
-#define SIGND_AUDIT_ORIGIN_PREFIX "rombsr-audit/"
 
 unsigned signd_poll_seconds(const struct signd *s)
 {
@@ -331,6 +329,13 @@ static int signd_record_item(struct signd *s, struct signd_batch *b, struct sign
 	if (granted && item_answered(it) &&
 	    (err = usage_ledger_record(s->usage, it->node->name, b->now, granted)) < 0)
 		return err;
+	{
+		uint8_t marker[32];
+
+		signd_processed_marker(it->commit, it->path, marker);
+		if ((err = replay_db_record(s->replay, marker, NULL, 0)) < 0)
+			return err;
+	}
 	if (it->from_pending) {
 		snprintf(line, sizeof(line), "done %s %s\n", it->commit, it->path);
 		if ((err = journal_append(s->pending_journal, line, strlen(line))) < 0)
@@ -342,7 +347,9 @@ static int signd_record_item(struct signd *s, struct signd_batch *b, struct sign
 	return RB_OK;
 }
 
-static int signd_publish(struct signd *s, struct signd_batch *b, const char *checkpoint,
+/* Publishes the responses of b->items[0..done) (the items after done
+ * were not taken by this batch, even if decided). */
+static int signd_publish(struct signd *s, struct signd_batch *b, size_t done, const char *checkpoint,
 			 struct signd_stats *st)
 {
 	struct queue_file *files = NULL;
@@ -358,7 +365,7 @@ static int signd_publish(struct signd *s, struct signd_batch *b, const char *che
 		err = RB_E_NOMEM;
 		goto out;
 	}
-	for (size_t k = 0; k < b->n; k++) {
+	for (size_t k = 0; k < done; k++) {
 		struct signd_item *it = &b->items[k];
 
 		if (!item_answered(it))
@@ -447,15 +454,18 @@ static int signd_checkpoint(struct signd *s, char **ret_checkpoint)
 int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_stats *ret)
 {
 	struct signd_stats st = { 0 };
-	struct signd_batch b = { .now = (int64_t)time(NULL), .stats = &st };
+	struct signd_batch b = { .now = (int64_t)time(NULL), .stats = &st, .first_carried = SIZE_MAX };
 	_cleanup_free_ char *checkpoint = NULL;
 	char tip[QUEUE_OID_HEX + 1];
-	size_t done = 0, answered = 0;
+	size_t done = 0, answered = 0, documents = 0, frontier;
+	uint64_t response_bytes = 0;
 	bool stopped = false;
 	int err;
 
+	if (!(b.node_documents = calloc(s->cfg->n_nodes ? s->cfg->n_nodes : 1, sizeof(*b.node_documents))))
+		return RB_E_NOMEM;
 	if ((err = signd_cache_new(&s->cache)) < 0)
-		return err;
+		goto out;
 	if ((err = signd_reload_policy(s, b.now)) < 0)
 		goto out;
 	if ((err = queue_fetch(s->q, tip)) < 0)
@@ -488,19 +498,33 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			stopped = true;
 			break;
 		}
-		/* Bounded batches keep the sign node's memory bounded: the
-		 * responses of a batch are held until they are published. The
-		 * rest is taken by the next batch, at once. */
-		if (answered >= s->cfg->queue.batch_requests) {
-			stopped = true;
-			st.more = true;
-			break;
-		}
 		if ((err = signd_decide(s, &b, it)) < 0)
 			goto out;
 		if (it->refused || it->deferred || it->answered_before)
 			continue;
-		answered += it->doc->n_entries;
+		if ((err = signd_bound_item(s, &b, it)) < 0)
+			goto out;
+		if (it->refused)
+			continue;
+		/* Bounded batches: the responses of a batch are held until they
+		 * are published in one commit, so a batch is bounded in
+		 * documents (intake), requests and response bytes. An empty
+		 * document costs one request. A document is never split: one
+		 * over a bound goes alone into a batch of its own. The rest is
+		 * taken by the next batch, at once. */
+		{
+			size_t cost = it->doc->n_entries ? it->doc->n_entries : 1;
+			uint64_t bytes = signd_response_bound(s, it);
+
+			if (documents > 0 && (answered + cost > s->cfg->queue.batch_requests ||
+					      response_bytes + bytes > s->cfg->queue.batch_response_bytes)) {
+				stopped = true;
+				break;
+			}
+			answered += cost;
+			response_bytes += bytes;
+			documents++;
+		}
 		if ((err = signd_sign_item(s, it, &st)) < 0)
 			goto out;
 		signd_crash_point("signed");
@@ -514,9 +538,13 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	if ((err = signd_checkpoint(s, &checkpoint)) < 0)
 		goto out;
 	signd_crash_point("logged");
-	if ((err = signd_publish(s, &b, checkpoint, &st)) < 0)
+	if ((err = signd_publish(s, &b, done, checkpoint, &st)) < 0)
 		goto out;
 	signd_crash_point("published");
+	/* One fdatasync for the whole batch's replay records: they follow a
+	 * published commit and are all made durable before last-commit moves
+	 * (a crash in between redoes them; every record is idempotent). */
+	replay_db_defer_sync(s->replay, true);
 	for (size_t k = 0; k < done; k++) {
 		struct signd_item *it = &b.items[k];
 
@@ -535,18 +563,41 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			signd_log_item(s, it);
 		}
 	}
+	replay_db_defer_sync(s->replay, false);
+	if ((err = replay_db_sync(s->replay)) < 0)
+		goto out;
 	signd_crash_point("recorded");
-	if (!stopped)
+	/* last-commit moves up to the commit before the first one with a
+	 * document this batch did not finish; the next batch walks on from
+	 * there and skips what is answered (replay journal) or waiting
+	 * (pending journal). */
+	frontier = b.first_carried;
+	for (size_t k = done; k < b.n; k++)
+		if (b.items[k].walk_seq < frontier)
+			frontier = b.items[k].walk_seq;
+	if (frontier == SIZE_MAX && !b.walk_full && !(stopped && done < b.n)) {
 		err = signd_save_last(s, tip);
+	} else {
+		if (frontier == SIZE_MAX)
+			frontier = b.n_walk;
+		if (frontier > 0 && frontier <= b.n_walk)
+			err = signd_save_last(s, b.walk[frontier - 1]);
+		st.more = !(stop && *stop);
+	}
 	/* The session count lets an operator (and bench/queue-throughput) see
 	 * that the pool stays bounded across batches. Empty polls stay quiet. */
 	if (err == RB_OK && b.n)
 		signd_log(s, "event=batch commits=%zu documents=%zu signed=%zu rejected=%zu hsm_ops=%zu sessions=%u",
 			  st.commits, st.documents, st.signed_, st.rejected, st.hsm_ops, signd_open_sessions(s));
 out:
+	/* A batch that failed while recording leaves no append undurable. */
+	(void)replay_db_sync(s->replay);
 	for (size_t k = 0; k < b.n; k++)
 		signd_item_clear(&b.items[k]);
 	free(b.items);
+	free(b.walk);
+	free(b.node_documents);
+	idset_clear(&b.paths);
 	signd_cache_free(s->cache);
 	s->cache = NULL;
 	if (err == RB_OK && ret)

@@ -209,3 +209,50 @@ int signd_response(struct signd *s, struct signd_batch *b, struct signd_item *it
 	}
 	return response_doc_emit(r, out);
 }
+
+/* Bytes of a JSON member value at most: every byte escaped ("\"" or
+ * "\\"; control characters never reach a response). */
+#define RECORD_ESCAPED(n) (2 * (uint64_t)(n) + 2)
+#define RECORD_ENTRY_FIXED 512        /* id, kind, status, key, scheme, leaf, names and punctuation */
+#define RECORD_DOC_FIXED 1024         /* envelope, node, build id, commit, hashes, time */
+#define RECORD_RSA_SIG_MAX 1024      /* RSA-8192 */
+#define RECORD_PROOF_HASH 47          /* "<44 base64>", */
+
+static uint64_t record_base64(uint64_t n)
+{
+	return 4 * ((n + 2) / 3);
+}
+
+uint64_t signd_response_bound(const struct signd *s, const struct signd_item *it)
+{
+	/* The checkpoint is a signed note: origin line, size, root hash, a
+	 * blank line and one signature line naming the origin again. */
+	uint64_t origin = strlen(SIGND_AUDIT_ORIGIN_PREFIX) + strlen(s->m->token_label);
+	uint64_t checkpoint = RECORD_ESCAPED(2 * origin + 256);
+	/* An inclusion proof has one hash per level of the tree the batch
+	 * can grow the log to (its entries are bounded by the batch caps). */
+	uint64_t tree = (s->audit ? audit_log_size(s->audit) : 0) + 2 * (uint64_t)REQUEST_MAX_ENTRIES +
+			(uint64_t)s->cfg->queue.batch_documents + s->cfg->queue.batch_requests;
+	uint64_t levels = 1, bound = RECORD_DOC_FIXED;
+	uint64_t hsm_error = RECORD_ENTRY_FIXED + RECORD_ESCAPED(RESPONSE_MESSAGE_MAX);
+
+	while (levels < RESPONSE_PROOF_MAX && (tree >> levels))
+		levels++;
+	bound += RECORD_ESCAPED(strlen(it->node->name)) + RECORD_ESCAPED(strlen(it->build_id));
+	for (size_t i = 0; i < it->doc->n_entries; i++) {
+		const struct request_entry *e = &it->doc->entries[i];
+		uint64_t sig, signed_entry;
+
+		if (it->reason[i]) {
+			bound += RECORD_ENTRY_FIXED + RECORD_ESCAPED(strlen(it->message[i]));
+			continue;
+		}
+		sig = e->kind == REQUEST_KIND_OPENPGP ? RESPONSE_PGP_SIG_MAX
+			: (e->scheme == RB_SIG_ED25519 || e->scheme == RB_SIG_ECDSA_SHA256) ? 64
+			: RECORD_RSA_SIG_MAX;
+		signed_entry = RECORD_ENTRY_FIXED + RECORD_ESCAPED(strlen(e->key_name)) + record_base64(sig) +
+			       checkpoint + levels * RECORD_PROOF_HASH;
+		bound += signed_entry > hsm_error ? signed_entry : hsm_error;
+	}
+	return bound;
+}

@@ -17,6 +17,7 @@
 #include "keys/manifest.h"
 #include "p11/p11.h"
 #include "pgp/pgp.h"
+#include "policy/idset.h"
 #include "policy/journal.h"
 #include "policy/replay.h"
 #include "policy/usage.h"
@@ -28,6 +29,9 @@
 #include "util/buf.h"
 
 #define SIGND_LINE_MAX 1024
+/* The log's origin line names the deployment by its token label, made
+ * printable and space-free as C2SP origins must be. */
+#define SIGND_AUDIT_ORIGIN_PREFIX "rombsr-audit/"
 
 
 struct signd {
@@ -92,6 +96,7 @@ struct signd_item {
 	uint8_t doc_sha256[32];
 	int64_t since;               /* when it was first seen (approval wait) */
 	bool from_pending;
+	size_t walk_seq;             /* index of its commit in batch->walk; SIZE_MAX if pending */
 	struct request_doc *doc;
 	/* decisions, one per doc->entries[i] */
 	enum response_reason *reason; /* 0: sign it */
@@ -111,6 +116,16 @@ struct signd_batch {
 	size_t n, alloc;
 	int64_t now;
 	struct signd_stats *stats;
+	/* What intake walked, oldest first, and how far the batch can move
+	 * last-commit: up to the commit before the first one with a document
+	 * this batch did not take (first_carried, SIZE_MAX for none). */
+	char (*walk)[QUEUE_OID_HEX + 1];
+	size_t n_walk, alloc_walk;
+	size_t first_carried;
+	bool walk_full;              /* the walk stopped: the batch has its documents */
+	size_t documents;            /* documents taken */
+	unsigned *node_documents;    /* documents taken per cfg->nodes[i] */
+	struct idset paths;          /* SHA-256 of every taken document's path */
 };
 
 /* intake.c */
@@ -119,11 +134,31 @@ int signd_approvals_load(struct signd *s, const char *path);
 int signd_pending_load(struct signd *s, const char *path);
 /* Remember a deferred document in memory (the journal is the caller's). */
 int signd_pending_add(struct signd *s, const char *commit, const char *path, int64_t since);
+/* One request document of node's verified commit (the seq-th commit of
+ * the walk): skipped if pending, taken in this batch or processed before;
+ * carried to the next batch if the batch or the node is full; else taken,
+ * its bytes read through read (at most cap bytes) unless its size is over
+ * queue.maxRequestBytes (then refused: too-large). */
+typedef int (*signd_blob_reader)(void *ctx, const char *blob, size_t cap, uint8_t **ret, size_t *ret_len);
+int signd_intake_document(struct signd *s, struct signd_batch *b, size_t seq, const char *commit,
+			  const struct sign_node *node, const char *fpr, const char *path, const char *blob,
+			  uint64_t size, signd_blob_reader read, void *read_ctx);
+/* Order a batch's items: pending documents first, then the nodes' in turn. */
+int signd_intake_interleave(struct signd *s, struct signd_batch *b);
 int signd_batch_add(struct signd_batch *b, struct signd_item **ret);
+/* The replay journal's record that the document at path in commit was
+ * processed (answered or refused), so that a batch walking the commit
+ * again skips it. */
+void signd_processed_marker(const char *commit, const char *path, uint8_t out[32]);
 void signd_item_clear(struct signd_item *it);
 
 /* decide.c */
 int signd_decide(struct signd *s, struct signd_batch *b, struct signd_item *it);
+/* A document whose response could be over RESPONSE_MAX_BYTES is answered
+ * with every entry rejected as too-large, before anything is signed; if
+ * even that answer could be over the cap it is refused (audited, no
+ * response). */
+int signd_bound_item(struct signd *s, struct signd_batch *b, struct signd_item *it);
 unsigned signd_count_approvals(const struct signd *s, const struct signd_item *it, const char *key,
 			       const struct sign_key_policy *kp);
 
@@ -137,6 +172,10 @@ int signd_audit_refusal(struct signd *s, int64_t now, const char *build_id, cons
 			const char *path, const char *reason);
 int signd_response(struct signd *s, struct signd_batch *b, struct signd_item *it,
 		   const char *checkpoint, struct rb_buf *out);
+/* An upper bound of the bytes signd_response() writes for it as decided
+ * (a signed entry is counted at its largest: longest signature, proof
+ * and checkpoint, or an HSM error message instead). */
+uint64_t signd_response_bound(const struct signd *s, const struct signd_item *it);
 void signd_log(struct signd *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void signd_log_item(struct signd *s, const struct signd_item *it);
 

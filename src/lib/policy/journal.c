@@ -17,6 +17,8 @@ struct journal {
 	size_t size;
 	size_t max_bytes;
 	char *path;
+	bool deferred;  /* appends are written now and made durable by journal_sync() */
+	bool dirty;
 };
 
 void journal_close(struct journal *j)
@@ -178,8 +180,32 @@ int journal_append(struct journal *j, const char *text, size_t len)
 		}
 		done += (size_t)n;
 	}
+	if (j->deferred) {
+		j->size += len;
+		j->dirty = true;
+		return RB_OK;
+	}
 	if (fdatasync(j->fd) < 0)
 		return rb_err_set(RB_E_IO, "%s: fdatasync failed: %s", j->path, strerror(errno));
 	j->size += len;
+	return RB_OK;
+}
+
+void journal_defer_sync(struct journal *j, bool defer)
+{
+	if (j)
+		j->deferred = defer;
+}
+
+int journal_sync(struct journal *j)
+{
+	if (!j)
+		return RB_E_INVAL;
+	j->deferred = false;
+	if (!j->dirty)
+		return RB_OK;
+	if (fdatasync(j->fd) < 0)
+		return rb_err_set(RB_E_IO, "%s: fdatasync failed: %s", j->path, strerror(errno));
+	j->dirty = false;
 	return RB_OK;
 }

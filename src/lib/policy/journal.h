@@ -15,6 +15,7 @@
 #ifndef ROMBSR_POLICY_JOURNAL_H
 #define ROMBSR_POLICY_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define JOURNAL_LINE_MAX 1024
@@ -38,6 +39,12 @@ int journal_open(const char *path, const char *magic, size_t max_bytes, journal_
  * Durable when this returns 0. RB_E_LIMIT if the journal would exceed
  * its max_bytes. */
 int journal_append(struct journal *j, const char *text, size_t len);
+/* Group commit: while deferred, journal_append() writes without
+ * fdatasync; journal_sync() makes everything written durable with one
+ * fdatasync and ends the deferral. A caller must not act on a deferred
+ * record (tell anyone, or move past it) before journal_sync() returned. */
+void journal_defer_sync(struct journal *j, bool defer);
+int journal_sync(struct journal *j);
 void journal_close(struct journal *j);
 
 #endif

@@ -125,3 +125,16 @@ int replay_db_record(struct replay_db *db, const uint8_t doc_sha256[32], const u
 	rb_buf_free(&b);
 	return err;
 }
+
+void replay_db_defer_sync(struct replay_db *db, bool defer)
+{
+	if (db)
+		journal_defer_sync(db->journal, defer);
+}
+
+int replay_db_sync(struct replay_db *db)
+{
+	if (!db)
+		return RB_E_INVAL;
+	return journal_sync(db->journal);
+}

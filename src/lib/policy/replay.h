@@ -30,5 +30,9 @@ size_t replay_db_requests(const struct replay_db *db);
  * one durable append. doc_sha256 may be NULL. */
 int replay_db_record(struct replay_db *db, const uint8_t doc_sha256[32], const uint8_t (*ids)[32],
 		     size_t n_ids);
+/* Group commit of many records (journal_defer_sync / journal_sync):
+ * between the two, recorded ids count as seen in memory already. */
+void replay_db_defer_sync(struct replay_db *db, bool defer);
+int replay_db_sync(struct replay_db *db);
 
 #endif

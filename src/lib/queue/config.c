@@ -26,7 +26,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(git_config_iterator *, git_config_iterator_free)
  * an error instead of git's "last one wins". */
 struct seen {
 	bool version, state_dir, manifest, module, token, pin_file, softhsm_conf, max_sessions,
-		wrapped_store, max_resident, batch_requests;
+		wrapped_store, max_resident, batch_requests, batch_documents, batch_node_documents,
+		batch_response_bytes;
 	bool url, branch, poll, max_request, audit_dir;
 };
 
@@ -490,6 +491,21 @@ static int entry_plain(struct parse *p, const char *full, const char *section, c
 			c->queue.batch_requests = (unsigned)n;
 			return RB_OK;
 		}
+		if (strcmp(k, "batchdocuments") == 0) {
+			if ((err = set_uint(p, full, &s->batch_documents, v, 1, QUEUE_MAX_FILES_PER_COMMIT, &n)) < 0)
+				return err;
+			c->queue.batch_documents = (unsigned)n;
+			return RB_OK;
+		}
+		if (strcmp(k, "batchdocumentspernode") == 0) {
+			if ((err = set_uint(p, full, &s->batch_node_documents, v, 1, QUEUE_MAX_FILES_PER_COMMIT, &n)) < 0)
+				return err;
+			c->queue.batch_node_documents = (unsigned)n;
+			return RB_OK;
+		}
+		if (strcmp(k, "batchresponsebytes") == 0)
+			return set_uint(p, full, &s->batch_response_bytes, v, SIGN_CONFIG_MIN_BATCH_RESPONSE_BYTES,
+					SIGN_CONFIG_MAX_BATCH_RESPONSE_BYTES, &c->queue.batch_response_bytes);
 	} else if (strcmp(section, "audit") == 0) {
 		if (strcmp(k, "dir") == 0)
 			return set_path(p, full, &s->audit_dir, v, &c->audit_dir);
@@ -636,6 +652,14 @@ static int apply_defaults(struct parse *p)
 		c->queue.poll_seconds = 10;
 	if (!c->queue.batch_requests)
 		c->queue.batch_requests = SIGN_CONFIG_DEFAULT_BATCH_REQUESTS;
+	if (!c->queue.batch_documents)
+		c->queue.batch_documents = SIGN_CONFIG_DEFAULT_BATCH_DOCUMENTS;
+	if (!c->queue.batch_node_documents)
+		c->queue.batch_node_documents = SIGN_CONFIG_DEFAULT_BATCH_NODE_DOCUMENTS;
+	if (c->queue.batch_node_documents > c->queue.batch_documents)
+		c->queue.batch_node_documents = c->queue.batch_documents;
+	if (!c->queue.batch_response_bytes)
+		c->queue.batch_response_bytes = SIGN_CONFIG_DEFAULT_BATCH_RESPONSE_BYTES;
 	if (!c->queue.max_request_bytes)
 		c->queue.max_request_bytes = SIGN_CONFIG_DEFAULT_REQUEST_BYTES;
 	if (!c->audit_dir && asprintf(&c->audit_dir, "%s/audit", c->state_dir) < 0) {

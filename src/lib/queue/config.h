@@ -34,6 +34,12 @@
  * policy may name them. */
 #define SIGN_NODE_QUEUE_KEY "queue"
 #define SIGN_NODE_AUDIT_KEY "audit"
+
+#define SIGN_CONFIG_DEFAULT_BATCH_DOCUMENTS 4096
+#define SIGN_CONFIG_DEFAULT_BATCH_NODE_DOCUMENTS 1024
+#define SIGN_CONFIG_DEFAULT_BATCH_RESPONSE_BYTES ((uint64_t)64 * 1024 * 1024)
+#define SIGN_CONFIG_MIN_BATCH_RESPONSE_BYTES ((uint64_t)64 * 1024)
+#define SIGN_CONFIG_MAX_BATCH_RESPONSE_BYTES ((uint64_t)1024 * 1024 * 1024)
 #define SIGN_CONFIG_FPR_HEX 40            /* OpenPGP v4 fingerprint, upper-case hex */
 
 struct sign_node {
@@ -79,6 +85,9 @@ struct sign_config {
 		unsigned poll_seconds;      /* default 10, 1..3600 */
 		uint64_t max_request_bytes; /* default 16 MiB, at most 64 MiB */
 		unsigned batch_requests;    /* requests a sign batch takes, default 2048 */
+		unsigned batch_documents;   /* documents a sign batch takes, default 4096 */
+		unsigned batch_node_documents; /* of them from one node, default 1024 */
+		uint64_t batch_response_bytes; /* response bytes one batch publishes, default 64 MiB */
 	} queue;
 	char *audit_dir;        /* default STATEDIR/audit */
 	struct sign_node *nodes;

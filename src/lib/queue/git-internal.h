@@ -31,6 +31,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(git_index *, git_index_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(git_signature *, git_signature_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(git_config *, git_config_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(git_revwalk *, git_revwalk_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_odb *, git_odb_free)
 
 static inline void git_buf_disposep(git_buf *b)
 {
@@ -42,6 +43,10 @@ static inline void git_buf_disposep(git_buf *b)
 int queue_git_fail(int err, const char *what, const char *repo);
 /* Parse exactly 40 hex digits into oid (RB_E_INVAL otherwise). */
 int queue_oid_parse(const char *hex, git_oid *oid);
+/* Run the git command argv (argv[0] "git", found on PATH) with its output
+ * collected; ret_status is its exit status. */
+struct rb_buf;
+int queue_git_cli_run(char *const argv[], struct rb_buf *out, struct rb_buf *err, int *ret_status);
 void queue_oid_format(const git_oid *oid, char out[QUEUE_OID_HEX + 1]);
 int queue_commit_lookup(struct queue *q, const char *hex, git_commit **ret);
 /* The tip of q->tip_ref; *ret_found false (and oid zeroed) if there is none. */

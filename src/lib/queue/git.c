@@ -16,6 +16,7 @@
 
 #define MAX_BRANCH_LEN 200
 #define MAX_URL_LEN 4096
+#define QUEUE_TREE_CACHE_MAX (16 * 1024 * 1024)
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_result = RB_E_INVAL;
@@ -29,6 +30,11 @@ static void queue_init_once(void)
 {
 	if (git_libgit2_init() < 0)
 		return;
+	/* libgit2 caches only trees up to 4 KiB; a queue directory with
+	 * thousands of documents is larger, and each lookup of a path in it
+	 * would parse it again (a batch over 30,000 responses took minutes).
+	 * The cache as a whole stays bounded (256 MiB by default). */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)QUEUE_TREE_CACHE_MAX);
 	atexit(queue_global_shutdown);
 	init_result = RB_OK;
 }
@@ -200,7 +206,11 @@ int queue_init_bare(const char *path, const char *branch, const char *config_pat
 	if (git_repository_config(&cfg, repo) < 0 ||
 	    git_config_set_bool(cfg, "receive.denyNonFastForwards", 1) < 0 ||
 	    git_config_set_bool(cfg, "receive.denyDeletes", 1) < 0 ||
-	    git_config_set_bool(cfg, "receive.fsckObjects", 1) < 0)
+	    git_config_set_bool(cfg, "receive.fsckObjects", 1) < 0 ||
+	    /* git streams blobs over this size instead of inflating them
+	     * whole: when it receives a push, and when it sends a fetch (the
+	     * fetching side's own setting does not reach a local remote). */
+	    git_config_set_string(cfg, "core.bigFileThreshold", "1m") < 0)
 		return queue_git_fail(RB_E_IO, "configuring the queue repository", path);
 	if (config_path && rombsr_path)
 		return hook_write(path, config_path, rombsr_path);
@@ -441,6 +451,39 @@ int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
 	opts.callbacks.credentials = cred_from_agent;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	opts.update_fetchhead = 0;
+	if (q->url_is_local) {
+		/* libgit2's local transport builds a pack in memory from whole
+		 * objects: a blob bomb in the queue would be inflated here.
+		 * git streams every blob over core.bigFileThreshold instead. */
+		_cleanup_free_ char *gitdir = NULL;
+		struct rb_buf out = RB_BUF_INIT, errb = RB_BUF_INIT;
+		int status = 0;
+
+		if (asprintf(&gitdir, "--git-dir=%s", q->path) < 0)
+			return RB_E_NOMEM;
+		{
+			char *argv[] = { "git", gitdir, "-c", "core.askPass=true", "-c", "core.bigFileThreshold=1m",
+					 "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", q->url, spec, NULL };
+
+			err = queue_git_cli_run(argv, &out, &errb, &status);
+		}
+		if (err == RB_OK && status != 0) {
+			(void)rb_buf_terminate(&errb);
+			/* An empty queue has no branch yet: its tip is "none". */
+			if (errb.data && strstr((const char *)errb.data, "couldn't find remote ref")) {
+				rb_buf_free(&out);
+				rb_buf_free(&errb);
+				return queue_tip(q, ret_tip);
+			}
+			err = rb_err_set(RB_E_IO, "fetching the queue (%s): git fetch failed: %.300s", q->url,
+					 errb.data ? (const char *)errb.data : "no output");
+		}
+		rb_buf_free(&out);
+		rb_buf_free(&errb);
+		if (err < 0)
+			return err;
+		return queue_tip(q, ret_tip);
+	}
 	if ((err = queue_remote_open(q, &remote)) < 0)
 		return err;
 	if (git_remote_fetch(remote, &refspecs, &opts, NULL) < 0)

@@ -110,6 +110,14 @@ int queue_commit_info(struct queue *q, const char *commit, struct queue_commit_i
 int queue_read_file(struct queue *q, const char *commit, const char *path, size_t cap, uint8_t **ret,
 		    size_t *ret_len);
 
+/* True (*ret) if commit's tree has a regular file at path. Reads no blob. */
+int queue_has_file(struct queue *q, const char *commit, const char *path, bool *ret);
+
+/* The blob named by 40 hex digits, if its object header says it is at
+ * most cap bytes (RB_E_TOOBIG otherwise: nothing is inflated). *ret is
+ * NUL-terminated (not counted). */
+int queue_read_blob(struct queue *q, const char *blob, size_t cap, uint8_t **ret, size_t *ret_len);
+
 /* Call cb for each entry of directory dir (no trailing slash; "" for the
  * root) in commit's tree, in git's name order. RB_E_NOTFOUND if dir does
  * not exist. A non-zero return of cb stops the listing and is returned. */
@@ -141,14 +149,17 @@ struct queue_change {
 	const char *path;      /* new path (old path for a deletion) */
 	const char *old_path;  /* for renames, else equal to path */
 	unsigned mode;         /* git file mode of the new entry (0100644, 0100755, 0120000...) */
-	uint64_t size;         /* blob size of an added entry, else 0 */
+	uint64_t size;         /* blob size of an added entry (from its object
+				* header), else 0 */
 	const uint8_t *data;   /* content of an added regular file no larger than
-				* the cap, else NULL */
+				* the cap, else NULL (always NULL for cap 0) */
+	char blob[QUEUE_OID_HEX + 1]; /* blob id of an added regular file, else "" */
 };
 
 /* Call cb for each path commit changes against its first parent (against
- * the empty tree for a root commit). Added files larger than cap are
- * reported with data NULL and their size. A non-zero return of cb stops
+ * the empty tree for a root commit). Sizes come from object headers, and
+ * only added files no larger than cap are inflated; the others are
+ * reported with data NULL and their size. cap 0 reads no blob at all. A non-zero return of cb stops
  * and is returned. */
 typedef int (*queue_change_cb)(void *ctx, const struct queue_change *c);
 int queue_commit_changes(struct queue *q, const char *commit, size_t cap, queue_change_cb cb, void *ctx);

@@ -61,7 +61,7 @@ static int fd_drain(int out_fd, int err_fd, struct rb_buf *out, struct rb_buf *e
 	return RB_OK;
 }
 
-static int git_cli_run(char *const argv[], struct rb_buf *out, struct rb_buf *err, int *ret_status)
+int queue_git_cli_run(char *const argv[], struct rb_buf *out, struct rb_buf *err, int *ret_status)
 {
 	posix_spawn_file_actions_t fa;
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status = 0, rc;
@@ -162,7 +162,7 @@ static int push_with_git(struct queue *q, const char *ref)
 		char *argv[] = { "git", gitdir, "-c", "core.askPass=true", "push", "--porcelain", "--quiet",
 				 q->url, spec, NULL };
 
-		rc = git_cli_run(argv, &out, &err, &status);
+		rc = queue_git_cli_run(argv, &out, &err, &status);
 	}
 	if (rc == RB_OK && status != 0) {
 		const char *line;
@@ -284,18 +284,31 @@ static bool path_valid(const char *p)
 	}
 }
 
+static int path_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int files_check(const struct queue_file *files, size_t n)
 {
+	_cleanup_free_ const char **sorted = NULL;
+
 	if (n == 0 || n > QUEUE_MAX_FILES_PER_COMMIT)
 		return rb_err_set(RB_E_INVAL, "a queue commit adds 1..%d files, not %zu", QUEUE_MAX_FILES_PER_COMMIT, n);
+	if (!(sorted = calloc(n, sizeof(*sorted))))
+		return RB_E_NOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (!files[i].path || !path_valid(files[i].path) || (!files[i].data && files[i].len))
 			return rb_err_set(RB_E_INVAL, "\"%.128s\" is not a valid queue path (components of "
 					  "A-Za-z0-9._-, no \".\" or \"..\")", files[i].path ? files[i].path : "");
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(files[i].path, files[j].path) == 0)
-				return rb_err_set(RB_E_INVAL, "%s is given twice", files[i].path);
+		sorted[i] = files[i].path;
 	}
+	/* Sorted, a duplicate is next to its twin: O(n log n) for a batch
+	 * of tens of thousands of responses. */
+	qsort(sorted, n, sizeof(*sorted), path_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			return rb_err_set(RB_E_INVAL, "%s is given twice", sorted[i]);
 	return RB_OK;
 }
 

@@ -27,14 +27,57 @@ static bool mode_is_file(git_filemode_t m)
 	return m == GIT_FILEMODE_BLOB || m == GIT_FILEMODE_BLOB_EXECUTABLE;
 }
 
+/* The size of a blob from its object header: a loose object's first
+ * bytes, a packed object's header. Nothing of the content is inflated,
+ * so a highly compressible blob (a "zip bomb" of zeros) costs nothing
+ * until its size has been checked against a cap. */
+static int blob_size(struct queue *q, const git_oid *id, uint64_t *ret)
+{
+	_cleanup_(git_odb_freep) git_odb *odb = NULL;
+	git_object_t type;
+	size_t len;
+
+	if (git_repository_odb(&odb, q->repo) < 0 || git_odb_read_header(&len, &type, odb, id) < 0)
+		return queue_git_fail(RB_E_IO, "reading an object header", q->path);
+	if (type != GIT_OBJECT_BLOB)
+		return rb_err_set(RB_E_PARSE, "%s: object %.12s is not a blob", q->path, git_oid_tostr_s(id));
+	*ret = len;
+	return RB_OK;
+}
+
+/* Read a blob whose header says it is at most cap bytes. */
+static int blob_read_capped(struct queue *q, const git_oid *id, const char *what, size_t cap, uint8_t **ret,
+			    size_t *ret_len)
+{
+	_cleanup_(git_blob_freep) git_blob *blob = NULL;
+	uint64_t size;
+	uint8_t *data;
+	int err;
+
+	if ((err = blob_size(q, id, &size)) < 0)
+		return err;
+	if (size > cap)
+		return rb_err_set(RB_E_TOOBIG, "%s: %s is %llu bytes, more than the cap of %zu", q->path, what,
+				  (unsigned long long)size, cap);
+	if (git_blob_lookup(&blob, q->repo, id) < 0)
+		return queue_git_fail(RB_E_IO, "reading a blob", q->path);
+	if (git_blob_rawsize(blob) != size)
+		return rb_err_set(RB_E_PARSE, "%s: %s: the blob's size differs from its header", q->path, what);
+	if (!(data = malloc((size_t)size + 1)))
+		return RB_E_NOMEM;
+	memcpy(data, git_blob_rawcontent(blob), (size_t)size);
+	data[size] = '\0';
+	*ret = data;
+	*ret_len = (size_t)size;
+	return RB_OK;
+}
+
 int queue_read_file(struct queue *q, const char *commit, const char *path, size_t cap, uint8_t **ret,
 		    size_t *ret_len)
 {
 	_cleanup_(git_tree_freep) git_tree *tree = NULL;
 	_cleanup_(git_tree_entry_freep) git_tree_entry *e = NULL;
-	_cleanup_(git_blob_freep) git_blob *blob = NULL;
-	git_object_size_t size;
-	uint8_t *data;
+	char what[QUEUE_MAX_PATH + 64];
 	int err;
 
 	if (!q || !path || !*path || !ret || !ret_len)
@@ -46,19 +89,39 @@ int queue_read_file(struct queue *q, const char *commit, const char *path, size_
 		return rb_err_set(RB_E_NOTFOUND, "%s: no file %s in commit %.12s", q->path, path, commit);
 	if (err < 0)
 		return queue_git_fail(RB_E_IO, "reading a tree entry", q->path);
-	if (git_blob_lookup(&blob, q->repo, git_tree_entry_id(e)) < 0)
-		return queue_git_fail(RB_E_IO, "reading a blob", q->path);
-	size = git_blob_rawsize(blob);
-	if (size > cap)
-		return rb_err_set(RB_E_TOOBIG, "%s: %s in commit %.12s is %llu bytes, more than the cap of %zu",
-				  q->path, path, commit, (unsigned long long)size, cap);
-	if (!(data = malloc((size_t)size + 1)))
-		return RB_E_NOMEM;
-	memcpy(data, git_blob_rawcontent(blob), (size_t)size);
-	data[size] = '\0';
-	*ret = data;
-	*ret_len = (size_t)size;
+	snprintf(what, sizeof(what), "%.1024s in commit %.12s", path, commit);
+	return blob_read_capped(q, git_tree_entry_id(e), what, cap, ret, ret_len);
+}
+
+int queue_has_file(struct queue *q, const char *commit, const char *path, bool *ret)
+{
+	_cleanup_(git_tree_freep) git_tree *tree = NULL;
+	_cleanup_(git_tree_entry_freep) git_tree_entry *e = NULL;
+	int err;
+
+	if (!q || !path || !*path || !ret)
+		return RB_E_INVAL;
+	if ((err = commit_tree(q, commit, &tree)) < 0)
+		return err;
+	err = git_tree_entry_bypath(&e, tree, path);
+	if (err < 0 && err != GIT_ENOTFOUND)
+		return queue_git_fail(RB_E_IO, "reading a tree entry", q->path);
+	*ret = err == 0 && mode_is_file(git_tree_entry_filemode(e));
 	return RB_OK;
+}
+
+int queue_read_blob(struct queue *q, const char *blob, size_t cap, uint8_t **ret, size_t *ret_len)
+{
+	git_oid id;
+	char what[64];
+	int err;
+
+	if (!q || !ret || !ret_len)
+		return RB_E_INVAL;
+	if ((err = queue_oid_parse(blob, &id)) < 0)
+		return err;
+	snprintf(what, sizeof(what), "blob %.12s", blob);
+	return blob_read_capped(q, &id, what, cap, ret, ret_len);
 }
 
 int queue_list_dir(struct queue *q, const char *commit, const char *dir, queue_dir_cb cb, void *ctx)
@@ -179,6 +242,7 @@ static int change_report(struct queue *q, const git_diff_delta *d, size_t cap, q
 {
 	_cleanup_(git_blob_freep) git_blob *blob = NULL;
 	struct queue_change c = { 0 };
+	int err;
 
 	c.path = d->new_file.path ? d->new_file.path : d->old_file.path;
 	c.old_path = d->old_file.path ? d->old_file.path : c.path;
@@ -187,11 +251,19 @@ static int change_report(struct queue *q, const git_diff_delta *d, size_t cap, q
 	case GIT_DELTA_ADDED:
 		c.kind = QUEUE_CHANGE_ADDED;
 		if (mode_is_file(d->new_file.mode)) {
-			if (git_blob_lookup(&blob, q->repo, &d->new_file.id) < 0)
-				return queue_git_fail(RB_E_IO, "reading an added file", q->path);
-			c.size = git_blob_rawsize(blob);
-			if (c.size <= cap)
+			/* The size first, from the object header: only a blob
+			 * within the cap is inflated. */
+			queue_oid_format(&d->new_file.id, c.blob);
+			if ((err = blob_size(q, &d->new_file.id, &c.size)) < 0)
+				return err;
+			if (cap && c.size <= cap) {
+				if (git_blob_lookup(&blob, q->repo, &d->new_file.id) < 0)
+					return queue_git_fail(RB_E_IO, "reading an added file", q->path);
+				if (git_blob_rawsize(blob) != c.size)
+					return rb_err_set(RB_E_PARSE, "%s: %s: the blob's size differs from its header",
+							  q->path, c.path);
 				c.data = git_blob_rawcontent(blob);
+			}
 		}
 		break;
 	case GIT_DELTA_DELETED:

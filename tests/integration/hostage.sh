@@ -1,0 +1,217 @@
+#!/bin/bash
+# No hostage: one build node cannot stop signing for everyone. Each case
+# is a poison put into the queue by one node (mallory, or builder1 itself),
+# followed by an honest build of builder1 that must be answered in the
+# same `rombsr sign --once` run; the poison gets a reject response (or is
+# refused) and the queue moves on:
+#   65,537 empty request documents in two commits (the guard accepts
+#   them); one document whose response would be over 16 MiB; a crash
+#   while a document waits for its approval, then the approval; a 200 MB
+#   blob of zeros (a few hundred KB pushed), for the guard and, put in by
+#   a server owner, for the sign node, signed and unsigned.
+# Peak RSS of the guard and of the sign node is measured to show that no
+# bomb is inflated.
+set -euo pipefail
+. "$(dirname "$0")/lib/fixture.sh"
+. "$(dirname "$0")/lib/capture.sh"
+. "$(dirname "$0")/lib/queue.sh"
+
+need jq awk
+queue_setup
+MALLORY_FPR=$(node_key mallory)
+ALICE_FPR=$(node_key alice)
+# Documents per batch and per node are capped: mallory's flood fills
+# batches of its own while builder1's builds go into the first one.
+CONF_EXTRA="[node \"mallory\"]
+	fingerprint = $MALLORY_FPR
+	publicKey = $WORK/mallory.asc
+	allowKey = media
+[approver \"alice\"]
+	fingerprint = $ALICE_FPR
+	publicKey = $WORK/alice.asc
+[key \"device\"]
+	approvers = 1
+	approver = alice"
+QUEUE_EXTRA="batchRequests = 65536
+		batchDocuments = 65536
+		batchDocumentsPerNode = 40000" write_sign_conf "$CONF_EXTRA"
+head -c 3000 /dev/urandom >"$ROOT/fw.bin"
+MANIFEST_SHA=$(sha256sum "$MANIFEST" | cut -d' ' -f1)
+
+answered() { # NODE BUILD: the queue has exactly one response for it
+	git --git-dir="$QUEUE" cat-file -e "main:responses/$1/$2.json" 2>/dev/null ||
+		{ cat "$WORK/sign.err" >&2; fail "no response for $1/$2"; }
+}
+honest() { # BUILD: builder1 submits a one-signature build
+	submit "$1" --raw "media=$ROOT/fw.bin" >"$WORK/submit.out" 2>&1 ||
+		{ cat "$WORK/submit.out" >&2; fail "submit $1"; }
+}
+honest_signed() { # BUILD
+	answered "$NODE" "$1"
+	git --git-dir="$QUEUE" show "main:responses/$NODE/$1.json" |
+		jq -e '[.required.entries[] | select(.status == "signed")] | length == 1' >/dev/null ||
+		fail "$1: the honest build was not signed"
+}
+caught_up() { # nothing is left behind: after last-commit come only the sign node's response commits
+	local last
+	last=$(cat "$SIGND/last-commit")
+	git --git-dir="$QUEUE" merge-base --is-ancestor "$last" main || fail "last-commit is not on the queue branch"
+	[ -z "$(git --git-dir="$QUEUE" log --format=%an "$last..main" | grep -vx 'rombsr sign node')" ] ||
+		fail "last-commit is behind a build node's commit after the run"
+}
+# A tree's file paths, one per response path: every document is answered once.
+count_responses() { # NODE
+	git --git-dir="$QUEUE" ls-tree --name-only "main:responses/$1" 2>/dev/null | wc -l
+}
+timed_sign() { # sign --once under /usr/bin/time; peak RSS (KiB) in $WORK/rss
+	/usr/bin/time -f '%M %e' -o "$WORK/time" "$ROMBSR" sign --once --config "$SIGN_CONF" \
+		>"$WORK/sign.out" 2>"$WORK/sign.err"
+}
+
+step "baseline: an honest build"
+honest ok0
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign ok0"; }
+honest_signed ok0
+
+step "poison: 65,537 empty request documents in two commits, accepted by the guard"
+# The documents are written with git plumbing: fast-import writes the
+# blobs into one pack (65,537 loose objects would take minutes), mktree
+# builds the trees, commit-tree -S signs mallory's two commits.
+attacker_clone "$WORK/flood"
+awk -v n=65537 -v sha="$MANIFEST_SHA" 'BEGIN {
+	for (i = 0; i < n; i++) {
+		doc = sprintf("{\"format\":\"rombsr-request\",\"required\":{\"artifacts\":[],\"build_id\":\"e%d\",\"created\":\"2026-12-07T00:00:00Z\",\"manifest_sha256\":\"%s\",\"node\":\"mallory\",\"requests\":[]},\"version\":1}\n", i, sha)
+		printf "blob\nmark :%d\ndata %d\n%s\n", i + 1, length(doc), doc
+	}
+}' | git -C "$WORK/flood" fast-import --quiet --export-marks="$WORK/empty.marks" || fail "fast-import of the empty documents"
+awk '{ printf "100644 blob %s\te%d.json\n", $2, substr($1, 2) - 1 }' "$WORK/empty.marks" | sort -t$'\t' -k2 >"$WORK/empty.entries"
+[ "$(wc -l <"$WORK/empty.entries")" -eq 65537 ] || fail "not 65,537 empty documents"
+flood_commit() { # PARENT COUNT MESSAGE -> commit: PARENT's tree plus the first COUNT documents
+	local g="git -C $WORK/flood" sub req root
+	sub=$(awk -F'\t' -v n="$2" '{ split($2, a, /[e.]/); if (a[2] + 0 < n) print }' "$WORK/empty.entries" | $g mktree) ||
+		fail "mktree"
+	req=$( { $g ls-tree "$1:requests" | grep -v $'\tmallory$'; printf '040000 tree %s\tmallory\n' "$sub"; } | $g mktree)
+	root=$( { $g ls-tree "$1" | grep -v $'\trequests$'; printf '040000 tree %s\trequests\n' "$req"; } | $g mktree)
+	GNUPGHOME="$BUILD_GNUPG" $g -c gpg.program=gpg commit-tree -S"$MALLORY_FPR" -p "$1" -m "$3" "$root"
+}
+c1=$(flood_commit "$(git -C "$WORK/flood" rev-parse main)" 32769 "empty documents 1")
+c2=$(flood_commit "$c1" 65537 "empty documents 2")
+git -C "$WORK/flood" push -q origin "$c2:refs/heads/main" >"$WORK/push.out" 2>&1 ||
+	{ cat "$WORK/push.out" >&2; fail "the guard refused the empty documents"; }
+honest h1
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign after 65,537 empty documents"; }
+honest_signed h1
+[ "$(count_responses mallory)" -eq 65537 ] ||
+	fail "$(count_responses mallory) responses to mallory's 65,537 documents"
+caught_up
+# builder1 did not wait for mallory's flood: its build is answered in the
+# first response commit, and the flood took several batches.
+first=$(git --git-dir="$QUEUE" log --reverse --author="rombsr sign node" --format=%H "$c2..main" | sed -n 1p)
+git --git-dir="$QUEUE" show --name-only --format= "$first" | grep -x "responses/$NODE/h1.json" >/dev/null ||
+	fail "h1 waited for mallory's flood"
+[ "$(git --git-dir="$QUEUE" log --author="rombsr sign node" --format=%H "$c2..main" | wc -l)" -ge 2 ] ||
+	fail "65,537 documents went into one batch"
+
+step "poison: one document whose response would be over 16 MiB (3,000 artifacts x 4 signatures)"
+mkdir -p "$ROOT/big"
+args=()
+for i in $(seq 1 3000); do
+	printf '%d' "$i" >"$ROOT/big/a$i"
+	args+=(--raw "platform=$ROOT/big/a$i" --raw "media=$ROOT/big/a$i"
+	       --openpgp "platform=$ROOT/big/a$i" --openpgp "media=$ROOT/big/a$i")
+done
+submit big1 "${args[@]}" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit big1"; }
+signed_before=$(audit_sign_count)
+honest h2
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign after a document of 12,000 requests"; }
+honest_signed h2
+r=$(git --git-dir="$QUEUE" show "main:responses/$NODE/big1.json") || fail "big1: no response"
+jq -e '(.required.entries | length) == 12000 and ([.required.entries[] | select(.reason == "too-large")] | length) == 12000' \
+	<<<"$r" >/dev/null || fail "big1: not every request was rejected as too-large"
+[ "$(audit_sign_count)" -eq $((signed_before + 1)) ] || fail "big1: the HSM signed requests that cannot be answered"
+caught_up
+
+step "poison: a crash while a document waits for its approval, then the approval"
+submit p1 --raw "device=$ROOT/fw.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit p1"; }
+rc=0
+ROMBSR_SIGND_CRASH_AT=recorded "$ROMBSR" sign --once --config "$SIGN_CONF" >"$WORK/sign.out" 2>"$WORK/sign.err" || rc=$?
+[ "$rc" -ne 0 ] || fail "the crash hook did not stop the sign node"
+grep -q "^pending " "$SIGND/pending.journal" || fail "p1 is not waiting for its approval"
+"$ROMBSR" approve --queue "$QUEUE" --approver alice --signing-key "$ALICE_FPR" --gnupghome "$BUILD_GNUPG" \
+	--node "$NODE" --build-id p1 --key device --cache "$WORK/approver-cache" >"$WORK/approve.out" 2>&1 ||
+	{ cat "$WORK/approve.out" >&2; fail "rombsr approve"; }
+honest h3
+replays_before=$("$ROMBSR" audit show --json "$SIGND/audit" | jq -s '[.[] | select(.entry.reason == "replay")] | length')
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign after the approval"; }
+honest_signed h3
+git --git-dir="$QUEUE" show "main:responses/$NODE/p1.json" |
+	jq -e '[.required.entries[] | select(.status == "signed")] | length == 1' >/dev/null || fail "p1 was not signed"
+sign_once || { cat "$WORK/sign.err" >&2; fail "the next run"; }
+replays=$("$ROMBSR" audit show --json "$SIGND/audit" | jq -s '[.[] | select(.entry.reason == "replay")] | length')
+[ "$replays" -eq "$replays_before" ] || fail "p1 entered a batch twice: $replays replay rejections"
+caught_up
+
+step "poison: a 200 MB blob of zeros for the guard"
+head -c 200M /dev/zero >"$WORK/zeros"
+rm -rf "$WORK/clone"
+attacker_clone "$WORK/clone"
+mkdir -p "$WORK/clone/requests/$NODE"
+bomb=$(git -C "$WORK/clone" hash-object -w "$WORK/zeros")
+rm -f "$WORK/zeros"
+git -C "$WORK/clone" update-index --add --cacheinfo "100644,$bomb,requests/$NODE/bomb.json"
+node_commit "$WORK/clone" "$NODE_FPR" "a bomb"
+push_refused "over the cap"
+# The guard again, run by hand on the server as the hook runs it, measured.
+server_force "$WORK/clone"
+old=$(git -C "$WORK/clone" rev-parse HEAD~1)
+new=$(git -C "$WORK/clone" rev-parse HEAD)
+rc=0
+echo "$old $new refs/heads/main" | GIT_DIR="$QUEUE" /usr/bin/time -f '%M %e' -o "$WORK/time" \
+	"$ROMBSR" queue-guard --config "$SIGN_CONF" >"$WORK/guard.out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "the guard accepted the bomb"
+read -r rss secs < <(tail -n 1 "$WORK/time")
+echo "guard on the bomb: peak RSS ${rss} KiB, ${secs} s"
+[ "$rss" -lt 150000 ] || fail "the guard inflated the bomb (peak RSS $rss KiB)"
+
+step "poison: the same bomb, signed by builder1, put in by the server's owner; then unsigned"
+# The sign node's peak RSS on an honest build is the baseline (a
+# sanitizer build has a larger one); the 200 MB bomb must not show.
+git --git-dir="$QUEUE" update-ref refs/heads/main "$old"
+honest h4pre
+timed_sign || { cat "$WORK/sign.err" >&2; fail "sign h4pre"; }
+read -r base secs < <(tail -n 1 "$WORK/time")
+echo "sign node on an honest build: peak RSS ${base} KiB, ${secs} s"
+rm -rf "$WORK/clone"
+attacker_clone "$WORK/clone"
+mkdir -p "$WORK/clone/requests/$NODE"
+[ "$(head -c 200M /dev/zero | git -C "$WORK/clone" hash-object -w --stdin)" = "$bomb" ] || fail "bomb"
+git -C "$WORK/clone" update-index --add --cacheinfo "100644,$bomb,requests/$NODE/bomb.json"
+node_commit "$WORK/clone" "$NODE_FPR" "a bomb"
+server_force "$WORK/clone"
+honest h4
+timed_sign || { cat "$WORK/sign.err" >&2; fail "sign after the bomb"; }
+read -r rss secs < <(tail -n 1 "$WORK/time")
+echo "sign node on the bomb: peak RSS ${rss} KiB, ${secs} s"
+[ "$rss" -lt $((base + 100000)) ] || fail "the sign node inflated the bomb (peak RSS $rss KiB)"
+grep -q "event=refuse path=\"requests/$NODE/bomb.json\" reason=too-large" "$WORK/sign.err" ||
+	{ cat "$WORK/sign.err" >&2; fail "the bomb was not refused as too-large"; }
+honest_signed h4
+caught_up
+rm -rf "$WORK/clone"
+attacker_clone "$WORK/clone"
+mkdir -p "$WORK/clone/requests/$NODE"
+git -C "$WORK/clone" update-index --add --cacheinfo "100644,$bomb,requests/$NODE/bomb2.json" 2>/dev/null ||
+	{ head -c 200M /dev/zero | git -C "$WORK/clone" hash-object -w --stdin >/dev/null;
+	  git -C "$WORK/clone" update-index --add --cacheinfo "100644,$bomb,requests/$NODE/bomb2.json"; }
+git -C "$WORK/clone" commit -q -m "an unsigned bomb"
+server_force "$WORK/clone"
+honest h5
+timed_sign || { cat "$WORK/sign.err" >&2; fail "sign after the unsigned bomb"; }
+read -r rss secs < <(tail -n 1 "$WORK/time")
+echo "sign node on the unsigned bomb: peak RSS ${rss} KiB, ${secs} s"
+[ "$rss" -lt $((base + 100000)) ] || fail "the sign node inflated an unsigned bomb (peak RSS $rss KiB)"
+grep -q "reason=unsigned-commit" "$WORK/sign.err" || { cat "$WORK/sign.err" >&2; fail "the unsigned bomb was not refused"; }
+honest_signed h5
+caught_up
+
+echo "PASS"
