@@ -172,6 +172,7 @@ int apply_verify_detached(const struct manifest *m, const uint8_t *data, size_t 
 	}
 	if (verify_looks_openpgp(sig, siglen)) {
 		char detail[RB_ERR_DETAIL_MAX];
+		int raw;
 
 		err = verify_openpgp(m, data, len, sig, siglen, false, what, ret);
 		if (err == RB_OK)
@@ -183,8 +184,11 @@ int apply_verify_detached(const struct manifest *m, const uint8_t *data, size_t 
 		 * OpenPGP answer. */
 		memcpy(detail, rb_err_detail(), sizeof(detail));
 		detail[sizeof(detail) - 1] = '\0';
-		if (verify_raw(m, data, len, sig, siglen, what, ret) == RB_OK)
-			return RB_OK;
+		raw = verify_raw(m, data, len, sig, siglen, what, ret);
+		/* The raw check found the key (revoked, say): that answer, not
+		 * the OpenPGP one. */
+		if (raw != RB_E_VERIFY)
+			return raw;
 		return rb_err_set(err, "%s", detail);
 	}
 	return verify_raw(m, data, len, sig, siglen, what, ret);
