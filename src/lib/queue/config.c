@@ -202,6 +202,19 @@ static int set_uint(const struct parse *p, const char *key, bool *seen, const ch
 	return RB_OK;
 }
 
+/* set_uint() for the many settings held as unsigned (max fits in one). */
+static int set_unsigned(const struct parse *p, const char *key, bool *seen, const char *v, uint64_t min,
+			uint64_t max, unsigned *ret)
+{
+	uint64_t n;
+	int err;
+
+	if ((err = set_uint(p, key, seen, v, min, max, &n)) < 0)
+		return err;
+	*ret = (unsigned)n;
+	return RB_OK;
+}
+
 static int strv_add(char ***v, size_t *n, const char *s)
 {
 	char **nv, *d;
@@ -450,20 +463,12 @@ static int entry_plain(struct parse *p, const char *full, const char *section, c
 			return set_path(p, full, &s->pin_file, v, &c->hsm.pin_file);
 		if (strcmp(k, "softhsmconf") == 0)
 			return set_path(p, full, &s->softhsm_conf, v, &c->hsm.softhsm_conf);
-		if (strcmp(k, "maxsessions") == 0) {
-			if ((err = set_uint(p, full, &s->max_sessions, v, 1, MAX_MAX_SESSIONS, &n)) < 0)
-				return err;
-			c->hsm.max_sessions = (unsigned)n;
-			return RB_OK;
-		}
+		if (strcmp(k, "maxsessions") == 0) 
+			return set_unsigned(p, full, &s->max_sessions, v, 1, MAX_MAX_SESSIONS, &c->hsm.max_sessions);
 		if (strcmp(k, "wrappedstore") == 0)
 			return set_path(p, full, &s->wrapped_store, v, &c->hsm.wrapped_store);
-		if (strcmp(k, "maxresident") == 0) {
-			if ((err = set_uint(p, full, &s->max_resident, v, 1, 1024, &n)) < 0)
-				return err;
-			c->hsm.max_resident = (unsigned)n;
-			return RB_OK;
-		}
+		if (strcmp(k, "maxresident") == 0) 
+			return set_unsigned(p, full, &s->max_resident, v, 1, 1024, &c->hsm.max_resident);
 	} else if (strcmp(section, "queue") == 0) {
 		if (strcmp(k, "url") == 0)
 			return url_is_local_path(v) ? set_path(p, full, &s->url, v, &c->queue.url)
@@ -476,33 +481,19 @@ static int entry_plain(struct parse *p, const char *full, const char *section, c
 						  "A-Za-z0-9._-/ as in \"main\")", p->file, full, v);
 			return RB_OK;
 		}
-		if (strcmp(k, "pollseconds") == 0) {
-			if ((err = set_uint(p, full, &s->poll, v, 1, 3600, &n)) < 0)
-				return err;
-			c->queue.poll_seconds = (unsigned)n;
-			return RB_OK;
-		}
+		if (strcmp(k, "pollseconds") == 0) 
+			return set_unsigned(p, full, &s->poll, v, 1, 3600, &c->queue.poll_seconds);
 		if (strcmp(k, "maxrequestbytes") == 0)
 			return set_uint(p, full, &s->max_request, v, 1, SIGN_CONFIG_MAX_REQUEST_BYTES,
 					&c->queue.max_request_bytes);
-		if (strcmp(k, "batchrequests") == 0) {
-			if ((err = set_uint(p, full, &s->batch_requests, v, 1, 1000000, &n)) < 0)
-				return err;
-			c->queue.batch_requests = (unsigned)n;
-			return RB_OK;
-		}
-		if (strcmp(k, "batchdocuments") == 0) {
-			if ((err = set_uint(p, full, &s->batch_documents, v, 1, QUEUE_MAX_FILES_PER_COMMIT, &n)) < 0)
-				return err;
-			c->queue.batch_documents = (unsigned)n;
-			return RB_OK;
-		}
-		if (strcmp(k, "batchdocumentspernode") == 0) {
-			if ((err = set_uint(p, full, &s->batch_node_documents, v, 1, QUEUE_MAX_FILES_PER_COMMIT, &n)) < 0)
-				return err;
-			c->queue.batch_node_documents = (unsigned)n;
-			return RB_OK;
-		}
+		if (strcmp(k, "batchrequests") == 0) 
+			return set_unsigned(p, full, &s->batch_requests, v, 1, 1000000, &c->queue.batch_requests);
+		if (strcmp(k, "batchdocuments") == 0) 
+			return set_unsigned(p, full, &s->batch_documents, v, 1, QUEUE_MAX_FILES_PER_COMMIT,
+					    &c->queue.batch_documents);
+		if (strcmp(k, "batchdocumentspernode") == 0) 
+			return set_unsigned(p, full, &s->batch_node_documents, v, 1, QUEUE_MAX_FILES_PER_COMMIT,
+					    &c->queue.batch_node_documents);
 		if (strcmp(k, "batchresponsebytes") == 0)
 			return set_uint(p, full, &s->batch_response_bytes, v, SIGN_CONFIG_MIN_BATCH_RESPONSE_BYTES,
 					SIGN_CONFIG_MAX_BATCH_RESPONSE_BYTES, &c->queue.batch_response_bytes);
