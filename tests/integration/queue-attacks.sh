@@ -86,6 +86,22 @@ expect_refused_in_log unknown-signer "requests/$NODE/m1.json"
 expect_refusal_audited unknown-signer "requests/$NODE/m1.json"
 expect_nothing_signed m1
 
+step "rombsr submit reports the guard's refusal at once (exit 5), not as a lost race to retry"
+# The guard's "pre-receive hook declined" must not be read as git's
+# "cannot lock ref" race: mallory's own submit is refused, not retried.
+rm -f "$ROOT/fw.bin.sig"
+expect_exit 5 "$ROMBSR" submit --build-id m2 --node mallory --queue "$QUEUE" --signing-key "$MALLORY_FPR" \
+	--gnupghome "$BUILD_GNUPG" --manifest "$MANIFEST" --root "$ROOT" --cache "$WORK/mallory-cache" \
+	--raw "media=$ROOT/fw.bin"
+expect_err "refused the commit"
+grep -q "moved on" "$WORK/last.err" && fail "the guard's refusal was retried as a race"
+# The next honest build still lands.
+submit ok2 --raw "media=$ROOT/fw.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit ok2 after a refused submit"; }
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign ok2"; }
+apply ok2 >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply ok2 after a refused submit"; }
+rm -f "$ROOT/fw.bin.sig"
+signed_before=$(audit_sign_count)
+
 step "attack: an unsigned commit that adds no request document is audited by its commit id"
 echo "not a request" >"$WORK/note.txt"
 commit_file "$WORK/note.txt" "notes/note.txt" - "unsigned note"
