@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "json/json.h"
+#include "keys/certify.h"
 #include "keys/keyspec.h"
 #include "keys/lifecycle.h"
 #include "keys/manifest.h"
@@ -144,6 +145,15 @@ static int export_key(const struct manifest *m, const char *name, const char *fo
 				err = rb_buf_put_str(&out, "-----END PUBLIC KEY-----\n");
 		}
 	} else if (strcmp(format, "openpgp") == 0 || strcmp(format, "openpgp-armor") == 0) {
+		char pp[KEY_PURPOSES_TEXT_MAX];
+
+		/* Manifests written before certify.h gave every RSA and Ed25519
+		 * key one; a key whose digests a build node chooses could be
+		 * made to revoke or bind it, so it is not handed out. */
+		if (!(k->purposes & KEY_PURPOSES_OPENPGP))
+			return rb_err_set(RB_E_PERM, "key '%s' (purposes %s) does not sign OpenPGP, so rombsr does not "
+					  "export an OpenPGP certificate for it: give OpenPGP signing its own "
+					  "openpgp-detached key", name, key_purposes_format(k->purposes, ", ", pp));
 		if (!k->openpgp)
 			return rb_err_set(RB_E_NOTFOUND, "key '%s' has no OpenPGP certificate in the manifest", name);
 		err = strcmp(format, "openpgp") == 0 ? rb_buf_put(&out, k->openpgp, k->openpgp_len)
@@ -212,44 +222,28 @@ out:
 	return err;
 }
 
-/* X.509 (and, but for P-256, OpenPGP) certificates for a new wrapped key,
- * signed through the token like every rombsr certificate; nothing is
- * stored on the token. */
+/* Certificates for a new wrapped key, issued as provisioning issues them
+ * (keys/certify.h); nothing is stored on the token. */
 static int issue_certs(struct p11_key *key, const struct wrap_opts *o, int64_t now, struct manifest_key *mk)
 {
-	struct x509_cert_params cp = { 0 };
-	struct rb_signer signer;
-	struct rb_buf pgp = RB_BUF_INIT;
 	_cleanup_free_ char *subject = NULL, *uid = NULL;
-	int err;
+	struct keyspec_key ks = { 0 };
 
-	p11_key_signer(key, &signer);
 	if (o->subject)
 		subject = strdup(o->subject);
 	else if (asprintf(&subject, "/O=rombsr/CN=rombsr %s key", mk->name) < 0)
 		subject = NULL;
-	if (!subject)
+	if (!subject || (o->openpgp_uid && !(uid = strdup(o->openpgp_uid))))
 		return RB_E_NOMEM;
-	cp.subject = subject;
-	cp.serial_len = 16;
-	if ((err = rb_random_bytes(cp.serial, cp.serial_len)) < 0)
-		return err;
-	cp.not_before = (time_t)now;
-	cp.not_after = (time_t)(now + o->validity_days * 86400);
-	if ((err = x509_cert_build_selfsigned(&signer, &cp, &mk->cert, &mk->cert_len)) < 0)
-		return err;
-	if (mk->alg == RB_KEY_EC_P256)
-		return RB_OK;
-	if (o->openpgp_uid)
-		uid = strdup(o->openpgp_uid);
-	else if (asprintf(&uid, "rombsr %s key <%s@rombsr.invalid>", mk->name, mk->name) < 0)
-		uid = NULL;
-	if (!uid)
-		return RB_E_NOMEM;
-	if ((err = pgp_cert_write(&signer, now, uid, now, &pgp)) < 0)
-		return err;
-	mk->openpgp = rb_buf_steal(&pgp, &mk->openpgp_len);
-	return RB_OK;
+	ks.name = mk->name;
+	ks.alg = mk->alg;
+	ks.bits = mk->bits;
+	ks.purpose = mk->purpose;
+	ks.purposes = mk->purposes;
+	ks.subject = subject;
+	ks.validity_days = o->validity_days;
+	ks.openpgp_uid = uid;
+	return key_certify(key, &ks, now, mk);
 }
 
 static int manifest_add_key(struct manifest *m, struct manifest_key *mk)

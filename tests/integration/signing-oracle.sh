@@ -2,10 +2,12 @@
 # No signing oracle: every key signs only in its own domains (key
 # purposes). Each attack here worked before purposes existed and must now
 # fail, with nothing signed:
-#   a node allowed testkey (purposes: apk) submits a raw request whose
+#   keys whose digests a build node chooses (apk, raw-detached) have no
+#   OpenPGP certificate at all, so none can be revoked or bound through
+#   them; a node allowed the OpenPGP key release submits a raw request whose
 #   "sha256" is the OpenPGP hash of a key-revocation signature (type 0x20)
-#   over testkey's own certificate - if the HSM signed it, gpg would show
-#   testkey revoked; in the same document a raw Ed25519 request for the
+#   over release's own certificate - if the HSM signed it, gpg would show
+#   release revoked; in the same document a raw Ed25519 request for the
 #   queue key over 32 chosen bytes (what a forged response commit needs);
 #   allowKey = queue / audit in sign.conf; sign-file with the queue or
 #   audit key, or in a format outside the key's purposes; rombsr approve
@@ -34,7 +36,7 @@ cat >"$ORACLE_KEYSPEC" <<'EOF'
     {"name": "platform", "algorithm": "rsa-2048", "purpose": "android", "purposes": ["apk"]},
     {"name": "media", "algorithm": "rsa-2048", "purpose": "android", "purposes": ["apk", "raw-detached"]},
     {"name": "device", "algorithm": "ec-p256", "purposes": ["raw-detached"]},
-    {"name": "release", "algorithm": "ed25519", "purposes": ["openpgp-detached"]},
+    {"name": "release", "algorithm": "rsa-2048", "purposes": ["openpgp-detached"]},
     {"name": "queue", "algorithm": "ed25519", "purpose": "queue", "purposes": ["queue-response"],
      "openpgp_uid": "rombsr signing queue <queue@rombsr.invalid>"},
     {"name": "audit", "algorithm": "ed25519", "purpose": "audit", "purposes": ["audit-checkpoint"]}
@@ -72,9 +74,21 @@ expect_exit 5 submit x2 --openpgp "media=$ROOT/release-notes.bin"
 expect_exit 5 submit x3 --raw "queue=$ROOT/release-notes.bin"
 expect_err "sign node itself composes"
 
-step "the OpenPGP hash of a key-revocation signature over testkey's certificate"
-"$ROMBSR" keys export testkey --format openpgp --manifest "$MANIFEST" "${S[@]}" --output "$WORK/testkey.pgp"
-cert=$(xxd -p "$WORK/testkey.pgp" | tr -d '\n')
+step "only keys that sign OpenPGP have an OpenPGP identity"
+# A key whose digests a build node chooses could be made to sign the hash
+# of a revocation or binding of its own certificate, so it has none.
+for k in testkey platform media device audit; do
+	[ "$(key_field "$k" .openpgp_certificate)" = null ] || fail "$k has an OpenPGP certificate"
+	expect_exit 5 "$ROMBSR" keys export "$k" --format openpgp --manifest "$MANIFEST" "${S[@]}"
+	expect_err "does not sign OpenPGP"
+done
+for k in release queue; do
+	[ "$(key_field "$k" .openpgp_certificate)" != null ] || fail "$k lacks its OpenPGP certificate"
+done
+
+step "the OpenPGP hash of a key-revocation signature over release's certificate"
+"$ROMBSR" keys export release --format openpgp --manifest "$MANIFEST" "${S[@]}" --output "$WORK/release.pgp"
+cert=$(xxd -p "$WORK/release.pgp" | tr -d '\n')
 case ${cert:0:2} in
 99) body_len=$((16#${cert:2:4})); off=6 ;;
 c6)
@@ -83,10 +97,10 @@ c6)
 	elif [ "$l1" -lt 224 ]; then body_len=$(((l1 - 192) * 256 + 16#${cert:4:2} + 192)); off=6
 	else body_len=$((16#${cert:4:8})); off=12; fi
 	;;
-*) fail "testkey's certificate does not start with a public-key packet" ;;
+*) fail "release's certificate does not start with a public-key packet" ;;
 esac
 key_body=${cert:off:body_len*2}
-fpr=$(key_field testkey .fingerprints.openpgp_v4)
+fpr=$(key_field release .fingerprints.openpgp_v4)
 now=$(printf '%08x' "$(date +%s)")
 hashed="0502${now}1621$(printf '04%s' "$fpr")"                   # creation time, issuer fingerprint
 prefix="04200108$(printf '%04x' $((${#hashed} / 2)))${hashed}"   # v4, key revocation, RSA, SHA-256
@@ -96,7 +110,7 @@ rev_digest=$(printf '99%04x%s%s%s' $((${#key_body} / 2)) "$key_body" "$prefix" "
 # signature over 32 bytes the attacker chose (an OpenPGP EdDSA digest).
 queue_digest=$(printf 'forged response commit' | hex_sha256)
 
-step "attack: a crafted document asks testkey and the queue key for raw signatures over those digests"
+step "attack: a crafted document asks release and the queue key for raw signatures over those digests"
 scratch_doc o1 "$WORK/o1.json" --raw "media=$ROOT/release-notes.bin"
 entry_for() { # KEY SCHEME DIGEST-HEX ARTIFACT -> a raw request entry (JSON)
 	local spki id
@@ -113,7 +127,7 @@ entry_for() { # KEY SCHEME DIGEST-HEX ARTIFACT -> a raw request entry (JSON)
 	jq -cn --arg k "$1" --arg f "$spki" --arg s "$2" --arg a "$4" --arg id "$id" \
 		'{kind: "raw", id: $id, artifact: $a, key: {name: $k, spki_sha256: $f}, scheme: $s}'
 }
-e1=$(entry_for testkey rsa-pkcs1-sha256 "$rev_digest" release-notes.bin)
+e1=$(entry_for release rsa-pkcs1-sha256 "$rev_digest" release-notes.bin)
 e2=$(entry_for queue ed25519 "$queue_digest" commit.bin)
 jq -cS --arg d1 "$rev_digest" --arg d2 "$queue_digest" --argjson e1 "$e1" --argjson e2 "$e2" '
 	.required.artifacts = [
@@ -141,7 +155,7 @@ step "nothing was signed: the response says key-purpose, the audit log holds no 
 		plen=$((${#packet} / 2))
 		printf 'c2%02x%02x%s' $((((plen - 192) >> 8) + 192)) $(((plen - 192) & 255)) "$packet" | xxd -r -p >"$WORK/rev.pgp"
 		mkdir -m 700 "$WORK/victim"
-		GNUPGHOME="$WORK/victim" gpg --batch -q --import "$WORK/testkey.pgp" "$WORK/rev.pgp" 2>/dev/null || true
+		GNUPGHOME="$WORK/victim" gpg --batch -q --import "$WORK/release.pgp" "$WORK/rev.pgp" 2>/dev/null || true
 		GNUPGHOME="$WORK/victim" gpg --with-colons --list-keys "$fpr" >&2 || true
 	fi
 	fail "o1: the HSM signed a raw request outside the key's purposes"
@@ -155,13 +169,13 @@ done
 grep -q "event=reject.*reason=key-purpose\|reason=key-purpose" "$WORK/sign.err" ||
 	{ cat "$WORK/sign.err" >&2; fail "the sign node did not log the key-purpose rejection"; }
 
-step "independent verifiers: testkey is not revoked (gpg, sq)"
+step "independent verifiers: release is not revoked (gpg, sq)"
 mkdir -m 700 "$WORK/victim"
-GNUPGHOME="$WORK/victim" gpg --batch -q --import "$WORK/testkey.pgp" 2>/dev/null
+GNUPGHOME="$WORK/victim" gpg --batch -q --import "$WORK/release.pgp" 2>/dev/null
 GNUPGHOME="$WORK/victim" gpg --with-colons --list-keys "$fpr" >"$WORK/victim.list"
-grep -q '^pub:[^r]' "$WORK/victim.list" || { cat "$WORK/victim.list" >&2; fail "gpg shows testkey revoked"; }
-sq inspect "$WORK/testkey.pgp" >"$WORK/sq.out" 2>&1 || { cat "$WORK/sq.out" >&2; fail "sq inspect"; }
-grep -qi "revoked" "$WORK/sq.out" && { cat "$WORK/sq.out" >&2; fail "sq shows testkey revoked"; }
+grep -q '^pub:[^r]' "$WORK/victim.list" || { cat "$WORK/victim.list" >&2; fail "gpg shows release revoked"; }
+sq inspect "$WORK/release.pgp" >"$WORK/sq.out" 2>&1 || { cat "$WORK/sq.out" >&2; fail "sq inspect"; }
+grep -qi "revoked" "$WORK/sq.out" && { cat "$WORK/sq.out" >&2; fail "sq shows release revoked"; }
 
 step "sign.conf: allowKey = queue / audit is refused by the loader, naming the line"
 for k in queue audit; do

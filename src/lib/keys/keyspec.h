@@ -4,8 +4,8 @@
  * its keys get key_purposes_legacy() of their purpose tag). It is read from a
  * file an administrator edits, so every field is validated and every error
  * names the file, the key and the field. keyspec_default() returns the
- * built-in default set (ten RSA-4096 Android/AVB/OTA keys plus the Ed25519
- * queue and audit keys).
+ * built-in default set (ten RSA-4096 Android/AVB/OTA keys, the RSA-4096
+ * OpenPGP release key, the Ed25519 queue and audit keys).
  *
  * Ownership: keyspec_parse/load/default return a struct the caller frees
  * with keyspec_free() (accepts NULL). Strings inside are owned by it.
@@ -33,7 +33,7 @@ struct keyspec_key {
 	unsigned purposes;   /* enum key_purpose bits (keys/purpose.h), checked */
 	char *subject;       /* X.509 subject, "/C=US/.../CN=..." */
 	int64_t validity_days;
-	char *openpgp_uid;   /* User ID for the OpenPGP certificate */
+	char *openpgp_uid;   /* User ID for the OpenPGP certificate (keys/certify.h) */
 };
 
 struct keyspec {

@@ -1,6 +1,7 @@
 #include "keys/keyspec.h"
 
-/* The default key set. Android keys follow AOSP's make_key subjects; the
+/* The default key set: ten Android keys (APK, AVB, OTA), one OpenPGP
+ * release key for packages, the queue and audit keys. Android keys follow AOSP's make_key subjects; the
  * validity matches AOSP's default of 10,000 days or more because platform
  * certificates cannot be replaced on shipped devices. */
 #define ANDROID_SUBJECT "/C=US/ST=California/L=Mountain View/O=Android/OU=Android/CN=Android/emailAddress=android@android.com"
@@ -23,15 +24,23 @@ static const char default_text[] =
 	ANDROID_KEY("testkey", "android", "\"apk\"")
 	ANDROID_KEY("avb_root", "avb", "\"avb\"")
 	ANDROID_KEY("avb_intermediate", "avb", "\"avb\"")
-	ANDROID_KEY("ota_key", "ota", "\"ota\"")
+	/* An OTA payload is signed as a digest (payload and metadata hashes,
+	 * delta_generator's raw signatures), so the OTA key also signs raw
+	 * requests; it has no OpenPGP identity such a digest could touch. */
+	ANDROID_KEY("ota_key", "ota", "\"ota\", \"raw-detached\"")
+	/* Packages and repository databases: OpenPGP only, so that no digest a
+	 * build node chooses is ever signed by it (keys/purpose.h). */
+	"    {\"name\": \"release\", \"algorithm\": \"rsa-4096\", \"purpose\": \"packages\",\n"
+	"     \"purposes\": [\"openpgp-detached\"],\n"
+	"     \"subject\": \"/O=rombsr/CN=rombsr release key\", \"validity_days\": 3650,\n"
+	"     \"openpgp_uid\": \"rombsr release key <release@rombsr.invalid>\"},\n"
 	"    {\"name\": \"queue\", \"algorithm\": \"ed25519\", \"purpose\": \"queue\",\n"
 	"     \"purposes\": [\"queue-response\"],\n"
 	"     \"subject\": \"/O=rombsr/CN=rombsr signing queue\", \"validity_days\": 3650,\n"
 	"     \"openpgp_uid\": \"rombsr signing queue <queue@rombsr.invalid>\"},\n"
 	"    {\"name\": \"audit\", \"algorithm\": \"ed25519\", \"purpose\": \"audit\",\n"
 	"     \"purposes\": [\"audit-checkpoint\"],\n"
-	"     \"subject\": \"/O=rombsr/CN=rombsr audit log\", \"validity_days\": 3650,\n"
-	"     \"openpgp_uid\": \"rombsr audit log <audit@rombsr.invalid>\"}\n"
+	"     \"subject\": \"/O=rombsr/CN=rombsr audit log\", \"validity_days\": 3650}\n"
 	"  ]\n"
 	"}\n";
 

@@ -8,13 +8,12 @@
 
 #include <openssl/x509.h>
 
-#include "pgp/pgp.h"
+#include "keys/certify.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/secret.h"
-#include "x509/x509.h"
 
 static int dir_is_empty_or_absent(const char *path)
 {
@@ -96,46 +95,16 @@ static const char escrow_readme[] =
 	"backup and audit credentials are generated for parity and are NOT\n"
 	"enforced by the token. See docs/ROLES.md for YubiHSM2 and NetHSM.\n";
 
-static int issue_certificates(struct p11_token *t, struct p11_key *key, const struct keyspec_key *ks,
-			      int64_t now, struct manifest_key *mk)
+/* The X.509 certificate is stored on the token too, beside the key, for
+ * tools that look for it there. */
+static int issue_certificates(struct p11_key *key, const struct keyspec_key *ks, int64_t now,
+			      struct manifest_key *mk)
 {
-	struct x509_cert_params cp = { 0 };
-	struct rb_signer signer;
-	struct rb_buf pgp = RB_BUF_INIT;
-	_cleanup_free_ char *uid = NULL;
 	int err;
 
-	p11_key_signer(key, &signer);
-	cp.subject = ks->subject;
-	cp.serial_len = 16;
-	if ((err = rb_random_bytes(cp.serial, cp.serial_len)) < 0)
+	if ((err = key_certify(key, ks, now, mk)) < 0)
 		return err;
-	cp.not_before = (time_t)now;
-	cp.not_after = (time_t)(now + ks->validity_days * 86400);
-	/* Android signing certificates are self-signed CA-style, as AOSP's
-	 * make_key produces; the others are end-entity certificates. */
-	cp.is_ca = strcmp(ks->purpose, "android") == 0 || strcmp(ks->purpose, "avb") == 0 ||
-		   strcmp(ks->purpose, "ota") == 0;
-	if ((err = x509_cert_build_selfsigned(&signer, &cp, &mk->cert, &mk->cert_len)) < 0)
-		return err;
-	if ((err = p11_key_store_cert(key, mk->cert, mk->cert_len)) < 0)
-		return err;
-	/* The OpenPGP writer covers RSA and Ed25519, the algorithms
-	 * distributions sign packages with; P-256 keys get X.509 only. */
-	if (ks->alg == RB_KEY_EC_P256)
-		return RB_OK;
-	if (ks->openpgp_uid) {
-		uid = strdup(ks->openpgp_uid);
-	} else if (asprintf(&uid, "rombsr %s key <%s@rombsr.invalid>", ks->name, ks->name) < 0) {
-		uid = NULL;
-	}
-	if (!uid)
-		return RB_E_NOMEM;
-	if ((err = pgp_cert_write(&signer, now, uid, now, &pgp)) < 0)
-		return err;
-	mk->openpgp = rb_buf_steal(&pgp, &mk->openpgp_len);
-	(void)t;
-	return RB_OK;
+	return p11_key_store_cert(key, mk->cert, mk->cert_len);
 }
 
 int provision_key(struct p11_token *t, const struct keyspec_key *ks, int64_t now, struct manifest_key *ret)
@@ -184,7 +153,7 @@ int provision_key(struct p11_token *t, const struct keyspec_key *ks, int64_t now
 	OPENSSL_free(spki);
 	if ((err = manifest_key_derive(&mk)) < 0)
 		goto fail;
-	if ((err = issue_certificates(t, key, ks, now, &mk)) < 0)
+	if ((err = issue_certificates(key, ks, now, &mk)) < 0)
 		goto fail;
 	if ((err = manifest_key_derive(&mk)) < 0)
 		goto fail;

@@ -6,8 +6,9 @@
  *      split between custodians and taken off the sign node;
  *   2. initialise the token (C_InitToken, C_InitPIN);
  *   3. generate every key of the key spec on the token (sensitive,
- *      non-extractable), issue its X.509 certificate and OpenPGP
- *      certificate through the token, store the X.509 certificate on it;
+ *      non-extractable), issue its certificates through the token
+ *      (keys/certify.h: X.509 always, OpenPGP only for keys that sign
+ *      OpenPGP), store the X.509 certificate on it;
  *   4. write the key manifest.
  *
  * Nothing private leaves the token; the credentials leave only into the

@@ -40,6 +40,9 @@ enum key_purpose {
 #define KEY_PURPOSES_CAPTURE (KEY_PURPOSE_APK | KEY_PURPOSE_AVB | KEY_PURPOSE_OTA | KEY_PURPOSE_BUNDLE)
 /* Every purpose in which a build node chooses the bytes that are signed. */
 #define KEY_PURPOSES_NODE_DIGEST (KEY_PURPOSES_CAPTURE | KEY_PURPOSE_RAW_DETACHED)
+/* Purposes whose signatures are OpenPGP signatures: only these keys get an
+ * OpenPGP certificate (keys/certify.h). */
+#define KEY_PURPOSES_OPENPGP (KEY_PURPOSE_OPENPGP_DETACHED | KEY_PURPOSE_QUEUE_RESPONSE)
 /* Purposes only the sign node itself exercises; each stands alone. */
 #define KEY_PURPOSES_SIGN_NODE (KEY_PURPOSE_QUEUE_RESPONSE | KEY_PURPOSE_AUDIT_CHECKPOINT)
 

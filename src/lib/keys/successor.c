@@ -3,44 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys/certify.h"
 #include "keys/lifecycle.h"
 #include "keys/provision.h"
-#include "pgp/pgp.h"
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "wrap/wrap.h"
-#include "x509/x509.h"
-
-/* Android signing certificates are CA-style, as provisioning makes them. */
-static bool purpose_is_ca(const char *purpose)
-{
-	return strcmp(purpose, "android") == 0 || strcmp(purpose, "avb") == 0 || strcmp(purpose, "ota") == 0;
-}
-
-static int certify(struct p11_key *key, const struct keyspec_key *ks, int64_t now, struct manifest_key *mk)
-{
-	struct x509_cert_params cp = { 0 };
-	struct rb_signer signer;
-	struct rb_buf pgp = RB_BUF_INIT;
-	int err;
-
-	p11_key_signer(key, &signer);
-	cp.subject = ks->subject;
-	cp.serial_len = 16;
-	if ((err = rb_random_bytes(cp.serial, cp.serial_len)) < 0)
-		return err;
-	cp.not_before = (time_t)now;
-	cp.not_after = (time_t)(now + ks->validity_days * 86400);
-	cp.is_ca = purpose_is_ca(ks->purpose);
-	if ((err = x509_cert_build_selfsigned(&signer, &cp, &mk->cert, &mk->cert_len)) < 0)
-		return err;
-	if (!ks->openpgp_uid)
-		return RB_OK;
-	if ((err = pgp_cert_write(&signer, now, ks->openpgp_uid, now, &pgp)) < 0)
-		return err;
-	mk->openpgp = rb_buf_steal(&pgp, &mk->openpgp_len);
-	return RB_OK;
-}
 
 static int generate_wrapped(struct p11_token *t, const struct keyspec_key *ks, const char *dir, int64_t now,
 			    struct manifest_key *mk)
@@ -76,7 +44,7 @@ static int generate_wrapped(struct p11_token *t, const struct keyspec_key *ks, c
 	mk->status = KEY_ACTIVE;
 	mk->created = now;
 	if ((err = p11_key_uri(key, &mk->uri)) < 0 || (err = manifest_key_derive(mk)) < 0 ||
-	    (err = certify(key, ks, now, mk)) < 0)
+	    (err = key_certify(key, ks, now, mk)) < 0)
 		return err;
 	return manifest_key_derive(mk);
 }
@@ -89,14 +57,8 @@ int key_lifecycle_generate_successor(struct p11_token *t, const struct keyspec_k
 
 	if (wrapped_dir) {
 		err = generate_wrapped(t, ks, wrapped_dir, now, &mk);
-	} else if ((err = provision_key(t, ks, now, &mk)) == RB_OK && !ks->openpgp_uid && mk.openpgp) {
-		/* provision_key gives every RSA and Ed25519 key an OpenPGP
-		 * certificate; a successor gets one only if its predecessor
-		 * had one. */
-		free(mk.openpgp);
-		mk.openpgp = NULL;
-		mk.openpgp_len = 0;
-		memset(mk.openpgp_fpr, 0, sizeof(mk.openpgp_fpr));
+	} else {
+		err = provision_key(t, ks, now, &mk);
 	}
 	if (err == RB_OK)
 		mk.purposes = ks->purposes;

@@ -7,6 +7,7 @@
 
 #include "harness.h"
 #include "keys/keyspec.h"
+#include "keys/purpose.h"
 #include "keys/manifest.h"
 #include "pgp/pgp.h"
 #include "soft_signer.h"
@@ -25,14 +26,15 @@ static void test_default_keyspec(void)
 	CHECK_OK(keyspec_default(&ks));
 	if (!ks)
 		return;
-	CHECK(ks->n_keys == 12);
+	CHECK(ks->n_keys == 13);
 	for (size_t i = 0; i < 10; i++) {
 		CHECK(strcmp(ks->keys[i].name, want[i]) == 0);
 		CHECK(ks->keys[i].alg == RB_KEY_RSA && ks->keys[i].bits == 4096);
 		CHECK(strstr(ks->keys[i].subject, "CN=Android") != NULL);
 	}
-	CHECK(strcmp(ks->keys[10].name, "queue") == 0 && ks->keys[10].alg == RB_KEY_ED25519);
-	CHECK(strcmp(ks->keys[11].name, "audit") == 0 && ks->keys[11].alg == RB_KEY_ED25519);
+	CHECK(strcmp(ks->keys[10].name, "release") == 0 && ks->keys[10].purposes == KEY_PURPOSE_OPENPGP_DETACHED);
+	CHECK(strcmp(ks->keys[11].name, "queue") == 0 && ks->keys[11].alg == RB_KEY_ED25519);
+	CHECK(strcmp(ks->keys[12].name, "audit") == 0 && ks->keys[12].alg == RB_KEY_ED25519);
 	keyspec_free(ks);
 }
 
