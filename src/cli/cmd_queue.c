@@ -114,17 +114,7 @@ static int queue_verify(const char *config, const char *repo)
 	queue_free(q);
 	cli_queue_guard_close(&g);
 out_tmp:
-	{
-		/* gpg may have started an agent for the throw-away home. */
-		char *kill_argv = NULL;
-
-		if (home && asprintf(&kill_argv, "gpgconf --homedir '%s' --kill all >/dev/null 2>&1", home) > 0) {
-			if (system(kill_argv) != 0) {
-				/* nothing was running */
-			}
-			free(kill_argv);
-		}
-	}
+	/* No agent to stop: a verification keyring never starts one (gpgsig.h). */
 	cli_remove_tree(tmp);
 	return err;
 }

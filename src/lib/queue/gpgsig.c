@@ -29,7 +29,11 @@ static int init_result = RB_E_UNSUPPORTED;
 
 static void gpgsig_init_once(void)
 {
-	/* gpgme's own initialisation; it must run before any context. */
+	/* gpgme's own initialisation; it must run before any context. Without
+	 * gpgconf, gpgme finds gpg on PATH instead of asking gpgconf where the
+	 * engines are: two fewer processes in every rombsr process that
+	 * touches the queue (the sign node, each guard run, submit). */
+	gpgme_set_global_flag("disable-gpgconf", "1");
 	if (!gpgme_check_version(NULL))
 		return;
 	gpgme_set_locale(NULL, LC_CTYPE, setlocale(LC_CTYPE, NULL));
@@ -255,6 +259,26 @@ static int import_cert_files(struct gpgsig *g, const char *const *paths, size_t 
 	return rb_err_set(RB_E_PARSE, "importing the certificate files into %s failed", home_name(g));
 }
 
+/* A verification keyring holds public keys only, so gpg never needs an
+ * agent there: without one, no gpg-agent is started per keyring and none
+ * lingers after a guard run or a throw-away `queue verify` home. The file is
+ * rombsr's own; it is rewritten whenever it differs. */
+static int keyring_write_conf(const char *homedir)
+{
+	static const char conf[] = "# written by rombsr: a verification-only keyring\nno-autostart\n";
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ uint8_t *have = NULL;
+	size_t have_len;
+
+	if (asprintf(&path, "%s/gpg.conf", homedir) < 0)
+		return RB_E_NOMEM;
+	if (rb_file_read(path, 4096, &have, &have_len) == RB_OK && have_len == sizeof(conf) - 1 &&
+	    memcmp(have, conf, have_len) == 0)
+		return RB_OK;
+	rb_err_clear();
+	return rb_file_write_atomic(path, conf, sizeof(conf) - 1, 0600);
+}
+
 int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, const struct manifest *m,
 			struct gpgsig **ret)
 {
@@ -276,6 +300,8 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 	if ((st.st_mode & 0077) && chmod(homedir, 0700) < 0)
 		return rb_err_set(RB_E_PERM, "%s: cannot make the GnuPG home private (mode 0700): %s", homedir,
 				  strerror(errno));
+	if ((err = keyring_write_conf(homedir)) < 0)
+		return err;
 	if ((err = gpgsig_open(homedir, &g)) < 0)
 		return err;
 	/* paths[i] holds fprs[i]; one more slot for the manifest's queue key. */

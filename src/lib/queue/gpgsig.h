@@ -6,7 +6,9 @@
  * - on the sign node and in the guard, a private home under the state
  *   directory that holds only public certificates: the configured nodes'
  *   and approvers' and the manifest's `queue` key. gpgsig_open_keyring()
- *   creates it (0700) and imports them; only keys in it can ever verify.
+ *   creates it (0700), writes its gpg.conf (no-autostart: public keys need
+ *   no gpg-agent, so none is started there) and imports them; only keys in
+ *   it can ever verify.
  *
  * Nothing here prints. gpgme is initialised once per process
  * (gpgsig_global_init, thread-safe; called by the open functions).
