@@ -31,7 +31,7 @@ cat >"$WORK/client.c" <<'C'
 int main(void)
 {
 	struct keyspec *ks = NULL;
-	if (keyspec_default(&ks) != 0 || ks->n_keys != 12)
+	if (keyspec_default(&ks) != 0 || ks->n_keys != 13)
 		return 1;
 	printf("%s %s\n", rb_strerror(RB_E_PIN), rb_sig_scheme_name(RB_SIG_ED25519));
 	keyspec_free(ks);

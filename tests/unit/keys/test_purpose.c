@@ -129,8 +129,9 @@ static void test_keyspec(void)
 			     "{\"name\":\"a\",\"algorithm\":\"rsa-2048\",\"purposes\":\"apk\"}]}", &ks), RB_E_PARSE);
 	CHECK_ERR(parse_spec("{\"format\":\"rombsr-keyspec\",\"version\":3,\"keys\":["
 			     "{\"name\":\"a\",\"algorithm\":\"rsa-2048\"}]}", &ks), RB_E_UNSUPPORTED);
-	/* The default set: OpenPGP nowhere near a raw digest, the sign
-	 * node's keys alone. */
+	/* The default set: OpenPGP nowhere near a digest a node chooses, the
+	 * sign node's keys alone; raw digests only for the OTA key (which has
+	 * no OpenPGP identity, keys/certify.h). */
 	CHECK_OK(keyspec_default(&ks));
 	for (size_t i = 0; i < ks->n_keys; i++) {
 		const struct keyspec_key *k = &ks->keys[i];
@@ -139,8 +140,12 @@ static void test_keyspec(void)
 			CHECK(k->purposes == KEY_PURPOSE_QUEUE_RESPONSE);
 		else if (strcmp(k->name, "audit") == 0)
 			CHECK(k->purposes == KEY_PURPOSE_AUDIT_CHECKPOINT);
+		else if (strcmp(k->name, "release") == 0)
+			CHECK(k->purposes == KEY_PURPOSE_OPENPGP_DETACHED);
+		else if (strcmp(k->name, "ota_key") == 0)
+			CHECK(k->purposes == (KEY_PURPOSE_OTA | KEY_PURPOSE_RAW_DETACHED));
 		else
-			CHECK(!(k->purposes & (KEY_PURPOSE_RAW_DETACHED | KEY_PURPOSES_SIGN_NODE)));
+			CHECK(!(k->purposes & (KEY_PURPOSE_RAW_DETACHED | KEY_PURPOSES_OPENPGP | KEY_PURPOSES_SIGN_NODE)));
 	}
 	keyspec_free(ks);
 }
