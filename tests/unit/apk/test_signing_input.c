@@ -14,6 +14,9 @@
 
 #include "apk/apk-internal.h"
 #include "apk/apk.h"
+#include "capture/capture-internal.h"
+#include "capture/capture.h"
+#include "request/request.h"
 #include "apk_test.h"
 #include "harness.h"
 #include "keys/manifest.h"
@@ -375,6 +378,114 @@ static void test_made_sf(void)
 	}
 }
 
+/* ---- the sign node's check of a capture request (request.h) -------------- */
+
+/* A version-2 request for key as the capture module records it when the
+ * tool passes data to a hashing mechanism (data NULL: digest only, as
+ * CKM_RSA_PKCS records it). */
+static struct capture_request *req(const char *key, const uint8_t *data, size_t len, bool keep)
+{
+	const struct manifest_key *k = mkey(key);
+	bool rsa = k->alg == RB_KEY_RSA;
+	enum rb_sig_scheme scheme = rsa ? RB_SIG_RSA_PKCS1_SHA512 : RB_SIG_ECDSA_SHA256;
+	uint8_t d[64];
+	size_t n;
+	struct capture_request *r = NULL;
+
+	CHECK_OK(rb_digest(rb_sig_scheme_md(scheme), data, len, d, &n));
+	CHECK_OK(capture_request_new_data("b1", k, keep ? (rsa ? CAPTURE_MECH_SHA512_RSA_PKCS : CAPTURE_MECH_ECDSA_SHA256)
+						     : (rsa ? CAPTURE_MECH_RSA_PKCS : CAPTURE_MECH_ECDSA),
+					  scheme, d, n, keep ? data : NULL, len, "apksigner", 0, &r));
+	if (!r)
+		abort();
+	return r;
+}
+
+static void expect_structure(const struct capture_request *r, const struct manifest_key *k, int err,
+			     const char *what, int line)
+{
+	int rc;
+
+	rb_err_clear();
+	rc = request_capture_structure_check(r, k);
+	if (rc != err || (what && !strstr(rb_err_detail(), what))) {
+		fprintf(stderr, "%s:%d: %s: got %d '%s', want %d '%s'\n", __FILE__, line, t_current, rc,
+			rb_err_detail(), err, what ? what : "");
+		t_failed_checks++;
+	}
+}
+#define STRUCT(r, k, err, what) expect_structure(r, k, err, what, __LINE__)
+
+/* An apk-only key signs through capture only apksigner's structures that
+ * name it, seen in the request's data; a key that also has a purpose
+ * taken on trust keeps signing digests. */
+static void test_capture_structure_check(void)
+{
+	struct blob apk = load("platform.apk"), other = load("media.apk"), sf = load("platform.sf");
+	struct blob v2 = signed_data_of(apk, 2), v3 = signed_data_of(apk, 3), v2m = signed_data_of(other, 2);
+	struct blob v4 = v4_signing_data();
+	struct manifest_key k = *mkey("platform"); /* a shallow copy whose purposes are changed */
+	struct capture_request *ok2 = req("platform", v2.p, v2.len, true), *ok3 = req("platform", v3.p, v3.len, true);
+	struct capture_request *ok4 = req("platform", v4.p, v4.len, true), *oksf = req("platform", sf.p, sf.len, true);
+	struct capture_request *named = req("platform", v2m.p, v2m.len, true);
+	struct capture_request *tbs = req("platform", k.cert + 4, 200, true);
+	struct capture_request *digest = req("platform", v2.p, v2.len, false), *v1 = NULL;
+
+	k.purposes = KEY_PURPOSE_APK;
+	STRUCT(ok2, &k, 0, NULL);
+	STRUCT(ok3, &k, 0, NULL);
+	STRUCT(ok4, &k, 0, NULL);
+	STRUCT(oksf, &k, 0, NULL);
+	STRUCT(named, &k, RB_E_PERM, "v2 signed data names the certificate");
+	STRUCT(named, &k, RB_E_PERM, "is not what apksigner signs with that key");
+	STRUCT(tbs, &k, RB_E_PERM, "no structure an APK key signs");
+	STRUCT(digest, &k, RB_E_PERM, "carries only a digest");
+	STRUCT(digest, &k, RB_E_PERM, "Update the capture module");
+	/* a version-1 request: digest only, whatever the mechanism */
+	{
+		const struct capture_request_fields f = { 1, "b1", CAPTURE_MECH_SHA512_RSA_PKCS, RB_SIG_RSA_PKCS1_SHA512,
+							  ok2->input, ok2->input_len, NULL, 0 };
+
+		CHECK_OK(capture_request_build(&f, "platform", k.spki_sha256, 512, NULL, 0, &v1));
+		if (v1)
+			STRUCT(v1, &k, RB_E_PERM, "version 1) carries only a digest");
+	}
+	/* data changed after the request was read */
+	ok2->data[ok2->data_len - 1] ^= 1;
+	STRUCT(ok2, &k, RB_E_PERM, "does not hash to its input");
+	ok2->data[ok2->data_len - 1] ^= 1;
+	/* the key's certificate is what decides */
+	k.cert = mkey("media")->cert;
+	k.cert_len = mkey("media")->cert_len;
+	STRUCT(ok2, &k, RB_E_PERM, "names the certificate");
+	STRUCT(oksf, &k, 0, NULL);
+	k = *mkey("platform");
+	/* keys whose purposes take digests on trust: unchanged */
+	for (unsigned p = KEY_PURPOSE_AVB; p <= KEY_PURPOSE_RAW_DETACHED; p <<= 1) {
+		k.purposes = p;
+		STRUCT(digest, &k, 0, NULL);
+		STRUCT(named, &k, 0, NULL);
+		k.purposes = KEY_PURPOSE_APK | p;
+		STRUCT(digest, &k, 0, NULL);
+		STRUCT(tbs, &k, 0, NULL);
+	}
+	capture_request_free(ok2);
+	capture_request_free(ok3);
+	capture_request_free(ok4);
+	capture_request_free(oksf);
+	capture_request_free(named);
+	capture_request_free(tbs);
+	capture_request_free(digest);
+	capture_request_free(v1);
+	free(apk.p);
+	free(other.p);
+	free(sf.p);
+	free(v2.p);
+	free(v3.p);
+	free(v2m.p);
+	free(v4.p);
+}
+
 int main(void)
 {
 	const char *m = getenv("TEST_MANIFEST");
@@ -394,6 +505,7 @@ int main(void)
 	RUN(test_made_signed_data);
 	RUN(test_other_structures);
 	RUN(test_made_sf);
+	RUN(test_capture_structure_check);
 	manifest_free(man);
 	TEST_MAIN_END();
 }
