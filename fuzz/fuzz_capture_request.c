@@ -1,8 +1,9 @@
 /* Fuzz the signing-request parser: the file a build node hands the sign
  * node. Each input is parsed without a manifest and against a small fixed
  * one (an Ed25519 key from a fixed seed, plus a retired twin). Whatever is
- * accepted must re-emit canonically and re-parse to the same request, and
- * its placeholder must have the documented shape. */
+ * accepted must re-emit canonically and re-parse to the same request (its
+ * version and kept data included), and its placeholder must have the
+ * documented shape. The corpus holds version-1 and version-2 requests. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,13 @@ static void check(const uint8_t *data, size_t size, const struct manifest *m)
 	if (memcmp(r->id, again->id, CAPTURE_ID_LEN) != 0 ||
 	    r->placeholder_len != again->placeholder_len ||
 	    memcmp(r->placeholder, again->placeholder, r->placeholder_len) != 0 ||
-	    r->created != again->created || r->input_len != again->input_len)
+	    r->created != again->created || r->input_len != again->input_len ||
+	    r->version != again->version || !r->data != !again->data || r->data_len != again->data_len ||
+	    (r->data && memcmp(r->data, again->data, r->data_len) != 0))
+		abort();
+	/* Kept data is only ever what a hashing mechanism was given, in a
+	 * version-2 request, within the cap. */
+	if (r->data && (r->version != 2 || !capture_mech_hashes(r->mechanism) || r->data_len > CAPTURE_DATA_MAX))
 		abort();
 	rb_buf_free(&out);
 	capture_request_free(r);

@@ -112,7 +112,12 @@ struct cm_op {
 	const struct manifest_key *key; /* sign: the key; verify: matching key or NULL */
 	EVP_PKEY *pub;                  /* verify: owned reference */
 	size_t sig_len;
-	EVP_MD_CTX *md;                 /* SHA*_RSA_PKCS */
+	EVP_MD_CTX *md;                 /* hashing mechanisms (capture_mech_hashes) */
+	/* Hashing mechanisms, multi-part: the data so far, kept for the
+	 * request while it is at most CAPTURE_DATA_MAX bytes (data_over
+	 * once it is longer; it is then hashed only). */
+	struct rb_buf data;
+	bool data_over;
 };
 
 void cm_op_clear(struct cm_op *op);
@@ -191,14 +196,25 @@ const struct cm_mech *cm_mech_find(const struct cm_module *st, CK_MECHANISM_TYPE
  * op->scheme (provisional for CKM_RSA_PKCS) and op->sig_len. For both
  * sign and verify. Returns a CKR_ code. */
 CK_RV cm_op_setup(const CK_MECHANISM *mech, const struct cm_object *key, struct cm_op *op);
-/* The scheme input for single-part data: the DigestInfo's digest, the
- * digest itself, or the message. For SHA*_RSA_PKCS, hashes data into
- * digest_buf (64 bytes). Sets op->scheme for CKM_RSA_PKCS. */
+/* What a signature is over, for the request: the scheme's input, and for
+ * a hashing mechanism the data when it is kept (NULL otherwise). */
+struct cm_input {
+	const uint8_t *in;
+	size_t in_len;
+	const uint8_t *data;
+	size_t data_len;
+};
+
+/* The input for single-part data: the DigestInfo's digest, the digest
+ * itself, or the message. For a hashing mechanism, hashes data into
+ * digest_buf (64 bytes) and keeps data (borrowed) if it is at most
+ * CAPTURE_DATA_MAX bytes. Sets op->scheme for CKM_RSA_PKCS. */
 CK_RV cm_op_input(struct cm_op *op, const uint8_t *data, size_t len, uint8_t *digest_buf,
-		  const uint8_t **ret_in, size_t *ret_in_len);
-/* Multi-part: feed data (SHA*_RSA_PKCS only), and finish into digest_buf. */
+		  struct cm_input *ret);
+/* Multi-part: feed data (hashing mechanisms only), and finish into
+ * digest_buf, with the data kept so far (borrowed from op). */
 CK_RV cm_op_update(struct cm_op *op, const uint8_t *data, size_t len);
-CK_RV cm_op_final_digest(struct cm_op *op, uint8_t *digest_buf, size_t *ret_len);
+CK_RV cm_op_final(struct cm_op *op, uint8_t *digest_buf, struct cm_input *ret);
 
 /* rb_err -> CKR at the boundary. */
 CK_RV cm_ckr_from_err(int err);

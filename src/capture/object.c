@@ -24,7 +24,7 @@ static const uint8_t name_ed25519[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd'
 
 static const CK_MECHANISM_TYPE rsa_mechs[] = { CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS,
 					       CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS_PSS };
-static const CK_MECHANISM_TYPE ec_mechs[] = { CKM_ECDSA };
+static const CK_MECHANISM_TYPE ec_mechs[] = { CKM_ECDSA, CKM_ECDSA_SHA256 };
 static const CK_MECHANISM_TYPE ed_mechs[] = { CKM_EDDSA };
 
 /* ---- attribute lists ---------------------------------------------------- */

@@ -14,6 +14,7 @@ void cm_op_clear(struct cm_op *op)
 {
 	EVP_MD_CTX_free(op->md);
 	EVP_PKEY_free(op->pub);
+	rb_buf_free(&op->data);
 	memset(op, 0, sizeof(*op));
 }
 
@@ -65,6 +66,7 @@ CK_RV cm_op_setup(const CK_MECHANISM *mech, const struct cm_object *key, struct 
 		need = RB_KEY_RSA;
 		break;
 	case CKM_ECDSA:
+	case CKM_ECDSA_SHA256:
 		need = RB_KEY_EC_P256;
 		break;
 	case CKM_EDDSA:
@@ -93,6 +95,7 @@ CK_RV cm_op_setup(const CK_MECHANISM *mech, const struct cm_object *key, struct 
 		rv = pss_params(mech, op);
 		break;
 	case CKM_ECDSA:
+	case CKM_ECDSA_SHA256:
 		op->scheme = RB_SIG_ECDSA_SHA256;
 		rv = no_params(mech) ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
 		break;
@@ -104,7 +107,8 @@ CK_RV cm_op_setup(const CK_MECHANISM *mech, const struct cm_object *key, struct 
 	if (rv != CKR_OK)
 		return rv;
 	op->sig_len = need == RB_KEY_RSA ? (size_t)EVP_PKEY_get_size(key->pub) : 64;
-	if (op->mech == CKM_SHA256_RSA_PKCS || op->mech == CKM_SHA512_RSA_PKCS) {
+	if (capture_mech_hashes((enum capture_mech)op->mech)) {
+		op->data.cap = CAPTURE_DATA_MAX;
 		op->md = EVP_MD_CTX_new();
 		if (!op->md)
 			return CKR_HOST_MEMORY;
@@ -114,37 +118,45 @@ CK_RV cm_op_setup(const CK_MECHANISM *mech, const struct cm_object *key, struct 
 	return CKR_OK;
 }
 
-CK_RV cm_op_input(struct cm_op *op, const uint8_t *data, size_t len, uint8_t *digest_buf,
-		  const uint8_t **ret_in, size_t *ret_in_len)
+/* Data of length 0 is kept too: a non-NULL pointer says so. */
+static const uint8_t *kept(const uint8_t *data)
 {
+	return data ? data : (const uint8_t *)"";
+}
+
+CK_RV cm_op_input(struct cm_op *op, const uint8_t *data, size_t len, uint8_t *digest_buf,
+		  struct cm_input *ret)
+{
+	*ret = (struct cm_input){ data, len, NULL, 0 };
 	switch (op->mech) {
 	case CKM_RSA_PKCS:
 		/* Only a DigestInfo the sign node can re-create exactly: the
 		 * module must never pass on an arbitrary blob for raw RSA. */
 		if (len > op->sig_len - 11)
 			return CKR_DATA_LEN_RANGE;
-		if (capture_digestinfo_parse(data, len, &op->scheme, ret_in, ret_in_len) < 0)
+		if (capture_digestinfo_parse(data, len, &op->scheme, &ret->in, &ret->in_len) < 0)
 			return CKR_DATA_INVALID;
 		return CKR_OK;
 	case CKM_SHA256_RSA_PKCS:
 	case CKM_SHA512_RSA_PKCS:
+	case CKM_ECDSA_SHA256:
 		/* One-shot, so a length query leaves the operation untouched. */
-		if (rb_digest(rb_sig_scheme_md(op->scheme), data, len, digest_buf, ret_in_len) < 0)
+		if (rb_digest(rb_sig_scheme_md(op->scheme), data, len, digest_buf, &ret->in_len) < 0)
 			return CKR_GENERAL_ERROR;
-		*ret_in = digest_buf;
+		ret->in = digest_buf;
+		if (len <= CAPTURE_DATA_MAX) {
+			ret->data = kept(data);
+			ret->data_len = len;
+		}
 		return CKR_OK;
 	case CKM_RSA_PKCS_PSS:
 	case CKM_ECDSA:
 		if (len != rb_sig_scheme_digest_len(op->scheme))
 			return CKR_DATA_LEN_RANGE;
-		*ret_in = data;
-		*ret_in_len = len;
 		return CKR_OK;
 	case CKM_EDDSA:
 		if (len == 0 || len > CAPTURE_EDDSA_MAX_MESSAGE)
 			return CKR_DATA_LEN_RANGE;
-		*ret_in = data;
-		*ret_in_len = len;
 		return CKR_OK;
 	}
 	return CKR_GENERAL_ERROR;
@@ -157,10 +169,15 @@ CK_RV cm_op_update(struct cm_op *op, const uint8_t *data, size_t len)
 	op->updated = true;
 	if (len && EVP_DigestUpdate(op->md, data, len) != 1)
 		return CKR_GENERAL_ERROR;
+	if (!op->data_over && rb_buf_put(&op->data, data, len) < 0) {
+		/* Over CAPTURE_DATA_MAX (or out of memory): hashed only. */
+		op->data_over = true;
+		rb_buf_free(&op->data);
+	}
 	return CKR_OK;
 }
 
-CK_RV cm_op_final_digest(struct cm_op *op, uint8_t *digest_buf, size_t *ret_len)
+CK_RV cm_op_final(struct cm_op *op, uint8_t *digest_buf, struct cm_input *ret)
 {
 	unsigned n = 0;
 
@@ -168,7 +185,11 @@ CK_RV cm_op_final_digest(struct cm_op *op, uint8_t *digest_buf, size_t *ret_len)
 		return CKR_OPERATION_NOT_INITIALIZED;
 	if (EVP_DigestFinal_ex(op->md, digest_buf, &n) != 1)
 		return CKR_GENERAL_ERROR;
-	*ret_len = n;
+	*ret = (struct cm_input){ digest_buf, n, NULL, 0 };
+	if (!op->data_over) {
+		ret->data = kept(op->data.data);
+		ret->data_len = op->data.len;
+	}
 	return CKR_OK;
 }
 
@@ -207,15 +228,16 @@ CK_RV cm_C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE
 }
 
 /* Record the request for (op, input) and copy its placeholder out. */
-static CK_RV sign_record(const struct cm_module *st, struct cm_op *op, const uint8_t *in,
-			 size_t in_len, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+static CK_RV sign_record(const struct cm_module *st, struct cm_op *op, const struct cm_input *in,
+			 CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
 	struct capture_request *r = NULL;
 	int err;
 
 	rb_err_clear();
-	err = capture_request_new(st->config->build_id, op->key, (enum capture_mech)op->mech,
-				  op->scheme, in, in_len, st->tool, (int64_t)time(NULL), &r);
+	err = capture_request_new_data(st->config->build_id, op->key, (enum capture_mech)op->mech,
+				       op->scheme, in->in, in->in_len, in->data, in->data_len, st->tool,
+				       (int64_t)time(NULL), &r);
 	if (err < 0) {
 		cm_log(st->config, "request refused: key %s, %s: %s", op->key->name,
 		       capture_mech_name((enum capture_mech)op->mech), rb_err_detail());
@@ -238,8 +260,9 @@ static CK_RV sign_record(const struct cm_module *st, struct cm_op *op, const uin
 		capture_request_free(r);
 		return CKR_DEVICE_ERROR;
 	}
-	cm_log(st->config, "request %s: key %s, %s, %s, tool %s", r->id_hex, r->key_name,
-	       capture_mech_name(r->mechanism), rb_sig_scheme_name(r->scheme), st->tool);
+	cm_log(st->config, "request %s: key %s, %s, %s, %s, tool %s", r->id_hex, r->key_name,
+	       capture_mech_name(r->mechanism), rb_sig_scheme_name(r->scheme),
+	       r->data ? "data kept" : "digest only", st->tool);
 	memcpy(sig, r->placeholder, r->placeholder_len);
 	*sig_len = r->placeholder_len;
 	capture_request_free(r);
@@ -270,8 +293,7 @@ CK_RV cm_C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR
 	const struct cm_module *st;
 	struct cm_session *s;
 	uint8_t digest[EVP_MAX_MD_SIZE];
-	const uint8_t *in;
-	size_t in_len;
+	struct cm_input in;
 	bool done;
 	CK_RV rv;
 
@@ -291,11 +313,11 @@ CK_RV cm_C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR
 		rv = CKR_OPERATION_ACTIVE; /* C_Sign cannot finish a multi-part operation */
 		goto end;
 	}
-	if ((rv = cm_op_input(&s->op, data, len, digest, &in, &in_len)) != CKR_OK)
+	if ((rv = cm_op_input(&s->op, data, len, digest, &in)) != CKR_OK)
 		goto end;
 	if ((rv = sign_length(&s->op, sig, sig_len, &done)) != CKR_OK || done)
 		goto out;
-	rv = sign_record(st, &s->op, in, in_len, sig, sig_len);
+	rv = sign_record(st, &s->op, &in, sig, sig_len);
 end:
 	/* Anything but a length answer ends the operation (PKCS#11 2.40, C_Sign). */
 	cm_op_clear(&s->op);
@@ -329,7 +351,7 @@ CK_RV cm_C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 	const struct cm_module *st;
 	struct cm_session *s;
 	uint8_t digest[EVP_MAX_MD_SIZE];
-	size_t digest_len;
+	struct cm_input in;
 	bool done;
 	CK_RV rv;
 
@@ -351,9 +373,9 @@ CK_RV cm_C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 	}
 	if ((rv = sign_length(&s->op, sig, sig_len, &done)) != CKR_OK || done)
 		goto out;
-	if ((rv = cm_op_final_digest(&s->op, digest, &digest_len)) != CKR_OK)
+	if ((rv = cm_op_final(&s->op, digest, &in)) != CKR_OK)
 		goto end;
-	rv = sign_record(st, &s->op, digest, digest_len, sig, sig_len);
+	rv = sign_record(st, &s->op, &in, sig, sig_len);
 end:
 	cm_op_clear(&s->op);
 out:

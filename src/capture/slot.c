@@ -43,10 +43,16 @@ void cm_mechs_build(struct cm_module *st)
 			st->mechs[st->n_mechs++] = (struct cm_mech){
 				rsa[i], { rsa_min, rsa_max, CKF_SIGN | CKF_VERIFY } };
 	}
-	if (have_ec)
-		st->mechs[st->n_mechs++] = (struct cm_mech){
-			CKM_ECDSA, { 256, 256, CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE |
-						       CKF_EC_UNCOMPRESS } };
+	if (have_ec) {
+		/* CKM_ECDSA_SHA256 makes SunPKCS11 pass the data (what apksigner
+		 * signs) instead of its hash, so the request can carry it. */
+		static const CK_MECHANISM_TYPE ec[] = { CKM_ECDSA, CKM_ECDSA_SHA256 };
+
+		for (i = 0; i < ELEMENTSOF(ec); i++)
+			st->mechs[st->n_mechs++] = (struct cm_mech){
+				ec[i], { 256, 256, CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE |
+							   CKF_EC_UNCOMPRESS } };
+	}
 	if (have_ed)
 		st->mechs[st->n_mechs++] = (struct cm_mech){
 			CKM_EDDSA, { 255, 255, CKF_SIGN | CKF_VERIFY } };

@@ -78,21 +78,23 @@ out:
 	return ok;
 }
 
-static CK_RV verify_check(const struct cm_module *st, const struct cm_op *op, const uint8_t *in,
-			  size_t in_len, const uint8_t *sig, size_t sig_len)
+static CK_RV verify_check(const struct cm_module *st, const struct cm_op *op, const struct cm_input *in,
+			  const uint8_t *sig, size_t sig_len)
 {
 	struct capture_request *r = NULL;
 	CK_RV rv = CKR_SIGNATURE_INVALID;
 
 	if (sig_len != op->sig_len)
 		return CKR_SIGNATURE_LEN_RANGE;
-	if (rb_sig_verify(op->pub, op->scheme, in, in_len, sig, sig_len) == RB_OK)
+	if (rb_sig_verify(op->pub, op->scheme, in->in, in->in_len, sig, sig_len) == RB_OK)
 		return CKR_OK;
-	/* Not a real signature: is it our placeholder for exactly this? */
+	/* Not a real signature: is it our placeholder for exactly this? The
+	 * data is kept by the same rule as when signing, so the id is the
+	 * same. */
 	if (!op->key)
 		return CKR_SIGNATURE_INVALID;
-	if (capture_request_new(st->config->build_id, op->key, (enum capture_mech)op->mech,
-				op->scheme, in, in_len, NULL, 0, &r) < 0)
+	if (capture_request_new_data(st->config->build_id, op->key, (enum capture_mech)op->mech,
+				     op->scheme, in->in, in->in_len, in->data, in->data_len, NULL, 0, &r) < 0)
 		return CKR_SIGNATURE_INVALID;
 	if (rb_ct_equal(sig, sig_len, r->placeholder, r->placeholder_len)) {
 		if (request_recorded(st, r)) {
@@ -114,8 +116,7 @@ CK_RV cm_C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_P
 	const struct cm_module *st;
 	struct cm_session *s;
 	uint8_t digest[EVP_MAX_MD_SIZE];
-	const uint8_t *in;
-	size_t in_len;
+	struct cm_input in;
 	CK_RV rv;
 
 	if ((rv = cm_session_enter(h, &s)) != CKR_OK)
@@ -130,8 +131,8 @@ CK_RV cm_C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_P
 		rv = CKR_ARGUMENTS_BAD;
 	else if (s->op.updated)
 		rv = CKR_OPERATION_ACTIVE; /* C_Verify cannot finish a multi-part operation */
-	else if ((rv = cm_op_input(&s->op, data, len, digest, &in, &in_len)) == CKR_OK)
-		rv = verify_check(st, &s->op, in, in_len, sig, sig_len);
+	else if ((rv = cm_op_input(&s->op, data, len, digest, &in)) == CKR_OK)
+		rv = verify_check(st, &s->op, &in, sig, sig_len);
 	/* C_Verify always ends the operation. */
 	cm_op_clear(&s->op);
 out:
@@ -164,7 +165,7 @@ CK_RV cm_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
 	const struct cm_module *st;
 	struct cm_session *s;
 	uint8_t digest[EVP_MAX_MD_SIZE];
-	size_t digest_len;
+	struct cm_input in;
 	CK_RV rv;
 
 	if ((rv = cm_session_enter(h, &s)) != CKR_OK)
@@ -179,8 +180,8 @@ CK_RV cm_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
 		rv = CKR_ARGUMENTS_BAD;
 	else if (!s->op.md)
 		rv = CKR_FUNCTION_NOT_SUPPORTED; /* single-part mechanism */
-	else if ((rv = cm_op_final_digest(&s->op, digest, &digest_len)) == CKR_OK)
-		rv = verify_check(st, &s->op, digest, digest_len, sig, sig_len);
+	else if ((rv = cm_op_final(&s->op, digest, &in)) == CKR_OK)
+		rv = verify_check(st, &s->op, &in, sig, sig_len);
 	cm_op_clear(&s->op);
 out:
 	cm_session_leave(s);

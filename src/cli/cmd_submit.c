@@ -215,13 +215,19 @@ static int submit_run(struct submit *sb, char ret_commit[QUEUE_OID_HEX + 1], siz
 		}
 		if (err < 0)
 			goto out;
-		for (size_t i = 0; set && i < set->n; i++)
+		for (size_t i = 0; set && i < set->n; i++) {
 			if (strcmp(set->items[i]->build_id, sb->build_id) != 0) {
 				err = rb_err_set(RB_E_INVAL,
 						 "%s: request %.16s belongs to build '%s', not '%s'; use one spool per build",
 						 sb->spool, set->items[i]->id_hex, set->items[i]->build_id, sb->build_id);
 				goto out;
 			}
+			/* What the sign node would refuse with "structure",
+			 * refused here first, before anything is pushed. */
+			if ((err = request_capture_structure_check(set->items[i],
+								   manifest_find(m, set->items[i]->key_name))) < 0)
+				goto out;
+		}
 	}
 	if ((err = request_doc_new(sb->node, sb->build_id, msha, (int64_t)time(NULL), &doc)) < 0)
 		goto out;

@@ -1,7 +1,7 @@
 /* Policy: whether each entry of a request document may be signed. The
  * checks run in a fixed order so that the reason a request gets is the
  * most fundamental one: replay, key (existence, status, purpose, scheme),
- * node permission, approvals, quota. */
+ * the structure an APK key would sign, node permission, approvals, quota. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +113,10 @@ static int decide_entry(struct signd *s, struct signd_batch *b, struct signd_ite
 					    : !rb_sig_scheme_fits(e->scheme, mk->alg))
 		return decide_reject(it, i, RESPONSE_REASON_SCHEMA, "key '%s' (%s) cannot make this signature",
 				     mk->name, rb_key_alg_name(mk->alg));
+	/* Where the sign node can see what a key would sign, it looks: an
+	 * APK key signs only the APK structures that name it. */
+	if (e->kind == REQUEST_KIND_CAPTURE && request_capture_structure_check(e->capture, mk) < 0)
+		return decide_reject(it, i, RESPONSE_REASON_STRUCTURE, "%s", rb_err_detail());
 	if (!sign_node_allows_key(it->node, mk->name))
 		return decide_reject(it, i, RESPONSE_REASON_KEY_NOT_ALLOWED,
 				     "node '%s' may not use key '%s' (sign.conf: node.%s.allowKey)", it->node->name,

@@ -108,8 +108,10 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 		return err;
 
 	/* decide.c refused this already; checked again next to the HSM so no
-	 * path reaches it with a key outside its purposes. */
-	if ((err = request_key_purpose_check(e->kind, mk)) < 0)
+	 * path reaches it with a key outside its purposes, or with what an
+	 * APK key must not sign. */
+	if ((err = request_key_purpose_check(e->kind, mk)) < 0 ||
+	    (e->kind == REQUEST_KIND_CAPTURE && (err = request_capture_structure_check(e->capture, mk)) < 0))
 		return err;
 	if ((err = p11_token_find_key(s->tok, mk->uri ? mk->uri : mk->name, &k)) < 0 &&
 	    (err = p11_token_find_key(s->tok, mk->name, &k)) < 0)

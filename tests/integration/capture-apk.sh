@@ -34,6 +34,19 @@ apk_sign_capture "$WORK/ec.apk" "$WORK/ec.signed.apk" device >"$WORK/sign.out" 2
 spool_list | comm -13 "$WORK/rsa.requests" - >"$WORK/ec.requests"
 
 # RSA keys over 3072 bits sign v2/v3 with SHA-512, P-256 with SHA-256.
+# SunPKCS11 hands the module the signed data itself (CKM_SHA512_RSA_PKCS,
+# CKM_ECDSA_SHA256), and each request keeps it (version 2): the v2/v3
+# signed-data block, whose hash is the input the sign node signs.
+for req in $(spool_list); do
+	[ "$(req_field "$req" .version)" -eq 2 ] || fail "$req: not a version-2 request"
+	[ -n "$(req_field "$req" '.data // empty')" ] || fail "$req: the signed data is not kept"
+	case $(req_scheme "$req") in
+	*sha512) h=sha512 ;;
+	*) h=sha256 ;;
+	esac
+	[ "$(req_field "$req" .data | base64 -d | openssl dgst -"$h" -binary | base64 -w0)" = "$(req_field "$req" .input)" ] ||
+		fail "$req: the kept data does not hash to the input"
+done
 while read -r req; do
 	[ "$(req_key "$req")" = platform ] || fail "RSA APK request for key $(req_key "$req")"
 	[ "$(req_scheme "$req")" = rsa-pkcs1-sha512 ] || fail "RSA APK request scheme $(req_scheme "$req")"
@@ -41,7 +54,7 @@ while read -r req; do
 done <"$WORK/rsa.requests"
 while read -r req; do
 	[ "$(req_key "$req")" = device ] || fail "EC APK request for key $(req_key "$req")"
-	[ "$(req_mech "$req")" = CKM_ECDSA ] || fail "EC APK request mechanism $(req_mech "$req")"
+	[ "$(req_mech "$req")" = CKM_ECDSA_SHA256 ] || fail "EC APK request mechanism $(req_mech "$req")"
 	[ "$(req_scheme "$req")" = ecdsa-p256-sha256 ] || fail "EC APK request scheme $(req_scheme "$req")"
 done <"$WORK/ec.requests"
 # the calling tool is recorded (informational): the JVM

@@ -12,12 +12,20 @@
 #   allowKey = queue / audit in sign.conf; sign-file with the queue or
 #   audit key, or in a format outside the key's purposes; rombsr approve
 #   for the queue key; a version-1 manifest, which must not grant the
-#   queue and audit keys anything but their own domains.
+#   queue and audit keys anything but their own domains;
+#   a node allowed platform and device (purposes: apk) records, through
+#   the capture module, requests that ask them to sign something other
+#   than apksigner's structures for them: a digest only (CKM_RSA_PKCS, and
+#   a version-1 request), an X.509 TBSCertificate, and a v2 signed-data
+#   block naming another key's certificate - each refused with
+#   "structure" before the HSM, while an honest APK build (v2, v3, v4 and,
+#   in the same document as the attacks, v1) through the same module is
+#   signed, applied and verified by apksigner.
 set -euo pipefail
 . "$(dirname "$0")/lib/fixture.sh"
 . "$(dirname "$0")/lib/capture.sh"
 . "$(dirname "$0")/lib/queue.sh"
-need xxd gpg sq
+need xxd gpg sq apksigner zipalign zip pkcs11-tool
 
 # The default key set's testkey (purposes: apk) next to the names
 # lib/queue.sh allows, small and quick to generate. This test provisions
@@ -35,7 +43,7 @@ cat >"$ORACLE_KEYSPEC" <<'EOF'
     {"name": "testkey", "algorithm": "rsa-2048", "purpose": "android", "purposes": ["apk"]},
     {"name": "platform", "algorithm": "rsa-2048", "purpose": "android", "purposes": ["apk"]},
     {"name": "media", "algorithm": "rsa-2048", "purpose": "android", "purposes": ["apk", "raw-detached"]},
-    {"name": "device", "algorithm": "ec-p256", "purposes": ["raw-detached"]},
+    {"name": "device", "algorithm": "ec-p256", "purposes": ["apk"]},
     {"name": "release", "algorithm": "rsa-2048", "purposes": ["openpgp-detached"]},
     {"name": "queue", "algorithm": "ed25519", "purpose": "queue", "purposes": ["queue-response"],
      "openpgp_uid": "rombsr signing queue <queue@rombsr.invalid>"},
@@ -242,4 +250,136 @@ expect_exit 3 "$ROMBSR" keys list --manifest "$WORK/mixed.json" "${S[@]}"
 expect_err "revocation"
 
 [ "$(audit_sign_count)" -eq "$signed_before" ] || fail "something was signed"
+
+# ---- capture requests on apk-only keys ----------------------------------------
+
+le32() { # N -> 4 bytes little-endian, as hex
+	printf '%02x%02x%02x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255))
+}
+lp_le() { # HEX -> u32le(length) || bytes, as hex
+	printf '%s%s' "$(le32 $((${#1} / 2)))" "$1"
+}
+audit_reject_count() { # REASON
+	"$ROMBSR" audit show --json "$SIGND/audit" |
+		jq -s --arg r "$1" '[.[] | select(.entry.type == "reject" and .entry.reason == $r)] | length'
+}
+
+step "honest: apksigner signs two APKs through the capture module with apk-only keys (v2, v3, v4)"
+export ROMBSR_BUILD_ID=apk1 ROMBSR_CAPTURE_SPOOL="$WORK/spool-apk1"
+SPOOL=$ROMBSR_CAPTURE_SPOOL
+mkdir -p "$ROOT/apk1"
+make_apk "$WORK/p.apk" 1
+make_apk "$WORK/d.apk" 2
+apk_sign_capture "$WORK/p.apk" "$ROOT/apk1/P.apk" platform --v4-signing-enabled true >"$WORK/cap.out" 2>&1 ||
+	{ cat "$WORK/cap.out" >&2; fail "apksigner through the capture module (platform)"; }
+apk_sign_capture "$WORK/d.apk" "$ROOT/apk1/D.apk" device >"$WORK/cap.out" 2>&1 ||
+	{ cat "$WORK/cap.out" >&2; fail "apksigner through the capture module (device)"; }
+[ "$(spool_count)" -eq 5 ] || fail "$(spool_count) capture requests, expected 5 (P: v2, v3, v4; D: v2, v3)"
+for req in $(spool_list); do
+	[ -n "$(req_field "$req" '.data // empty')" ] || fail "$req: the capture module kept no data"
+done
+signed_before=$(audit_sign_count)
+submit apk1 --spool "$SPOOL" --artifact "$ROOT/apk1/P.apk" --artifact "$ROOT/apk1/P.apk.idsig" \
+	--artifact "$ROOT/apk1/D.apk" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit apk1"; }
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign apk1"; }
+resp=$(git --git-dir="$QUEUE" show "main:responses/$NODE/apk1.json") || { cat "$WORK/sign.err" >&2; fail "apk1: no response"; }
+[ "$(jq '[.required.entries[] | select(.status == "signed")] | length' <<<"$resp")" -eq 5 ] ||
+	{ echo "$resp" >&2; fail "apk1: not all five requests signed"; }
+[ "$(audit_sign_count)" -eq $((signed_before + 5)) ] || fail "apk1: not five signatures in the audit log"
+apply apk1 >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply apk1"; }
+expect_apk_verified "$ROOT/apk1/P.apk" platform
+expect_apk_verified "$ROOT/apk1/D.apk" device
+
+step "the build node's own rombsr submit refuses what the sign node would refuse"
+export ROMBSR_BUILD_ID=o2 ROMBSR_CAPTURE_SPOOL="$WORK/spool-o2"
+SPOOL=$ROMBSR_CAPTURE_SPOOL
+P11=(--module "$CAPTURE_MODULE" --login --pin any-pin-will-do)
+# (a) a digest only: CKM_RSA_PKCS over the DigestInfo of a chosen digest
+printf '3031300d060960864801650304020105000420%s' "$(printf 'any 32 bytes' | hex_sha256)" | xxd -r -p >"$WORK/di.bin"
+client pkcs11-tool "${P11[@]}" --sign -m RSA-PKCS --id "$(key_field platform .id)" -i "$WORK/di.bin" \
+	-o "$WORK/a.sig" >"$WORK/p11.out" 2>&1 || { cat "$WORK/p11.out" >&2; fail "pkcs11-tool RSA-PKCS"; }
+req_digest=$(spool_list)
+expect_exit 5 submit o2 --spool "$SPOOL" --artifact "$ROOT/apk1/P.apk"
+expect_err "carries only a digest"
+expect_err "Update the capture module"
+# (b) the TBSCertificate of a CA certificate the attacker wants issued
+openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=attacker CA" -addext basicConstraints=critical,CA:TRUE \
+	-keyout "$WORK/ca.key" -outform DER -out "$WORK/ca.der" 2>/dev/null || fail "openssl req"
+ca=$(xxd -p "$WORK/ca.der" | tr -d '\n')
+[ "${ca:0:4}" = 3082 ] && [ "${ca:8:4}" = 3082 ] || fail "unexpected certificate encoding"
+printf '%s' "${ca:8:$(((16#${ca:12:4} + 4) * 2))}" | xxd -r -p >"$WORK/tbs.der"
+spool_list >"$WORK/before"
+client pkcs11-tool "${P11[@]}" --sign -m SHA256-RSA-PKCS --id "$(key_field platform .id)" -i "$WORK/tbs.der" \
+	-o "$WORK/b.sig" >"$WORK/p11.out" 2>&1 || { cat "$WORK/p11.out" >&2; fail "pkcs11-tool SHA256-RSA-PKCS (TBS)"; }
+req_tbs=$(spool_new "$WORK/before")
+# (c) v2 signed data naming media's certificate, for platform to sign
+media_cert=$(key_field media .certificate | base64 -d | xxd -p | tr -d '\n')
+digest_rec=$(lp_le "$(le32 $((0x0103)))$(lp_le "$(printf 'content' | hex_sha256)")")
+{ lp_le "$digest_rec"; lp_le "$(lp_le "$media_cert")"; lp_le ""; le32 0; } | xxd -r -p >"$WORK/sd.bin"
+spool_list >"$WORK/before"
+client pkcs11-tool "${P11[@]}" --sign -m SHA256-RSA-PKCS --id "$(key_field platform .id)" -i "$WORK/sd.bin" \
+	-o "$WORK/c.sig" >"$WORK/p11.out" 2>&1 || { cat "$WORK/p11.out" >&2; fail "pkcs11-tool SHA256-RSA-PKCS (signed data)"; }
+req_named=$(spool_new "$WORK/before")
+mv "$req_digest" "$WORK/"
+expect_exit 5 submit o2 --spool "$SPOOL" --artifact "$ROOT/apk1/P.apk"
+expect_err "is not what apksigner signs with that key"
+[ "$(req_field "$req_tbs" .data | base64 -d | cmp - "$WORK/tbs.der" && echo same)" = same ] ||
+	fail "the capture module did not keep the TBSCertificate as the request's data"
+
+step "the same requests in a document the attacker commits anyway, with a version-1 one and apksigner's own v1 .SF"
+req_digest="$WORK/$(basename "$req_digest")"
+# (d) a version-1 request: (a) relabelled, with the version-1 id and placeholder
+spki=$(key_field platform .fingerprints.spki_sha256)
+id1=$({
+	lp "$(ascii_hex 'rombsr-capture-request-id v1')"
+	printf '00000001'
+	lp "$(ascii_hex o2)"
+	lp "$spki"
+	printf '00000001'
+	lp "$(ascii_hex rsa-pkcs1-sha256)"
+	lp "$(req_input_hex "$req_digest")"
+} | xxd -r -p | hex_sha256)
+ph=$({ printf 'rombsr-capture-placeholder v1'; printf '%s' "$id1" | xxd -r -p; } |
+	openssl dgst -shake256 -xoflen 256 -binary | xxd -p | tr -d '\n')
+ph=$(printf '%02x' $((16#${ph:0:2} % 63 + 1)))${ph:2}
+jq -c --arg id "$id1" --arg ph "$(printf '%s' "$ph" | xxd -r -p | base64 -w0)" \
+	'.version = 1 | .id = $id | .placeholder = $ph' "$req_digest" >"$WORK/v1.json"
+# (e) apksigner's own v1 signature file for platform, through the module:
+# what the sign node must keep signing
+export ROMBSR_CAPTURE_SPOOL="$WORK/spool-o2-v1"
+make_apk "$WORK/v1.apk" 3
+apk_sign_capture "$WORK/v1.apk" "$WORK/v1.signed.apk" platform --v1-signing-enabled true --v2-signing-enabled false \
+	--v3-signing-enabled false >"$WORK/cap.out" 2>&1 || { cat "$WORK/cap.out" >&2; fail "apksigner v1 through the capture module"; }
+req_sf=$(find "$ROMBSR_CAPTURE_SPOOL" -name '*.json' | head -1)
+[ "$(req_field "$req_sf" .data | base64 -d | head -c 24)" = "Signature-Version: 1.0"$'\r' ] ||
+	fail "the v1 request's data is not a signature file"
+ROMBSR_CAPTURE_SPOOL="$WORK/no-spool" scratch_doc o2 "$WORK/o2.json" --raw "media=$ROOT/release-notes.bin"
+entries=$(for r in "$req_digest" "$WORK/v1.json" "$req_tbs" "$req_named" "$req_sf"; do
+	jq -c '{kind: "capture", artifact: "release-notes.bin", request: .}' "$r"
+done | jq -s -c .)
+jq -cS --argjson e "$entries" '.required.requests = $e' "$WORK/o2.json" >"$WORK/o2.forged.json"
+commit_file "$WORK/o2.forged.json" "requests/$NODE/o2.json" "$NODE_FPR" "o2"
+git -C "$WORK/clone" push -q origin HEAD:main >"$WORK/push.out" 2>&1 || server_force "$WORK/clone"
+signed_before=$(audit_sign_count)
+rejects_before=$(audit_reject_count structure)
+sign_once || { cat "$WORK/sign.out" "$WORK/sign.err" >&2; fail "sign o2"; }
+resp=$(git --git-dir="$QUEUE" show "main:responses/$NODE/o2.json") || { cat "$WORK/sign.err" >&2; fail "o2: no response"; }
+
+step "each attack refused with reason structure before the HSM; the audit log has the rejections and only the v1 signature"
+for r in "$req_digest" "$WORK/v1.json" "$req_tbs" "$req_named"; do
+	jq -e --arg id "$(req_field "$r" .id)" \
+		'.required.entries[] | select(.id == $id) | .status == "rejected" and .reason == "structure"' <<<"$resp" >/dev/null ||
+		{ echo "$resp" >&2; fail "o2: request $(basename "$r") not rejected with structure"; }
+done
+jq -e --arg id "$(req_field "$req_sf" .id)" '.required.entries[] | select(.id == $id) | .status == "signed"' \
+	<<<"$resp" >/dev/null || { echo "$resp" >&2; fail "o2: apksigner's v1 signature file was not signed"; }
+jq -r '.required.entries[].message // empty' <<<"$resp" >"$WORK/o2.messages"
+grep -q "carries only a digest" "$WORK/o2.messages" || fail "o2: no digest-only message"
+grep -q "version 1) carries only a digest" "$WORK/o2.messages" || fail "o2: no version-1 message"
+grep -q "no structure an APK key signs" "$WORK/o2.messages" || fail "o2: no message for the TBSCertificate"
+grep -q "v2 signed data names the certificate" "$WORK/o2.messages" || { cat "$WORK/o2.messages" >&2; fail "o2: no message for another certificate"; }
+[ "$(jq .version <<<"$resp")" -eq 3 ] || fail "a response with structure must be version 3"
+[ "$(audit_sign_count)" -eq $((signed_before + 1)) ] || fail "o2: the HSM signed more than the v1 signature file"
+[ "$(audit_reject_count structure)" -eq $((rejects_before + 4)) ] || fail "o2: not four structure rejections in the audit log"
+grep -q "reason=structure" "$WORK/sign.err" || { cat "$WORK/sign.err" >&2; fail "the sign node did not log the structure rejections"; }
 echo "signing-oracle: all checks passed"

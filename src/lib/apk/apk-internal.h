@@ -4,6 +4,8 @@
  *   zip.c       End of Central Directory and central directory bounds
  *   sigblock.c  the APK Signing Block and its ID-value pairs
  *   signer.c    v2/v3 signer records: parse, verify signatures and certs
+ *   signed_data.c  a signer's signed data (apk.h: apk_signed_data_parse)
+ *   signing_input.c  v4 signing data, v1 .SF files, apk_signer_input_check
  *   digest.c    the chunked content digests
  *   verify.c    the public entry points
  */
@@ -87,6 +89,13 @@ struct apk_alg {
 const struct apk_alg *apk_alg_find(uint32_t id);
 
 /* ---- signers ----------------------------------------------------------- */
+
+/* Room for an error-detail prefix such as "app.apk: v3 block, signer #0". */
+#define APK_WHERE_MAX 320
+
+/* A u32le length-prefixed element as its own reader; r is unchanged on
+ * failure. */
+int apk_get_lp(struct rb_reader *r, struct rb_reader *ret);
 
 /* A content digest a signer claims, to be checked against the file. */
 struct apk_claimed_digest {

@@ -82,6 +82,97 @@ struct apk_result {
 	struct apk_scheme_info v3;
 };
 
+/* ---- what an APK signing key signs -------------------------------------
+ *
+ * A signing key never sees an APK, only the bytes apksigner hands it for
+ * one signature. These parse those bytes strictly, so that the sign node
+ * can check what a capture request asks an APK key to sign
+ * (docs/formats/request.md, "What the sign node checks"):
+ *
+ *   v2/v3 signed data  one signer's signed-data block: length-prefixed
+ *                      digests, certificates, [v3 and v3.1: min SDK, max
+ *                      SDK], additional attributes (apk_signed_data_parse)
+ *   v4 signing data    what apksigner signs for the .idsig file
+ *   v1 signature file  the JAR signature file, META-INF/<NAME>.SF
+ *
+ * Pointers in the results are borrowed from the input. */
+
+/* One content digest a signed-data block claims. */
+struct apk_content_digest {
+	uint32_t alg;             /* enum apk_sig_alg */
+	const uint8_t *digest;
+	size_t len;               /* 32, or 64 for the SHA-512 algorithms */
+};
+
+struct apk_signed_data {
+	size_t n_digests;         /* 1..APK_MAX_SIGNATURES */
+	struct apk_content_digest digests[APK_MAX_SIGNATURES];
+	size_t n_certs;           /* 1..APK_MAX_CERTS */
+	const uint8_t *cert;      /* the first certificate: the signer's identity */
+	size_t cert_len;
+	uint32_t min_sdk;         /* v3 only; 0 in v2 */
+	uint32_t max_sdk;
+	bool claims_v3;           /* v2 only: the stripping-protection attribute names v3 */
+};
+
+/* Parse the signed data of one v2 (scheme 2) or v3/v3.1 (scheme 3)
+ * signer: every length within its parent, at least one digest of a known
+ * algorithm and of its length, at least one non-empty certificate, at
+ * most APK_MAX_* of each and 64 attributes, no trailing bytes (v2 may end
+ * with the one empty element apksigner writes). Nothing is verified: the
+ * certificate is not parsed and nothing is signed yet. where names the
+ * input in error details ("app.apk: v3 block, signer #0").
+ *   RB_E_PARSE        malformed
+ *   RB_E_UNSUPPORTED  a digest of an unknown algorithm
+ *   RB_E_LIMIT        too many digests, certificates or attributes */
+int apk_signed_data_parse(const char *where, int scheme, const uint8_t *data, size_t len,
+			  struct apk_signed_data *ret);
+
+/* The v4 signing data: u32 size (= len), u64 APK size, u32 hash
+ * algorithm, u8 log2 block size, then length-prefixed salt, root hash,
+ * APK digest, certificate and additional data, all little-endian. */
+struct apk_v4_signing_data {
+	uint64_t file_size;
+	const uint8_t *root_hash; /* 32 bytes: SHA-256 Merkle tree root */
+	const uint8_t *apk_digest;
+	size_t apk_digest_len;    /* 32 or 64: the v3 (or v2) content digest */
+	const uint8_t *cert;
+	size_t cert_len;
+};
+
+/* Exactly what apksigner writes: SHA-256 (1), 4096-byte blocks (12), no
+ * salt, a 32-byte root, a 32- or 64-byte APK digest, a non-empty
+ * certificate, no additional data. RB_E_PARSE otherwise. */
+int apk_v4_signing_data_parse(const char *where, const uint8_t *data, size_t len,
+			      struct apk_v4_signing_data *ret);
+
+/* A JAR signature file as apksigner writes it: "Signature-Version: 1.0"
+ * first; then lines of at most 72 bytes, each ending in CR LF, that are
+ * headers ("Name: value", the name of [A-Za-z0-9_-]), continuation lines
+ * (a space, then more of the header above) or the empty line that ends
+ * each section; no empty section, the last line empty; printable ASCII
+ * and well-formed UTF-8 only. RB_E_PARSE otherwise. */
+int apk_jar_sf_check(const char *where, const uint8_t *data, size_t len);
+
+enum apk_signed_kind {
+	APK_SIGNED_V1_SF = 1,     /* JAR signature file */
+	APK_SIGNED_V2 = 2,        /* v2 signed data */
+	APK_SIGNED_V3 = 3,        /* v3 or v3.1 signed data */
+	APK_SIGNED_V4 = 4,        /* v4 signing data */
+};
+
+/* "v1 signature file", "v2 signed data", ...; NULL otherwise. */
+const char *apk_signed_kind_name(enum apk_signed_kind k);
+
+/* Whether data is one of the four structures above and, where it names a
+ * certificate (v2, v3, v4), whether that certificate is byte for byte
+ * cert: exactly the bytes apksigner may ask the key with that
+ * certificate to sign. *ret_kind (may be NULL) says which.
+ *   RB_E_PARSE   none of the four structures; the detail says why
+ *   RB_E_VERIFY  a v2/v3/v4 structure naming another certificate */
+int apk_signer_input_check(const char *where, const uint8_t *data, size_t len,
+			   const uint8_t *cert, size_t cert_len, enum apk_signed_kind *ret_kind);
+
 /* Verify the APK at path (a regular file of at most APK_MAX_FILE_BYTES),
  * streamed from disk: the file is read once for the digests, never held in
  * memory whole.

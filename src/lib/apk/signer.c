@@ -3,6 +3,7 @@
  * public key, its first certificate against that key, and the algorithm
  * lists of the signatures and the digests against each other. The
  * content digests it claims are returned for apk_digest_check. */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/rsa.h>
@@ -12,11 +13,6 @@
 #include "apk/apk-internal.h"
 #include "util/cleanup.h"
 #include "util/err.h"
-
-#define ATTR_STRIPPING_PROTECTION 0xbeeff00du
-/* A signer record holds certificates and signatures of a few KiB; this
- * only bounds the work on a hostile block. */
-#define APK_MAX_ATTRS 64
 
 static const struct apk_alg algs[] = {
 	{ APK_SIG_RSA_PSS_SHA256, "rsa-pss-sha256", true, true, false },
@@ -44,31 +40,12 @@ const char *apk_sig_alg_name(uint32_t id)
 
 /* Where we are, for error details: "app.apk: v3 block, signer #0". */
 struct ctx {
-	const char *source;
+	char at[APK_WHERE_MAX];
 	int scheme;
-	size_t signer;
 };
 
-#define CTX_FMT "%s: v%d block, signer #%zu: "
-#define CTX_ARGS(c) (c)->source, (c)->scheme, (c)->signer
-
-/* A u32le length-prefixed element as its own reader. */
-static int get_lp(struct rb_reader *r, struct rb_reader *ret)
-{
-	uint32_t n;
-	const uint8_t *p;
-	struct rb_reader save = *r;
-	int rc;
-
-	if ((rc = rb_reader_get_u32le(r, &n)) < 0)
-		return rc;
-	if ((rc = rb_reader_get_bytes(r, n, &p)) < 0) {
-		*r = save;
-		return rc;
-	}
-	rb_reader_init(ret, p, n);
-	return 0;
-}
+#define CTX_FMT "%s: "
+#define CTX_ARGS(c) (c)->at
 
 static void evp_pkey_freep(EVP_PKEY **p)
 {
@@ -101,8 +78,8 @@ static int signatures_parse(const struct ctx *c, struct rb_reader *r, struct sig
 
 		if (n == APK_MAX_SIGNATURES)
 			return rb_err_set(RB_E_LIMIT, CTX_FMT "more than %d signatures", CTX_ARGS(c), APK_MAX_SIGNATURES);
-		if ((rc = get_lp(r, &rec)) < 0 || (rc = rb_reader_get_u32le(&rec, &id)) < 0 ||
-		    (rc = get_lp(&rec, &sig)) < 0 || (rc = rb_reader_expect_end(&rec)) < 0)
+		if ((rc = apk_get_lp(r, &rec)) < 0 || (rc = rb_reader_get_u32le(&rec, &id)) < 0 ||
+		    (rc = apk_get_lp(&rec, &sig)) < 0 || (rc = rb_reader_expect_end(&rec)) < 0)
 			return rb_err_set(rc, CTX_FMT "signature record #%zu is malformed", CTX_ARGS(c), n);
 		if (!(out[n].alg = apk_alg_find(id)))
 			return rb_err_set(RB_E_UNSUPPORTED, CTX_FMT "signature #%zu uses algorithm 0x%04x; rombsr verifies only 0x0101-0x0104 (RSA) and 0x0201-0x0202 (ECDSA)",
@@ -191,116 +168,22 @@ static int cert_check(const struct ctx *c, const struct rb_reader *cert, const s
 	return 0;
 }
 
-static int digests_parse(const struct ctx *c, struct rb_reader *r, struct apk_signer *s)
-{
-	int rc;
-
-	while (r->len > 0) {
-		struct rb_reader rec, dig;
-		uint32_t id;
-		struct apk_claimed_digest *d;
-
-		if (s->n_digests == APK_MAX_SIGNATURES)
-			return rb_err_set(RB_E_LIMIT, CTX_FMT "more than %d digests", CTX_ARGS(c), APK_MAX_SIGNATURES);
-		if ((rc = get_lp(r, &rec)) < 0 || (rc = rb_reader_get_u32le(&rec, &id)) < 0 ||
-		    (rc = get_lp(&rec, &dig)) < 0 || (rc = rb_reader_expect_end(&rec)) < 0)
-			return rb_err_set(rc, CTX_FMT "digest record #%zu in the signed data is malformed", CTX_ARGS(c),
-					  s->n_digests);
-		d = &s->digests[s->n_digests];
-		if (!(d->alg = apk_alg_find(id)))
-			return rb_err_set(RB_E_UNSUPPORTED, CTX_FMT "digest #%zu is for algorithm 0x%04x, which rombsr does not verify",
-					  CTX_ARGS(c), s->n_digests, id);
-		if (dig.len != (d->alg->sha512 ? 64u : 32u))
-			return rb_err_set(RB_E_PARSE, CTX_FMT "digest #%zu (%s) is %zu bytes", CTX_ARGS(c), s->n_digests,
-					  d->alg->name, dig.len);
-		memcpy(d->digest, dig.p, dig.len);
-		d->len = dig.len;
-		s->n_digests++;
-	}
-	return 0;
-}
-
-static int attrs_parse(const struct ctx *c, struct rb_reader *r, struct apk_signer *s)
-{
-	size_t n = 0;
-	int rc;
-
-	while (r->len > 0) {
-		struct rb_reader rec;
-		uint32_t id, val;
-
-		if (n++ == APK_MAX_ATTRS)
-			return rb_err_set(RB_E_LIMIT, CTX_FMT "more than %d additional attributes", CTX_ARGS(c), APK_MAX_ATTRS);
-		if ((rc = get_lp(r, &rec)) < 0 || (rc = rb_reader_get_u32le(&rec, &id)) < 0)
-			return rb_err_set(rc, CTX_FMT "additional attribute #%zu is malformed", CTX_ARGS(c), n - 1);
-		/* v2 signers record which newer schemes were also applied, so
-		 * removing the v3 block cannot downgrade the APK to v2. */
-		if (c->scheme == 2 && id == ATTR_STRIPPING_PROTECTION) {
-			if ((rc = rb_reader_get_u32le(&rec, &val)) < 0 || (rc = rb_reader_expect_end(&rec)) < 0)
-				return rb_err_set(rc, CTX_FMT "stripping-protection attribute is malformed", CTX_ARGS(c));
-			if (val == 3)
-				s->claims_v3 = true;
-		}
-	}
-	return 0;
-}
-
-/* digests, certificates, [v3: min SDK, max SDK], additional attributes. */
-static int signed_data_parse(const struct ctx *c, struct rb_reader *r, const struct rb_reader *spki,
-			     struct apk_signer *s)
-{
-	struct rb_reader digests, certs, cert = { NULL, 0 }, attrs, trailer;
-	size_t n_certs = 0;
-	int rc;
-
-	if ((rc = get_lp(r, &digests)) < 0 || (rc = get_lp(r, &certs)) < 0)
-		return rb_err_set(rc, CTX_FMT "signed data is malformed (digests, certificates)", CTX_ARGS(c));
-	if (c->scheme == 3 && ((rc = rb_reader_get_u32le(r, &s->info.min_sdk)) < 0 ||
-			       (rc = rb_reader_get_u32le(r, &s->info.max_sdk)) < 0))
-		return rb_err_set(rc, CTX_FMT "signed data lacks the SDK range", CTX_ARGS(c));
-	if ((rc = get_lp(r, &attrs)) < 0)
-		return rb_err_set(rc, CTX_FMT "signed data is malformed (additional attributes)", CTX_ARGS(c));
-	/* apksigner ends v2 signed data with one empty element; accept that
-	 * and nothing else. */
-	if (c->scheme == 2 && r->len == 4)
-		(void)get_lp(r, &trailer); /* only a zero length is consumed */
-	if ((rc = rb_reader_expect_end(r)) < 0)
-		return rb_err_set(rc, CTX_FMT "%zu trailing bytes after the signed data", CTX_ARGS(c), r->len);
-
-	if ((rc = digests_parse(c, &digests, s)) < 0)
-		return rc;
-	while (certs.len > 0) {
-		struct rb_reader one;
-
-		if (n_certs == APK_MAX_CERTS)
-			return rb_err_set(RB_E_LIMIT, CTX_FMT "more than %d certificates", CTX_ARGS(c), APK_MAX_CERTS);
-		if ((rc = get_lp(&certs, &one)) < 0 || one.len == 0)
-			return rb_err_set(RB_E_PARSE, CTX_FMT "certificate #%zu is malformed", CTX_ARGS(c), n_certs);
-		if (n_certs++ == 0)
-			cert = one;
-	}
-	if (n_certs == 0)
-		return rb_err_set(RB_E_PARSE, CTX_FMT "signed data has no certificate", CTX_ARGS(c));
-	if ((rc = cert_check(c, &cert, spki, &s->info)) < 0)
-		return rc;
-	return attrs_parse(c, &attrs, s);
-}
-
 static int signer_verify(const struct ctx *c, struct rb_reader *r, struct apk_signer *s)
 {
 	_cleanup_(evp_pkey_freep) EVP_PKEY *pub = NULL;
-	struct rb_reader signed_data, sigs, spki, sd;
+	struct rb_reader signed_data, sigs, spki, cert;
+	struct apk_signed_data sd;
 	struct sig_rec recs[APK_MAX_SIGNATURES];
 	uint32_t min_sdk = 0, max_sdk = 0;
 	size_t n_sigs = 0, best = 0;
 	int rc;
 
-	if ((rc = get_lp(r, &signed_data)) < 0)
+	if ((rc = apk_get_lp(r, &signed_data)) < 0)
 		return rb_err_set(rc, CTX_FMT "truncated signed data", CTX_ARGS(c));
 	if (c->scheme == 3 && ((rc = rb_reader_get_u32le(r, &min_sdk)) < 0 ||
 			       (rc = rb_reader_get_u32le(r, &max_sdk)) < 0))
 		return rb_err_set(rc, CTX_FMT "truncated SDK range", CTX_ARGS(c));
-	if ((rc = get_lp(r, &sigs)) < 0 || (rc = get_lp(r, &spki)) < 0 || (rc = rb_reader_expect_end(r)) < 0)
+	if ((rc = apk_get_lp(r, &sigs)) < 0 || (rc = apk_get_lp(r, &spki)) < 0 || (rc = rb_reader_expect_end(r)) < 0)
 		return rb_err_set(rc, CTX_FMT "malformed signer record (signatures, public key)", CTX_ARGS(c));
 	if ((rc = signatures_parse(c, &sigs, recs, &n_sigs)) < 0 || (rc = pubkey_parse(c, &spki, &pub)) < 0)
 		return rc;
@@ -317,9 +200,20 @@ static int signer_verify(const struct ctx *c, struct rb_reader *r, struct apk_si
 	if (rb_pkey_fingerprint(pub, s->info.spki_sha256) < 0)
 		return rb_err_set(RB_E_CRYPTO, CTX_FMT "cannot fingerprint the public key", CTX_ARGS(c));
 
-	sd = signed_data;
-	if ((rc = signed_data_parse(c, &sd, &spki, s)) < 0)
+	if ((rc = apk_signed_data_parse(c->at, c->scheme, signed_data.p, signed_data.len, &sd)) < 0)
 		return rc;
+	cert = (struct rb_reader){ sd.cert, sd.cert_len };
+	if ((rc = cert_check(c, &cert, &spki, &s->info)) < 0)
+		return rc;
+	s->info.min_sdk = sd.min_sdk;
+	s->info.max_sdk = sd.max_sdk;
+	s->claims_v3 = sd.claims_v3;
+	for (size_t i = 0; i < sd.n_digests; i++) {
+		s->digests[i].alg = apk_alg_find(sd.digests[i].alg);
+		memcpy(s->digests[i].digest, sd.digests[i].digest, sd.digests[i].len);
+		s->digests[i].len = sd.digests[i].len;
+	}
+	s->n_digests = sd.n_digests;
 	/* A signature whose algorithm has no digest (or the reverse) would let
 	 * the verifier check a digest nobody signed for. */
 	if (s->n_digests != n_sigs)
@@ -329,13 +223,9 @@ static int signer_verify(const struct ctx *c, struct rb_reader *r, struct apk_si
 		if (s->digests[i].alg != recs[i].alg)
 			return rb_err_set(RB_E_VERIFY, CTX_FMT "signature algorithm lists disagree at #%zu: signature 0x%04x, digest 0x%04x",
 					  CTX_ARGS(c), i, recs[i].alg->id, s->digests[i].alg->id);
-	if (c->scheme == 3) {
-		if (min_sdk != s->info.min_sdk || max_sdk != s->info.max_sdk)
-			return rb_err_set(RB_E_VERIFY, CTX_FMT "SDK range %u..%u outside the signed data disagrees with %u..%u inside it",
-					  CTX_ARGS(c), min_sdk, max_sdk, s->info.min_sdk, s->info.max_sdk);
-		if (min_sdk > max_sdk)
-			return rb_err_set(RB_E_PARSE, CTX_FMT "SDK range %u..%u is empty", CTX_ARGS(c), min_sdk, max_sdk);
-	}
+	if (c->scheme == 3 && (min_sdk != s->info.min_sdk || max_sdk != s->info.max_sdk))
+		return rb_err_set(RB_E_VERIFY, CTX_FMT "SDK range %u..%u outside the signed data disagrees with %u..%u inside it",
+				  CTX_ARGS(c), min_sdk, max_sdk, s->info.min_sdk, s->info.max_sdk);
 	return 0;
 }
 
@@ -343,24 +233,24 @@ int apk_signers_verify(const char *source, int scheme, const uint8_t *value, siz
 		       struct apk_signer ret[APK_MAX_SIGNERS], size_t *ret_n)
 {
 	struct apk_signer out[APK_MAX_SIGNERS];
-	struct ctx c = { source, scheme, 0 };
+	struct ctx c = { .scheme = scheme };
 	struct rb_reader r, signers;
 	size_t n = 0;
 	int rc;
 
 	memset(out, 0, sizeof(out));
 	rb_reader_init(&r, value, len);
-	if ((rc = get_lp(&r, &signers)) < 0 || (rc = rb_reader_expect_end(&r)) < 0)
+	if ((rc = apk_get_lp(&r, &signers)) < 0 || (rc = rb_reader_expect_end(&r)) < 0)
 		return rb_err_set(RB_E_PARSE, "%s: v%d block of %zu bytes is not one length-prefixed signer sequence",
 				  source, scheme, len);
 	while (signers.len > 0) {
 		struct rb_reader one;
 
-		c.signer = n;
+		snprintf(c.at, sizeof(c.at), "%s: v%d block, signer #%zu", source, scheme, n);
 		if (n == APK_MAX_SIGNERS)
 			return rb_err_set(RB_E_LIMIT, "%s: v%d block has more than %d signers", source, scheme,
 					  APK_MAX_SIGNERS);
-		if ((rc = get_lp(&signers, &one)) < 0)
+		if ((rc = apk_get_lp(&signers, &one)) < 0)
 			return rb_err_set(rc, CTX_FMT "truncated signer record", CTX_ARGS(&c));
 		if ((rc = signer_verify(&c, &one, &out[n])) < 0)
 			return rc;

@@ -22,8 +22,9 @@
 #define CAPTURE_ECDSA_DER_LEN 70
 
 /* Whether the tool asked for mechanism in a way that yields scheme (the
- * table in docs/formats/capture-request.md). */
-bool capture_mech_scheme_valid(enum capture_mech mech, enum rb_sig_scheme scheme);
+ * table in docs/formats/capture-request.md) in a request of version
+ * (CKM_ECDSA_SHA256 is version 2). */
+bool capture_mech_scheme_valid(enum capture_mech mech, enum rb_sig_scheme scheme, int version);
 
 /* The key algorithm a scheme needs. */
 enum rb_key_alg capture_scheme_alg(enum rb_sig_scheme scheme);
@@ -35,22 +36,34 @@ int capture_check_input(enum rb_sig_scheme scheme, size_t input_len, const char 
 /* Whether s is a valid recorded tool name: 1..CAPTURE_TOOL_MAX printable ASCII. */
 bool capture_tool_valid(const char *s);
 
+/* What a request is made of, besides the key, tool and time. data NULL:
+ * none kept. */
+struct capture_request_fields {
+	int version;
+	const char *build_id;
+	enum capture_mech mech;
+	enum rb_sig_scheme scheme;
+	const uint8_t *input;
+	size_t input_len;
+	const uint8_t *data;
+	size_t data_len;
+};
+
 /* The request id over its identifying fields (docs/formats/capture-request.md,
- * "Request id"). */
-int capture_request_compute_id(const char *build_id, const uint8_t spki_sha256[32],
-			       enum capture_mech mech, enum rb_sig_scheme scheme,
-			       const uint8_t *input, size_t input_len, uint8_t ret[CAPTURE_ID_LEN]);
+ * "Request id"): version 1 or 2. */
+int capture_request_compute_id(const struct capture_request_fields *f, const uint8_t spki_sha256[32],
+			       uint8_t ret[CAPTURE_ID_LEN]);
 
 /* Build a request without any key policy (status) check: validates the
- * build id, the (mechanism, scheme) pair, the input length and the
- * placeholder length for the scheme's algorithm, computes id and
- * placeholder, and sanitises tool. Used by capture_request_new() and by
- * the parser (which then compares against the recorded values). */
-int capture_request_build(const char *build_id, const char *key_name,
-			  const uint8_t spki_sha256[32], size_t placeholder_len,
-			  enum capture_mech mech, enum rb_sig_scheme scheme, const uint8_t *input,
-			  size_t input_len, const char *tool, int64_t created,
-			  struct capture_request **ret);
+ * version, the build id, the (mechanism, scheme) pair, the input length,
+ * the data (version 2, hashing mechanisms, at most CAPTURE_DATA_MAX, hash
+ * equal to the input) and the placeholder length for the scheme's
+ * algorithm, computes id and placeholder, and sanitises tool. Used by
+ * capture_request_new_data() and by the parser (which then compares
+ * against the recorded values). */
+int capture_request_build(const struct capture_request_fields *f, const char *key_name,
+			  const uint8_t spki_sha256[32], size_t placeholder_len, const char *tool,
+			  int64_t created, struct capture_request **ret);
 
 /* The placeholder length for a manifest key: modulus bytes or 64. */
 int capture_placeholder_len(const struct manifest_key *key, size_t *ret);

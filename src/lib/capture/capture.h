@@ -37,7 +37,10 @@
 struct p11_key;
 
 #define CAPTURE_REQUEST_FORMAT "rombsr-capture-request"
-#define CAPTURE_REQUEST_VERSION 1
+/* Version 2 carries the data the tool passed when the token hashes it
+ * (docs/formats/capture-request.md); version 1 is still read. */
+#define CAPTURE_REQUEST_VERSION 2
+#define CAPTURE_REQUEST_VERSION_MIN 1
 #define CAPTURE_CONFIG_FORMAT "rombsr-capture-config"
 #define CAPTURE_CONFIG_VERSION 1
 
@@ -45,7 +48,12 @@ struct p11_key;
  * that sign with Ed25519 (OpenPGP, git, signed notes) sign small hashed
  * blocks; anything larger is refused with CKR_DATA_LEN_RANGE. */
 #define CAPTURE_EDDSA_MAX_MESSAGE (1024 * 1024)
-/* A request file is the message in base64 plus fixed-size fields. */
+/* The data a tool passed to a mechanism that hashes in the token, kept
+ * in the request so the sign node can see what it signs (an APK
+ * signed-data block is a few KiB). Longer data is hashed and not kept. */
+#define CAPTURE_DATA_MAX (1024 * 1024)
+/* A request file is the message or the data in base64 plus fixed-size
+ * fields. */
 #define CAPTURE_REQUEST_MAX_BYTES (2 * 1024 * 1024)
 #define CAPTURE_SPOOL_MAX_REQUESTS 100000
 #define CAPTURE_BUILD_ID_MAX 128
@@ -64,12 +72,17 @@ enum capture_mech {
 	CAPTURE_MECH_SHA512_RSA_PKCS = 0x00000042, /* CKM_SHA512_RSA_PKCS: module hashed */
 	CAPTURE_MECH_RSA_PKCS_PSS = 0x0000000d,    /* CKM_RSA_PKCS_PSS: input is a digest */
 	CAPTURE_MECH_ECDSA = 0x00001041,           /* CKM_ECDSA: input is a digest */
+	CAPTURE_MECH_ECDSA_SHA256 = 0x00001044,    /* CKM_ECDSA_SHA256: module hashed (version 2) */
 	CAPTURE_MECH_EDDSA = 0x00001057,           /* CKM_EDDSA: input is the message */
 };
 
 /* "CKM_RSA_PKCS", ...; NULL for an unknown value. */
 const char *capture_mech_name(enum capture_mech m);
 int capture_mech_from_name(const char *name, enum capture_mech *ret);
+/* Whether the tool passes the data itself and the module hashes it
+ * (CKM_SHA256_RSA_PKCS, CKM_SHA512_RSA_PKCS, CKM_ECDSA_SHA256): only then
+ * can a request carry that data. */
+bool capture_mech_hashes(enum capture_mech m);
 
 /* ---- DigestInfo ---------------------------------------------------------
  *
@@ -84,6 +97,7 @@ int capture_digestinfo_parse(const uint8_t *in, size_t len, enum rb_sig_scheme *
 /* ---- requests ---------------------------------------------------------- */
 
 struct capture_request {
+	int version;                     /* 1 or 2: the file's format version */
 	uint8_t id[CAPTURE_ID_LEN];
 	char id_hex[CAPTURE_ID_HEX_LEN + 1];
 	char *build_id;
@@ -93,6 +107,11 @@ struct capture_request {
 	enum rb_sig_scheme scheme;       /* what the sign node must compute */
 	uint8_t *input;                  /* the scheme's input: digest, or message (Ed25519) */
 	size_t input_len;
+	/* Version 2, hashing mechanisms: the data the tool passed, whose
+	 * hash under the scheme is input; NULL when not kept (over
+	 * CAPTURE_DATA_MAX, another mechanism, or version 1). */
+	uint8_t *data;
+	size_t data_len;
 	uint8_t *placeholder;            /* raw form: modulus-length, r||s, or 64 bytes */
 	size_t placeholder_len;
 	char *tool;                      /* calling process name, informational */
@@ -115,7 +134,25 @@ int capture_request_new(const char *build_id, const struct manifest_key *key,
 			enum capture_mech mechanism, enum rb_sig_scheme scheme,
 			const uint8_t *input, size_t input_len, const char *tool, int64_t created,
 			struct capture_request **ret);
+/* The same, keeping data, the bytes the tool passed to a hashing
+ * mechanism (capture_mech_hashes), whose hash under scheme must be input.
+ * data NULL: not kept, as capture_request_new. The id covers the data
+ * (docs/formats/capture-request.md, "Request id"). Errors besides
+ * capture_request_new's: RB_E_INVAL data for a mechanism that does not
+ * hash; RB_E_TOOBIG data over CAPTURE_DATA_MAX; RB_E_VERIFY data whose
+ * hash is not input. Both make version-2 requests. */
+int capture_request_new_data(const char *build_id, const struct manifest_key *key,
+			     enum capture_mech mechanism, enum rb_sig_scheme scheme,
+			     const uint8_t *input, size_t input_len, const uint8_t *data,
+			     size_t data_len, const char *tool, int64_t created,
+			     struct capture_request **ret);
 void capture_request_free(struct capture_request *r);
+
+/* The bytes the key is asked to sign, when the request knows them: the
+ * kept data, or for Ed25519 the message (which is the input). false for a
+ * digest-only request: the sign node cannot see what the digest is of. */
+bool capture_request_signed_data(const struct capture_request *r, const uint8_t **ret,
+				 size_t *ret_len);
 
 /* Whether build_id is 1..CAPTURE_BUILD_ID_MAX of [A-Za-z0-9._-], not
  * starting with '.' or '-'. */
@@ -128,8 +165,9 @@ int capture_request_emit(const struct capture_request *r, struct rb_buf *out);
  * recomputed and must match the recorded ones (RB_E_VERIFY otherwise).
  * source names the input in error details. Other errors: RB_E_PARSE
  * malformed or inconsistent, RB_E_TOOBIG over CAPTURE_REQUEST_MAX_BYTES or
- * an Ed25519 message over CAPTURE_EDDSA_MAX_MESSAGE, RB_E_UNSUPPORTED
- * another version; with m: RB_E_KEY key not in m, RB_E_VERIFY fingerprint
+ * an Ed25519 message over CAPTURE_EDDSA_MAX_MESSAGE or data over
+ * CAPTURE_DATA_MAX, RB_E_VERIFY data whose hash is not the input,
+ * RB_E_UNSUPPORTED a version other than 1 and 2; with m: RB_E_KEY key not in m, RB_E_VERIFY fingerprint
  * or placeholder length differs from m's key, RB_E_PERM key not active. */
 int capture_request_parse(const char *text, size_t len, const char *source,
 			  const struct manifest *m, struct capture_request **ret);

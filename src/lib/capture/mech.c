@@ -15,6 +15,7 @@ static const struct {
 	{ CAPTURE_MECH_SHA512_RSA_PKCS, "CKM_SHA512_RSA_PKCS" },
 	{ CAPTURE_MECH_RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS" },
 	{ CAPTURE_MECH_ECDSA, "CKM_ECDSA" },
+	{ CAPTURE_MECH_ECDSA_SHA256, "CKM_ECDSA_SHA256" },
 	{ CAPTURE_MECH_EDDSA, "CKM_EDDSA" },
 };
 
@@ -38,7 +39,13 @@ int capture_mech_from_name(const char *name, enum capture_mech *ret)
 	return RB_E_UNSUPPORTED;
 }
 
-bool capture_mech_scheme_valid(enum capture_mech mech, enum rb_sig_scheme scheme)
+bool capture_mech_hashes(enum capture_mech m)
+{
+	return m == CAPTURE_MECH_SHA256_RSA_PKCS || m == CAPTURE_MECH_SHA512_RSA_PKCS ||
+	       m == CAPTURE_MECH_ECDSA_SHA256;
+}
+
+bool capture_mech_scheme_valid(enum capture_mech mech, enum rb_sig_scheme scheme, int version)
 {
 	switch (mech) {
 	case CAPTURE_MECH_RSA_PKCS:
@@ -51,6 +58,8 @@ bool capture_mech_scheme_valid(enum capture_mech mech, enum rb_sig_scheme scheme
 		return scheme == RB_SIG_RSA_PSS_SHA256 || scheme == RB_SIG_RSA_PSS_SHA512;
 	case CAPTURE_MECH_ECDSA:
 		return scheme == RB_SIG_ECDSA_SHA256;
+	case CAPTURE_MECH_ECDSA_SHA256:
+		return scheme == RB_SIG_ECDSA_SHA256 && version >= 2;
 	case CAPTURE_MECH_EDDSA:
 		return scheme == RB_SIG_ED25519;
 	}

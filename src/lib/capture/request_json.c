@@ -37,13 +37,15 @@ int capture_request_emit(const struct capture_request *r, struct rb_buf *out)
 	if (!r || !out)
 		return rb_err_set(RB_E_INVAL, "capture request emit: missing argument");
 	mname = capture_mech_name(r->mechanism);
-	if (!mname || r->created < 0 || r->created > CAPTURE_TIME_MAX)
+	if (!mname || r->created < 0 || r->created > CAPTURE_TIME_MAX ||
+	    r->version < CAPTURE_REQUEST_VERSION_MIN || r->version > CAPTURE_REQUEST_VERSION ||
+	    (r->data && r->version < 2))
 		return rb_err_set(RB_E_INVAL, "capture request %s: not a valid request", r->id_hex);
 	rb_time_format(r->created, ts);
 	if ((err = rb_hex_encode(r->key_spki_sha256, 32, &fpr)) < 0 ||
 	    (err = json_new_object(&root)) < 0 || (err = json_new_object(&key)) < 0 ||
 	    (err = json_object_set_string(root, "format", CAPTURE_REQUEST_FORMAT)) < 0 ||
-	    (err = json_object_set_int(root, "version", CAPTURE_REQUEST_VERSION)) < 0 ||
+	    (err = json_object_set_int(root, "version", r->version)) < 0 ||
 	    (err = json_object_set_string(root, "id", r->id_hex)) < 0 ||
 	    (err = json_object_set_string(root, "build_id", r->build_id)) < 0 ||
 	    (err = json_object_set_string(key, "name", r->key_name)) < 0 ||
@@ -52,6 +54,7 @@ int capture_request_emit(const struct capture_request *r, struct rb_buf *out)
 	    (err = json_object_set_string(root, "mechanism", mname)) < 0 ||
 	    (err = json_object_set_string(root, "scheme", rb_sig_scheme_name(r->scheme))) < 0 ||
 	    (err = set_b64(root, "input", r->input, r->input_len)) < 0 ||
+	    (r->data && (err = set_b64(root, "data", r->data, r->data_len)) < 0) ||
 	    (err = set_b64(root, "placeholder", r->placeholder, r->placeholder_len)) < 0 ||
 	    (r->tool && (err = json_object_set_string(root, "tool", r->tool)) < 0) ||
 	    (err = json_object_set_string(root, "created", ts)) < 0)
@@ -132,33 +135,38 @@ static int parse_tree(const struct json_value *root, const struct manifest *m,
 	static const char *const required[] = { "format", "version", "id", "build_id", "key",
 						"mechanism", "scheme", "input", "placeholder",
 						"created", NULL };
-	static const char *const optional[] = { "tool", NULL };
+	static const char *const optional_v1[] = { "tool", NULL };
+	static const char *const optional_v2[] = { "tool", "data", NULL };
 	static const char *const key_required[] = { "name", "spki_sha256", NULL };
 	_cleanup_(capture_request_freep) struct capture_request *r = NULL;
-	_cleanup_free_ uint8_t *input = NULL, *placeholder = NULL;
+	_cleanup_free_ uint8_t *input = NULL, *placeholder = NULL, *data = NULL;
+	struct capture_request_fields f = { 0 };
+	bool have_data = false;
 	const struct json_value *key;
 	const char *s, *build_id, *key_name, *tool = NULL;
 	uint8_t id[CAPTURE_ID_LEN], fpr[32];
-	size_t input_len, placeholder_len, want_len;
+	size_t input_len, placeholder_len, want_len, data_len = 0;
 	enum capture_mech mech;
 	enum rb_sig_scheme scheme;
 	enum rb_key_alg alg;
 	int64_t version, created;
 	int err;
 
-	if ((err = json_object_check_keys(root, required, optional)) < 0 ||
-	    (err = json_get_string(root, "format", &s)) < 0)
+	if ((err = json_get_string(root, "format", &s)) < 0)
 		return err;
 	if (strcmp(s, CAPTURE_REQUEST_FORMAT) != 0)
 		return json_err_set(json_object_get(root, "format"), RB_E_PARSE,
 				    "format is \"%.40s\", expected \"" CAPTURE_REQUEST_FORMAT "\"", s);
 	if ((err = json_get_int(root, "version", &version)) < 0)
 		return err;
-	if (version != CAPTURE_REQUEST_VERSION)
+	if (version < CAPTURE_REQUEST_VERSION_MIN || version > CAPTURE_REQUEST_VERSION)
 		return json_err_set(json_object_get(root, "version"), RB_E_UNSUPPORTED,
-				    "version %lld is not supported (this rombsr reads version %d); "
+				    "version %lld is not supported (this rombsr reads versions %d to %d); "
 				    "use the same rombsr release on build and sign nodes",
-				    (long long)version, CAPTURE_REQUEST_VERSION);
+				    (long long)version, CAPTURE_REQUEST_VERSION_MIN, CAPTURE_REQUEST_VERSION);
+	/* Unknown fields are refused; "data" is one only from version 2 on. */
+	if ((err = json_object_check_keys(root, required, version == 1 ? optional_v1 : optional_v2)) < 0)
+		return err;
 	if ((err = get_hex32(root, "id", id)) < 0 ||
 	    (err = json_get_string(root, "build_id", &build_id)) < 0)
 		return err;
@@ -183,7 +191,7 @@ static int parse_tree(const struct json_value *root, const struct manifest *m,
 	if (rb_sig_scheme_from_name(s, &scheme) < 0)
 		return json_err_set(json_object_get(root, "scheme"), RB_E_PARSE,
 				    "unknown scheme \"%.40s\"", s);
-	if (!capture_mech_scheme_valid(mech, scheme))
+	if (!capture_mech_scheme_valid(mech, scheme, (int)version))
 		return json_err_set(json_object_get(root, "scheme"), RB_E_PARSE,
 				    "%s cannot produce a %s signature", capture_mech_name(mech),
 				    rb_sig_scheme_name(scheme));
@@ -195,6 +203,15 @@ static int parse_tree(const struct json_value *root, const struct manifest *m,
 				    "%s", rb_err_detail());
 	if ((err = get_b64(root, "placeholder", &placeholder, &placeholder_len)) < 0)
 		return err;
+	if (json_object_get(root, "data")) {
+		if (!capture_mech_hashes(mech))
+			return json_err_set(json_object_get(root, "data"), RB_E_PARSE,
+					    "%s passes a digest: a request for it carries no data",
+					    capture_mech_name(mech));
+		if ((err = get_b64(root, "data", &data, &data_len)) < 0)
+			return err;
+		have_data = true;
+	}
 	err = json_get_string_opt(root, "tool", &tool);
 	if (err < 0 && err != RB_E_NOTFOUND)
 		return err;
@@ -235,9 +252,11 @@ static int parse_tree(const struct json_value *root, const struct manifest *m,
 		want_len = placeholder_len;
 	}
 
-	if ((err = capture_request_build(build_id, key_name, fpr, want_len, mech, scheme, input,
-					 input_len, tool, created, &r)) < 0)
-		return json_err_set(root, err == RB_E_INVAL ? RB_E_PARSE : err, "%s", rb_err_detail());
+	f = (struct capture_request_fields){ (int)version, build_id, mech, scheme, input, input_len,
+					     have_data ? (data ? data : (const uint8_t *)"") : NULL, data_len };
+	if ((err = capture_request_build(&f, key_name, fpr, want_len, tool, created, &r)) < 0)
+		return json_err_set(have_data && err != RB_E_INVAL ? json_object_get(root, "data") : root,
+				    err == RB_E_INVAL ? RB_E_PARSE : err, "%s", rb_err_detail());
 	if (memcmp(r->id, id, CAPTURE_ID_LEN) != 0)
 		return json_err_set(json_object_get(root, "id"), RB_E_VERIFY,
 				    "id does not match the request's content (expected %s); the "

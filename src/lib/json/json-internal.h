@@ -61,14 +61,6 @@ JSON_HIDDEN struct json_value *json_value_alloc(enum json_type type);
 JSON_HIDDEN int json_array_grow(struct json_value *arr, size_t max);
 JSON_HIDDEN int json_object_grow(struct json_value *obj, size_t max);
 
-/* Strict UTF-8 (RFC 3629): the length (1-4) of the sequence at p, with
- * *ret_cp set, or 0 with *ret_why saying what is wrong. */
-JSON_HIDDEN size_t json_utf8_decode(const uint8_t *p, size_t n, uint32_t *ret_cp, const char **ret_why);
-/* Check a whole buffer: valid UTF-8 and no NUL. */
-JSON_HIDDEN bool json_utf8_valid(const char *s, size_t len);
-/* Encode a Unicode scalar value; returns 1-4. out needs 4 bytes. */
-JSON_HIDDEN size_t json_utf8_encode(uint32_t cp, char *out);
-
 /* Write s as a quoted, printable-ASCII rendition for an error detail, so
  * untrusted text can never put terminal escapes or bidi overrides on the
  * user's screen: '"' and '\\' are escaped, other characters outside

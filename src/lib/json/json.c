@@ -9,112 +9,10 @@
 
 #include "json/json-internal.h"
 #include "util/err.h"
+#include "util/utf8.h"
 
 /* How many path segments an error detail shows (the innermost ones). */
 #define DETAIL_PATH_SEGMENTS 32
-
-/* --- UTF-8 ----------------------------------------------------------- */
-
-size_t json_utf8_decode(const uint8_t *p, size_t n, uint32_t *ret_cp, const char **ret_why)
-{
-	uint8_t c = p[0], lo = 0x80, hi = 0xbf;
-	size_t len, i;
-	uint32_t cp;
-
-	if (c < 0x80) {
-		*ret_cp = c;
-		return 1;
-	}
-	if (c < 0xc0) {
-		*ret_why = "unexpected continuation byte";
-		return 0;
-	}
-	if (c < 0xc2) {
-		*ret_why = "overlong encoding";
-		return 0;
-	}
-	if (c < 0xe0) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c < 0xf0) {
-		len = 3;
-		cp = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0; /* below is overlong */
-		else if (c == 0xed)
-			hi = 0x9f; /* above is U+D800-U+DFFF */
-	} else if (c < 0xf5) {
-		len = 4;
-		cp = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90; /* below is overlong */
-		else if (c == 0xf4)
-			hi = 0x8f; /* above is past U+10FFFF */
-	} else {
-		*ret_why = "byte that never occurs in UTF-8";
-		return 0;
-	}
-	for (i = 1; i < len; i++) {
-		uint8_t b;
-
-		if (i >= n || (p[i] & 0xc0) != 0x80) {
-			*ret_why = "truncated multi-byte sequence";
-			return 0;
-		}
-		b = p[i];
-		if (i == 1 && (b < lo || b > hi)) {
-			*ret_why = c == 0xed ? "encoded surrogate (U+D800-U+DFFF)" :
-				   c == 0xf4 ? "code point above U+10FFFF" :
-					       "overlong encoding";
-			return 0;
-		}
-		cp = (cp << 6) | (b & 0x3f);
-	}
-	*ret_cp = cp;
-	return len;
-}
-
-bool json_utf8_valid(const char *s, size_t len)
-{
-	const uint8_t *p = (const uint8_t *)s;
-	const char *why;
-	uint32_t cp;
-	size_t i = 0, n;
-
-	while (i < len) {
-		if (p[i] == 0)
-			return false;
-		n = json_utf8_decode(p + i, len - i, &cp, &why);
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
-}
-
-size_t json_utf8_encode(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
 
 /* --- Error details --------------------------------------------------- */
 
@@ -156,7 +54,7 @@ void json_quote_for_detail(const char *s, size_t len, char out[JSON_QUOTED_SIZE]
 	out[0] = '\0';
 	text_add(&t, "\"");
 	while (i < len) {
-		n = json_utf8_decode(p + i, len - i, &cp, &why);
+		n = rb_utf8_decode(p + i, len - i, &cp, &why);
 		if (n == 0) {
 			snprintf(one, sizeof(one), "\\x%02x", p[i]);
 			n = 1;
@@ -692,7 +590,7 @@ int json_new_string_len(const char *s, size_t len, struct json_value **ret)
 		return RB_E_INVAL;
 	/* Checked here so json_emit() can never write what json_parse()
 	 * would refuse to read back. */
-	if (!json_utf8_valid(s, len))
+	if (!rb_utf8_valid(s, len))
 		return rb_err_set(RB_E_INVAL, "JSON string is not valid UTF-8 or contains NUL");
 	if ((err = new_value(JSON_STRING, &v)) < 0)
 		return err;
@@ -759,7 +657,7 @@ int json_object_set(struct json_value *obj, const char *key, struct json_value *
 	if (!obj || obj->type != JSON_OBJECT || !key)
 		return RB_E_INVAL;
 	key_len = strlen(key);
-	if (!json_utf8_valid(key, key_len))
+	if (!rb_utf8_valid(key, key_len))
 		return rb_err_set(RB_E_INVAL, "JSON key is not valid UTF-8");
 	if (object_find(obj, key, key_len)) {
 		json_quote_for_detail(key, key_len, quoted);

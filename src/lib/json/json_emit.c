@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json/json-internal.h"
+#include "util/utf8.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -88,8 +89,8 @@ static int compare_keys_utf16(const void *a, const void *b)
 	 * point starts at the same offset in both. */
 	while (i > 0 && (px[i] & 0xc0) == 0x80)
 		i--;
-	json_utf8_decode(px + i, x->key_len - i, &cx, &why);
-	json_utf8_decode(py + i, y->key_len - i, &cy, &why);
+	rb_utf8_decode(px + i, x->key_len - i, &cx, &why);
+	rb_utf8_decode(py + i, y->key_len - i, &cy, &why);
 	cx = utf16_weight(cx);
 	cy = utf16_weight(cy);
 	return cx < cy ? -1 : cx > cy;

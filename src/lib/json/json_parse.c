@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "json/json-internal.h"
+#include "util/utf8.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -207,7 +208,7 @@ static void unescape(const uint8_t *in, size_t n, char *out)
 		if (i == n)
 			break;
 		used = read_escape(in + i, n - i, &cp, &why);
-		out += json_utf8_encode(cp, out);
+		out += rb_utf8_encode(cp, out);
 		i += used;
 	}
 }
@@ -244,7 +245,7 @@ static int parse_string(struct parser *ps, char **ret, size_t *ret_len)
 				    "control character U+%04X in string must be escaped%s", (unsigned)c,
 				    c == '\n' ? " (or is the string unterminated?)" : "");
 		} else {
-			n = json_utf8_decode(ps->r.p, ps->r.len, &cp, &why);
+			n = rb_utf8_decode(ps->r.p, ps->r.len, &cp, &why);
 			if (n == 0)
 				return fail(RB_E_PARSE, parser_pos(ps), "invalid UTF-8 in string: %s", why);
 			advance(ps, n);

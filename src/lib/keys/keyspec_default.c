@@ -3,7 +3,12 @@
 /* The default key set: ten Android keys (APK, AVB, OTA), one OpenPGP
  * release key for packages, the queue and audit keys. Android keys follow AOSP's make_key subjects; the
  * validity matches AOSP's default of 10,000 days or more because platform
- * certificates cannot be replaced on shipped devices. */
+ * certificates cannot be replaced on shipped devices. They have the one
+ * purpose apk: the sign node then signs with them only apksigner's
+ * structures naming their certificate (request_capture_structure_check);
+ * with raw-detached as well they would sign node-chosen digests, capture
+ * requests included (docs/formats/request.md, "What the sign node
+ * checks"). */
 #define ANDROID_SUBJECT "/C=US/ST=California/L=Mountain View/O=Android/OU=Android/CN=Android/emailAddress=android@android.com"
 #define ANDROID_KEY(n, p, pp)                                                          \
 	"    {\"name\": \"" n "\", \"algorithm\": \"rsa-4096\", \"purpose\": \"" p "\",\n" \

@@ -38,6 +38,12 @@ enum key_purpose {
 /* Purposes whose input is a digest a build tool computed and the sign
  * node cannot see through: capture requests. */
 #define KEY_PURPOSES_CAPTURE (KEY_PURPOSE_APK | KEY_PURPOSE_AVB | KEY_PURPOSE_OTA | KEY_PURPOSE_BUNDLE)
+/* Purposes whose input the sign node takes on trust, a digest it cannot
+ * see through (docs/formats/request.md, "What the sign node checks"). A
+ * key with none of them but apk signs, through capture, only the APK
+ * structures the sign node parses; a key with one of them signs
+ * node-chosen digests anyway, so its capture requests stay digest-only. */
+#define KEY_PURPOSES_OPAQUE (KEY_PURPOSE_RAW_DETACHED | KEY_PURPOSE_AVB | KEY_PURPOSE_OTA | KEY_PURPOSE_BUNDLE)
 /* Every purpose in which a build node chooses the bytes that are signed. */
 #define KEY_PURPOSES_NODE_DIGEST (KEY_PURPOSES_CAPTURE | KEY_PURPOSE_RAW_DETACHED)
 /* Purposes whose signatures are OpenPGP signatures: only these keys get an

@@ -78,6 +78,18 @@ unsigned request_kind_purposes(enum request_kind k);
  * keys never sign a request. */
 int request_key_purpose_check(enum request_kind k, const struct manifest_key *key);
 
+/* What a capture request r asks key (r's key, which may sign capture
+ * requests) to sign, checked where the sign node can see it. For a key
+ * whose purposes are apk and none of KEY_PURPOSES_OPAQUE: the request
+ * must carry the data (version 2, a hashing mechanism, or Ed25519), its
+ * hash must be the input, and the data must be a structure apksigner
+ * signs with that key (apk_signer_input_check: v2/v3 signed data or v4
+ * signing data naming the key's manifest certificate, or a v1 signature
+ * file). Other keys: RB_OK, the digest is taken on trust.
+ * RB_E_PERM, with a detail that names the request and the key and says
+ * what to do, otherwise. */
+int request_capture_structure_check(const struct capture_request *r, const struct manifest_key *key);
+
 /* [A-Za-z0-9][A-Za-z0-9._-]{0,63}: node and approver names. */
 bool request_node_valid(const char *name);
 /* A relative path of 1..255 bytes: '/'-separated components of

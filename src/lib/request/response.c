@@ -26,7 +26,15 @@ static const char *const reason_names[] = {
 	[RESPONSE_REASON_PATH] = "path",
 	[RESPONSE_REASON_HSM_ERROR] = "hsm-error",
 	[RESPONSE_REASON_KEY_PURPOSE] = "key-purpose",
+	[RESPONSE_REASON_STRUCTURE] = "structure",
 };
+
+int response_reason_version(enum response_reason r)
+{
+	if ((int)r < 1 || r > RESPONSE_REASON_MAX)
+		return 0;
+	return r == RESPONSE_REASON_STRUCTURE ? 3 : r == RESPONSE_REASON_KEY_PURPOSE ? 2 : 1;
+}
 
 const char *response_reason_name(enum response_reason r)
 {
@@ -386,8 +394,9 @@ int response_doc_emit(const struct response_doc *doc, struct rb_buf *out)
 					  doc->build_id);
 	}
 	for (size_t i = 0; i < doc->n_entries; i++)
-		if (doc->entries[i].status == RESPONSE_REJECTED && doc->entries[i].reason > RESPONSE_REASON_MAX_V1)
-			version = RESPONSE_VERSION;
+		if (doc->entries[i].status == RESPONSE_REJECTED &&
+		    response_reason_version(doc->entries[i].reason) > version)
+			version = response_reason_version(doc->entries[i].reason);
 	if ((err = json_object_set(req, "entries", TAKE_PTR(entries))) < 0 ||
 	    (err = rq_emit_envelope(RESPONSE_FORMAT, version, TAKE_PTR(req), NULL, out)) < 0)
 		return rb_err_set(err, "response %s/%s: cannot write JSON", doc->node, doc->build_id);

@@ -29,10 +29,11 @@
 #include "util/cleanup.h"
 
 #define RESPONSE_FORMAT "rombsr-response"
-/* Version 2 adds the reason code "key-purpose". A writer uses version 1
- * unless a response carries that code, so build nodes that read only
- * version 1 keep reading every other response; readers take both. */
-#define RESPONSE_VERSION 2
+/* Version 2 adds the reason code "key-purpose", version 3 "structure". A
+ * writer uses the lowest version that has every reason code the response
+ * carries (response_reason_version), so build nodes that read only older
+ * versions keep reading every other response; readers take all three. */
+#define RESPONSE_VERSION 3
 #define RESPONSE_VERSION_MIN 1
 
 #define RESPONSE_MAX_BYTES ((size_t)16 * 1024 * 1024)
@@ -66,9 +67,14 @@ enum response_reason {
 	RESPONSE_REASON_PATH,                /* "path": document path disagrees with its content */
 	RESPONSE_REASON_HSM_ERROR,           /* "hsm-error" */
 	RESPONSE_REASON_KEY_PURPOSE,         /* "key-purpose": the key does not sign this kind (version 2) */
+	RESPONSE_REASON_STRUCTURE,           /* "structure": what the key would sign is not a structure
+						its purposes allow (version 3) */
 };
-#define RESPONSE_REASON_MAX RESPONSE_REASON_KEY_PURPOSE
-#define RESPONSE_REASON_MAX_V1 RESPONSE_REASON_HSM_ERROR
+#define RESPONSE_REASON_MAX RESPONSE_REASON_STRUCTURE
+
+/* The first response version that has reason r (1, 2 or 3); 0 outside the
+ * enum. */
+int response_reason_version(enum response_reason r);
 
 /* "key-revoked", ...; NULL for a value outside the enum. */
 const char *response_reason_name(enum response_reason r);

@@ -128,8 +128,7 @@ static int parse_rejected(const struct json_value *o, int64_t version, struct re
 				    "kind must be \"capture\", \"raw\" or \"openpgp\"");
 	if ((err = json_get_string(o, "reason", &s)) < 0)
 		return err;
-	if (response_reason_from_name(s, &e->reason) < 0 ||
-	    (version == 1 && e->reason > RESPONSE_REASON_MAX_V1))
+	if (response_reason_from_name(s, &e->reason) < 0 || response_reason_version(e->reason) > version)
 		return json_err_set(json_object_get(o, "reason"), RB_E_PARSE,
 				    "unknown reason \"%.40s\" in a version %lld response (see docs/formats/response.md)",
 				    s, (long long)version);

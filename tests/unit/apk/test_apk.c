@@ -18,6 +18,7 @@
 
 #include "apk/apk-internal.h"
 #include "apk/apk.h"
+#include "apk_test.h"
 #include "harness.h"
 #include "keys/manifest.h"
 #include "util/buf.h"
@@ -27,27 +28,8 @@
 
 HARNESS_GLOBALS;
 
-static const char *apk_dir;
-static struct manifest *man, *man_revoked;
+static struct manifest *man_revoked;
 static char tmpdir[] = "/tmp/rombsr-apk-XXXXXX";
-
-struct blob {
-	uint8_t *p;
-	size_t len;
-};
-
-static struct blob load(const char *name)
-{
-	char path[4096];
-	struct blob b;
-
-	snprintf(path, sizeof(path), "%s/%s", apk_dir, name);
-	if (rb_file_read(path, 64u * 1024 * 1024, &b.p, &b.len) < 0) {
-		fprintf(stderr, "cannot read %s: %s\n", path, rb_err_detail());
-		exit(1);
-	}
-	return b;
-}
 
 static struct blob copy(struct blob b)
 {
@@ -65,12 +47,6 @@ static uint32_t rd32(const uint8_t *p)
 static uint64_t rd64(const uint8_t *p)
 {
 	return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void wr64(uint8_t *p, uint64_t v)
@@ -155,15 +131,6 @@ static int verify(struct blob b, struct apk_result *r)
 			t_failed_checks++;                                                 \
 		}                                                                          \
 	} while (0)
-
-static const struct manifest_key *mkey(const char *name)
-{
-	const struct manifest_key *k = manifest_find(man, name);
-
-	if (!k)
-		abort();
-	return k;
-}
 
 /* ---- apksigner's APKs verify ------------------------------------------- */
 
@@ -517,29 +484,6 @@ static void tkey_free(struct tkey *k)
 	OPENSSL_free(k->cert);
 }
 
-static void put_le32(struct rb_buf *b, uint32_t v)
-{
-	uint8_t x[4];
-
-	wr32(x, v);
-	if (rb_buf_put(b, x, 4) < 0)
-		abort();
-}
-
-static void put_lp(struct rb_buf *b, const void *p, size_t n)
-{
-	put_le32(b, (uint32_t)n);
-	if (rb_buf_put(b, p, n) < 0)
-		abort();
-}
-
-/* put_lp of a buffer, which is then freed */
-static void put_lp_buf(struct rb_buf *b, struct rb_buf *inner)
-{
-	put_lp(b, inner->data, inner->len);
-	rb_buf_free(inner);
-}
-
 static void sign_bytes(EVP_PKEY *key, uint32_t alg, const uint8_t *msg, size_t len, struct rb_buf *out)
 {
 	const struct apk_alg *a = apk_alg_find(alg);
@@ -593,15 +537,7 @@ static void signer_put(int scheme, const struct tsigner *s, const struct digests
 		put_le32(&rec, 3);
 		put_lp_buf(&attrs, &rec);
 	}
-	put_lp_buf(&sd, &dig);
-	put_lp_buf(&sd, &certs);
-	if (scheme == 3) {
-		put_le32(&sd, 24);
-		put_le32(&sd, 0x7fffffff);
-	}
-	put_lp_buf(&sd, &attrs);
-	if (scheme == 2)
-		put_le32(&sd, 0);
+	put_signed_data(&sd, scheme, &dig, &certs, &attrs);
 	for (size_t i = 0; s->algs[i]; i++) {
 		put_le32(&rec, s->algs[i]);
 		sign_bytes(s->key->pkey, s->algs[i], sd.data, sd.len, &rec);

@@ -198,18 +198,21 @@ static const struct manifest_key *key(const char *name)
 }
 
 /* The request the module must have recorded for this signature: same
- * placeholder as an independent capture_request_new(), and its file in the
- * spool, parsing against the manifest. Returns the parsed request. */
-static struct capture_request *expect_recorded(const char *name, enum capture_mech mech,
-					       enum rb_sig_scheme scheme, const uint8_t *in,
-					       size_t in_len, const uint8_t *sig, size_t sig_len)
+ * placeholder as an independent capture_request_new_data() with the data
+ * the module must have kept (NULL: none), and its file in the spool,
+ * parsing against the manifest. Returns the parsed request. */
+static struct capture_request *expect_recorded_data(const char *name, enum capture_mech mech,
+						    enum rb_sig_scheme scheme, const uint8_t *in, size_t in_len,
+						    const uint8_t *data, size_t data_len, const uint8_t *sig,
+						    size_t sig_len)
 {
 	struct capture_request *want = NULL, *got = NULL;
 	uint8_t *text = NULL;
 	size_t len;
 	char path[1024];
 
-	CHECK_OK(capture_request_new(build_id, key(name), mech, scheme, in, in_len, NULL, 0, &want));
+	CHECK_OK(capture_request_new_data(build_id, key(name), mech, scheme, in, in_len, data, data_len, NULL, 0,
+					  &want));
 	if (!want)
 		return NULL;
 	CHECK(want->placeholder_len == sig_len);
@@ -222,6 +225,8 @@ static struct capture_request *expect_recorded(const char *name, enum capture_me
 			CHECK(strcmp(got->key_name, name) == 0);
 			CHECK(got->mechanism == mech && got->scheme == scheme);
 			CHECK(got->input_len == in_len && memcmp(got->input, in, in_len) == 0);
+			CHECK(got->version == 2 && !got->data == !data && got->data_len == data_len &&
+			      (!data || memcmp(got->data, data, data_len) == 0));
 			CHECK(strcmp(got->build_id, build_id) == 0);
 			CHECK(got->tool && strncmp(got->tool, "test_capture", 12) == 0);
 		}
@@ -229,6 +234,13 @@ static struct capture_request *expect_recorded(const char *name, enum capture_me
 	free(text);
 	capture_request_free(want);
 	return got;
+}
+
+static struct capture_request *expect_recorded(const char *name, enum capture_mech mech,
+					       enum rb_sig_scheme scheme, const uint8_t *in,
+					       size_t in_len, const uint8_t *sig, size_t sig_len)
+{
+	return expect_recorded_data(name, mech, scheme, in, in_len, NULL, 0, sig, sig_len);
 }
 
 static void sha(const EVP_MD *md, const void *p, size_t n, uint8_t *out)
@@ -544,7 +556,7 @@ static void test_slot_token(void)
 static void test_mechanisms(void)
 {
 	static const CK_MECHANISM_TYPE want[] = { CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA512_RSA_PKCS,
-						  CKM_RSA_PKCS_PSS, CKM_ECDSA, CKM_EDDSA };
+						  CKM_RSA_PKCS_PSS, CKM_ECDSA, CKM_ECDSA_SHA256, CKM_EDDSA };
 	CK_MECHANISM_TYPE list[16];
 	CK_MECHANISM_INFO mi;
 	CK_ULONG n;
@@ -572,7 +584,7 @@ static void test_mechanisms(void)
 		CHECK((mi.flags & (CKF_SIGN | CKF_VERIFY)) == (CKF_SIGN | CKF_VERIFY));
 		CHECK(!(mi.flags & (CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST | CKF_HW | CKF_WRAP |
 				    CKF_UNWRAP | CKF_GENERATE_KEY_PAIR | CKF_DERIVE)));
-		if (want[i] == CKM_ECDSA) {
+		if (want[i] == CKM_ECDSA || want[i] == CKM_ECDSA_SHA256) {
 			CHECK(mi.ulMinKeySize == 256 && mi.ulMaxKeySize == 256);
 			CHECK((mi.flags & (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)) ==
 			      (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS));
@@ -582,7 +594,7 @@ static void test_mechanisms(void)
 	}
 	RV(F->C_GetMechanismInfo(0, CKM_SHA256, &mi), CKR_MECHANISM_INVALID);
 	RV(F->C_GetMechanismInfo(0, CKM_RSA_X_509, &mi), CKR_MECHANISM_INVALID);
-	RV(F->C_GetMechanismInfo(0, CKM_ECDSA_SHA256, &mi), CKR_MECHANISM_INVALID);
+	RV(F->C_GetMechanismInfo(0, CKM_ECDSA_SHA384, &mi), CKR_MECHANISM_INVALID);
 	RV(F->C_GetMechanismInfo(1, CKM_ECDSA, &mi), CKR_SLOT_ID_INVALID);
 	RV(F->C_GetMechanismInfo(0, CKM_ECDSA, NULL), CKR_ARGUMENTS_BAD);
 	fini();
@@ -1312,8 +1324,8 @@ static void test_sign_mechanisms(void)
 	memcpy(msg + strlen(part1), part2, strlen(part2));
 	sha(EVP_sha256(), msg, strlen(part1) + strlen(part2), d256);
 	check_lengths(s, &m, plat, msg, strlen(part1) + strlen(part2), 512, sig);
-	capture_request_free(expect_recorded("platform", CAPTURE_MECH_SHA256_RSA_PKCS,
-					     RB_SIG_RSA_PKCS1_SHA256, d256, 32, sig, 512));
+	capture_request_free(expect_recorded_data("platform", CAPTURE_MECH_SHA256_RSA_PKCS, RB_SIG_RSA_PKCS1_SHA256,
+						  d256, 32, msg, strlen(part1) + strlen(part2), sig, 512));
 	before = spool_count();
 	RV(F->C_SignInit(s, &m, plat), CKR_OK);
 	RV(F->C_SignUpdate(s, (CK_BYTE *)part1, strlen(part1)), CKR_OK);
@@ -1340,8 +1352,8 @@ static void test_sign_mechanisms(void)
 	sl = sizeof(sig);
 	RV(F->C_SignFinal(s, sig, &sl), CKR_OK);
 	CHECK(sl == 256);
-	capture_request_free(expect_recorded("media", CAPTURE_MECH_SHA512_RSA_PKCS,
-					     RB_SIG_RSA_PKCS1_SHA512, d512, 64, sig, 256));
+	capture_request_free(expect_recorded_data("media", CAPTURE_MECH_SHA512_RSA_PKCS, RB_SIG_RSA_PKCS1_SHA512,
+						  d512, 64, msg, strlen(part1) + strlen(part2), sig, 256));
 
 	/* CKM_RSA_PKCS_PSS, both profiles; the input is the digest. */
 	pss = (CK_RSA_PKCS_PSS_PARAMS){ CKM_SHA256, CKG_MGF1_SHA256, 32 };
@@ -1368,6 +1380,39 @@ static void test_sign_mechanisms(void)
 	RV(F->C_Sign(s, d512, 48, sig, &sl), CKR_DATA_LEN_RANGE);
 	RV(F->C_SignInit(s, &m, dev), CKR_OK);
 	RV(F->C_Sign(s, d512, 64, sig, &sl), CKR_DATA_LEN_RANGE);
+
+	/* CKM_ECDSA_SHA256: the module hashes and keeps the data, single-
+	 * and multi-part, as SunPKCS11 signs for apksigner. */
+	m = (CK_MECHANISM){ CKM_ECDSA_SHA256, NULL, 0 };
+	sha(EVP_sha256(), msg, strlen(part1) + strlen(part2), d256);
+	check_lengths(s, &m, dev, msg, strlen(part1) + strlen(part2), 64, sig);
+	capture_request_free(expect_recorded_data("device", CAPTURE_MECH_ECDSA_SHA256, RB_SIG_ECDSA_SHA256, d256,
+						  32, msg, strlen(part1) + strlen(part2), sig, 64));
+	RV(F->C_SignInit(s, &m, dev), CKR_OK);
+	RV(F->C_SignUpdate(s, (CK_BYTE *)part1, strlen(part1)), CKR_OK);
+	RV(F->C_SignUpdate(s, (CK_BYTE *)part2, strlen(part2)), CKR_OK);
+	sl = sizeof(sig2);
+	RV(F->C_SignFinal(s, sig2, &sl), CKR_OK);
+	CHECK(sl == 64 && memcmp(sig, sig2, 64) == 0);
+	RV(F->C_SignInit(s, &m, plat), CKR_KEY_TYPE_INCONSISTENT);
+	/* Data over CAPTURE_DATA_MAX is hashed, and not kept: a digest-only
+	 * request, in one part or several. */
+	free(big);
+	big = calloc(1, CAPTURE_DATA_MAX + 1);
+	sha(EVP_sha256(), big, CAPTURE_DATA_MAX + 1, d256);
+	sl = sign1(s, &m, dev, big, CAPTURE_DATA_MAX + 1, sig);
+	capture_request_free(expect_recorded("device", CAPTURE_MECH_ECDSA_SHA256, RB_SIG_ECDSA_SHA256, d256, 32,
+					     sig, sl));
+	RV(F->C_SignInit(s, &m, dev), CKR_OK);
+	RV(F->C_SignUpdate(s, big, CAPTURE_DATA_MAX), CKR_OK);
+	RV(F->C_SignUpdate(s, big, 1), CKR_OK);
+	sl = sizeof(sig2);
+	RV(F->C_SignFinal(s, sig2, &sl), CKR_OK);
+	CHECK(sl == 64 && memcmp(sig, sig2, 64) == 0);
+	sha(EVP_sha256(), big, CAPTURE_DATA_MAX, d256);
+	sl = sign1(s, &m, dev, big, CAPTURE_DATA_MAX, sig);
+	capture_request_free(expect_recorded_data("device", CAPTURE_MECH_ECDSA_SHA256, RB_SIG_ECDSA_SHA256, d256,
+						  32, big, CAPTURE_DATA_MAX, sig, sl));
 
 	/* CKM_EDDSA: the whole message, 1..CAPTURE_EDDSA_MAX_MESSAGE bytes. */
 	m = (CK_MECHANISM){ CKM_EDDSA, NULL, 0 };

@@ -17,6 +17,7 @@
 
 #include <openssl/x509.h>
 
+#include "capture/capture-internal.h"
 #include "capture/capture.h"
 #include "config.h"
 #include "harness.h"
@@ -207,6 +208,13 @@ static void test_mech_names(void)
 	CHECK(m == CAPTURE_MECH_RSA_PKCS_PSS);
 	CHECK_ERR(capture_mech_from_name("CKM_SHA1_RSA_PKCS", &m), RB_E_UNSUPPORTED);
 	CHECK_ERR(capture_mech_from_name("ckm_ecdsa", &m), RB_E_UNSUPPORTED);
+	CHECK_OK(capture_mech_from_name("CKM_ECDSA_SHA256", &m));
+	CHECK(m == CAPTURE_MECH_ECDSA_SHA256 && m == 0x1044);
+	/* the mechanisms whose data a request can keep */
+	CHECK(capture_mech_hashes(CAPTURE_MECH_SHA256_RSA_PKCS) && capture_mech_hashes(CAPTURE_MECH_SHA512_RSA_PKCS) &&
+	      capture_mech_hashes(CAPTURE_MECH_ECDSA_SHA256));
+	CHECK(!capture_mech_hashes(CAPTURE_MECH_RSA_PKCS) && !capture_mech_hashes(CAPTURE_MECH_ECDSA) &&
+	      !capture_mech_hashes(CAPTURE_MECH_RSA_PKCS_PSS) && !capture_mech_hashes(CAPTURE_MECH_EDDSA));
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -352,14 +360,47 @@ static void test_request_id(void)
 #undef DIFFERS
 }
 
+/* The id of an ECDSA request over d (32 bytes) as capture-request.md
+ * spells it out: version 1, or 2 with data (NULL: none kept). */
+static void id_by_hand(int version, uint32_t mech, const uint8_t *d, const uint8_t *data, size_t data_len,
+		       uint8_t want[32])
+{
+	struct rb_buf b = RB_BUF_INIT;
+	const char *dom = version == 1 ? "rombsr-capture-request-id v1" : "rombsr-capture-request-id v2";
+	const char *scheme = "ecdsa-p256-sha256";
+	size_t n;
+
+	CHECK_OK(rb_buf_put_u32be(&b, (uint32_t)strlen(dom)));
+	CHECK_OK(rb_buf_put_str(&b, dom));
+	CHECK_OK(rb_buf_put_u32be(&b, (uint32_t)version));
+	CHECK_OK(rb_buf_put_u32be(&b, (uint32_t)strlen(build)));
+	CHECK_OK(rb_buf_put_str(&b, build));
+	CHECK_OK(rb_buf_put_u32be(&b, 32));
+	CHECK_OK(rb_buf_put(&b, key("ec-key")->spki_sha256, 32));
+	CHECK_OK(rb_buf_put_u32be(&b, mech));
+	CHECK_OK(rb_buf_put_u32be(&b, (uint32_t)strlen(scheme)));
+	CHECK_OK(rb_buf_put_str(&b, scheme));
+	CHECK_OK(rb_buf_put_u32be(&b, 32));
+	CHECK_OK(rb_buf_put(&b, d, 32));
+	if (version == 2) {
+		CHECK_OK(rb_buf_put_u8(&b, data ? 1 : 0));
+		if (data) {
+			CHECK_OK(rb_buf_put_u32be(&b, (uint32_t)data_len));
+			CHECK_OK(rb_buf_put(&b, data, data_len));
+		}
+	}
+	CHECK_OK(rb_digest(EVP_sha256(), b.data, b.len, want, &n));
+	rb_buf_free(&b);
+}
+
 /* The id encoding is documented in capture-request.md so another
- * implementation can recompute it; this recomputes it independently. */
+ * implementation can recompute it; this recomputes it independently for
+ * version 2 without and with data, and for version 1. */
 static void test_request_id_encoding(void)
 {
-	struct capture_request *r = NULL;
-	struct rb_buf b = RB_BUF_INIT;
-	const char *dom = "rombsr-capture-request-id v1", *scheme = "ecdsa-p256-sha256";
-	uint8_t d[32], want[32];
+	static const uint8_t data[] = "the signed-data block";
+	struct capture_request *r = NULL, *rd = NULL, *r1 = NULL;
+	uint8_t d[32], h[32], want[32];
 	size_t n;
 
 	memset(d, 0x5a, sizeof(d));
@@ -367,21 +408,24 @@ static void test_request_id_encoding(void)
 				     32, NULL, t0, &r));
 	if (!r)
 		return;
-	CHECK_OK(rb_buf_put_u32be(&b, (uint32_t)strlen(dom)));
-	CHECK_OK(rb_buf_put_str(&b, dom));
-	CHECK_OK(rb_buf_put_u32be(&b, 1));
-	CHECK_OK(rb_buf_put_u32be(&b, (uint32_t)strlen(build)));
-	CHECK_OK(rb_buf_put_str(&b, build));
-	CHECK_OK(rb_buf_put_u32be(&b, 32));
-	CHECK_OK(rb_buf_put(&b, key("ec-key")->spki_sha256, 32));
-	CHECK_OK(rb_buf_put_u32be(&b, 0x1041));
-	CHECK_OK(rb_buf_put_u32be(&b, (uint32_t)strlen(scheme)));
-	CHECK_OK(rb_buf_put_str(&b, scheme));
-	CHECK_OK(rb_buf_put_u32be(&b, 32));
-	CHECK_OK(rb_buf_put(&b, d, 32));
-	CHECK_OK(rb_digest(EVP_sha256(), b.data, b.len, want, &n));
+	CHECK(r->version == 2);
+	id_by_hand(2, 0x1041, d, NULL, 0, want);
 	CHECK(memcmp(want, r->id, 32) == 0);
-	rb_buf_free(&b);
+	CHECK_OK(rb_digest(EVP_sha256(), data, sizeof(data), h, &n));
+	CHECK_OK(capture_request_new_data(build, key("ec-key"), CAPTURE_MECH_ECDSA_SHA256, RB_SIG_ECDSA_SHA256,
+					  h, 32, data, sizeof(data), NULL, t0, &rd));
+	id_by_hand(2, 0x1044, h, data, sizeof(data), want);
+	CHECK(rd && memcmp(want, rd->id, 32) == 0);
+	{
+		const struct capture_request_fields f = { 1, build, CAPTURE_MECH_ECDSA, RB_SIG_ECDSA_SHA256,
+							  d, 32, NULL, 0 };
+
+		CHECK_OK(capture_request_build(&f, "ec-key", key("ec-key")->spki_sha256, 64, NULL, t0, &r1));
+		id_by_hand(1, 0x1041, d, NULL, 0, want);
+		CHECK(r1 && r1->version == 1 && memcmp(want, r1->id, 32) == 0);
+	}
+	capture_request_free(rd);
+	capture_request_free(r1);
 	/* and the placeholder: SHAKE-256(domain || id), then the shape */
 	{
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -526,7 +570,8 @@ static bool same_request(const struct capture_request *a, const struct capture_r
 	       memcmp(a->input, b->input, a->input_len) == 0 && a->placeholder_len == b->placeholder_len &&
 	       memcmp(a->placeholder, b->placeholder, a->placeholder_len) == 0 &&
 	       ((!a->tool && !b->tool) || (a->tool && b->tool && strcmp(a->tool, b->tool) == 0)) &&
-	       a->created == b->created;
+	       a->created == b->created && a->version == b->version && !a->data == !b->data &&
+	       a->data_len == b->data_len && (!a->data || memcmp(a->data, b->data, a->data_len) == 0);
 }
 
 static void test_json_roundtrip(void)
@@ -634,8 +679,11 @@ static void test_json_tamper(void)
 	CHECK_ERR(parse_edited(text, "{", "{\"extra\":1,", &man), RB_E_PARSE);
 	CHECK(strstr(rb_err_detail(), "extra") != NULL);
 	CHECK_ERR(parse_edited(text, "\"spki_sha256\"", "\"bogus\":1,\"spki_sha256\"", &man), RB_E_PARSE);
-	CHECK_ERR(parse_edited(text, "\"version\":1", "\"version\":2", &man), RB_E_UNSUPPORTED);
-	CHECK_ERR(parse_edited(text, "\"version\":1", "\"version\":\"1\"", &man), RB_E_PARSE);
+	CHECK_ERR(parse_edited(text, "\"version\":2", "\"version\":3", &man), RB_E_UNSUPPORTED);
+	CHECK_ERR(parse_edited(text, "\"version\":2", "\"version\":0", &man), RB_E_UNSUPPORTED);
+	CHECK_ERR(parse_edited(text, "\"version\":2", "\"version\":\"2\"", &man), RB_E_PARSE);
+	/* relabelled as version 1: the id is derived under another domain */
+	CHECK_ERR(parse_edited(text, "\"version\":2", "\"version\":1", &man), RB_E_VERIFY);
 	CHECK_ERR(parse_edited(text, "rombsr-capture-request", "rombsr-capture-reques", &man), RB_E_PARSE);
 	CHECK_ERR(parse_edited(text, "\"created\":\"2025-10-09T08:53:20Z\"", "\"created\":1", &man),
 		  RB_E_PARSE);
@@ -700,6 +748,127 @@ static void test_json_tamper(void)
 	CHECK(back == NULL);
 	free(text);
 	capture_request_free(r);
+}
+
+/* Version 2 keeps the data a hashing mechanism was given: only for such a
+ * mechanism, at most CAPTURE_DATA_MAX bytes, hashing to the input; the id
+ * covers it, so changing, adding or removing it is caught. Version 1 is
+ * still read, without data. */
+static void test_request_data(void)
+{
+	static const uint8_t data[] = "v2 signed-data block";
+	struct capture_request *r = NULL, *none = NULL, *empty = NULL, *back = NULL, *r1 = NULL;
+	uint8_t h[64], he[32];
+	size_t n;
+	const uint8_t *p;
+	char *text, *b64 = NULL, *other = NULL;
+	uint8_t *big = calloc(1, CAPTURE_DATA_MAX + 1);
+
+	CHECK_OK(rb_digest(EVP_sha256(), data, sizeof(data), h, &n));
+	CHECK_OK(capture_request_new_data(build, key("rsa-key"), CAPTURE_MECH_SHA256_RSA_PKCS,
+					  RB_SIG_RSA_PKCS1_SHA256, h, 32, data, sizeof(data), NULL, t0, &r));
+	CHECK_OK(capture_request_new(build, key("rsa-key"), CAPTURE_MECH_SHA256_RSA_PKCS,
+				     RB_SIG_RSA_PKCS1_SHA256, h, 32, NULL, t0, &none));
+	CHECK_OK(rb_digest(EVP_sha256(), "", 0, he, &n));
+	CHECK_OK(capture_request_new_data(build, key("rsa-key"), CAPTURE_MECH_SHA256_RSA_PKCS,
+					  RB_SIG_RSA_PKCS1_SHA256, he, 32, (const uint8_t *)"", 0, NULL, t0, &empty));
+	if (!r || !none || !empty)
+		goto out;
+	CHECK(r->version == 2 && r->data_len == sizeof(data) && memcmp(r->data, data, sizeof(data)) == 0);
+	CHECK(empty->data && empty->data_len == 0);
+	CHECK(memcmp(r->id, none->id, 32) != 0 && memcmp(r->placeholder, none->placeholder, 32) != 0);
+	CHECK(capture_request_signed_data(r, &p, &n) && p == r->data && n == sizeof(data));
+	CHECK(!capture_request_signed_data(none, &p, &n));
+	CHECK(capture_request_signed_data(empty, &p, &n) && n == 0);
+
+	/* what capture_request_new_data refuses */
+	CHECK_ERR(capture_request_new_data(build, key("rsa-key"), CAPTURE_MECH_SHA256_RSA_PKCS,
+					   RB_SIG_RSA_PKCS1_SHA256, he, 32, data, sizeof(data), NULL, t0, &back),
+		  RB_E_VERIFY);
+	CHECK_ERR(capture_request_new_data(build, key("rsa-key"), CAPTURE_MECH_RSA_PKCS, RB_SIG_RSA_PKCS1_SHA256,
+					   h, 32, data, sizeof(data), NULL, t0, &back), RB_E_INVAL);
+	CHECK_ERR(capture_request_new_data(build, key("ec-key"), CAPTURE_MECH_ECDSA, RB_SIG_ECDSA_SHA256, h, 32,
+					   data, sizeof(data), NULL, t0, &back), RB_E_INVAL);
+	CHECK_OK(rb_digest(EVP_sha512(), big, CAPTURE_DATA_MAX + 1, h, &n));
+	CHECK_ERR(capture_request_new_data(build, key("rsa-key"), CAPTURE_MECH_SHA512_RSA_PKCS,
+					   RB_SIG_RSA_PKCS1_SHA512, h, 64, big, CAPTURE_DATA_MAX + 1, NULL, t0, &back),
+		  RB_E_TOOBIG);
+	CHECK_OK(rb_digest(EVP_sha512(), big, CAPTURE_DATA_MAX, h, &n));
+	CHECK_OK(capture_request_new_data(build, key("rsa-key"), CAPTURE_MECH_SHA512_RSA_PKCS,
+					  RB_SIG_RSA_PKCS1_SHA512, h, 64, big, CAPTURE_DATA_MAX, NULL, t0, &back));
+	/* the largest request still fits a request file */
+	if (back) {
+		text = emit_str(back);
+		CHECK(strlen(text) < CAPTURE_REQUEST_MAX_BYTES);
+		capture_request_free(back);
+		back = NULL;
+		CHECK_OK(capture_request_parse(text, strlen(text), "big.json", &man, &back));
+		CHECK(back && back->data_len == CAPTURE_DATA_MAX);
+		capture_request_free(back);
+		back = NULL;
+		free(text);
+	}
+
+	/* the file: round trip, then edits */
+	text = emit_str(r);
+	CHECK(strstr(text, "\"data\":\"") != NULL && strstr(text, "\"version\":2") != NULL);
+	CHECK_OK(capture_request_parse(text, strlen(text), "d.json", &man, &back));
+	CHECK(back && same_request(r, back));
+	capture_request_free(back);
+	back = NULL;
+	CHECK_OK(rb_base64_encode(data, sizeof(data), true, &b64));
+	CHECK_OK(rb_base64_encode((const uint8_t *)"V2 signed-data block", sizeof(data), true, &other));
+	CHECK_ERR(parse_edited(text, b64, other, &man), RB_E_VERIFY);
+	CHECK(strstr(rb_err_detail(), "does not hash to the input") != NULL);
+	free(other);
+	other = NULL;
+	/* removed: the id covers whether data is kept */
+	if (asprintf(&other, "\"data\":\"%s\",", b64) > 0)
+		CHECK_ERR(parse_edited(text, other, "", &man), RB_E_VERIFY);
+	free(other);
+	other = NULL;
+	/* on a mechanism that passes a digest */
+	CHECK_ERR(parse_edited(text, "CKM_SHA256_RSA_PKCS", "CKM_RSA_PKCS", &man), RB_E_PARSE);
+	CHECK(strstr(rb_err_detail(), "carries no data") != NULL);
+	/* in a version-1 file "data" is an unknown field */
+	CHECK_ERR(parse_edited(text, "\"version\":2", "\"version\":1", &man), RB_E_PARSE);
+	free(text);
+
+	/* version 1 is still read; CKM_ECDSA_SHA256 is version 2 only */
+	{
+		const struct capture_request_fields f = { 1, build, CAPTURE_MECH_SHA256_RSA_PKCS,
+							  RB_SIG_RSA_PKCS1_SHA256, none->input, 32, NULL, 0 };
+		struct capture_request_fields g = f;
+
+		CHECK_OK(capture_request_build(&f, "rsa-key", key("rsa-key")->spki_sha256, none->placeholder_len,
+					       "tool", t0, &r1));
+		g.mech = CAPTURE_MECH_ECDSA_SHA256;
+		g.scheme = RB_SIG_ECDSA_SHA256;
+		CHECK_ERR(capture_request_build(&g, "ec-key", key("ec-key")->spki_sha256, 64, NULL, t0, &back),
+			  RB_E_INVAL);
+		g = f;
+		g.data = data;
+		g.data_len = sizeof(data);
+		CHECK_ERR(capture_request_build(&g, "rsa-key", key("rsa-key")->spki_sha256, none->placeholder_len,
+						NULL, t0, &back), RB_E_INVAL);
+	}
+	if (r1) {
+		text = emit_str(r1);
+		CHECK(strstr(text, "\"version\":1") != NULL);
+		CHECK_OK(capture_request_parse(text, strlen(text), "v1.json", &man, &back));
+		CHECK(back && back->version == 1 && !back->data && same_request(r1, back));
+		CHECK(memcmp(r1->id, none->id, 32) != 0);
+		capture_request_free(back);
+		back = NULL;
+		free(text);
+	}
+out:
+	free(b64);
+	free(big);
+	capture_request_free(r);
+	capture_request_free(none);
+	capture_request_free(empty);
+	capture_request_free(r1);
 }
 
 /* An oversized Ed25519 message inside a well-formed request. */
@@ -1602,6 +1771,7 @@ int main(void)
 	RUN(test_json_roundtrip);
 	RUN(test_json_tamper);
 	RUN(test_json_eddsa_limit);
+	RUN(test_request_data);
 	RUN(test_spool_basic);
 	RUN(test_spool_concurrent);
 	RUN(test_resolve_buffer);

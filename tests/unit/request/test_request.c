@@ -1126,7 +1126,7 @@ static void test_response_refused(void)
 					"\"message\":\"\""), RB_E_PARSE);
 	CHECK_ERR(parse_response_edited(text, "\"required\":{", "\"required\":{\"x\":1,"), RB_E_PARSE);
 	CHECK_ERR(parse_response_edited(text, "{\"format\"", "{\"x\":1,\"format\""), RB_E_PARSE);
-	CHECK_ERR(parse_response_edited(text, "\"version\":1}", "\"version\":3}"), RB_E_UNSUPPORTED);
+	CHECK_ERR(parse_response_edited(text, "\"version\":1}", "\"version\":4}"), RB_E_UNSUPPORTED);
 	CHECK_OK(parse_response_edited(text, "\"optional\":{}", "\"optional\":{\"x\":[1]}"));
 	CHECK_ERR(parse_response_edited(text, "\"optional\":{}", "\"optional\":[]"), RB_E_PARSE);
 	CHECK_ERR(parse_response_edited(text, "\"optional\":{}", "\"optional\":null"), RB_E_PARSE);
@@ -1206,7 +1206,7 @@ static void test_response_reasons(void)
 					     "key-revoked", "key-retired", "key-unknown",
 					     "quota-hour", "quota-build", "replay", "hash-mismatch",
 					     "schema", "approval-missing", "too-large", "path",
-					     "hsm-error", "key-purpose" };
+					     "hsm-error", "key-purpose", "structure" };
 	enum response_reason r;
 
 	CHECK(ELEMENTSOF(names) == RESPONSE_REASON_MAX);
@@ -1217,6 +1217,12 @@ static void test_response_reasons(void)
 	}
 	CHECK(response_reason_name(0) == NULL);
 	CHECK(response_reason_name(RESPONSE_REASON_MAX + 1) == NULL);
+	/* the response version each code came with */
+	CHECK(response_reason_version(RESPONSE_REASON_UNSIGNED_COMMIT) == 1 &&
+	      response_reason_version(RESPONSE_REASON_HSM_ERROR) == 1 &&
+	      response_reason_version(RESPONSE_REASON_KEY_PURPOSE) == 2 &&
+	      response_reason_version(RESPONSE_REASON_STRUCTURE) == 3 && response_reason_version(0) == 0 &&
+	      response_reason_version(RESPONSE_REASON_MAX + 1) == 0);
 	CHECK_ERR(response_reason_from_name("Replay", &r), RB_E_PARSE);
 	CHECK_ERR(response_reason_from_name(NULL, &r), RB_E_PARSE);
 	CHECK(strcmp(response_status_name(RESPONSE_REJECTED), "rejected") == 0);
@@ -1288,9 +1294,9 @@ static void test_request_purposes(void)
 	ed->purposes = saved_ed;
 }
 
-/* "key-purpose" is a version-2 reason: a response that carries it is
- * version 2, any other stays version 1, and a version-1 document with it
- * is refused. */
+/* "key-purpose" is a version-2 reason and "structure" a version-3 one: a
+ * response is the lowest version that has every code it carries, and a
+ * document of an older version with a newer code is refused. */
 static void test_response_key_purpose(void)
 {
 	struct response_doc *r = NULL, *back = NULL;
@@ -1318,9 +1324,31 @@ static void test_response_key_purpose(void)
 	CHECK_ERR(response_doc_parse(t, strlen(t), "r.json", &back), RB_E_PARSE);
 	CHECK(strstr(rb_err_detail(), "key-purpose") != NULL);
 	free(t);
-	t = edit((const char *)b.data, "\"version\":2", "\"version\":3");
+	t = edit((const char *)b.data, "\"version\":2", "\"version\":4");
 	CHECK_ERR(response_doc_parse(t, strlen(t), "r.json", &back), RB_E_UNSUPPORTED);
 	free(t);
+	rb_buf_free(&b);
+	id[0] = 3;
+	CHECK_OK(response_add_rejected(r, id, REQUEST_KIND_CAPTURE, RESPONSE_REASON_STRUCTURE,
+				       "capture request 0300 for key 'platform' is not what apksigner signs"));
+	CHECK_OK(response_doc_emit(r, &b));
+	CHECK_OK(rb_buf_terminate(&b));
+	CHECK(strstr((const char *)b.data, "\"version\":3") != NULL);
+	CHECK_OK(response_doc_parse((const char *)b.data, b.len, "r.json", &back));
+	CHECK(back && response_doc_find(back, id) && response_doc_find(back, id)->reason == RESPONSE_REASON_STRUCTURE);
+	response_doc_free(back);
+	back = NULL;
+	for (int v = 1; v <= 2; v++) {
+		char to[16];
+
+		snprintf(to, sizeof(to), "\"version\":%d", v);
+		t = edit((const char *)b.data, "\"version\":3", to);
+		CHECK_ERR(response_doc_parse(t, strlen(t), "r.json", &back), RB_E_PARSE);
+		/* version 1 lacks key-purpose too, which may be met first */
+		CHECK(strstr(rb_err_detail(), "structure") != NULL ||
+		      (v == 1 && strstr(rb_err_detail(), "key-purpose") != NULL));
+		free(t);
+	}
 	rb_buf_free(&b);
 	response_doc_free(r);
 }
