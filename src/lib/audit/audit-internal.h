@@ -62,7 +62,7 @@ int audit_lower_hex(const char *s, size_t n, size_t min, size_t max);
 /* The position of key (len bytes) among all keys of the entry format in
  * byte order (their canonical order), or -1 if it is not one of them. */
 int audit_key_rank(const char *key, size_t len);
-#define AUDIT_KEY_COUNT 24
+#define AUDIT_KEY_COUNT 25
 
 /* Append the canonical JSON of entry v to out: the bytes
  * json_emit(v, JSON_CANONICAL, out) writes, faster for entry shapes. */
