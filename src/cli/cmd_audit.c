@@ -47,6 +47,8 @@ static void help(void)
 	       "             queue key must be the logged one at its audit.leaf, and no\n"
 	       "             logged signature may belong to a rejected request. A signature\n"
 	       "             the HSM made outside the flow shows up as unexplained (exit 7).\n"
+	       "             An intent no sign entry followed is listed as \"signed, result\n"
+	       "             lost\" (the node stopped between the HSM and the log; exit 0).\n"
 	       "show         print the history, one entry per line (--json: JSON lines);\n"
 	       "             --key keeps entries about key NAME, --since entries at or after\n"
 	       "             TIME (2026-11-22T08:30:00Z). --leaf N --raw prints the exact\n"
@@ -234,6 +236,19 @@ static void print_finding(const struct audit_xcheck_finding *f)
 	printf(": %s\n", f->message);
 }
 
+/* An HSM operation whose result was never logged: accounting, not an
+ * error (docs/formats/audit-entry.md, "Intents"). */
+static void print_lost(const struct audit_xcheck_lost *l)
+{
+	printf("signed, result lost: leaf %" PRIu64 ": request %s, key %s: the HSM was asked to sign "
+	       "it and no sign or reject entry followed (the sign node stopped before logging the "
+	       "result; nothing was released)", l->leaf, l->request_id, l->key);
+	if (l->again != AUDIT_XCHECK_NO_LEAF)
+		printf("; asked again by the intent at leaf %" PRIu64 "\n", l->again);
+	else
+		printf("; not asked again since\n");
+}
+
 static int do_crosscheck(const struct opts *o, const char *dir, const struct note_verifier *v)
 {
 	_cleanup_(audit_log_closep) struct audit_log *log = NULL;
@@ -256,12 +271,17 @@ static int do_crosscheck(const struct opts *o, const char *dir, const struct not
 		cli_remove_tree(tmp);
 	if (err < 0)
 		return cli_fail(verb, err_prefix(err, "cross-check with %s", o->queue));
+	for (size_t i = 0; i < rep->n_lost; i++)
+		print_lost(&rep->lost[i]);
 	for (size_t i = 0; i < rep->n_findings; i++)
 		print_finding(&rep->findings[i]);
 	printf("queue %s at %s: %zu request documents (%zu requests), %zu responses signed by the "
 	       "queue key, %zu signatures, %zu matched the log; log: %" PRIu64 " entries, %" PRIu64
-	       " sign entries\n", o->queue, rep->tip, rep->request_docs, rep->requests, rep->responses,
-	       rep->signatures, rep->matched, rep->entries, rep->sign_entries);
+	       " sign entries, %" PRIu64 " intents for %" PRIu64 " requests (%" PRIu64 " signed, %"
+	       PRIu64 " rejected, %zu results lost)\n", o->queue, rep->tip, rep->request_docs,
+	       rep->requests, rep->responses, rep->signatures, rep->matched, rep->entries,
+	       rep->sign_entries, rep->intents, rep->intended, rep->intent_signed,
+	       rep->intent_rejected, rep->n_lost);
 	if (rep->n_findings) {
 		fprintf(stderr, "rombsr audit: the log and the queue disagree: %zu finding%s (see "
 			"above)\n", rep->n_findings, rep->n_findings == 1 ? "" : "s");
@@ -269,6 +289,10 @@ static int do_crosscheck(const struct opts *o, const char *dir, const struct not
 	}
 	printf("cross-check OK: every sign entry answers a request, every released signature is "
 	       "the logged one\n");
+	if (rep->n_lost)
+		printf("%zu signing result%s lost (see above): the HSM may have made signatures that were "
+		       "never logged or released; each is accounted for by its intent\n", rep->n_lost,
+		       rep->n_lost == 1 ? "" : "s");
 	return EXIT_OK;
 }
 
@@ -332,6 +356,9 @@ static void show_line(uint64_t index, const struct json_value *e)
 
 		if (a)
 			printf(" approvals=%zu", json_array_size(a));
+		/* An intent: how many requests (--json has their ids). */
+		if ((a = json_object_get(e, "request_ids")))
+			printf(" requests=%zu", json_array_size(a));
 	}
 	putchar('\n');
 }

@@ -247,7 +247,8 @@ fail:
 
 /* The crash tests (tests/integration/signd-lifecycle.sh) kill the sign
  * node at each step of a batch: ROMBSR_SIGND_CRASH_AT=signed|appended|
- * logged|published|recorded ("appended": the entries are durable, the
+ * logged|published|recorded ("signed": the HSM has signed, only the
+ * intents are in the log; "appended": the entries are durable, the
  * checkpoint is not written yet). A test hook that can only make the
  * process die, the way a power cut would; it never changes what a running
  * batch does. */
@@ -273,30 +274,57 @@ static int signd_save_last(struct signd *s, const char *tip)
 	return RB_OK;
 }
 
-static bool item_answered(const struct signd_item *it)
+/* A request that could not be signed or released: the rest of the build
+ * goes on and the node learns why. */
+static int signd_entry_failed(struct signd_item *it, size_t i, int err)
 {
-	return it->doc && !it->refused && !it->deferred && !it->answered_before && it->reason;
+	char *msg = NULL;
+
+	if (asprintf(&msg, err == RB_E_VERIFY ? "not released: %s" : "the HSM could not sign: %s",
+		     rb_err_detail()) < 0)
+		return RB_E_NOMEM;
+	it->reason[i] = RESPONSE_REASON_HSM_ERROR;
+	it->message[i] = msg;
+	return RB_OK;
 }
 
-static int signd_sign_item(struct signd *s, struct signd_item *it, struct signd_stats *st)
+/* Sign what the batch took, items [0, done), in an order that accounts
+ * for every HSM operation (docs/formats/audit-entry.md, "Intents"):
+ *   1 take from the audit log what an earlier run signed and logged;
+ *   2 append one intent per key for everything else, durable;
+ *   3 sign on the HSM;
+ *   4 append every signature and rejection, durable (one append).
+ * Two syncs of the log per batch, whatever its size. */
+static int signd_sign_batch(struct signd *s, struct signd_batch *b, size_t done, struct signd_stats *st)
 {
 	int err;
 
-	for (size_t i = 0; i < it->doc->n_entries; i++) {
-		if (it->reason[i])
-			continue;
-		if ((err = signd_sign_entry(s, it, i, st)) < 0) {
-			/* The HSM refused this one; the rest of the build goes on
-			 * and the node learns why. */
-			char *msg = NULL;
+	for (size_t k = 0; k < done; k++) {
+		struct signd_item *it = &b->items[k];
 
-			if (asprintf(&msg, err == RB_E_VERIFY ? "not released: %s" : "the HSM could not sign: %s",
-				     rb_err_detail()) < 0)
-				return RB_E_NOMEM;
-			it->reason[i] = RESPONSE_REASON_HSM_ERROR;
-			it->message[i] = msg;
-		}
+		if (!signd_item_answered(it))
+			continue;
+		for (size_t i = 0; i < it->doc->n_entries; i++)
+			if (!it->reason[i] && (err = signd_recover_entry(s, it, i, st)) < 0 &&
+			    (err = signd_entry_failed(it, i, err)) < 0)
+				return err;
 	}
+	if ((err = signd_audit_intents(s, b, done)) < 0)
+		return err;
+	for (size_t k = 0; k < done; k++) {
+		struct signd_item *it = &b->items[k];
+
+		if (!signd_item_answered(it))
+			continue;
+		for (size_t i = 0; i < it->doc->n_entries; i++)
+			if (!it->reason[i] && !it->have_leaf[i] && (err = signd_sign_entry(s, it, i, st)) < 0 &&
+			    (err = signd_entry_failed(it, i, err)) < 0)
+				return err;
+	}
+	signd_crash_point("signed");
+	if ((err = signd_audit_results(s, b, done)) < 0)
+		return err;
+	signd_crash_point("appended");
 	return RB_OK;
 }
 
@@ -326,7 +354,7 @@ static int signd_record_item(struct signd *s, struct signd_batch *b, struct sign
 	if ((err = replay_db_record(s->replay, it->doc_sha256, (const uint8_t(*)[32])ids,
 				    it->refused ? 0 : n)) < 0)
 		return err;
-	if (granted && item_answered(it) &&
+	if (granted && signd_item_answered(it) &&
 	    (err = usage_ledger_record(s->usage, it->node->name, b->now, granted)) < 0)
 		return err;
 	{
@@ -368,7 +396,7 @@ static int signd_publish(struct signd *s, struct signd_batch *b, size_t done, co
 	for (size_t k = 0; k < done; k++) {
 		struct signd_item *it = &b->items[k];
 
-		if (!item_answered(it))
+		if (!signd_item_answered(it))
 			continue;
 		bufs[n].cap = RESPONSE_MAX_BYTES;
 		if ((err = signd_response(s, b, it, checkpoint, &bufs[n])) < 0)
@@ -525,13 +553,11 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			response_bytes += bytes;
 			documents++;
 		}
-		if ((err = signd_sign_item(s, it, &st)) < 0)
-			goto out;
-		signd_crash_point("signed");
-		if ((err = signd_audit_item(s, &b, it)) < 0)
-			goto out;
-		signd_crash_point("appended");
 	}
+	/* What the batch took is signed together: a stop request ends the
+	 * intake above, not the signing of what is intended. */
+	if ((err = signd_sign_batch(s, &b, done, &st)) < 0)
+		goto out;
 	/* One checkpoint per batch: every entry above is durable in the log
 	 * already; the checkpoint makes the batch provable. Refusals and
 	 * policy changes are covered too, not only signatures. */
@@ -552,7 +578,7 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			goto out;
 		if (it->deferred)
 			st.deferred++;
-		if (item_answered(it)) {
+		if (signd_item_answered(it)) {
 			st.documents++;
 			for (size_t i = 0; i < it->doc->n_entries; i++) {
 				if (it->reason[i])

@@ -10,13 +10,16 @@
  *     (STATEDIR/replay.journal);
  *   3 policy per entry: key known and active, node allowed to use it,
  *     approvals (dual control), quotas per build and per hour;
- *   4 sign on the HSM, one operation per unique (key, scheme, input);
+ *   4 append one `intent` entry per key to the audit log, durable, then
+ *     sign on the HSM, one operation per unique (key, scheme, input);
  *   5 append every signature to the audit log and make it durable, then
  *     one signed checkpoint for the batch;
  *   6 commit the responses, signed by the HSM `queue` key, and push.
  * Nothing leaves the process before step 5 made it durable. After a crash
  * between 5 and 6 the next batch finds the signatures in the audit log and
- * publishes them without signing again.
+ * publishes them without signing again; after a crash in 4 the intents
+ * account for the HSM operations whose results were lost, and the next
+ * batch signs those requests again under a new intent.
  *
  * The orchestrator holds the operator PIN only for C_Login and never the
  * admin (SO) credential. It logs one structured line per request to the

@@ -16,7 +16,13 @@
  *     `audit.proof`, when present, proves that leaf under its
  *     `audit.checkpoint`, signed by the log's key;
  *   - no logged signature belongs to a request that was answered with a
- *     rejection.
+ *     rejection;
+ *   - every request id in an `intent` entry is in some request document
+ *     (AUDIT_XCHECK_UNEXPLAINED otherwise: the HSM was asked outside the
+ *     flow); an intended request that no `sign` or `reject` entry
+ *     follows before the log ends or the next intent for it is a result
+ *     the HSM may have made and nobody has: reported in `lost`, which is
+ *     accounting, not a finding.
  *
  * The queue and the log are both untrusted here: everything read from
  * them goes through the strict parsers. Nothing is printed; the caller
@@ -64,6 +70,14 @@ struct audit_xcheck_finding {
 	char *message;          /* one line saying what is wrong */
 };
 
+/* An intent whose result was never logged: "signed, result lost". */
+struct audit_xcheck_lost {
+	uint64_t leaf;          /* the intent entry */
+	uint64_t again;         /* the next intent for the request, or AUDIT_XCHECK_NO_LEAF */
+	char *request_id;       /* hex */
+	char *key;              /* the intent's key name */
+};
+
 struct audit_xcheck_report {
 	char tip[QUEUE_OID_HEX + 1];
 	uint64_t entries;       /* log entries read */
@@ -73,8 +87,14 @@ struct audit_xcheck_report {
 	size_t responses;       /* response documents */
 	size_t signatures;      /* signed entries in responses */
 	size_t matched;         /* of which equal to their sign entry */
+	uint64_t intents;       /* intent entries */
+	uint64_t intended;      /* request ids in them */
+	uint64_t intent_signed; /* of which a sign entry followed */
+	uint64_t intent_rejected; /* of which a reject entry followed (HSM failure) */
 	struct audit_xcheck_finding *findings;
 	size_t n_findings;
+	struct audit_xcheck_lost *lost; /* in log order */
+	size_t n_lost;
 };
 
 /* Cross-check every entry of log (all of it, also beyond its checkpoint)
