@@ -2,7 +2,6 @@
  * (no HSM needed; the sign node writes the log). */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,22 +90,6 @@ struct opts {
 	bool no_trust, json, raw;
 };
 
-/* rb_err_set() with the current detail after ": " - copied first, since
- * rb_err_set() formats into the buffer rb_err_detail() points at. */
-static int err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int err_prefix(int err, const char *fmt, ...)
-{
-	char prev[RB_ERR_DETAIL_MAX], head[RB_ERR_DETAIL_MAX];
-	va_list ap;
-
-	snprintf(prev, sizeof(prev), "%s", rb_err_detail());
-	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
-	va_end(ap);
-	return rb_err_set(err, "%s: %s", head, prev);
-}
-
 static int parse_u64_arg(const char *s, const char *what, uint64_t *ret)
 {
 	char *end;
@@ -145,7 +128,7 @@ static int load_verifier(const struct opts *o, const char *origin, struct note_v
 
 	if (o->key) {
 		if ((err = note_verifier_parse(o->key, &v)) < 0)
-			return err_prefix(err, "--key");
+			return rb_err_prefix(err, "--key");
 		if (strcmp(v->name, origin) != 0)
 			return rb_err_set(RB_E_VERIFY, "--key is for log '%s', the checkpoint is of '%s'",
 					  v->name, origin);
@@ -177,7 +160,7 @@ static int read_checkpoint_and_verifier(const struct opts *o, const char *path, 
 	if ((err = rb_file_read(path, NOTE_MAX_BYTES, &cp, &len)) < 0)
 		return err;
 	if ((err = checkpoint_origin(cp, len, &origin)) < 0)
-		return err_prefix(err, "%s", path);
+		return rb_err_prefix(err, "%s", path);
 	if (o->origin && strcmp(o->origin, origin) != 0)
 		return rb_err_set(RB_E_VERIFY, "%s is a checkpoint of '%s', not of '%s' (--origin)", path,
 				  origin, o->origin);
@@ -217,7 +200,7 @@ static int mirror_queue(const struct opts *o, struct queue **ret, char **ret_tmp
 		queue_free(q);
 		if (tmp)
 			cli_remove_tree(tmp);
-		return err_prefix(err, "--queue %s", o->queue);
+		return rb_err_prefix(err, "--queue %s", o->queue);
 	}
 	*ret = q;
 	*ret_tmp = TAKE_PTR(tmp);
@@ -270,7 +253,7 @@ static int do_crosscheck(const struct opts *o, const char *dir, const struct not
 	if (tmp)
 		cli_remove_tree(tmp);
 	if (err < 0)
-		return cli_fail(verb, err_prefix(err, "cross-check with %s", o->queue));
+		return cli_fail(verb, rb_err_prefix(err, "cross-check with %s", o->queue));
 	for (size_t i = 0; i < rep->n_lost; i++)
 		print_lost(&rep->lost[i]);
 	for (size_t i = 0; i < rep->n_findings; i++)
@@ -375,7 +358,7 @@ static int open_log_of(const char *dir, struct audit_log **ret)
 	if ((err = rb_file_read(cp_path, NOTE_MAX_BYTES, &cp, &len)) < 0)
 		return err;
 	if ((err = checkpoint_origin(cp, len, &origin)) < 0)
-		return err_prefix(err, "%s", cp_path);
+		return rb_err_prefix(err, "%s", cp_path);
 	return audit_log_open_readonly(dir, origin, ret);
 }
 
@@ -402,7 +385,7 @@ static int do_show(const struct opts *o, const char *dir)
 		/* Checked like every entry a reader takes from the log. */
 		if ((err = audit_log_entry(log, index, &bytes, &len)) < 0 ||
 		    (err = audit_entry_validate(bytes, len, NULL)) < 0)
-			return cli_fail(verb, err_prefix(err, "entry %" PRIu64, index));
+			return cli_fail(verb, rb_err_prefix(err, "entry %" PRIu64, index));
 		if (fwrite(bytes, 1, len, stdout) != len || fflush(stdout) != 0)
 			return cli_fail(verb, rb_err_set(RB_E_IO, "stdout: write failed"));
 		return EXIT_OK;
@@ -416,7 +399,7 @@ static int do_show(const struct opts *o, const char *dir)
 
 		if ((err = audit_log_entry(log, i, &bytes, &len)) < 0 ||
 		    (err = audit_entry_parse(bytes, len, &e, NULL)) < 0)
-			return cli_fail(verb, err_prefix(err, "entry %" PRIu64, i));
+			return cli_fail(verb, rb_err_prefix(err, "entry %" PRIu64, i));
 		if (json_get_string(e, "time", &s) == 0 && rb_time_parse(s, &t) == 0 && t < since)
 			continue;
 		if (o->key) {
@@ -482,10 +465,10 @@ static int do_check_proof(const struct opts *o)
 	if ((err = read_checkpoint_and_verifier(o, o->checkpoint, &cp, &len, &v)) < 0)
 		return cli_fail(verb, err);
 	if ((err = checkpoint_verify(cp, len, v, &c)) < 0)
-		return cli_fail(verb, err_prefix(err, "%s", o->checkpoint));
+		return cli_fail(verb, rb_err_prefix(err, "%s", o->checkpoint));
 	if ((err = rb_file_read(o->proof, AUDIT_PROOF_MAX_BYTES, &ptext, &plen)) < 0 ||
 	    (err = audit_proof_parse(ptext, plen, &p)) < 0)
-		return cli_fail(verb, err_prefix(err, "%s", o->proof));
+		return cli_fail(verb, rb_err_prefix(err, "%s", o->proof));
 	if (p.size != c->size)
 		return cli_fail(verb, rb_err_set(RB_E_VERIFY, "the proof is for size %" PRIu64 ", the "
 						 "checkpoint has size %" PRIu64, p.size, c->size));
@@ -498,7 +481,7 @@ static int do_check_proof(const struct opts *o)
 			return cli_fail(verb, rb_err_set(RB_E_VERIFY, "%s is not a consistency proof", o->proof));
 		if ((err = rb_file_read(o->old_checkpoint, NOTE_MAX_BYTES, &ocp, &olen)) < 0 ||
 		    (err = checkpoint_verify(ocp, olen, v, &old)) < 0)
-			return cli_fail(verb, err_prefix(err, "%s", o->old_checkpoint));
+			return cli_fail(verb, rb_err_prefix(err, "%s", o->old_checkpoint));
 		if (old->size != p.a)
 			return cli_fail(verb, rb_err_set(RB_E_VERIFY, "the proof starts at size %" PRIu64
 							 ", the old checkpoint has size %" PRIu64,
@@ -526,7 +509,7 @@ static int do_check_proof(const struct opts *o)
 			if (blen && bytes[blen - 1] == '\n')
 				blen--;
 			if ((err = audit_entry_parse(bytes, blen, &e, NULL)) < 0)
-				return cli_fail(verb, err_prefix(err, "%s", o->entry));
+				return cli_fail(verb, rb_err_prefix(err, "%s", o->entry));
 			merkle_hash_leaf(bytes, blen, leaf);
 		} else {
 			if (rb_hex_decode(o->leaf_hash, strlen(o->leaf_hash), &h, &hlen) < 0 || hlen != 32)

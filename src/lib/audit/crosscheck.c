@@ -565,7 +565,7 @@ static int on_intent(struct xc *x, uint64_t index, const uint8_t *e, size_t len,
 	/* The key name may hold escapes: read it with the strict reader. */
 	if ((err = audit_entry_parse(e, len, &v, NULL)) < 0 ||
 	    (err = json_get_string(v, "key", &key)) < 0)
-		return audit_err_prefix(err, "audit entry %" PRIu64, index);
+		return rb_err_prefix(err, "audit entry %" PRIu64, index);
 	if ((err = array_room(&x->intents, &x->cap_intents, x->n_intents, sizeof(*x->intents), 64)) < 0)
 		return err;
 	if (!(x->intents[x->n_intents].key = strdup(key)))
@@ -599,7 +599,7 @@ static int on_entry(void *ctx, uint64_t index, const uint8_t *e, size_t len)
 	int err;
 
 	if ((err = audit_entry_validate(e, len, &view)) < 0)
-		return audit_err_prefix(err, "audit entry %" PRIu64, index);
+		return rb_err_prefix(err, "audit entry %" PRIu64, index);
 	x->r->entries++;
 	if (view.type == AUDIT_INTENT)
 		return on_intent(x, index, e, len, &view);

@@ -419,7 +419,7 @@ static int scan_array(struct scan *s, int k, const char **ret_v, size_t *ret_n)
 	int err;
 
 	if (s->p >= s->end || *s->p != '[')
-		return audit_err_prefix(scan_fail(s, "expected an array"), "%s", name);
+		return rb_err_prefix(scan_fail(s, "expected an array"), "%s", name);
 	s->p++;
 	if (!ids && s->p < s->end && *s->p == ']')
 		s->p++;
@@ -428,7 +428,7 @@ static int scan_array(struct scan *s, int k, const char **ret_v, size_t *ret_n)
 			if (ids)
 				err = scan_hex(s, name, 2, 128, &id, &n);
 			else if ((err = scan_string(s, &n, &esc)) < 0)
-				err = audit_err_prefix(err, "%s", name);
+				err = rb_err_prefix(err, "%s", name);
 			else if (n == 0 || n > AUDIT_FIELD_MAX)
 				err = rb_err_set(RB_E_PARSE, "%s: each must be 1..%u bytes", name,
 						 AUDIT_FIELD_MAX);
@@ -441,7 +441,7 @@ static int scan_array(struct scan *s, int k, const char **ret_v, size_t *ret_n)
 				break;
 			}
 			if (s->p >= s->end || *s->p != ',')
-				return audit_err_prefix(scan_fail(s, "expected ',' or ']'"), "%s", name);
+				return rb_err_prefix(scan_fail(s, "expected ',' or ']'"), "%s", name);
 			s->p++;
 		}
 	*ret_v = (const char *)a0;
@@ -515,7 +515,7 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		return RB_OK;
 	}
 	if ((err = scan_string(s, &dlen, &esc)) < 0)
-		return audit_err_prefix(err, "%s", name);
+		return rb_err_prefix(err, "%s", name);
 	n = (size_t)(s->p - 1 - v0);
 	if (keys[k].kind == S_STR) {
 		if (dlen == 0 || dlen > AUDIT_FIELD_MAX)
@@ -609,7 +609,7 @@ int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view 
 		} else {
 			/* Not the next key: say why, from the whole string. */
 			if ((err = scan_string(&s, &dlen, &esc)) < 0)
-				return audit_err_prefix(err, "key");
+				return rb_err_prefix(err, "key");
 			kn = (size_t)(s.p - 1 - k0);
 			k = esc ? -1 : key_lookup(k0, kn);
 			if (k < 0)

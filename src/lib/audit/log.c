@@ -448,7 +448,7 @@ static int stage_cb(void *ctx, const uint8_t *e, size_t len)
 
 	/* The fast reader accepts exactly what audit_entry_parse() does. */
 	if ((err = audit_entry_validate(e, len, &view)) < 0)
-		return audit_err_prefix(err, "record %u", s->n);
+		return rb_err_prefix(err, "record %u", s->n);
 	merkle_hash_leaf(e, len, s->leaf[s->n]);
 	is_sign = view.type == AUDIT_SIGN;
 	s->has_rid[s->n] = is_sign;
@@ -551,7 +551,7 @@ static int load_checkpoint(struct audit_log *log)
 	/* Our own file: the signature was checked when it was written, and
 	 * `rombsr audit verify` checks it against the manifest. */
 	if ((err = note_parse(data, len, &n)) < 0 || (err = checkpoint_parse(n->text, n->text_len, &c)) < 0)
-		return audit_err_prefix(err, "%s/checkpoint", log->dir);
+		return rb_err_prefix(err, "%s/checkpoint", log->dir);
 	if (strcmp(c->origin, log->origin) != 0)
 		return rb_err_set(RB_E_STATE, "%s is the log of '%s', not '%s'; pass the right "
 				  "directory or origin", log->dir, c->origin, log->origin);
@@ -625,7 +625,7 @@ static int load_entries(struct audit_log *log)
 				continue;
 			}
 			if ((n + 1) * TILE_WIDTH <= log->cp_size)
-				return audit_err_prefix(RB_E_VERIFY, "%s/%s: entry %" PRIu64 " is damaged "
+				return rb_err_prefix(RB_E_VERIFY, "%s/%s: entry %" PRIu64 " is damaged "
 							"(run 'rombsr audit verify')", log->dir, rel,
 							n * TILE_WIDTH + s->n);
 			log_unlink(log, rel); /* torn, beyond the checkpoint: cut */
@@ -1040,7 +1040,7 @@ static int prepare(struct audit_log *log, const struct json_value *const *entrie
 		 * and a tree passes audit_entry_check exactly when its canonical
 		 * bytes parse). One emission, no tree walk. */
 		if ((err = audit_entry_validate(e, p->len[i], &view)) < 0)
-			return audit_err_prefix(RB_E_INVAL, "audit entry %zu of the batch", i);
+			return rb_err_prefix(RB_E_INVAL, "audit entry %zu of the batch", i);
 		merkle_hash_leaf(e, p->len[i], p->leaf[i]);
 		if (view.type != AUDIT_SIGN)
 			continue;

@@ -56,3 +56,15 @@ void rb_err_clear(void)
 {
 	detail[0] = '\0';
 }
+
+int rb_err_prefix(int err, const char *fmt, ...)
+{
+	char head[RB_ERR_DETAIL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	/* rb_err_set copes with its own detail as an argument. */
+	return rb_err_set(err, "%s: %s", head, detail);
+}

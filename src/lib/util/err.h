@@ -45,4 +45,8 @@ int rb_err_set(int err, const char *fmt, ...)
 const char *rb_err_detail(void);
 void rb_err_clear(void);
 
+/* rb_err_set(err, "<fmt>: <the current detail>"): says where an error
+ * from below happened without losing what it was. */
+int rb_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif
