@@ -1,5 +1,6 @@
-/* rombsr audit verify|show|prove|check-proof: read and check the audit log
- * (no HSM needed; the sign node writes the log). */
+/* rombsr audit init|verify|show|prove|check-proof: create the sign node's
+ * audit log, read and check it (no HSM needed; the sign node writes the
+ * log). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "queue/git.h"
+#include "signd/signd.h"
 #include "keys/manifest.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -23,7 +25,8 @@ static const char verb[] = "audit";
 
 static void help(void)
 {
-	printf("usage: rombsr audit verify DIR (--manifest FILE | --key VKEY) [--origin NAME]\n"
+	printf("usage: rombsr audit init [--config FILE]\n"
+	       "       rombsr audit verify DIR (--manifest FILE | --key VKEY) [--origin NAME]\n"
 	       "                              [--trust-dir DIR | --no-trust]\n"
 	       "                              [--queue QUEUE [--cache DIR] [--branch NAME]]\n"
 	       "       rombsr audit show DIR [--key NAME] [--since TIME] [--json]\n"
@@ -33,6 +36,13 @@ static void help(void)
 	       "                              (--manifest FILE | --key VKEY) [--origin NAME]\n"
 	       "                              (--entry FILE | --leaf-hash HEX | --old-checkpoint FILE)\n"
 	       "\n"
+	       "init         create the sign node's audit log (sign.conf audit.dir, default\n"
+	       "             STATEDIR/audit), empty, once, before its first start: the sign\n"
+	       "             node never makes a log itself, and refuses to start without one\n"
+	       "             or on one that does not extend the checkpoint it last published\n"
+	       "             in the queue. Refused if the directory holds a log (exit 10) or\n"
+	       "             the queue already carries this node's checkpoints (exit 12:\n"
+	       "             restore the log from backup). --config as for rombsr sign.\n"
 	       "verify       recompute every tile and the root from the entries, check the\n"
 	       "             checkpoint signature with the manifest's `audit` key or VKEY\n"
 	       "             (name+keyid+base64), and check that the log only grew since the\n"
@@ -82,11 +92,13 @@ enum {
 	OPT_CACHE,
 	OPT_BRANCH,
 	OPT_RAW,
+	OPT_CONFIG,
 };
 
 struct opts {
 	const char *manifest, *key, *origin, *trust_dir, *since, *checkpoint, *proof, *entry,
-		*leaf_hash, *old_checkpoint, *leaf, *consistency, *size, *queue, *cache, *branch;
+		*leaf_hash, *old_checkpoint, *leaf, *consistency, *size, *queue, *cache, *branch,
+		*config;
 	bool no_trust, json, raw;
 };
 
@@ -524,6 +536,21 @@ static int do_check_proof(const struct opts *o)
 	return EXIT_OK;
 }
 
+static int do_init(const struct opts *o)
+{
+	const char *config = o->config ? o->config : getenv("ROMBSR_SIGN_CONFIG");
+	_cleanup_free_ char *dir = NULL, *origin = NULL;
+	int err;
+
+	if (!config || !*config)
+		config = "/etc/rombsr/sign.conf";
+	if ((err = signd_audit_init(config, &dir, &origin)) < 0)
+		return cli_fail(verb, err);
+	printf("%s: created an empty audit log for %s; the sign node appends to it from its first "
+	       "batch. Back it up with the state directory: it is never made again\n", dir, origin);
+	return EXIT_OK;
+}
+
 int cmd_audit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -546,6 +573,7 @@ int cmd_audit(int argc, char **argv)
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "branch", required_argument, NULL, OPT_BRANCH },
 		{ "raw", no_argument, NULL, OPT_RAW },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -583,9 +611,16 @@ int cmd_audit(int argc, char **argv)
 		case OPT_CACHE: o.cache = optarg; break;
 		case OPT_BRANCH: o.branch = optarg; break;
 		case OPT_RAW: o.raw = true; break;
+		case OPT_CONFIG: o.config = optarg; break;
 		case 'h': help(); return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
+	}
+	if (strcmp(sub, "init") == 0) {
+		if (optind != argc)
+			return cli_usage_error(verb, "init takes no positional arguments (the directory is "
+					       "sign.conf's audit.dir)");
+		return do_init(&o);
 	}
 	if (strcmp(sub, "check-proof") == 0) {
 		if (optind != argc)
@@ -611,6 +646,6 @@ int cmd_audit(int argc, char **argv)
 		return do_show(&o, argv[optind]);
 	if (strcmp(sub, "prove") == 0)
 		return do_prove(&o, argv[optind]);
-	return cli_usage_error(verb, "unknown subcommand '%s'; use verify, show, prove or check-proof",
-			       sub);
+	return cli_usage_error(verb, "unknown subcommand '%s'; use init, verify, show, prove or "
+			       "check-proof", sub);
 }

@@ -12,8 +12,10 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "audit/crosscheck.h"
 #include "audit/entry.h"
 #include "config.h"
+#include "keys/lifecycle.h"
 #include "signd/signd-internal.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -138,32 +140,111 @@ static int signd_load_last(struct signd *s)
 	return RB_OK;
 }
 
+/* Open the audit log and check it against the queue: the newest
+ * checkpoint this node published in a response must be a prefix of the
+ * log (a consistency proof). A missing log is refused too: with
+ * checkpoints published it was lost (RB_E_ROLLBACK), without any this is
+ * the node's first start and `rombsr audit init` makes the log on
+ * purpose (RB_E_NOTFOUND). Nothing is signed or appended before this. */
+static int signd_check_audit_log(struct signd *s, const char *origin)
+{
+	struct audit_published pub;
+	int err;
+
+	err = audit_log_open(s->cfg->audit_dir, origin, &s->audit);
+	if (err < 0 && err != RB_E_NOTFOUND)
+		return err;
+	if ((err = audit_published_find(s->q, s->m, origin, &pub)) < 0)
+		return rb_err_prefix(err, "queue %s", s->cfg->queue.url);
+	err = audit_published_check(s->audit, s->cfg->audit_dir, &pub);
+	if (err == RB_OK && !s->audit)
+		err = rb_err_set(RB_E_NOTFOUND, "%s: no audit log. On this sign node's first start, create "
+				 "it with 'rombsr audit init --config %s'; if it had one, restore it from "
+				 "backup (nothing was published from it yet)", s->cfg->audit_dir,
+				 s->cfg->path);
+	if (err == RB_E_ROLLBACK)
+		signd_log(s, "event=halt reason=audit-log-behind dir=\"%s\" entries=%llu published=%llu commit=%.12s",
+			  s->cfg->audit_dir, s->audit ? (unsigned long long)audit_log_size(s->audit) : 0ULL,
+			  (unsigned long long)pub.size, pub.commit);
+	audit_published_clear(&pub);
+	return err;
+}
+
+/* What the sign node and `rombsr audit init` both start from: sign.conf,
+ * the state directory, the manifest, the audit log's origin, and the
+ * queue mirror, fetched. */
+static int signd_open_queue(struct signd *s, const char *config_path, char **ret_origin)
+{
+	_cleanup_free_ char *qdir = NULL;
+	char tip[QUEUE_OID_HEX + 1];
+	int err;
+
+	if ((err = sign_config_load(config_path, &s->cfg)) < 0 ||
+	    (err = rb_mkdir_p(s->cfg->state_dir, 0700)) < 0 ||
+	    (err = manifest_load(s->cfg->manifest, &s->m)) < 0 ||
+	    (err = key_lifecycle_audit_origin(s->m->token_label, ret_origin)) < 0 ||
+	    (err = signd_path(s, "queue", &qdir)) < 0 ||
+	    (err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0)
+		return err;
+	/* The remote, not only the local mirror: the mirror is in the state
+	 * directory, which may have been restored along with the log. */
+	if ((err = queue_fetch(s->q, tip)) < 0)
+		return rb_err_prefix(err, "queue %s: cannot check the audit log %s against what this "
+				     "sign node published; try again once the queue can be fetched",
+				     s->cfg->queue.url, s->cfg->audit_dir);
+	return RB_OK;
+}
+
+int signd_audit_init(const char *config_path, char **ret_dir, char **ret_origin)
+{
+	struct signd *s = calloc(1, sizeof(*s));
+	_cleanup_free_ char *origin = NULL, *dir = NULL;
+	struct audit_published pub = { 0 };
+	int err;
+
+	if (!s)
+		return RB_E_NOMEM;
+	if ((err = signd_open_queue(s, config_path, &origin)) < 0 ||
+	    (err = audit_published_find(s->q, s->m, origin, &pub)) < 0)
+		goto out;
+	/* A log that published checkpoints is restored, never replaced. */
+	if (pub.found) {
+		err = rb_err_set(RB_E_ROLLBACK, "%s: this sign node already published a checkpoint of %llu "
+				 "audit-log entries (%s, commit %.12s), so it had a log: restore %s from a "
+				 "backup that holds at least those entries; a new log would fork from "
+				 "what build nodes and auditors hold", s->cfg->audit_dir,
+				 (unsigned long long)pub.size, pub.path, pub.commit, s->cfg->audit_dir);
+		goto out;
+	}
+	if ((err = audit_log_create(s->cfg->audit_dir, origin, &s->audit)) < 0)
+		goto out;
+	if (!(dir = strdup(s->cfg->audit_dir))) {
+		err = RB_E_NOMEM;
+		goto out;
+	}
+	*ret_dir = TAKE_PTR(dir);
+	*ret_origin = TAKE_PTR(origin);
+out:
+	audit_published_clear(&pub);
+	signd_close(s);
+	return err;
+}
+
 int signd_open(const char *config_path, FILE *log, struct signd **ret)
 {
 	struct signd *s = calloc(1, sizeof(*s));
 	const struct manifest_key *qmk, *amk;
-	_cleanup_free_ char *gnupg = NULL, *qdir = NULL, *replay = NULL, *usage = NULL, *appr = NULL,
+	_cleanup_free_ char *gnupg = NULL, *replay = NULL, *usage = NULL, *appr = NULL,
 			    *pend = NULL, *origin = NULL;
 	int err;
 
 	if (!s)
 		return RB_E_NOMEM;
 	s->log = log;
-	if ((err = sign_config_load(config_path, &s->cfg)) < 0)
-		goto fail;
-	if ((err = rb_mkdir_p(s->cfg->state_dir, 0700)) < 0)
-		goto fail;
-	if ((err = manifest_load(s->cfg->manifest, &s->m)) < 0)
-		goto fail;
-	if (asprintf(&origin, "%s%s", SIGND_AUDIT_ORIGIN_PREFIX, s->m->token_label) < 0) {
-		err = RB_E_NOMEM;
-		goto fail;
-	}
-	for (char *p = origin + strlen(SIGND_AUDIT_ORIGIN_PREFIX); *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-' || *p == '.' || *p == '_'))
-			*p = '-';
-	if ((err = audit_log_open(s->cfg->audit_dir, origin, &s->audit)) < 0)
+	/* The audit log before anything else touches it (a failed login is
+	 * logged below): it must extend what this node already published. */
+	if ((err = signd_open_queue(s, config_path, &origin)) < 0 ||
+	    (err = signd_check_audit_log(s, origin)) < 0)
 		goto fail;
 	if ((err = signd_open_token(s)) < 0) {
 		/* A wrong operator PIN is an event an auditor must see: someone
@@ -208,7 +289,7 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 				 s->cfg->manifest);
 		goto fail;
 	}
-	if ((err = signd_path(s, "gnupg", &gnupg)) < 0 || (err = signd_path(s, "queue", &qdir)) < 0 ||
+	if ((err = signd_path(s, "gnupg", &gnupg)) < 0 ||
 	    (err = signd_path(s, "replay.journal", &replay)) < 0 ||
 	    (err = signd_path(s, "usage.journal", &usage)) < 0 ||
 	    (err = signd_path(s, "approvals.journal", &appr)) < 0 ||
@@ -218,8 +299,6 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 		goto fail;
 	for (size_t i = 0; i < 20; i++)
 		snprintf(s->queue_fpr + 2 * i, 3, "%02X", qmk->openpgp_fpr[i]);
-	if ((err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0)
-		goto fail;
 	if ((err = replay_db_open(replay, &s->replay)) < 0 ||
 	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
 	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0)

@@ -29,9 +29,6 @@
 #include "util/buf.h"
 
 #define SIGND_LINE_MAX 1024
-/* The log's origin line names the deployment by its token label, made
- * printable and space-free as C2SP origins must be. */
-#define SIGND_AUDIT_ORIGIN_PREFIX "rombsr-audit/"
 
 
 struct signd {

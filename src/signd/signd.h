@@ -57,8 +57,19 @@ struct signd_stats {
 };
 
 /* Load the configuration and everything it names, open the token and log
- * in as operator (the PIN is read from hsm.pinFile and wiped). */
+ * in as operator (the PIN is read from hsm.pinFile and wiped). Before the
+ * token, the audit log (audit.dir) is checked against the queue: it must
+ * exist (RB_E_NOTFOUND: make it with signd_audit_init) and extend the
+ * newest checkpoint this node published in a response (RB_E_ROLLBACK:
+ * missing, rolled back or forked; nothing is signed or appended). */
 int signd_open(const char *config_path, FILE *log, struct signd **ret);
+
+/* `rombsr audit init`: create the sign node's new, empty audit log at
+ * audit.dir, with the origin the node uses. RB_E_EXISTS if one is there;
+ * RB_E_ROLLBACK if the queue already holds a checkpoint this node
+ * published (its log is to be restored, not replaced). Needs no token.
+ * *ret_dir and *ret_origin are the caller's (free). */
+int signd_audit_init(const char *config_path, char **ret_dir, char **ret_origin);
 void signd_close(struct signd *s);
 
 /* Run one batch. A SIGTERM-style stop request (*stop becomes non-zero)

@@ -35,6 +35,7 @@
 #ifndef ROMBSR_AUDIT_CROSSCHECK_H
 #define ROMBSR_AUDIT_CROSSCHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,5 +111,39 @@ int audit_crosscheck(struct audit_log *log, struct queue *q, const struct manife
 		     const struct note_verifier *v, struct audit_xcheck_report **ret);
 void audit_xcheck_report_free(struct audit_xcheck_report *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct audit_xcheck_report *, audit_xcheck_report_free)
+
+/* --- what the sign node published ---------------------------------------
+ *
+ * Every signed response entry carries the audit checkpoint of its batch,
+ * so the queue holds the largest checkpoint the sign node ever handed
+ * out. A log that does not extend it - missing, restored from an older
+ * copy, replaced - would have the node sign on a log that forks from what
+ * build nodes and auditors already hold; the sign node refuses to start
+ * on one (docs/formats/sign-node-state.md, "The audit log and the
+ * queue"). */
+struct audit_published {
+	bool found;                       /* false: nothing published yet */
+	uint64_t size;                    /* the checkpoint's tree size */
+	uint8_t root[MERKLE_HASH_LEN];
+	char commit[QUEUE_OID_HEX + 1];   /* the response commit that carried it */
+	char *path;                       /* the response that carried it */
+};
+
+/* The newest checkpoint of the log origin in the responses of q (no fetch:
+ * the caller fetches), walking the first-parent line from the tip: the
+ * first commit signed by m's queue key (apply_commit_check) that adds a
+ * response with a checkpoint. The checkpoint must verify with m's `audit`
+ * key (RB_E_VERIFY otherwise: a response the queue key signed carries a
+ * checkpoint the audit key did not). ret->found is false if there is
+ * none. Free with audit_published_clear(). */
+int audit_published_find(struct queue *q, const struct manifest *m, const char *origin,
+			 struct audit_published *ret);
+void audit_published_clear(struct audit_published *p);
+
+/* RB_E_ROLLBACK, with a detail naming dir, the sizes, the response and
+ * what to do, unless log (NULL: dir holds no log) extends p: at least
+ * p->size entries and a consistency proof from p to the log's size that
+ * verifies. RB_OK if nothing was published. */
+int audit_published_check(struct audit_log *log, const char *dir, const struct audit_published *p);
 
 #endif

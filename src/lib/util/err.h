@@ -28,6 +28,8 @@ enum rb_err {
 	RB_E_PERM = -16,        /* permission or policy refused */
 	RB_E_STATE = -17,       /* object in the wrong state for the call */
 	RB_E_LIMIT = -18,       /* a configured bound was reached */
+	RB_E_ROLLBACK = -19,    /* state older than what was already published
+				 * (the sign node's audit log lost or rolled back) */
 };
 
 #define RB_ERR_DETAIL_MAX 512
