@@ -196,8 +196,8 @@ int main(int argc, char **argv)
 		if (!(dir = mkdtemp(tmpl)))
 			return 1;
 	}
-	if ((err = audit_log_open(dir, "bench.rombsr/audit", &log)) < 0)
-		die("open", err);
+	if ((err = audit_log_create(dir, "bench.rombsr/audit", &log)) < 0)
+		die("create", err);
 	for (uint64_t i = 0; i < n;) {
 		size_t k = 0;
 		uint64_t first;

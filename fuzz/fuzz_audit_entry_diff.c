@@ -2,7 +2,7 @@
  * `rombsr audit verify` and the sign node's recovery run on every entry)
  * must accept exactly the inputs the strict reader (audit_entry_parse:
  * strict JSON, field table, canonical re-emission) accepts, and read the
- * same type, request id and signature from them. Any disagreement aborts.
+ * same type, request id, signature and intent request ids from them. Any disagreement aborts.
  * An accepted entry must also come out of the log's own emitter
  * unchanged. */
 #include <stdint.h>
@@ -45,6 +45,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (type == AUDIT_SIGN && !same_span(v, "signature", view.signature, view.signature_len))
 			abort();
+		if (type == AUDIT_INTENT) {
+			const struct json_value *ids = json_object_get(v, "request_ids");
+			size_t pos = 0, k = 0, n;
+			const char *id, *want;
+
+			while (audit_entry_view_next_id(&view, &pos, &id, &n)) {
+				if (k >= json_array_size(ids) ||
+				    json_expect_string(json_array_get(ids, k), &want) < 0 ||
+				    strlen(want) != n || memcmp(want, id, n) != 0)
+					abort();
+				k++;
+			}
+			if (k != json_array_size(ids))
+				abort();
+		}
 		if (audit_entry_emit(v, &out) < 0 || out.len != size || memcmp(out.data, data, size) != 0)
 			abort();
 		rb_buf_free(&out);

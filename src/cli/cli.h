@@ -23,6 +23,8 @@ enum cli_exit {
 	EXIT_IO = 9,           /* read/write failure */
 	EXIT_EXISTS = 10,      /* refusing to overwrite existing state */
 	EXIT_REJECTED = 11,    /* apply: the sign node rejected requests; nothing written */
+	EXIT_ROLLBACK = 12,    /* sign node: its audit log is missing, rolled back or forked
+				* from what it published; nothing signed */
 };
 
 /* Options every verb that touches the HSM understands. */

@@ -1,8 +1,8 @@
-/* rombsr audit verify|show|prove|check-proof: read and check the audit log
- * (no HSM needed; the sign node writes the log). */
+/* rombsr audit init|verify|show|prove|check-proof: create the sign node's
+ * audit log, read and check it (no HSM needed; the sign node writes the
+ * log). */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "queue/git.h"
+#include "signd/signd.h"
 #include "keys/manifest.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -24,7 +25,8 @@ static const char verb[] = "audit";
 
 static void help(void)
 {
-	printf("usage: rombsr audit verify DIR (--manifest FILE | --key VKEY) [--origin NAME]\n"
+	printf("usage: rombsr audit init [--config FILE]\n"
+	       "       rombsr audit verify DIR (--manifest FILE | --key VKEY) [--origin NAME]\n"
 	       "                              [--trust-dir DIR | --no-trust]\n"
 	       "                              [--queue QUEUE [--cache DIR] [--branch NAME]]\n"
 	       "       rombsr audit show DIR [--key NAME] [--since TIME] [--json]\n"
@@ -34,6 +36,13 @@ static void help(void)
 	       "                              (--manifest FILE | --key VKEY) [--origin NAME]\n"
 	       "                              (--entry FILE | --leaf-hash HEX | --old-checkpoint FILE)\n"
 	       "\n"
+	       "init         create the sign node's audit log (sign.conf audit.dir, default\n"
+	       "             STATEDIR/audit), empty, once, before its first start: the sign\n"
+	       "             node never makes a log itself, and refuses to start without one\n"
+	       "             or on one that does not extend the checkpoint it last published\n"
+	       "             in the queue. Refused if the directory holds a log (exit 10) or\n"
+	       "             the queue already carries this node's checkpoints (exit 12:\n"
+	       "             restore the log from backup). --config as for rombsr sign.\n"
 	       "verify       recompute every tile and the root from the entries, check the\n"
 	       "             checkpoint signature with the manifest's `audit` key or VKEY\n"
 	       "             (name+keyid+base64), and check that the log only grew since the\n"
@@ -47,6 +56,8 @@ static void help(void)
 	       "             queue key must be the logged one at its audit.leaf, and no\n"
 	       "             logged signature may belong to a rejected request. A signature\n"
 	       "             the HSM made outside the flow shows up as unexplained (exit 7).\n"
+	       "             An intent no sign entry followed is listed as \"signed, result\n"
+	       "             lost\" (the node stopped between the HSM and the log; exit 0).\n"
 	       "show         print the history, one entry per line (--json: JSON lines);\n"
 	       "             --key keeps entries about key NAME, --since entries at or after\n"
 	       "             TIME (2026-11-22T08:30:00Z). --leaf N --raw prints the exact\n"
@@ -81,29 +92,15 @@ enum {
 	OPT_CACHE,
 	OPT_BRANCH,
 	OPT_RAW,
+	OPT_CONFIG,
 };
 
 struct opts {
 	const char *manifest, *key, *origin, *trust_dir, *since, *checkpoint, *proof, *entry,
-		*leaf_hash, *old_checkpoint, *leaf, *consistency, *size, *queue, *cache, *branch;
+		*leaf_hash, *old_checkpoint, *leaf, *consistency, *size, *queue, *cache, *branch,
+		*config;
 	bool no_trust, json, raw;
 };
-
-/* rb_err_set() with the current detail after ": " - copied first, since
- * rb_err_set() formats into the buffer rb_err_detail() points at. */
-static int err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int err_prefix(int err, const char *fmt, ...)
-{
-	char prev[RB_ERR_DETAIL_MAX], head[RB_ERR_DETAIL_MAX];
-	va_list ap;
-
-	snprintf(prev, sizeof(prev), "%s", rb_err_detail());
-	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
-	va_end(ap);
-	return rb_err_set(err, "%s: %s", head, prev);
-}
 
 static int parse_u64_arg(const char *s, const char *what, uint64_t *ret)
 {
@@ -143,7 +140,7 @@ static int load_verifier(const struct opts *o, const char *origin, struct note_v
 
 	if (o->key) {
 		if ((err = note_verifier_parse(o->key, &v)) < 0)
-			return err_prefix(err, "--key");
+			return rb_err_prefix(err, "--key");
 		if (strcmp(v->name, origin) != 0)
 			return rb_err_set(RB_E_VERIFY, "--key is for log '%s', the checkpoint is of '%s'",
 					  v->name, origin);
@@ -175,7 +172,7 @@ static int read_checkpoint_and_verifier(const struct opts *o, const char *path, 
 	if ((err = rb_file_read(path, NOTE_MAX_BYTES, &cp, &len)) < 0)
 		return err;
 	if ((err = checkpoint_origin(cp, len, &origin)) < 0)
-		return err_prefix(err, "%s", path);
+		return rb_err_prefix(err, "%s", path);
 	if (o->origin && strcmp(o->origin, origin) != 0)
 		return rb_err_set(RB_E_VERIFY, "%s is a checkpoint of '%s', not of '%s' (--origin)", path,
 				  origin, o->origin);
@@ -215,7 +212,7 @@ static int mirror_queue(const struct opts *o, struct queue **ret, char **ret_tmp
 		queue_free(q);
 		if (tmp)
 			cli_remove_tree(tmp);
-		return err_prefix(err, "--queue %s", o->queue);
+		return rb_err_prefix(err, "--queue %s", o->queue);
 	}
 	*ret = q;
 	*ret_tmp = TAKE_PTR(tmp);
@@ -232,6 +229,19 @@ static void print_finding(const struct audit_xcheck_finding *f)
 	if (f->commit)
 		printf(" (commit %s)", f->commit);
 	printf(": %s\n", f->message);
+}
+
+/* An HSM operation whose result was never logged: accounting, not an
+ * error (docs/formats/audit-entry.md, "Intents"). */
+static void print_lost(const struct audit_xcheck_lost *l)
+{
+	printf("signed, result lost: leaf %" PRIu64 ": request %s, key %s: the HSM was asked to sign "
+	       "it and no sign or reject entry followed (the sign node stopped before logging the "
+	       "result; nothing was released)", l->leaf, l->request_id, l->key);
+	if (l->again != AUDIT_XCHECK_NO_LEAF)
+		printf("; asked again by the intent at leaf %" PRIu64 "\n", l->again);
+	else
+		printf("; not asked again since\n");
 }
 
 static int do_crosscheck(const struct opts *o, const char *dir, const struct note_verifier *v)
@@ -255,13 +265,18 @@ static int do_crosscheck(const struct opts *o, const char *dir, const struct not
 	if (tmp)
 		cli_remove_tree(tmp);
 	if (err < 0)
-		return cli_fail(verb, err_prefix(err, "cross-check with %s", o->queue));
+		return cli_fail(verb, rb_err_prefix(err, "cross-check with %s", o->queue));
+	for (size_t i = 0; i < rep->n_lost; i++)
+		print_lost(&rep->lost[i]);
 	for (size_t i = 0; i < rep->n_findings; i++)
 		print_finding(&rep->findings[i]);
 	printf("queue %s at %s: %zu request documents (%zu requests), %zu responses signed by the "
 	       "queue key, %zu signatures, %zu matched the log; log: %" PRIu64 " entries, %" PRIu64
-	       " sign entries\n", o->queue, rep->tip, rep->request_docs, rep->requests, rep->responses,
-	       rep->signatures, rep->matched, rep->entries, rep->sign_entries);
+	       " sign entries, %" PRIu64 " intents for %" PRIu64 " requests (%" PRIu64 " signed, %"
+	       PRIu64 " rejected, %zu results lost)\n", o->queue, rep->tip, rep->request_docs,
+	       rep->requests, rep->responses, rep->signatures, rep->matched, rep->entries,
+	       rep->sign_entries, rep->intents, rep->intended, rep->intent_signed,
+	       rep->intent_rejected, rep->n_lost);
 	if (rep->n_findings) {
 		fprintf(stderr, "rombsr audit: the log and the queue disagree: %zu finding%s (see "
 			"above)\n", rep->n_findings, rep->n_findings == 1 ? "" : "s");
@@ -269,6 +284,10 @@ static int do_crosscheck(const struct opts *o, const char *dir, const struct not
 	}
 	printf("cross-check OK: every sign entry answers a request, every released signature is "
 	       "the logged one\n");
+	if (rep->n_lost)
+		printf("%zu signing result%s lost (see above): the HSM may have made signatures that were "
+		       "never logged or released; each is accounted for by its intent\n", rep->n_lost,
+		       rep->n_lost == 1 ? "" : "s");
 	return EXIT_OK;
 }
 
@@ -332,6 +351,9 @@ static void show_line(uint64_t index, const struct json_value *e)
 
 		if (a)
 			printf(" approvals=%zu", json_array_size(a));
+		/* An intent: how many requests (--json has their ids). */
+		if ((a = json_object_get(e, "request_ids")))
+			printf(" requests=%zu", json_array_size(a));
 	}
 	putchar('\n');
 }
@@ -348,7 +370,7 @@ static int open_log_of(const char *dir, struct audit_log **ret)
 	if ((err = rb_file_read(cp_path, NOTE_MAX_BYTES, &cp, &len)) < 0)
 		return err;
 	if ((err = checkpoint_origin(cp, len, &origin)) < 0)
-		return err_prefix(err, "%s", cp_path);
+		return rb_err_prefix(err, "%s", cp_path);
 	return audit_log_open_readonly(dir, origin, ret);
 }
 
@@ -375,7 +397,7 @@ static int do_show(const struct opts *o, const char *dir)
 		/* Checked like every entry a reader takes from the log. */
 		if ((err = audit_log_entry(log, index, &bytes, &len)) < 0 ||
 		    (err = audit_entry_validate(bytes, len, NULL)) < 0)
-			return cli_fail(verb, err_prefix(err, "entry %" PRIu64, index));
+			return cli_fail(verb, rb_err_prefix(err, "entry %" PRIu64, index));
 		if (fwrite(bytes, 1, len, stdout) != len || fflush(stdout) != 0)
 			return cli_fail(verb, rb_err_set(RB_E_IO, "stdout: write failed"));
 		return EXIT_OK;
@@ -389,7 +411,7 @@ static int do_show(const struct opts *o, const char *dir)
 
 		if ((err = audit_log_entry(log, i, &bytes, &len)) < 0 ||
 		    (err = audit_entry_parse(bytes, len, &e, NULL)) < 0)
-			return cli_fail(verb, err_prefix(err, "entry %" PRIu64, i));
+			return cli_fail(verb, rb_err_prefix(err, "entry %" PRIu64, i));
 		if (json_get_string(e, "time", &s) == 0 && rb_time_parse(s, &t) == 0 && t < since)
 			continue;
 		if (o->key) {
@@ -455,10 +477,10 @@ static int do_check_proof(const struct opts *o)
 	if ((err = read_checkpoint_and_verifier(o, o->checkpoint, &cp, &len, &v)) < 0)
 		return cli_fail(verb, err);
 	if ((err = checkpoint_verify(cp, len, v, &c)) < 0)
-		return cli_fail(verb, err_prefix(err, "%s", o->checkpoint));
+		return cli_fail(verb, rb_err_prefix(err, "%s", o->checkpoint));
 	if ((err = rb_file_read(o->proof, AUDIT_PROOF_MAX_BYTES, &ptext, &plen)) < 0 ||
 	    (err = audit_proof_parse(ptext, plen, &p)) < 0)
-		return cli_fail(verb, err_prefix(err, "%s", o->proof));
+		return cli_fail(verb, rb_err_prefix(err, "%s", o->proof));
 	if (p.size != c->size)
 		return cli_fail(verb, rb_err_set(RB_E_VERIFY, "the proof is for size %" PRIu64 ", the "
 						 "checkpoint has size %" PRIu64, p.size, c->size));
@@ -471,7 +493,7 @@ static int do_check_proof(const struct opts *o)
 			return cli_fail(verb, rb_err_set(RB_E_VERIFY, "%s is not a consistency proof", o->proof));
 		if ((err = rb_file_read(o->old_checkpoint, NOTE_MAX_BYTES, &ocp, &olen)) < 0 ||
 		    (err = checkpoint_verify(ocp, olen, v, &old)) < 0)
-			return cli_fail(verb, err_prefix(err, "%s", o->old_checkpoint));
+			return cli_fail(verb, rb_err_prefix(err, "%s", o->old_checkpoint));
 		if (old->size != p.a)
 			return cli_fail(verb, rb_err_set(RB_E_VERIFY, "the proof starts at size %" PRIu64
 							 ", the old checkpoint has size %" PRIu64,
@@ -499,7 +521,7 @@ static int do_check_proof(const struct opts *o)
 			if (blen && bytes[blen - 1] == '\n')
 				blen--;
 			if ((err = audit_entry_parse(bytes, blen, &e, NULL)) < 0)
-				return cli_fail(verb, err_prefix(err, "%s", o->entry));
+				return cli_fail(verb, rb_err_prefix(err, "%s", o->entry));
 			merkle_hash_leaf(bytes, blen, leaf);
 		} else {
 			if (rb_hex_decode(o->leaf_hash, strlen(o->leaf_hash), &h, &hlen) < 0 || hlen != 32)
@@ -511,6 +533,21 @@ static int do_check_proof(const struct opts *o)
 	}
 	printf("OK: entry %" PRIu64 " is in the log of size %" PRIu64 " signed by %s\n", p.a, c->size,
 	       v->name);
+	return EXIT_OK;
+}
+
+static int do_init(const struct opts *o)
+{
+	const char *config = o->config ? o->config : getenv("ROMBSR_SIGN_CONFIG");
+	_cleanup_free_ char *dir = NULL, *origin = NULL;
+	int err;
+
+	if (!config || !*config)
+		config = "/etc/rombsr/sign.conf";
+	if ((err = signd_audit_init(config, &dir, &origin)) < 0)
+		return cli_fail(verb, err);
+	printf("%s: created an empty audit log for %s; the sign node appends to it from its first "
+	       "batch. Back it up with the state directory: it is never made again\n", dir, origin);
 	return EXIT_OK;
 }
 
@@ -536,6 +573,7 @@ int cmd_audit(int argc, char **argv)
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "branch", required_argument, NULL, OPT_BRANCH },
 		{ "raw", no_argument, NULL, OPT_RAW },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -573,9 +611,16 @@ int cmd_audit(int argc, char **argv)
 		case OPT_CACHE: o.cache = optarg; break;
 		case OPT_BRANCH: o.branch = optarg; break;
 		case OPT_RAW: o.raw = true; break;
+		case OPT_CONFIG: o.config = optarg; break;
 		case 'h': help(); return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
+	}
+	if (strcmp(sub, "init") == 0) {
+		if (optind != argc)
+			return cli_usage_error(verb, "init takes no positional arguments (the directory is "
+					       "sign.conf's audit.dir)");
+		return do_init(&o);
 	}
 	if (strcmp(sub, "check-proof") == 0) {
 		if (optind != argc)
@@ -601,6 +646,6 @@ int cmd_audit(int argc, char **argv)
 		return do_show(&o, argv[optind]);
 	if (strcmp(sub, "prove") == 0)
 		return do_prove(&o, argv[optind]);
-	return cli_usage_error(verb, "unknown subcommand '%s'; use verify, show, prove or check-proof",
-			       sub);
+	return cli_usage_error(verb, "unknown subcommand '%s'; use init, verify, show, prove or "
+			       "check-proof", sub);
 }

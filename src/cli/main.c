@@ -24,7 +24,7 @@ static const struct {
 	{ "queue-guard", cmd_queue_guard, "the queue's pre-receive hook: refuse pushes that break a queue rule" },
 	{ "apply", cmd_apply, "verify a build's signed response and put the signatures in place" },
 	{ "verify", cmd_verify, "verify files (.asc/.sig, APKs) against the key manifest" },
-	{ "audit", cmd_audit, "verify the audit log, show its history, print and check proofs" },
+	{ "audit", cmd_audit, "create the sign node's audit log; verify it, show its history, print and check proofs" },
 	{ "ceremony", cmd_ceremony, "key ceremony: make, split, check and restore the wrap key (SLIP-0039, age)" },
 	{ "backup", cmd_backup, "the same as 'ceremony init': back up the wrap key as Shamir shares" },
 	{ "restore", cmd_restore, "the same as 'ceremony restore': recombine shares onto a fresh HSM" },

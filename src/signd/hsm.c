@@ -60,13 +60,11 @@ static int hsm_pgp_key(struct signd *s, struct p11_key *k, const struct manifest
 	return RB_OK;
 }
 
-int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct signd_stats *st)
+int signd_recover_entry(struct signd *s, struct signd_item *it, size_t i, struct signd_stats *st)
 {
 	const struct request_entry *e = &it->doc->entries[i];
 	const struct manifest_key *mk = manifest_find(s->m, e->key_name);
 	_cleanup_json_ struct json_value *logged = NULL;
-	struct p11_key *k = NULL;
-	uint8_t ck[32];
 	uint64_t leaf;
 	int err;
 
@@ -102,10 +100,21 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 		it->leaf[i] = leaf;
 		it->have_leaf[i] = true;
 		st->recovered++;
-		return RB_OK;
+		return 1;
 	}
 	if (err != RB_E_NOTFOUND)
 		return err;
+	rb_err_clear();
+	return 0;
+}
+
+int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct signd_stats *st)
+{
+	const struct request_entry *e = &it->doc->entries[i];
+	const struct manifest_key *mk = manifest_find(s->m, e->key_name);
+	struct p11_key *k = NULL;
+	uint8_t ck[32];
+	int err;
 
 	/* decide.c refused this already; checked again next to the HSM so no
 	 * path reaches it with a key outside its purposes, or with what an

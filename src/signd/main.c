@@ -59,6 +59,7 @@ static int exit_code(int err)
 	case RB_E_IO: return 9;
 	case RB_E_EXISTS: return 10;
 	case RB_E_INVAL: return 2;
+	case RB_E_ROLLBACK: return 12;
 	}
 	return 1;
 }

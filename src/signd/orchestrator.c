@@ -12,8 +12,10 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "audit/crosscheck.h"
 #include "audit/entry.h"
 #include "config.h"
+#include "keys/lifecycle.h"
 #include "signd/signd-internal.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -138,32 +140,111 @@ static int signd_load_last(struct signd *s)
 	return RB_OK;
 }
 
+/* Open the audit log and check it against the queue: the newest
+ * checkpoint this node published in a response must be a prefix of the
+ * log (a consistency proof). A missing log is refused too: with
+ * checkpoints published it was lost (RB_E_ROLLBACK), without any this is
+ * the node's first start and `rombsr audit init` makes the log on
+ * purpose (RB_E_NOTFOUND). Nothing is signed or appended before this. */
+static int signd_check_audit_log(struct signd *s, const char *origin)
+{
+	struct audit_published pub;
+	int err;
+
+	err = audit_log_open(s->cfg->audit_dir, origin, &s->audit);
+	if (err < 0 && err != RB_E_NOTFOUND)
+		return err;
+	if ((err = audit_published_find(s->q, s->m, origin, &pub)) < 0)
+		return rb_err_prefix(err, "queue %s", s->cfg->queue.url);
+	err = audit_published_check(s->audit, s->cfg->audit_dir, &pub);
+	if (err == RB_OK && !s->audit)
+		err = rb_err_set(RB_E_NOTFOUND, "%s: no audit log. On this sign node's first start, create "
+				 "it with 'rombsr audit init --config %s'; if it had one, restore it from "
+				 "backup (nothing was published from it yet)", s->cfg->audit_dir,
+				 s->cfg->path);
+	if (err == RB_E_ROLLBACK)
+		signd_log(s, "event=halt reason=audit-log-behind dir=\"%s\" entries=%llu published=%llu commit=%.12s",
+			  s->cfg->audit_dir, s->audit ? (unsigned long long)audit_log_size(s->audit) : 0ULL,
+			  (unsigned long long)pub.size, pub.commit);
+	audit_published_clear(&pub);
+	return err;
+}
+
+/* What the sign node and `rombsr audit init` both start from: sign.conf,
+ * the state directory, the manifest, the audit log's origin, and the
+ * queue mirror, fetched. */
+static int signd_open_queue(struct signd *s, const char *config_path, char **ret_origin)
+{
+	_cleanup_free_ char *qdir = NULL;
+	char tip[QUEUE_OID_HEX + 1];
+	int err;
+
+	if ((err = sign_config_load(config_path, &s->cfg)) < 0 ||
+	    (err = rb_mkdir_p(s->cfg->state_dir, 0700)) < 0 ||
+	    (err = manifest_load(s->cfg->manifest, &s->m)) < 0 ||
+	    (err = key_lifecycle_audit_origin(s->m->token_label, ret_origin)) < 0 ||
+	    (err = signd_path(s, "queue", &qdir)) < 0 ||
+	    (err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0)
+		return err;
+	/* The remote, not only the local mirror: the mirror is in the state
+	 * directory, which may have been restored along with the log. */
+	if ((err = queue_fetch(s->q, tip)) < 0)
+		return rb_err_prefix(err, "queue %s: cannot check the audit log %s against what this "
+				     "sign node published; try again once the queue can be fetched",
+				     s->cfg->queue.url, s->cfg->audit_dir);
+	return RB_OK;
+}
+
+int signd_audit_init(const char *config_path, char **ret_dir, char **ret_origin)
+{
+	struct signd *s = calloc(1, sizeof(*s));
+	_cleanup_free_ char *origin = NULL, *dir = NULL;
+	struct audit_published pub = { 0 };
+	int err;
+
+	if (!s)
+		return RB_E_NOMEM;
+	if ((err = signd_open_queue(s, config_path, &origin)) < 0 ||
+	    (err = audit_published_find(s->q, s->m, origin, &pub)) < 0)
+		goto out;
+	/* A log that published checkpoints is restored, never replaced. */
+	if (pub.found) {
+		err = rb_err_set(RB_E_ROLLBACK, "%s: this sign node already published a checkpoint of %llu "
+				 "audit-log entries (%s, commit %.12s), so it had a log: restore %s from a "
+				 "backup that holds at least those entries; a new log would fork from "
+				 "what build nodes and auditors hold", s->cfg->audit_dir,
+				 (unsigned long long)pub.size, pub.path, pub.commit, s->cfg->audit_dir);
+		goto out;
+	}
+	if ((err = audit_log_create(s->cfg->audit_dir, origin, &s->audit)) < 0)
+		goto out;
+	if (!(dir = strdup(s->cfg->audit_dir))) {
+		err = RB_E_NOMEM;
+		goto out;
+	}
+	*ret_dir = TAKE_PTR(dir);
+	*ret_origin = TAKE_PTR(origin);
+out:
+	audit_published_clear(&pub);
+	signd_close(s);
+	return err;
+}
+
 int signd_open(const char *config_path, FILE *log, struct signd **ret)
 {
 	struct signd *s = calloc(1, sizeof(*s));
 	const struct manifest_key *qmk, *amk;
-	_cleanup_free_ char *gnupg = NULL, *qdir = NULL, *replay = NULL, *usage = NULL, *appr = NULL,
+	_cleanup_free_ char *gnupg = NULL, *replay = NULL, *usage = NULL, *appr = NULL,
 			    *pend = NULL, *origin = NULL;
 	int err;
 
 	if (!s)
 		return RB_E_NOMEM;
 	s->log = log;
-	if ((err = sign_config_load(config_path, &s->cfg)) < 0)
-		goto fail;
-	if ((err = rb_mkdir_p(s->cfg->state_dir, 0700)) < 0)
-		goto fail;
-	if ((err = manifest_load(s->cfg->manifest, &s->m)) < 0)
-		goto fail;
-	if (asprintf(&origin, "%s%s", SIGND_AUDIT_ORIGIN_PREFIX, s->m->token_label) < 0) {
-		err = RB_E_NOMEM;
-		goto fail;
-	}
-	for (char *p = origin + strlen(SIGND_AUDIT_ORIGIN_PREFIX); *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-' || *p == '.' || *p == '_'))
-			*p = '-';
-	if ((err = audit_log_open(s->cfg->audit_dir, origin, &s->audit)) < 0)
+	/* The audit log before anything else touches it (a failed login is
+	 * logged below): it must extend what this node already published. */
+	if ((err = signd_open_queue(s, config_path, &origin)) < 0 ||
+	    (err = signd_check_audit_log(s, origin)) < 0)
 		goto fail;
 	if ((err = signd_open_token(s)) < 0) {
 		/* A wrong operator PIN is an event an auditor must see: someone
@@ -208,7 +289,7 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 				 s->cfg->manifest);
 		goto fail;
 	}
-	if ((err = signd_path(s, "gnupg", &gnupg)) < 0 || (err = signd_path(s, "queue", &qdir)) < 0 ||
+	if ((err = signd_path(s, "gnupg", &gnupg)) < 0 ||
 	    (err = signd_path(s, "replay.journal", &replay)) < 0 ||
 	    (err = signd_path(s, "usage.journal", &usage)) < 0 ||
 	    (err = signd_path(s, "approvals.journal", &appr)) < 0 ||
@@ -218,8 +299,6 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 		goto fail;
 	for (size_t i = 0; i < 20; i++)
 		snprintf(s->queue_fpr + 2 * i, 3, "%02X", qmk->openpgp_fpr[i]);
-	if ((err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0)
-		goto fail;
 	if ((err = replay_db_open(replay, &s->replay)) < 0 ||
 	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
 	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0)
@@ -247,7 +326,8 @@ fail:
 
 /* The crash tests (tests/integration/signd-lifecycle.sh) kill the sign
  * node at each step of a batch: ROMBSR_SIGND_CRASH_AT=signed|appended|
- * logged|published|recorded ("appended": the entries are durable, the
+ * logged|published|recorded ("signed": the HSM has signed, only the
+ * intents are in the log; "appended": the entries are durable, the
  * checkpoint is not written yet). A test hook that can only make the
  * process die, the way a power cut would; it never changes what a running
  * batch does. */
@@ -273,30 +353,57 @@ static int signd_save_last(struct signd *s, const char *tip)
 	return RB_OK;
 }
 
-static bool item_answered(const struct signd_item *it)
+/* A request that could not be signed or released: the rest of the build
+ * goes on and the node learns why. */
+static int signd_entry_failed(struct signd_item *it, size_t i, int err)
 {
-	return it->doc && !it->refused && !it->deferred && !it->answered_before && it->reason;
+	char *msg = NULL;
+
+	if (asprintf(&msg, err == RB_E_VERIFY ? "not released: %s" : "the HSM could not sign: %s",
+		     rb_err_detail()) < 0)
+		return RB_E_NOMEM;
+	it->reason[i] = RESPONSE_REASON_HSM_ERROR;
+	it->message[i] = msg;
+	return RB_OK;
 }
 
-static int signd_sign_item(struct signd *s, struct signd_item *it, struct signd_stats *st)
+/* Sign what the batch took, items [0, done), in an order that accounts
+ * for every HSM operation (docs/formats/audit-entry.md, "Intents"):
+ *   1 take from the audit log what an earlier run signed and logged;
+ *   2 append one intent per key for everything else, durable;
+ *   3 sign on the HSM;
+ *   4 append every signature and rejection, durable (one append).
+ * Two syncs of the log per batch, whatever its size. */
+static int signd_sign_batch(struct signd *s, struct signd_batch *b, size_t done, struct signd_stats *st)
 {
 	int err;
 
-	for (size_t i = 0; i < it->doc->n_entries; i++) {
-		if (it->reason[i])
-			continue;
-		if ((err = signd_sign_entry(s, it, i, st)) < 0) {
-			/* The HSM refused this one; the rest of the build goes on
-			 * and the node learns why. */
-			char *msg = NULL;
+	for (size_t k = 0; k < done; k++) {
+		struct signd_item *it = &b->items[k];
 
-			if (asprintf(&msg, err == RB_E_VERIFY ? "not released: %s" : "the HSM could not sign: %s",
-				     rb_err_detail()) < 0)
-				return RB_E_NOMEM;
-			it->reason[i] = RESPONSE_REASON_HSM_ERROR;
-			it->message[i] = msg;
-		}
+		if (!signd_item_answered(it))
+			continue;
+		for (size_t i = 0; i < it->doc->n_entries; i++)
+			if (!it->reason[i] && (err = signd_recover_entry(s, it, i, st)) < 0 &&
+			    (err = signd_entry_failed(it, i, err)) < 0)
+				return err;
 	}
+	if ((err = signd_audit_intents(s, b, done)) < 0)
+		return err;
+	for (size_t k = 0; k < done; k++) {
+		struct signd_item *it = &b->items[k];
+
+		if (!signd_item_answered(it))
+			continue;
+		for (size_t i = 0; i < it->doc->n_entries; i++)
+			if (!it->reason[i] && !it->have_leaf[i] && (err = signd_sign_entry(s, it, i, st)) < 0 &&
+			    (err = signd_entry_failed(it, i, err)) < 0)
+				return err;
+	}
+	signd_crash_point("signed");
+	if ((err = signd_audit_results(s, b, done)) < 0)
+		return err;
+	signd_crash_point("appended");
 	return RB_OK;
 }
 
@@ -326,7 +433,7 @@ static int signd_record_item(struct signd *s, struct signd_batch *b, struct sign
 	if ((err = replay_db_record(s->replay, it->doc_sha256, (const uint8_t(*)[32])ids,
 				    it->refused ? 0 : n)) < 0)
 		return err;
-	if (granted && item_answered(it) &&
+	if (granted && signd_item_answered(it) &&
 	    (err = usage_ledger_record(s->usage, it->node->name, b->now, granted)) < 0)
 		return err;
 	{
@@ -368,7 +475,7 @@ static int signd_publish(struct signd *s, struct signd_batch *b, size_t done, co
 	for (size_t k = 0; k < done; k++) {
 		struct signd_item *it = &b->items[k];
 
-		if (!item_answered(it))
+		if (!signd_item_answered(it))
 			continue;
 		bufs[n].cap = RESPONSE_MAX_BYTES;
 		if ((err = signd_response(s, b, it, checkpoint, &bufs[n])) < 0)
@@ -525,13 +632,11 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			response_bytes += bytes;
 			documents++;
 		}
-		if ((err = signd_sign_item(s, it, &st)) < 0)
-			goto out;
-		signd_crash_point("signed");
-		if ((err = signd_audit_item(s, &b, it)) < 0)
-			goto out;
-		signd_crash_point("appended");
 	}
+	/* What the batch took is signed together: a stop request ends the
+	 * intake above, not the signing of what is intended. */
+	if ((err = signd_sign_batch(s, &b, done, &st)) < 0)
+		goto out;
 	/* One checkpoint per batch: every entry above is durable in the log
 	 * already; the checkpoint makes the batch provable. Refusals and
 	 * policy changes are covered too, not only signatures. */
@@ -552,7 +657,7 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			goto out;
 		if (it->deferred)
 			st.deferred++;
-		if (item_answered(it)) {
+		if (signd_item_answered(it)) {
 			st.documents++;
 			for (size_t i = 0; i < it->doc->n_entries; i++) {
 				if (it->reason[i])

@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "audit/entry.h"
+#include "keys/lifecycle.h"
 #include "signd/signd-internal.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -52,82 +53,232 @@ static const uint8_t *record_artifact_sha(const struct signd_item *it, size_t i)
 	return it->doc->artifacts[it->doc->entries[i].artifact].sha256;
 }
 
-int signd_audit_item(struct signd *s, struct signd_batch *b, struct signd_item *it)
+bool signd_item_answered(const struct signd_item *it)
 {
-	struct json_value **entries = NULL;
-	size_t n = 0, *which = NULL;
-	uint8_t nfpr[AUDIT_NODE_FPR_LEN];
+	return it->doc && !it->refused && !it->deferred && !it->answered_before && it->reason;
+}
+
+/* The entries of one batch for one append. */
+struct record_entries {
+	struct json_value **v;
+	size_t n, cap;
+};
+
+static int record_push(struct record_entries *r, struct json_value *e)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		struct json_value **n = realloc(r->v, cap * sizeof(*n));
+
+		if (!n) {
+			json_free(e);
+			return RB_E_NOMEM;
+		}
+		r->v = n;
+		r->cap = cap;
+	}
+	r->v[r->n++] = e;
+	return RB_OK;
+}
+
+static void record_clear(struct record_entries *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		json_free(r->v[i]);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Entry i of an answered item goes to the HSM: granted, and not taken
+ * from the audit log (signd_recover_entry). */
+static bool record_to_sign(const struct signd_item *it, size_t i)
+{
+	return it->reason[i] == 0 && !it->have_leaf[i];
+}
+
+static int record_intent(struct signd *s, const struct signd_batch *b, const char *key,
+			 const char *const *ids, size_t n, struct record_entries *r)
+{
+	const struct manifest_key *mk = manifest_find(s->m, key);
+	struct audit_intent_info in = {
+		.time = b->now, .key_name = key, .key_fpr = mk->spki_sha256,
+		.request_ids = ids, .n_request_ids = n,
+	};
+	struct json_value *e = NULL;
+	int err;
+
+	if ((err = audit_entry_intent(&in, &e)) < 0)
+		return err;
+	return record_push(r, e);
+}
+
+int signd_audit_intents(struct signd *s, struct signd_batch *b, size_t done)
+{
+	/* Every entry to sign, as (key, request id), in batch order; then one
+	 * intent per key and AUDIT_INTENT_IDS_MAX ids, keys in the order the
+	 * batch first uses them. */
+	struct pending { const char *key, *id; bool taken; } *p = NULL;
+	const char **ids = NULL;
+	struct record_entries r = { 0 };
+	size_t n = 0, cap = 0;
 	uint64_t first;
 	int err = RB_OK;
 
-	if (record_node_fpr(it->node_fpr, nfpr) < 0)
-		return rb_err_set(RB_E_INVAL, "node fingerprint '%s' is not 40 hex digits", it->node_fpr);
-	entries = calloc(it->doc->n_entries ? it->doc->n_entries : 1, sizeof(*entries));
-	which = calloc(it->doc->n_entries ? it->doc->n_entries : 1, sizeof(*which));
-	if (!entries || !which) {
-		err = RB_E_NOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < it->doc->n_entries; i++) {
-		const struct request_entry *e = &it->doc->entries[i];
-		const char *artifact = it->doc->artifacts[e->artifact].name;
+	for (size_t k = 0; k < done; k++) {
+		const struct signd_item *it = &b->items[k];
 
-		if (it->have_leaf[i])
-			continue; /* recovered: the log has it already */
-		if (it->reason[i]) {
-			struct audit_reject_info r = {
-				.time = b->now, .request_id = e->id_hex, .build_id = it->build_id,
-				.node_fpr = nfpr, .key_name = e->key_name, .artifact_name = artifact,
-				.reason = response_reason_name(it->reason[i]),
-			};
-			err = audit_entry_reject(&r, &entries[n]);
-		} else {
-			const struct manifest_key *mk = manifest_find(s->m, e->key_name);
-			uint8_t digest[64];
-			size_t dlen;
-			struct audit_sign_info si = {
-				.time = b->now, .request_id = e->id_hex, .build_id = it->build_id,
-				.node_fpr = nfpr, .key_name = e->key_name, .key_fpr = mk->spki_sha256,
-				.scheme = it->scheme[i], .artifact_name = artifact,
-				.artifact_sha256 = record_artifact_sha(it, i),
-				.sig = it->sig[i], .sig_len = it->sig_len[i],
-			};
+		if (!signd_item_answered(it))
+			continue;
+		for (size_t i = 0; i < it->doc->n_entries; i++) {
+			if (!record_to_sign(it, i))
+				continue;
+			if (n == cap) {
+				struct pending *np;
 
-			if (e->kind == REQUEST_KIND_OPENPGP) {
-				/* What was hashed is the file; record the file's
-				 * digest under the request's hash. */
-				if ((err = hash_state_final(e->state, digest, &dlen)) < 0)
+				cap = cap ? 2 * cap : 256;
+				if (!(np = realloc(p, cap * sizeof(*np)))) {
+					err = RB_E_NOMEM;
 					goto out;
-				si.digest = digest;
-				si.digest_len = dlen;
-			} else if (e->scheme == RB_SIG_ED25519) {
-				SHA256(e->input, e->input_len, digest);
-				si.digest = digest;
-				si.digest_len = 32;
-			} else {
-				si.digest = e->input;
-				si.digest_len = e->input_len;
+				}
+				p = np;
 			}
-			err = audit_entry_sign(&si, &entries[n]);
+			p[n++] = (struct pending){ it->doc->entries[i].key_name, it->doc->entries[i].id_hex, false };
 		}
-		if (err < 0)
-			goto out;
-		which[n++] = i;
 	}
 	if (n == 0)
 		goto out;
-	/* Durable before anything is released: the response is built only
-	 * after this returns. */
-	if ((err = audit_log_append_batch(s->audit, (const struct json_value *const *)entries, n, &first)) < 0)
+	if (!(ids = calloc(AUDIT_INTENT_IDS_MAX, sizeof(*ids)))) {
+		err = RB_E_NOMEM;
 		goto out;
-	for (size_t j = 0; j < n; j++) {
-		it->leaf[which[j]] = first + j;
-		it->have_leaf[which[j]] = true;
+	}
+	for (size_t a = 0; a < n; a++) {
+		size_t m = 0;
+
+		if (p[a].taken)
+			continue;
+		for (size_t j = a; j < n; j++) {
+			if (p[j].taken || strcmp(p[j].key, p[a].key) != 0)
+				continue;
+			p[j].taken = true;
+			ids[m++] = p[j].id;
+			if (m == AUDIT_INTENT_IDS_MAX) {
+				if ((err = record_intent(s, b, p[a].key, ids, m, &r)) < 0)
+					goto out;
+				m = 0;
+			}
+		}
+		if (m && (err = record_intent(s, b, p[a].key, ids, m, &r)) < 0)
+			goto out;
+	}
+	/* Durable before the HSM is asked: a signature whose result is lost
+	 * later (the node killed before its sign entry) is still accounted
+	 * for. One append, one sync, for the whole batch. */
+	if ((err = audit_log_append_batch(s->audit, (const struct json_value *const *)r.v, r.n, &first)) < 0)
+		goto out;
+	for (size_t j = 0; j < r.n; j++) {
+		const char *key = NULL;
+
+		json_get_string(r.v[j], "key", &key);
+		signd_log(s, "event=intent key=%s requests=%zu leaf=%llu", key,
+			  json_array_size(json_object_get(r.v[j], "request_ids")),
+			  (unsigned long long)(first + j));
 	}
 out:
-	for (size_t j = 0; entries && j < it->doc->n_entries; j++)
-		json_free(entries[j]);
-	free(entries);
+	record_clear(&r);
+	free(ids);
+	free(p);
+	return err;
+}
+
+int signd_audit_results(struct signd *s, struct signd_batch *b, size_t done)
+{
+	struct record_entries r = { 0 };
+	struct { struct signd_item *it; size_t i; } *which = NULL;
+	size_t cap = 0;
+	uint64_t first;
+	int err = RB_OK;
+
+	for (size_t k = 0; k < done; k++) {
+		struct signd_item *it = &b->items[k];
+		uint8_t nfpr[AUDIT_NODE_FPR_LEN];
+
+		if (!signd_item_answered(it))
+			continue;
+		if (record_node_fpr(it->node_fpr, nfpr) < 0) {
+			err = rb_err_set(RB_E_INVAL, "node fingerprint '%s' is not 40 hex digits", it->node_fpr);
+			goto out;
+		}
+		for (size_t i = 0; i < it->doc->n_entries; i++) {
+			const struct request_entry *e = &it->doc->entries[i];
+			const char *artifact = it->doc->artifacts[e->artifact].name;
+			struct json_value *entry = NULL;
+
+			if (it->have_leaf[i])
+				continue; /* recovered: the log has it already */
+			if (it->reason[i]) {
+				struct audit_reject_info rj = {
+					.time = b->now, .request_id = e->id_hex, .build_id = it->build_id,
+					.node_fpr = nfpr, .key_name = e->key_name, .artifact_name = artifact,
+					.reason = response_reason_name(it->reason[i]),
+				};
+				err = audit_entry_reject(&rj, &entry);
+			} else {
+				const struct manifest_key *mk = manifest_find(s->m, e->key_name);
+				uint8_t digest[64];
+				size_t dlen;
+				struct audit_sign_info si = {
+					.time = b->now, .request_id = e->id_hex, .build_id = it->build_id,
+					.node_fpr = nfpr, .key_name = e->key_name, .key_fpr = mk->spki_sha256,
+					.scheme = it->scheme[i], .artifact_name = artifact,
+					.artifact_sha256 = record_artifact_sha(it, i),
+					.sig = it->sig[i], .sig_len = it->sig_len[i],
+				};
+
+				if (e->kind == REQUEST_KIND_OPENPGP) {
+					/* What was hashed is the file; record the file's
+					 * digest under the request's hash. */
+					if ((err = hash_state_final(e->state, digest, &dlen)) < 0)
+						goto out;
+					si.digest = digest;
+					si.digest_len = dlen;
+				} else if (e->scheme == RB_SIG_ED25519) {
+					SHA256(e->input, e->input_len, digest);
+					si.digest = digest;
+					si.digest_len = 32;
+				} else {
+					si.digest = e->input;
+					si.digest_len = e->input_len;
+				}
+				err = audit_entry_sign(&si, &entry);
+			}
+			if (err < 0 || (err = record_push(&r, entry)) < 0)
+				goto out;
+			if (r.n > cap) {
+				void *nw;
+
+				cap = r.cap;
+				if (!(nw = realloc(which, cap * sizeof(*which)))) {
+					err = RB_E_NOMEM;
+					goto out;
+				}
+				which = nw;
+			}
+			which[r.n - 1].it = it;
+			which[r.n - 1].i = i;
+		}
+	}
+	if (r.n == 0)
+		goto out;
+	/* Durable before anything is released: the responses are built only
+	 * after this returns. */
+	if ((err = audit_log_append_batch(s->audit, (const struct json_value *const *)r.v, r.n, &first)) < 0)
+		goto out;
+	for (size_t j = 0; j < r.n; j++) {
+		which[j].it->leaf[which[j].i] = first + j;
+		which[j].it->have_leaf[which[j].i] = true;
+	}
+out:
+	record_clear(&r);
 	free(which);
 	return err;
 }
@@ -227,7 +378,7 @@ uint64_t signd_response_bound(const struct signd *s, const struct signd_item *it
 {
 	/* The checkpoint is a signed note: origin line, size, root hash, a
 	 * blank line and one signature line naming the origin again. */
-	uint64_t origin = strlen(SIGND_AUDIT_ORIGIN_PREFIX) + strlen(s->m->token_label);
+	uint64_t origin = strlen(KEY_LIFECYCLE_AUDIT_ORIGIN_PREFIX) + strlen(s->m->token_label);
 	uint64_t checkpoint = RECORD_ESCAPED(2 * origin + 256);
 	/* An inclusion proof has one hash per level of the tree the batch
 	 * can grow the log to (its entries are bounded by the batch caps). */

@@ -29,9 +29,6 @@
 #include "util/buf.h"
 
 #define SIGND_LINE_MAX 1024
-/* The log's origin line names the deployment by its token label, made
- * printable and space-free as C2SP origins must be. */
-#define SIGND_AUDIT_ORIGIN_PREFIX "rombsr-audit/"
 
 
 struct signd {
@@ -163,11 +160,28 @@ unsigned signd_count_approvals(const struct signd *s, const struct signd_item *i
 			       const struct sign_key_policy *kp);
 
 /* hsm.c */
+/* Crash recovery for entry i, before anything is signed: sets the scheme
+ * the HSM computes for it and, if the audit log holds its signature from
+ * an earlier run, takes that one (verified against the manifest key; a
+ * signature that does not verify is RB_E_VERIFY and not taken). 1 taken,
+ * 0 not in the log. */
+int signd_recover_entry(struct signd *s, struct signd_item *it, size_t i, struct signd_stats *st);
+/* Sign entry i on the token (or from the batch's signing cache); only
+ * after signd_recover_entry() found nothing and its intent is durable. */
 int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct signd_stats *st);
 int signd_sign_commit(void *ctx, const uint8_t *data, size_t len, char **ret_armored);
 
 /* record.c */
-int signd_audit_item(struct signd *s, struct signd_batch *b, struct signd_item *it);
+/* One `intent` entry per key (per AUDIT_INTENT_IDS_MAX requests) for every
+ * entry of items[0, done) still to be signed on the HSM, appended and
+ * made durable in one append before the HSM is called. */
+int signd_audit_intents(struct signd *s, struct signd_batch *b, size_t done);
+/* The `sign` and `reject` entries of items[0, done), in one append; sets
+ * each entry's leaf. */
+int signd_audit_results(struct signd *s, struct signd_batch *b, size_t done);
+/* The items a batch signs and answers: taken, decided, not refused,
+ * deferred or answered before. */
+bool signd_item_answered(const struct signd_item *it);
 int signd_audit_refusal(struct signd *s, int64_t now, const char *build_id, const char *node_fpr,
 			const char *path, const char *reason);
 int signd_response(struct signd *s, struct signd_batch *b, struct signd_item *it,

@@ -10,13 +10,16 @@
  *     (STATEDIR/replay.journal);
  *   3 policy per entry: key known and active, node allowed to use it,
  *     approvals (dual control), quotas per build and per hour;
- *   4 sign on the HSM, one operation per unique (key, scheme, input);
+ *   4 append one `intent` entry per key to the audit log, durable, then
+ *     sign on the HSM, one operation per unique (key, scheme, input);
  *   5 append every signature to the audit log and make it durable, then
  *     one signed checkpoint for the batch;
  *   6 commit the responses, signed by the HSM `queue` key, and push.
  * Nothing leaves the process before step 5 made it durable. After a crash
  * between 5 and 6 the next batch finds the signatures in the audit log and
- * publishes them without signing again.
+ * publishes them without signing again; after a crash in 4 the intents
+ * account for the HSM operations whose results were lost, and the next
+ * batch signs those requests again under a new intent.
  *
  * The orchestrator holds the operator PIN only for C_Login and never the
  * admin (SO) credential. It logs one structured line per request to the
@@ -54,8 +57,19 @@ struct signd_stats {
 };
 
 /* Load the configuration and everything it names, open the token and log
- * in as operator (the PIN is read from hsm.pinFile and wiped). */
+ * in as operator (the PIN is read from hsm.pinFile and wiped). Before the
+ * token, the audit log (audit.dir) is checked against the queue: it must
+ * exist (RB_E_NOTFOUND: make it with signd_audit_init) and extend the
+ * newest checkpoint this node published in a response (RB_E_ROLLBACK:
+ * missing, rolled back or forked; nothing is signed or appended). */
 int signd_open(const char *config_path, FILE *log, struct signd **ret);
+
+/* `rombsr audit init`: create the sign node's new, empty audit log at
+ * audit.dir, with the origin the node uses. RB_E_EXISTS if one is there;
+ * RB_E_ROLLBACK if the queue already holds a checkpoint this node
+ * published (its log is to be restored, not replaced). Needs no token.
+ * *ret_dir and *ret_origin are the caller's (free). */
+int signd_audit_init(const char *config_path, char **ret_dir, char **ret_origin);
 void signd_close(struct signd *s);
 
 /* Run one batch. A SIGTERM-style stop request (*stop becomes non-zero)

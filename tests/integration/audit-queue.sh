@@ -9,7 +9,8 @@
 # caught, each with exit 7 and the leaf or queue path named: a signature
 # for a request id no build asked for, a signature for a request the sign
 # node rejected, a response whose signature was altered and re-signed with
-# the real queue key, and unsigned or foreign-signed responses.
+# the real queue key, and unsigned or foreign-signed responses; and an
+# intent for a request id no build asked for.
 set -euo pipefail
 . "$(dirname "$0")/lib/fixture.sh"
 . "$(dirname "$0")/lib/capture.sh"
@@ -97,6 +98,15 @@ grep -q "^unexplained: leaf $STRAY_LEAF: a signature for request $STRAY_ID" "$WO
 	{ cat "$WORK/last.out" >&2; fail "the stray signature is not reported as unexplained"; }
 [ "$(grep -c '^unexplained:' "$WORK/last.out")" -eq 1 ] || fail "more than the stray signature reported"
 expect_err "the log and the queue disagree: 1 finding"
+# An insider who also writes the intent the sign node would have written:
+# the HSM was still asked for something no build asked for.
+STRAY2_ID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+INTENT_LEAF=$("$FORGE" intent "$LOG" "$STATE" "$PIN_FILE" "$MANIFEST" media "$STRAY2_ID") ||
+	fail "audit_forge intent"
+xcheck 7
+grep -q "^unexplained: leaf $INTENT_LEAF: an intent to sign request $STRAY2_ID" "$WORK/last.out" ||
+	{ cat "$WORK/last.out" >&2; fail "the stray intent is not reported as unexplained"; }
+expect_err "the log and the queue disagree: 2 findings"
 
 step "a logged signature for a request the sign node rejected"
 REJ_LEAF=$("$FORGE" sign "$LOG" "$STATE" "$PIN_FILE" "$MANIFEST" media "$REJECTED_ID") ||

@@ -5,7 +5,8 @@
 # exits 0), and crash recovery: the sign node is killed at each step of a
 # batch and the next run publishes every signature exactly once - a
 # signature already in the audit log is never made again, and is released
-# only if it verifies (one altered on disk is refused).
+# only if it verifies (one altered on disk is refused); one whose result
+# was lost between the HSM and the log is accounted for by its intent.
 set -euo pipefail
 . "$(dirname "$0")/lib/fixture.sh"
 . "$(dirname "$0")/lib/capture.sh"
@@ -36,6 +37,21 @@ has_response() { git --git-dir="$QUEUE" cat-file -e "main:responses/$NODE/$1.jso
 sign_entries_for() { # BUILD -> number of audit sign entries of that build
 	"$ROMBSR" audit show --json "$SIGND/audit" |
 		jq -s --arg b "$1" '[.[] | select(.entry.type == "sign" and .entry.build_id == $b)] | length'
+}
+request_id_of() { # BUILD -> the id of its (first) request
+	git --git-dir="$QUEUE" show "main:requests/$NODE/$1.json" | jq -r '.required.requests[0].id'
+}
+intent_leaves() { # REQUEST-ID -> the leaves of the intents naming it, one a line
+	"$ROMBSR" audit show --json "$SIGND/audit" |
+		jq -r --arg r "$1" 'select(.entry.type == "intent" and any(.entry.request_ids[]; . == $r)) | .index'
+}
+sign_leaf() { # REQUEST-ID -> the leaf of its sign entry
+	"$ROMBSR" audit show --json "$SIGND/audit" |
+		jq -r --arg r "$1" 'select(.entry.type == "sign" and .entry.request_id == $r) | .index'
+}
+crosscheck() { # the log against the queue; must pass (exit 0)
+	"$ROMBSR" audit verify --manifest "$MANIFEST" --no-trust --queue "$QUEUE" --cache "$WORK/xcheck-cache" \
+		"$SIGND/audit" >"$WORK/xcheck.out" 2>&1 || { cat "$WORK/xcheck.out" >&2; fail "audit verify --queue: $1"; }
 }
 
 step "a wrong operator PIN: the sign node refuses to start, and the audit log records the attempt"
@@ -176,6 +192,20 @@ for at in signed appended logged published recorded; do
 	signed | appended | logged) has_response "$b" && fail "$b: a response left before the crash at '$at'" ;;
 	*) has_response "$b" || fail "$b: no response before the crash at '$at'" ;;
 	esac
+	rid=$(request_id_of "$b")
+	[ "$(intent_leaves "$rid" | wc -l)" -eq 1 ] || fail "$b: expected one intent before the HSM call, not $(intent_leaves "$rid" | wc -l)"
+	if [ "$at" = signed ]; then
+		# Killed between the HSM and the audit append: the signature is
+		# lost, its intent accounts for the HSM operation, and the
+		# cross-check says so without calling it an error.
+		lost=$(intent_leaves "$rid")
+		[ "$(sign_entries_for "$b")" -eq 0 ] || fail "$b: a sign entry before the append"
+		"$ROMBSR" audit show "$SIGND/audit" | grep -q "^$lost .* intent key=media .*requests=1\$" ||
+			{ "$ROMBSR" audit show "$SIGND/audit" >&2; fail "$b: audit show does not show the intent"; }
+		crosscheck "an intent whose result was lost"
+		grep -q "^signed, result lost: leaf $lost: request $rid, key media: .*not asked again since\$" "$WORK/xcheck.out" ||
+			{ cat "$WORK/xcheck.out" >&2; fail "$b: the cross-check does not report the lost result"; }
+	fi
 	sign_once || { cat "$WORK/sign.err" >&2; fail "$b: the run after the crash failed"; }
 	has_response "$b" || { cat "$WORK/sign.out" "$WORK/sign.err" >&2; fail "$b: no response after recovery"; }
 	case $at in
@@ -185,6 +215,18 @@ for at in signed appended logged published recorded; do
 	*) grep -q '0 HSM operations' "$WORK/sign.out" || { cat "$WORK/sign.out" >&2; fail "$b: signed again after '$at'"; } ;;
 	esac
 	[ "$(sign_entries_for "$b")" -eq 1 ] || fail "$b: $(sign_entries_for "$b") signatures in the audit log, expected exactly 1"
+	if [ "$at" = signed ]; then
+		# Signed once more, under a new intent that precedes the one sign entry.
+		again=$(intent_leaves "$rid" | tail -n 1)
+		[ "$(intent_leaves "$rid" | wc -l)" -eq 2 ] && [ "$again" -gt "$lost" ] && [ "$(sign_leaf "$rid")" -gt "$again" ] ||
+			fail "$b: expected a second intent (after leaf $lost) and then the sign entry: intents $(intent_leaves "$rid" | tr '\n' ' ')sign $(sign_leaf "$rid")"
+		crosscheck "after the request was signed again"
+		grep -q "^signed, result lost: leaf $lost: request $rid, key media: .*asked again by the intent at leaf $again\$" "$WORK/xcheck.out" ||
+			{ cat "$WORK/xcheck.out" >&2; fail "$b: the cross-check does not account for the lost result"; }
+	else
+		# Taken from the log, or published already: no new HSM operation, no new intent.
+		[ "$(intent_leaves "$rid" | wc -l)" -eq 1 ] || fail "$b: a new intent after the crash at '$at'"
+	fi
 	apply "$b" >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply $b"; }
 	"$ROMBSR" keys export media --format spki-pem --manifest "$MANIFEST" --state-dir "$STATE" >"$WORK/media.pem"
 	openssl dgst -sha256 -verify "$WORK/media.pem" -signature "$ROOT/$b.bin.sig" "$ROOT/$b.bin" >/dev/null ||

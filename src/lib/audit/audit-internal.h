@@ -49,10 +49,6 @@ int audit_path_join(const char *dir, const char *rel, char **ret);
 /* Build the bytes of hash tile (level, n) of width w from the tree. */
 int audit_tile_bytes(struct audit_tree *t, int level, uint64_t n, unsigned w, struct rb_buf *out);
 
-/* rb_err_set() with the current detail after ": " - copied first, since
- * rb_err_set() formats into the buffer rb_err_detail() points at. */
-int audit_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Strict padded base64 (canonical trailing bits) of n bytes at s: 1 and
  * the decoded length, or 0. */
 int audit_b64_check(const char *s, size_t n, size_t *ret_len);
@@ -62,7 +58,7 @@ int audit_lower_hex(const char *s, size_t n, size_t min, size_t max);
 /* The position of key (len bytes) among all keys of the entry format in
  * byte order (their canonical order), or -1 if it is not one of them. */
 int audit_key_rank(const char *key, size_t len);
-#define AUDIT_KEY_COUNT 24
+#define AUDIT_KEY_COUNT 25
 
 /* Append the canonical JSON of entry v to out: the bytes
  * json_emit(v, JSON_CANONICAL, out) writes, faster for entry shapes. */

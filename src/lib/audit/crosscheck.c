@@ -129,6 +129,36 @@ static bool strmap_get(const struct strmap *m, const char *k, uint64_t *ret)
 	return true;
 }
 
+/* The value slot of k (n bytes), inserted with 0 if k is new. */
+static int strmap_slot(struct strmap *m, const char *k, size_t n, uint64_t **ret)
+{
+	size_t j;
+	int err;
+
+	if ((err = strmap_put(m, k, n, 0, NULL)) < 0)
+		return err;
+	strmap_find(m, k, n, &j);
+	*ret = &m->vals[j];
+	return RB_OK;
+}
+
+/* Room for one more element in *arr (n used, *cap allocated, elem bytes
+ * each), doubling from first. */
+static int array_room(void *arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	void **p = arr, *grown;
+	size_t ncap;
+
+	if (n < *cap)
+		return RB_OK;
+	ncap = *cap ? 2 * *cap : first;
+	if (!(grown = realloc(*p, ncap * elem)))
+		return RB_E_NOMEM;
+	*p = grown;
+	*cap = ncap;
+	return RB_OK;
+}
+
 /* --- the report ---------------------------------------------------------- */
 
 void audit_xcheck_report_free(struct audit_xcheck_report *r)
@@ -142,7 +172,36 @@ void audit_xcheck_report_free(struct audit_xcheck_report *r)
 		free(r->findings[i].message);
 	}
 	free(r->findings);
+	for (size_t i = 0; i < r->n_lost; i++) {
+		free(r->lost[i].request_id);
+		free(r->lost[i].key);
+	}
+	free(r->lost);
 	free(r);
+}
+
+static int lost_add(struct audit_xcheck_report *r, uint64_t leaf, uint64_t again, const char *rid,
+		    const char *key)
+{
+	struct audit_xcheck_lost *n = realloc(r->lost, (r->n_lost + 1) * sizeof(*n));
+
+	if (!n)
+		return RB_E_NOMEM;
+	r->lost = n;
+	n = &n[r->n_lost++];
+	*n = (struct audit_xcheck_lost){ leaf, again, strdup(rid), strdup(key) };
+	if (!n->request_id || !n->key)
+		return RB_E_NOMEM;
+	return RB_OK;
+}
+
+static int lost_cmp(const void *a, const void *b)
+{
+	const struct audit_xcheck_lost *x = a, *y = b;
+
+	if (x->leaf != y->leaf)
+		return x->leaf < y->leaf ? -1 : 1;
+	return strcmp(x->request_id, y->request_id);
 }
 
 static int finding_add(struct audit_xcheck_report *r, enum audit_xcheck_kind kind, uint64_t leaf,
@@ -200,6 +259,12 @@ struct logged_sig {
 	size_t sig_len;
 };
 
+/* An intent entry: where it is and which key it names. */
+struct logged_intent {
+	uint64_t leaf;
+	char *key;
+};
+
 struct xc {
 	struct audit_log *log;
 	struct queue *q;
@@ -216,6 +281,9 @@ struct xc {
 	struct strmap signed_at;          /* request id of a sign entry -> index into sigs */
 	struct logged_sig *sigs;          /* what each sign entry recorded */
 	size_t n_sigs, cap_sigs;
+	struct strmap open_intent;        /* request id -> 1 + index into intents, 0: none open */
+	struct logged_intent *intents;    /* every intent entry */
+	size_t n_intents, cap_intents;
 };
 
 /* requests/<node>/<build>.json or responses/<node>/<build>.json. */
@@ -483,6 +551,46 @@ static int check_response_history(struct xc *x, size_t first, size_t end)
 
 /* --- the log ------------------------------------------------------------- */
 
+/* An intent: every request id in it is open until a sign or reject entry
+ * for it; an intent still open when the next one for the same request
+ * comes is a lost result. */
+static int on_intent(struct xc *x, uint64_t index, const uint8_t *e, size_t len,
+		     const struct audit_entry_view *view)
+{
+	_cleanup_json_ struct json_value *v = NULL;
+	const char *key, *id;
+	size_t pos = 0, idn;
+	int err;
+
+	/* The key name may hold escapes: read it with the strict reader. */
+	if ((err = audit_entry_parse(e, len, &v, NULL)) < 0 ||
+	    (err = json_get_string(v, "key", &key)) < 0)
+		return rb_err_prefix(err, "audit entry %" PRIu64, index);
+	if ((err = array_room(&x->intents, &x->cap_intents, x->n_intents, sizeof(*x->intents), 64)) < 0)
+		return err;
+	if (!(x->intents[x->n_intents].key = strdup(key)))
+		return RB_E_NOMEM;
+	x->intents[x->n_intents++].leaf = index;
+	x->r->intents++;
+	while (audit_entry_view_next_id(view, &pos, &id, &idn)) {
+		char rid[AUDIT_FIELD_MAX + 1];
+		uint64_t *open;
+
+		x->r->intended++;
+		if ((err = strmap_slot(&x->open_intent, id, idn, &open)) < 0)
+			return err;
+		if (*open) {
+			const struct logged_intent *was = &x->intents[*open - 1];
+
+			snprintf(rid, sizeof(rid), "%.*s", (int)idn, id);
+			if ((err = lost_add(x->r, was->leaf, index, rid, was->key)) < 0)
+				return err;
+		}
+		*open = x->n_intents;
+	}
+	return RB_OK;
+}
+
 static int on_entry(void *ctx, uint64_t index, const uint8_t *e, size_t len)
 {
 	struct xc *x = ctx;
@@ -491,23 +599,31 @@ static int on_entry(void *ctx, uint64_t index, const uint8_t *e, size_t len)
 	int err;
 
 	if ((err = audit_entry_validate(e, len, &view)) < 0)
-		return audit_err_prefix(err, "audit entry %" PRIu64, index);
+		return rb_err_prefix(err, "audit entry %" PRIu64, index);
 	x->r->entries++;
+	if (view.type == AUDIT_INTENT)
+		return on_intent(x, index, e, len, &view);
+	if (view.type == AUDIT_SIGN || view.type == AUDIT_REJECT) {
+		size_t j;
+
+		/* The result of an open intent for this request. */
+		if (strmap_find(&x->open_intent, view.request_id, view.request_id_len, &j) &&
+		    x->open_intent.vals[j]) {
+			x->open_intent.vals[j] = 0;
+			if (view.type == AUDIT_SIGN)
+				x->r->intent_signed++;
+			else
+				x->r->intent_rejected++;
+		}
+	}
 	if (view.type != AUDIT_SIGN)
 		return RB_OK;
 	x->r->sign_entries++;
 	if ((err = strmap_put(&x->signed_at, view.request_id, view.request_id_len, x->n_sigs,
 			      &had)) < 0 || had)
 		return err; /* a second sign entry: the first one is the record */
-	if (x->n_sigs == x->cap_sigs) {
-		size_t cap = x->cap_sigs ? 2 * x->cap_sigs : 1024;
-		struct logged_sig *n = realloc(x->sigs, cap * sizeof(*n));
-
-		if (!n)
-			return RB_E_NOMEM;
-		x->sigs = n;
-		x->cap_sigs = cap;
-	}
+	if ((err = array_room(&x->sigs, &x->cap_sigs, x->n_sigs, sizeof(*x->sigs), 1024)) < 0)
+		return err;
 	{
 		struct logged_sig *ls = &x->sigs[x->n_sigs++];
 		size_t pad = view.signature_len && view.signature[view.signature_len - 1] == '=' ?
@@ -531,6 +647,21 @@ static int check_sign_entry(void *ctx, uint64_t index, const uint8_t *e, size_t 
 
 	if ((err = audit_entry_validate(e, len, &view)) < 0)
 		return err;
+	if (view.type == AUDIT_INTENT) {
+		const char *id;
+		size_t pos = 0, idn;
+
+		while (audit_entry_view_next_id(&view, &pos, &id, &idn)) {
+			snprintf(rid, sizeof(rid), "%.*s", (int)idn, id);
+			if (!strmap_get(&x->requested, rid, &v) &&
+			    (err = finding_add(x->r, AUDIT_XCHECK_UNEXPLAINED, index, NULL, NULL, rid,
+					       "an intent to sign request %s, which no request document "
+					       "in the queue asked for: the HSM was asked outside the "
+					       "flow", rid)) < 0)
+				return err;
+		}
+		return RB_OK;
+	}
 	if (view.type != AUDIT_SIGN)
 		return RB_OK;
 	snprintf(rid, sizeof(rid), "%.*s", (int)view.request_id_len, view.request_id);
@@ -564,6 +695,19 @@ int audit_crosscheck(struct audit_log *log, struct queue *q, const struct manife
 	if ((err = audit_log_walk(log, on_entry, &x)) < 0 ||
 	    (err = queue_walk(q, NULL, x.r->tip, on_commit, &x)) < 0)
 		goto out;
+	/* Intents no entry answered before the log ends. */
+	for (size_t j = 0; j < x.open_intent.cap; j++) {
+		const struct logged_intent *li;
+
+		if (!x.open_intent.keys[j] || !x.open_intent.vals[j])
+			continue;
+		li = &x.intents[x.open_intent.vals[j] - 1];
+		if ((err = lost_add(x.r, li->leaf, AUDIT_XCHECK_NO_LEAF, x.open_intent.keys[j],
+				    li->key)) < 0)
+			goto out;
+	}
+	if (x.r->n_lost)
+		qsort(x.r->lost, x.r->n_lost, sizeof(*x.r->lost), lost_cmp);
 	/* Each document's history in order: added once, never changed. */
 	qsort(x.ev, x.n_ev, sizeof(*x.ev), event_cmp);
 	for (size_t i = 0; i < x.n_ev;) {
@@ -596,6 +740,10 @@ out:
 	strmap_free(&x.requested);
 	strmap_free(&x.rejected);
 	strmap_free(&x.signed_at);
+	strmap_free(&x.open_intent);
+	for (size_t i = 0; i < x.n_intents; i++)
+		free(x.intents[i].key);
+	free(x.intents);
 	free(x.sigs);
 	audit_xcheck_report_free(x.r);
 	return err;

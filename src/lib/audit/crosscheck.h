@@ -16,7 +16,13 @@
  *     `audit.proof`, when present, proves that leaf under its
  *     `audit.checkpoint`, signed by the log's key;
  *   - no logged signature belongs to a request that was answered with a
- *     rejection.
+ *     rejection;
+ *   - every request id in an `intent` entry is in some request document
+ *     (AUDIT_XCHECK_UNEXPLAINED otherwise: the HSM was asked outside the
+ *     flow); an intended request that no `sign` or `reject` entry
+ *     follows before the log ends or the next intent for it is a result
+ *     the HSM may have made and nobody has: reported in `lost`, which is
+ *     accounting, not a finding.
  *
  * The queue and the log are both untrusted here: everything read from
  * them goes through the strict parsers. Nothing is printed; the caller
@@ -29,6 +35,7 @@
 #ifndef ROMBSR_AUDIT_CROSSCHECK_H
 #define ROMBSR_AUDIT_CROSSCHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +71,14 @@ struct audit_xcheck_finding {
 	char *message;          /* one line saying what is wrong */
 };
 
+/* An intent whose result was never logged: "signed, result lost". */
+struct audit_xcheck_lost {
+	uint64_t leaf;          /* the intent entry */
+	uint64_t again;         /* the next intent for the request, or AUDIT_XCHECK_NO_LEAF */
+	char *request_id;       /* hex */
+	char *key;              /* the intent's key name */
+};
+
 struct audit_xcheck_report {
 	char tip[QUEUE_OID_HEX + 1];
 	uint64_t entries;       /* log entries read */
@@ -73,8 +88,14 @@ struct audit_xcheck_report {
 	size_t responses;       /* response documents */
 	size_t signatures;      /* signed entries in responses */
 	size_t matched;         /* of which equal to their sign entry */
+	uint64_t intents;       /* intent entries */
+	uint64_t intended;      /* request ids in them */
+	uint64_t intent_signed; /* of which a sign entry followed */
+	uint64_t intent_rejected; /* of which a reject entry followed (HSM failure) */
 	struct audit_xcheck_finding *findings;
 	size_t n_findings;
+	struct audit_xcheck_lost *lost; /* in log order */
+	size_t n_lost;
 };
 
 /* Cross-check every entry of log (all of it, also beyond its checkpoint)
@@ -90,5 +111,39 @@ int audit_crosscheck(struct audit_log *log, struct queue *q, const struct manife
 		     const struct note_verifier *v, struct audit_xcheck_report **ret);
 void audit_xcheck_report_free(struct audit_xcheck_report *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct audit_xcheck_report *, audit_xcheck_report_free)
+
+/* --- what the sign node published ---------------------------------------
+ *
+ * Every signed response entry carries the audit checkpoint of its batch,
+ * so the queue holds the largest checkpoint the sign node ever handed
+ * out. A log that does not extend it - missing, restored from an older
+ * copy, replaced - would have the node sign on a log that forks from what
+ * build nodes and auditors already hold; the sign node refuses to start
+ * on one (docs/formats/sign-node-state.md, "The audit log and the
+ * queue"). */
+struct audit_published {
+	bool found;                       /* false: nothing published yet */
+	uint64_t size;                    /* the checkpoint's tree size */
+	uint8_t root[MERKLE_HASH_LEN];
+	char commit[QUEUE_OID_HEX + 1];   /* the response commit that carried it */
+	char *path;                       /* the response that carried it */
+};
+
+/* The newest checkpoint of the log origin in the responses of q (no fetch:
+ * the caller fetches), walking the first-parent line from the tip: the
+ * first commit signed by m's queue key (apply_commit_check) that adds a
+ * response with a checkpoint. The checkpoint must verify with m's `audit`
+ * key (RB_E_VERIFY otherwise: a response the queue key signed carries a
+ * checkpoint the audit key did not). ret->found is false if there is
+ * none. Free with audit_published_clear(). */
+int audit_published_find(struct queue *q, const struct manifest *m, const char *origin,
+			 struct audit_published *ret);
+void audit_published_clear(struct audit_published *p);
+
+/* RB_E_ROLLBACK, with a detail naming dir, the sizes, the response and
+ * what to do, unless log (NULL: dir holds no log) extends p: at least
+ * p->size entries and a consistency proof from p to the log's size that
+ * verifies. RB_OK if nothing was published. */
+int audit_published_check(struct audit_log *log, const char *dir, const struct audit_published *p);
 
 #endif

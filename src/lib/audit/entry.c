@@ -20,6 +20,7 @@ static const char *const event_names[] = {
 	[AUDIT_PROVISION] = "provision",
 	[AUDIT_POLICY_CHANGE] = "policy-change",
 	[AUDIT_LOGIN_FAILURE] = "login-failure",
+	[AUDIT_INTENT] = "intent",
 };
 
 const char *audit_event_name(enum audit_event e)
@@ -50,6 +51,7 @@ enum field_kind {
 	F_SIG,       /* base64 with padding, 1..AUDIT_SIG_MAX bytes */
 	F_SCHEME,    /* an rb_sig_scheme name */
 	F_LIST,      /* array of F_STR, at most AUDIT_APPROVALS_MAX */
+	F_IDLIST,    /* array of F_ID, 1..AUDIT_INTENT_IDS_MAX */
 };
 
 struct field {
@@ -107,6 +109,13 @@ static const struct field login_fields[] = {
 	{ NULL, 0, 0 },
 };
 
+static const struct field intent_fields[] = {
+	{ "format", F_COMMON, 1 }, { "key", F_STR, 1 },     { "key_fingerprint", F_FPR, 1 },
+	{ "request_ids", F_IDLIST, 1 }, { "time", F_COMMON, 1 }, { "type", F_COMMON, 1 },
+	{ "version", F_COMMON, 1 },
+	{ NULL, 0, 0 },
+};
+
 static const struct field *fields_of(enum audit_event e)
 {
 	switch (e) {
@@ -117,6 +126,7 @@ static const struct field *fields_of(enum audit_event e)
 	case AUDIT_PROVISION: return provision_fields;
 	case AUDIT_POLICY_CHANGE: return policy_fields;
 	case AUDIT_LOGIN_FAILURE: return login_fields;
+	case AUDIT_INTENT: return intent_fields;
 	}
 	return NULL;
 }
@@ -206,6 +216,24 @@ static int check_field(const struct json_value *v, const struct field *f)
 			if ((err = json_expect_string(json_array_get(v, i), &s)) < 0 ||
 			    (err = check_str(json_array_get(v, i), f->key, s)) < 0)
 				return err;
+		}
+		return RB_OK;
+	}
+	if (f->kind == F_IDLIST) {
+		size_t n;
+
+		if ((err = json_expect_type(v, JSON_ARRAY)) < 0)
+			return err;
+		n = json_array_size(v);
+		if (n == 0 || n > AUDIT_INTENT_IDS_MAX)
+			return json_err_set(v, RB_E_PARSE, "%s: expected 1..%u request ids", f->key,
+					    AUDIT_INTENT_IDS_MAX);
+		for (size_t i = 0; i < n; i++) {
+			if ((err = json_expect_string(json_array_get(v, i), &s)) < 0)
+				return err;
+			if (!lower_hex(s, 2, 128))
+				return json_err_set(json_array_get(v, i), RB_E_PARSE, "%s: expected 2..128 "
+						    "lowercase hex digits", f->key);
 		}
 		return RB_OK;
 	}
@@ -319,8 +347,9 @@ int audit_entry_parse(const void *bytes, size_t len, struct json_value **ret,
 	static const struct json_limits lim = {
 		.max_input = AUDIT_ENTRY_MAX,
 		.max_string = AUDIT_ENTRY_MAX,
-		.max_items = 64,
-		.max_values = 256,
+		/* An intent's request ids are the longest array. */
+		.max_items = AUDIT_INTENT_IDS_MAX,
+		.max_values = AUDIT_INTENT_IDS_MAX + 64,
 		.max_depth = 3,
 	};
 	_cleanup_json_ struct json_value *v = NULL;
@@ -382,6 +411,23 @@ static int set_str(struct json_value *o, const char *key, const char *s)
 	return json_object_set_string(o, key, s);
 }
 
+/* key: an array of the n strings at ss. */
+static int set_str_array(struct json_value *o, const char *key, const char *const *ss, size_t n)
+{
+	_cleanup_json_ struct json_value *arr = NULL;
+	int err;
+
+	if ((err = json_new_array(&arr)) < 0)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		struct json_value *v;
+
+		if ((err = json_new_string(ss[i], &v)) < 0 || (err = json_array_append(arr, v)) < 0)
+			return err;
+	}
+	return json_object_set(o, key, TAKE_PTR(arr));
+}
+
 static int set_hex(struct json_value *o, const char *key, const uint8_t *p, size_t n)
 {
 	_cleanup_free_ char *hex = NULL;
@@ -402,7 +448,7 @@ static int entry_finish(struct json_value **o, struct json_value **ret)
 	if ((err = audit_entry_check(*o)) < 0) {
 		json_free(*o);
 		*o = NULL;
-		return err == RB_E_PARSE ? audit_err_prefix(RB_E_INVAL, "audit entry") : err;
+		return err == RB_E_PARSE ? rb_err_prefix(RB_E_INVAL, "audit entry") : err;
 	}
 	*ret = TAKE_PTR(*o);
 	return RB_OK;
@@ -410,7 +456,7 @@ static int entry_finish(struct json_value **o, struct json_value **ret)
 
 int audit_entry_sign(const struct audit_sign_info *in, struct json_value **ret)
 {
-	_cleanup_json_ struct json_value *o = NULL, *arr = NULL;
+	_cleanup_json_ struct json_value *o = NULL;
 	_cleanup_free_ char *sig = NULL;
 	const char *scheme = rb_sig_scheme_name(in->scheme);
 	int err;
@@ -433,16 +479,23 @@ int audit_entry_sign(const struct audit_sign_info *in, struct json_value **ret)
 	    (err = set_hex(o, "digest", in->digest, in->digest_len)) < 0 ||
 	    (err = rb_base64_encode(in->sig, in->sig_len, true, &sig)) < 0 ||
 	    (err = json_object_set_string(o, "signature", sig)) < 0 ||
-	    (err = json_new_array(&arr)) < 0)
+	    (err = set_str_array(o, "approvals", in->approvals, in->n_approvals)) < 0)
 		return err;
-	for (size_t i = 0; i < in->n_approvals; i++) {
-		struct json_value *s;
+	return entry_finish(&o, ret);
+}
 
-		if ((err = json_new_string(in->approvals[i], &s)) < 0 ||
-		    (err = json_array_append(arr, s)) < 0)
-			return err;
-	}
-	if ((err = json_object_set(o, "approvals", TAKE_PTR(arr))) < 0)
+int audit_entry_intent(const struct audit_intent_info *in, struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *o = NULL;
+	int err;
+
+	if (!in->request_ids || in->n_request_ids == 0 || in->n_request_ids > AUDIT_INTENT_IDS_MAX)
+		return rb_err_set(RB_E_INVAL, "audit entry: an intent names 1..%u requests, not %zu",
+				  AUDIT_INTENT_IDS_MAX, in->n_request_ids);
+	if ((err = entry_new(AUDIT_INTENT, in->time, &o)) < 0 ||
+	    (err = set_str(o, "key", in->key_name)) < 0 ||
+	    (err = set_hex(o, "key_fingerprint", in->key_fpr, 32)) < 0 ||
+	    (err = set_str_array(o, "request_ids", in->request_ids, in->n_request_ids)) < 0)
 		return err;
 	return entry_finish(&o, ret);
 }

@@ -30,6 +30,9 @@
 #define AUDIT_SIG_MAX 1024u        /* signature bytes (RSA-8192 is 1024) */
 #define AUDIT_DIGEST_MAX 64u       /* bytes of the signed digest */
 #define AUDIT_APPROVALS_MAX 32u
+/* Request ids in one `intent` entry (each at most 128 hex digits, so an
+ * intent stays under 34 KiB); a batch with more writes several. */
+#define AUDIT_INTENT_IDS_MAX 256u
 /* Build nodes are identified by their OpenPGP v4 primary key fingerprint. */
 #define AUDIT_NODE_FPR_LEN 20u
 
@@ -44,9 +47,10 @@ enum audit_event {
 	AUDIT_PROVISION,
 	AUDIT_POLICY_CHANGE,
 	AUDIT_LOGIN_FAILURE,
+	AUDIT_INTENT,
 };
 
-/* "sign", "reject", ..., "policy-change", "login-failure". NULL if unknown. */
+/* "sign", "reject", ..., "login-failure", "intent". NULL if unknown. */
 const char *audit_event_name(enum audit_event e);
 int audit_event_parse(const char *s, enum audit_event *ret);
 
@@ -96,7 +100,21 @@ struct audit_key_info {
 	const char *detail;
 };
 
+/* The sign node is about to ask the HSM to sign these requests with one
+ * key: written, and made durable, before the HSM is called, so that every
+ * HSM operation is accounted for even when its result is lost (the node
+ * killed before the `sign` entry). request_ids are lowercase hex, 1 to
+ * AUDIT_INTENT_IDS_MAX of them. */
+struct audit_intent_info {
+	int64_t time;
+	const char *key_name;
+	const uint8_t *key_fpr;          /* 32 bytes: SHA-256 of the key's SPKI */
+	const char *const *request_ids;
+	size_t n_request_ids;
+};
+
 int audit_entry_sign(const struct audit_sign_info *in, struct json_value **ret);
+int audit_entry_intent(const struct audit_intent_info *in, struct json_value **ret);
 int audit_entry_reject(const struct audit_reject_info *in, struct json_value **ret);
 /* event is one of AUDIT_KEYGEN .. AUDIT_ROTATE. */
 int audit_entry_key(enum audit_event event, const struct audit_key_info *in,
@@ -129,6 +147,8 @@ struct audit_entry_view {
 	size_t request_id_len;
 	const char *signature;         /* sign: padded base64; else NULL */
 	size_t signature_len;
+	const char *request_ids;       /* intent: the array ["<hex>",...]; else NULL */
+	size_t request_ids_len;
 };
 
 /* The fast reader for logs: accepts exactly the byte strings that
@@ -140,6 +160,11 @@ struct audit_entry_view {
  * agrees with audit_entry_parse on every input. *ret (optional) is set
  * only on success. */
 int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view *ret);
+
+/* The request ids of an intent's view, one per call: *pos starts at 0;
+ * 1 and the id's span (lowercase hex, borrowed), or 0 after the last. */
+int audit_entry_view_next_id(const struct audit_entry_view *view, size_t *pos, const char **ret,
+			     size_t *ret_len);
 
 /* Decode an entry's `signature` (view->signature) into a malloc()ed
  * buffer; caller frees. */

@@ -34,6 +34,7 @@ enum scan_kind {
 	S_VERSION,   /* the integer 1 */
 	S_TYPE,      /* an event name */
 	S_TIME,      /* RFC 3339 UTC */
+	S_IDLIST,    /* array of S_ID, 1..AUDIT_INTENT_IDS_MAX */
 };
 
 /* Every key of every type, sorted by bytes; the index is the bit in the
@@ -41,7 +42,7 @@ enum scan_kind {
 enum {
 	K_ACTOR, K_APPROVALS, K_ARTIFACT, K_ARTIFACT_SHA256, K_BUILD_ID, K_CONFIG_SHA256,
 	K_DETAIL, K_DIGEST, K_FORMAT, K_KEY, K_KEY_FINGERPRINT, K_MANIFEST_SHA256, K_NEW_KEY,
-	K_NEW_KEY_FINGERPRINT, K_NODE, K_REASON, K_REQUEST_ID, K_ROLE, K_SCHEME, K_SIGNATURE,
+	K_NEW_KEY_FINGERPRINT, K_NODE, K_REASON, K_REQUEST_ID, K_REQUEST_IDS, K_ROLE, K_SCHEME, K_SIGNATURE,
 	K_TIME, K_TOKEN, K_TYPE, K_VERSION, K_COUNT,
 };
 _Static_assert(K_COUNT == AUDIT_KEY_COUNT, "AUDIT_KEY_COUNT is the number of entry keys");
@@ -69,6 +70,7 @@ static const struct {
 	[K_NODE] = KEY("node", S_NODE),
 	[K_REASON] = KEY("reason", S_STR),
 	[K_REQUEST_ID] = KEY("request_id", S_ID),
+	[K_REQUEST_IDS] = KEY("request_ids", S_IDLIST),
 	[K_ROLE] = KEY("role", S_STR),
 	[K_SCHEME] = KEY("scheme", S_SCHEME),
 	[K_SIGNATURE] = KEY("signature", S_SIG),
@@ -124,6 +126,10 @@ static const struct {
 	[AUDIT_LOGIN_FAILURE] = {
 		COMMON | B(K_REASON) | B(K_ROLE) | B(K_TOKEN),
 		COMMON | B(K_REASON) | B(K_ROLE) | B(K_TOKEN),
+	},
+	[AUDIT_INTENT] = {
+		COMMON | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_REQUEST_IDS),
+		COMMON | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_REQUEST_IDS),
 	},
 };
 
@@ -370,6 +376,79 @@ static int time_valid(const char *v, size_t n)
 	return 1;
 }
 
+/* A string of lowercase hex digits at s->p (its opening quote), of an
+ * even length in [min, max]: one pass with the hex alphabet. A value of
+ * those characters has no escape, control or non-ASCII byte, and anything
+ * else in it (an escape included, whatever it stands for) is not hex, so
+ * this accepts and refuses exactly what the general scan and a check of
+ * the decoded string would. On success s->p is after the closing quote. */
+static int scan_hex(struct scan *s, const char *name, size_t min, size_t max, const char **ret_v,
+		    size_t *ret_n)
+{
+	const uint8_t *v0 = s->p + 1, *q = v0;
+	size_t n;
+
+	if (s->p >= s->end || *s->p != '"')
+		return scan_fail(s, "expected a string");
+	for (uint64_t x; s->end - q >= 8 && (memcpy(&x, q, 8), w_hex(x));)
+		q += 8;
+	while (q < s->end && lhex[*q])
+		q++;
+	n = (size_t)(q - v0);
+	if (q >= s->end || *q != '"' || n < min || n > max || n % 2)
+		return rb_err_set(RB_E_PARSE, "%s: expected lowercase hex of %zu..%zu digits "
+				  "(an even number)", name, min, max);
+	s->p = q + 1;
+	*ret_v = (const char *)v0;
+	*ret_n = n;
+	return RB_OK;
+}
+
+/* An array at s->p: approvals (0..AUDIT_APPROVALS_MAX strings of
+ * 1..AUDIT_FIELD_MAX bytes) or an intent's request ids (1..
+ * AUDIT_INTENT_IDS_MAX ids of 2..128 hex digits), no whitespace. The span
+ * is the whole array, brackets included. */
+static int scan_array(struct scan *s, int k, const char **ret_v, size_t *ret_n)
+{
+	const char *name = keys[k].name, *id;
+	const uint8_t *a0 = s->p;
+	bool ids = keys[k].kind == S_IDLIST;
+	unsigned count = 0, max = ids ? AUDIT_INTENT_IDS_MAX : AUDIT_APPROVALS_MAX;
+	size_t n;
+	bool esc;
+	int err;
+
+	if (s->p >= s->end || *s->p != '[')
+		return rb_err_prefix(scan_fail(s, "expected an array"), "%s", name);
+	s->p++;
+	if (!ids && s->p < s->end && *s->p == ']')
+		s->p++;
+	else
+		for (;;) {
+			if (ids)
+				err = scan_hex(s, name, 2, 128, &id, &n);
+			else if ((err = scan_string(s, &n, &esc)) < 0)
+				err = rb_err_prefix(err, "%s", name);
+			else if (n == 0 || n > AUDIT_FIELD_MAX)
+				err = rb_err_set(RB_E_PARSE, "%s: each must be 1..%u bytes", name,
+						 AUDIT_FIELD_MAX);
+			if (err < 0)
+				return err;
+			if (++count > max)
+				return rb_err_set(RB_E_PARSE, "%s: more than %u", name, max);
+			if (s->p < s->end && *s->p == ']') {
+				s->p++;
+				break;
+			}
+			if (s->p >= s->end || *s->p != ',')
+				return rb_err_prefix(scan_fail(s, "expected ',' or ']'"), "%s", name);
+			s->p++;
+		}
+	*ret_v = (const char *)a0;
+	*ret_n = (size_t)(s->p - a0);
+	return RB_OK;
+}
+
 /* A value of the given kind at s->p. v_* receive the raw span of string
  * values. */
 static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
@@ -389,64 +468,21 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		s->p++;
 		return RB_OK;
 	}
-	if (keys[k].kind == S_LIST) {
-		unsigned count = 0;
-
-		if (s->p >= s->end || *s->p != '[')
-			return scan_fail(s, "approvals: expected an array");
-		s->p++;
-		if (s->p < s->end && *s->p == ']') {
-			s->p++;
-			return RB_OK;
-		}
-		for (;;) {
-			if ((err = scan_string(s, &dlen, &esc)) < 0)
-				return audit_err_prefix(err, "approvals");
-			if (dlen == 0 || dlen > AUDIT_FIELD_MAX)
-				return scan_fail(s, "approvals: each must be 1..512 bytes");
-			if (++count > AUDIT_APPROVALS_MAX)
-				return scan_fail(s, "approvals: more than 32");
-			if (s->p < s->end && *s->p == ']') {
-				s->p++;
-				return RB_OK;
-			}
-			if (s->p >= s->end || *s->p != ',')
-				return scan_fail(s, "approvals: expected ',' or ']'");
-			s->p++;
-		}
-	}
+	if (keys[k].kind == S_LIST || keys[k].kind == S_IDLIST)
+		return scan_array(s, k, ret_v, ret_n);
 	v0 = s->p + 1;
 	if (s->p >= s->end || *s->p != '"')
 		return scan_fail(s, "expected a string");
 	/* Hex and base64 values are most of an entry's bytes: one pass with
-	 * the kind's own alphabet. A value of those characters has no
-	 * escape, control or non-ASCII byte, and anything else in it (an
-	 * escape included, whatever it stands for) is not of the kind, so
-	 * this accepts and refuses exactly what the general scan would. */
-	if (keys[k].kind == S_FPR || keys[k].kind == S_NODE || keys[k].kind == S_ID ||
-	    keys[k].kind == S_DIGEST) {
-		const uint8_t *q = v0;
-		size_t min = 2, max = 128;
-
-		for (uint64_t x; s->end - q >= 8 && (memcpy(&x, q, 8), w_hex(x));)
-			q += 8;
-		while (q < s->end && lhex[*q])
-			q++;
-		n = (size_t)(q - v0);
-		if (keys[k].kind == S_FPR)
-			min = max = 64;
-		else if (keys[k].kind == S_NODE)
-			min = max = 2 * AUDIT_NODE_FPR_LEN;
-		else if (keys[k].kind == S_DIGEST)
-			max = 2 * AUDIT_DIGEST_MAX;
-		if (q >= s->end || *q != '"' || n < min || n > max || n % 2)
-			return rb_err_set(RB_E_PARSE, "%s: expected lowercase hex of %zu..%zu digits "
-					  "(an even number)", name, min, max);
-		s->p = q + 1;
-		*ret_v = (const char *)v0;
-		*ret_n = n;
-		return RB_OK;
-	}
+	 * the kind's own alphabet (scan_hex for hex). */
+	if (keys[k].kind == S_FPR)
+		return scan_hex(s, name, 64, 64, ret_v, ret_n);
+	if (keys[k].kind == S_NODE)
+		return scan_hex(s, name, 2 * AUDIT_NODE_FPR_LEN, 2 * AUDIT_NODE_FPR_LEN, ret_v, ret_n);
+	if (keys[k].kind == S_ID)
+		return scan_hex(s, name, 2, 128, ret_v, ret_n);
+	if (keys[k].kind == S_DIGEST)
+		return scan_hex(s, name, 2, 2 * AUDIT_DIGEST_MAX, ret_v, ret_n);
 	if (keys[k].kind == S_SIG) {
 		const uint8_t *q = v0;
 		size_t blen;
@@ -479,7 +515,7 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		return RB_OK;
 	}
 	if ((err = scan_string(s, &dlen, &esc)) < 0)
-		return audit_err_prefix(err, "%s", name);
+		return rb_err_prefix(err, "%s", name);
 	n = (size_t)(s->p - 1 - v0);
 	if (keys[k].kind == S_STR) {
 		if (dlen == 0 || dlen > AUDIT_FIELD_MAX)
@@ -573,7 +609,7 @@ int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view 
 		} else {
 			/* Not the next key: say why, from the whole string. */
 			if ((err = scan_string(&s, &dlen, &esc)) < 0)
-				return audit_err_prefix(err, "key");
+				return rb_err_prefix(err, "key");
 			kn = (size_t)(s.p - 1 - k0);
 			k = esc ? -1 : key_lookup(k0, kn);
 			if (k < 0)
@@ -631,9 +667,31 @@ int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view 
 			view.signature = span[K_SIGNATURE];
 			view.signature_len = span_len[K_SIGNATURE];
 		}
+		if (type == AUDIT_INTENT) {
+			view.request_ids = span[K_REQUEST_IDS];
+			view.request_ids_len = span_len[K_REQUEST_IDS];
+		}
 		*ret = view;
 	}
 	return RB_OK;
+}
+
+int audit_entry_view_next_id(const struct audit_entry_view *view, size_t *pos, const char **ret,
+			     size_t *ret_len)
+{
+	const char *a = view->request_ids, *q;
+	size_t n = view->request_ids_len, i = *pos;
+
+	/* The span is ["id","id",...] as validated: ids are plain hex. */
+	if (!a || i >= n || a[i] == ']' || (i + 1 < n && a[i + 1] == ']'))
+		return 0;
+	i++; /* '[' or ',' */
+	if (i >= n || a[i] != '"' || !(q = memchr(a + i + 1, '"', n - i - 1)))
+		return 0;
+	*ret = a + i + 1;
+	*ret_len = (size_t)(q - (a + i + 1));
+	*pos = (size_t)(q + 1 - a);
+	return 1;
 }
 
 int audit_entry_view_signature(const struct audit_entry_view *view, uint8_t **ret,

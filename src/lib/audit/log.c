@@ -448,7 +448,7 @@ static int stage_cb(void *ctx, const uint8_t *e, size_t len)
 
 	/* The fast reader accepts exactly what audit_entry_parse() does. */
 	if ((err = audit_entry_validate(e, len, &view)) < 0)
-		return audit_err_prefix(err, "record %u", s->n);
+		return rb_err_prefix(err, "record %u", s->n);
 	merkle_hash_leaf(e, len, s->leaf[s->n]);
 	is_sign = view.type == AUDIT_SIGN;
 	s->has_rid[s->n] = is_sign;
@@ -551,7 +551,7 @@ static int load_checkpoint(struct audit_log *log)
 	/* Our own file: the signature was checked when it was written, and
 	 * `rombsr audit verify` checks it against the manifest. */
 	if ((err = note_parse(data, len, &n)) < 0 || (err = checkpoint_parse(n->text, n->text_len, &c)) < 0)
-		return audit_err_prefix(err, "%s/checkpoint", log->dir);
+		return rb_err_prefix(err, "%s/checkpoint", log->dir);
 	if (strcmp(c->origin, log->origin) != 0)
 		return rb_err_set(RB_E_STATE, "%s is the log of '%s', not '%s'; pass the right "
 				  "directory or origin", log->dir, c->origin, log->origin);
@@ -625,7 +625,7 @@ static int load_entries(struct audit_log *log)
 				continue;
 			}
 			if ((n + 1) * TILE_WIDTH <= log->cp_size)
-				return audit_err_prefix(RB_E_VERIFY, "%s/%s: entry %" PRIu64 " is damaged "
+				return rb_err_prefix(RB_E_VERIFY, "%s/%s: entry %" PRIu64 " is damaged "
 							"(run 'rombsr audit verify')", log->dir, rel,
 							n * TILE_WIDTH + s->n);
 			log_unlink(log, rel); /* torn, beyond the checkpoint: cut */
@@ -659,9 +659,17 @@ static int log_open(const char *dir, const char *origin, bool readonly, struct a
 	log->tail.cap = AUDIT_BUNDLE_MAX;
 	log->readonly = readonly;
 	if (!readonly) {
-		if ((err = audit_path_join(dir, "tile/entries", &tiles)) < 0 ||
-		    (err = rb_mkdir_p(tiles, 0755)) < 0)
+		struct stat st;
+
+		/* A log is never made here: audit_log_create() does that, on
+		 * purpose. A missing log is a lost one until someone says
+		 * otherwise - a new empty log in its place would fork from
+		 * every checkpoint already handed out. */
+		if ((err = audit_path_join(dir, "tile/entries", &tiles)) < 0)
 			return err;
+		if (stat(tiles, &st) < 0 || !S_ISDIR(st.st_mode))
+			return rb_err_set(RB_E_NOTFOUND, "%s: no audit log here (no tile/entries/); a new "
+					  "log is created only on purpose (rombsr audit init)", dir);
 		free(tiles);
 		tiles = NULL;
 		/* One writer at a time: the sign node, hsm-revoke and the
@@ -714,6 +722,33 @@ int audit_log_open(const char *dir, const char *origin, struct audit_log **ret)
 int audit_log_open_readonly(const char *dir, const char *origin, struct audit_log **ret)
 {
 	return log_open(dir, origin, true, ret);
+}
+
+int audit_log_create(const char *dir, const char *origin, struct audit_log **ret)
+{
+	_cleanup_free_ char *tile = NULL, *entries = NULL, *cp = NULL, *parent = NULL;
+	struct stat st;
+	int err;
+
+	if (!note_name_valid(origin))
+		return rb_err_set(RB_E_INVAL, "log origin '%.64s' must be printable ASCII without "
+				  "spaces or '+'", origin);
+	if ((err = audit_path_join(dir, "tile", &tile)) < 0 ||
+	    (err = audit_path_join(dir, "tile/entries", &entries)) < 0 ||
+	    (err = audit_path_join(dir, AUDIT_CHECKPOINT_FILE, &cp)) < 0)
+		return err;
+	if (lstat(tile, &st) == 0 || lstat(cp, &st) == 0)
+		return rb_err_set(RB_E_EXISTS, "%s holds an audit log already: it is used as it is; move "
+				  "it away first only if it really is to be replaced", dir);
+	if ((err = rb_mkdir_p(entries, 0755)) < 0)
+		return err;
+	/* Durable before anyone relies on it: the new directories and the
+	 * entries that name them. */
+	if ((err = rb_fsync_dir(entries)) < 0 || (err = rb_fsync_dir(tile)) < 0 ||
+	    (err = rb_fsync_dir(dir)) < 0 || (err = rb_path_parent(dir, &parent)) < 0 ||
+	    (err = rb_fsync_dir(parent)) < 0)
+		return err;
+	return log_open(dir, origin, false, ret);
 }
 
 void audit_log_close(struct audit_log *log)
@@ -1040,7 +1075,7 @@ static int prepare(struct audit_log *log, const struct json_value *const *entrie
 		 * and a tree passes audit_entry_check exactly when its canonical
 		 * bytes parse). One emission, no tree walk. */
 		if ((err = audit_entry_validate(e, p->len[i], &view)) < 0)
-			return audit_err_prefix(RB_E_INVAL, "audit entry %zu of the batch", i);
+			return rb_err_prefix(RB_E_INVAL, "audit entry %zu of the batch", i);
 		merkle_hash_leaf(e, p->len[i], p->leaf[i]);
 		if (view.type != AUDIT_SIGN)
 			continue;

@@ -4,7 +4,8 @@
  *
  * Life of a batch in the sign node:
  *
- *   audit_log_open(dir, origin, &log)          once, at start
+ *   audit_log_create(dir, origin, &log)        once in the log's life
+ *   audit_log_open(dir, origin, &log)          at start
  *   audit_log_find(log, request_id, ...)       before signing: already done?
  *   sign on the HSM, build the entry (audit/entry.h)
  *   audit_log_append(log, entry, &index)       returns once the entry is durable
@@ -55,10 +56,15 @@
 
 struct audit_log;
 
-/* Open (creating dir and its layout if missing) the log at dir. origin
- * names the log in checkpoints; an existing log's checkpoint must carry
- * the same origin (RB_E_STATE otherwise). */
+/* Open the log at dir for writing. origin names the log in checkpoints;
+ * an existing log's checkpoint must carry the same origin (RB_E_STATE
+ * otherwise). RB_E_NOTFOUND if dir holds no log (no tile/entries/): a
+ * missing log is never replaced by a new one behind the caller's back. */
 int audit_log_open(const char *dir, const char *origin, struct audit_log **ret);
+/* Create a new, empty log at dir (made if missing, 0755) and open it:
+ * an explicit act (`rombsr audit init`, a first provisioning).
+ * RB_E_EXISTS if dir holds a log already (tile/ or checkpoint). */
+int audit_log_create(const char *dir, const char *origin, struct audit_log **ret);
 /* The same for readers (`rombsr audit show|prove`, auditors' copies):
  * nothing is created, cut or removed - a torn tail beyond the checkpoint
  * is ignored instead - and append/checkpoint are RB_E_STATE. */

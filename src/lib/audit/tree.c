@@ -2,7 +2,6 @@
  * that proofs cost a few array lookups. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,16 +193,4 @@ int audit_path_join(const char *dir, const char *rel, char **ret)
 		return RB_E_NOMEM;
 	*ret = p;
 	return RB_OK;
-}
-
-int audit_err_prefix(int err, const char *fmt, ...)
-{
-	char prev[RB_ERR_DETAIL_MAX], head[RB_ERR_DETAIL_MAX];
-	va_list ap;
-
-	snprintf(prev, sizeof(prev), "%s", rb_err_detail());
-	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
-	va_end(ap);
-	return rb_err_set(err, "%s: %s", head, prev);
 }

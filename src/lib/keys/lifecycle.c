@@ -20,7 +20,6 @@
 #include "util/err.h"
 #include "util/fileio.h"
 
-#define ORIGIN_PREFIX "rombsr-audit/"
 
 static bool is_hex(const char *s)
 {
@@ -322,10 +321,10 @@ int key_lifecycle_audit_origin(const char *token_label, char **ret)
 {
 	char *origin;
 
-	if (asprintf(&origin, "%s%s", ORIGIN_PREFIX, token_label) < 0)
+	if (asprintf(&origin, "%s%s", KEY_LIFECYCLE_AUDIT_ORIGIN_PREFIX, token_label) < 0)
 		return RB_E_NOMEM;
 	/* The same substitution the sign node makes, so both write one log. */
-	for (char *p = origin + strlen(ORIGIN_PREFIX); *p; p++)
+	for (char *p = origin + strlen(KEY_LIFECYCLE_AUDIT_ORIGIN_PREFIX); *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
 		      *p == '-' || *p == '.' || *p == '_'))
 			*p = '-';
@@ -359,7 +358,15 @@ int key_lifecycle_audit_open(const char *dir, const char *token_label, struct au
 	} else {
 		return err;
 	}
-	return audit_log_open(dir, origin, ret);
+	/* These are admin actions given the directory: one that holds no log
+	 * yet gets a new one (the sign node's own log is made with `rombsr
+	 * audit init`, and the sign node checks it against the queue). */
+	err = audit_log_open(dir, origin, ret);
+	if (err == RB_E_NOTFOUND) {
+		rb_err_clear();
+		err = audit_log_create(dir, origin, ret);
+	}
+	return err;
 }
 
 int key_lifecycle_audit_dir(const char *given, const char *config_audit_dir, const char *state_dir,

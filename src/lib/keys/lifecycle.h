@@ -93,13 +93,15 @@ const char *key_lifecycle_storage(const struct manifest_key *k, const char *wrap
  * media, before media-3", or "-". Truncated to fit buf (n >= 1). */
 void key_lifecycle_links_format(const struct manifest_key *k, char *buf, size_t n);
 
+#define KEY_LIFECYCLE_AUDIT_ORIGIN_PREFIX "rombsr-audit/"
 /* The audit-log origin the sign node uses for a token label:
  * "rombsr-audit/" + label with every byte outside [A-Za-z0-9._-] as '-'.
  * Caller frees. */
 int key_lifecycle_audit_origin(const char *token_label, char **ret);
 
-/* Open the audit log in dir: the origin is read from dir/checkpoint if
- * there is one, else derived from token_label as above. Caller closes. */
+/* Open the audit log in dir, creating it if dir holds none: the origin is
+ * read from dir/checkpoint if there is one, else derived from token_label
+ * as above. Caller closes. */
 int key_lifecycle_audit_open(const char *dir, const char *token_label, struct audit_log **ret);
 
 /* Which audit log a key ceremony writes to: given (--audit-dir) if not

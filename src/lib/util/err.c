@@ -28,6 +28,7 @@ const char *rb_strerror(int err)
 	case RB_E_PERM: return "permission denied";
 	case RB_E_STATE: return "wrong state";
 	case RB_E_LIMIT: return "limit reached";
+	case RB_E_ROLLBACK: return "older than what was published";
 	}
 	return "unknown error";
 }
@@ -55,4 +56,16 @@ const char *rb_err_detail(void)
 void rb_err_clear(void)
 {
 	detail[0] = '\0';
+}
+
+int rb_err_prefix(int err, const char *fmt, ...)
+{
+	char head[RB_ERR_DETAIL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	/* rb_err_set copes with its own detail as an argument. */
+	return rb_err_set(err, "%s: %s", head, detail);
 }

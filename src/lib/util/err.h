@@ -28,6 +28,8 @@ enum rb_err {
 	RB_E_PERM = -16,        /* permission or policy refused */
 	RB_E_STATE = -17,       /* object in the wrong state for the call */
 	RB_E_LIMIT = -18,       /* a configured bound was reached */
+	RB_E_ROLLBACK = -19,    /* state older than what was already published
+				 * (the sign node's audit log lost or rolled back) */
 };
 
 #define RB_ERR_DETAIL_MAX 512
@@ -44,5 +46,9 @@ int rb_err_set(int err, const char *fmt, ...)
  * rb_err_set/rb_err_clear on this thread. */
 const char *rb_err_detail(void);
 void rb_err_clear(void);
+
+/* rb_err_set(err, "<fmt>: <the current detail>"): says where an error
+ * from below happened without losing what it was. */
+int rb_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

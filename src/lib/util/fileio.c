@@ -121,7 +121,7 @@ int rb_fsync_dir(const char *dir)
 	return RB_OK;
 }
 
-static int parent_dir(const char *path, char **ret)
+int rb_path_parent(const char *path, char **ret)
 {
 	_cleanup_free_ char *copy = strdup(path);
 	char *d;
@@ -142,7 +142,7 @@ int rb_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 	uint8_t rnd[8];
 	int err;
 
-	if ((err = parent_dir(path, &dir)) < 0)
+	if ((err = rb_path_parent(path, &dir)) < 0)
 		return err;
 	if ((err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
 		return err;
@@ -174,7 +174,7 @@ int rb_file_create_secret(const char *path, const void *data, size_t len)
 	_cleanup_close_ int fd = -1;
 	int err;
 
-	if ((err = parent_dir(path, &dir)) < 0)
+	if ((err = rb_path_parent(path, &dir)) < 0)
 		return err;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -279,7 +279,7 @@ int rb_files_write_atomic(const struct rb_file_out *files, size_t n)
 				unlink(tmps[i]);
 			break;
 		}
-		if ((err = parent_dir(files[k].path, &dir)) < 0)
+		if ((err = rb_path_parent(files[k].path, &dir)) < 0)
 			break;
 		for (size_t d = 0; d < n_dirs && !seen; d++)
 			seen = strcmp(dirs[d], dir) == 0;

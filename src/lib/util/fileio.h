@@ -51,5 +51,7 @@ int rb_mkdir_p(const char *path, mode_t mode);
 
 /* fsync a directory so a rename or create inside it is durable. */
 int rb_fsync_dir(const char *dir);
+/* The directory path holds (dirname(3)), malloc()ed; caller frees. */
+int rb_path_parent(const char *path, char **ret);
 
 #endif

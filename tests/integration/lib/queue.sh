@@ -3,7 +3,8 @@
 # guarded bare queue, and a sign node configuration. Source after
 # fixture.sh and capture.sh.
 #
-#   queue_setup                 everything below; sets QUEUE (bare repo),
+#   queue_setup                 everything below, and the sign node's audit
+#                               log (rombsr audit init); sets QUEUE (bare repo),
 #                               SIGN_CONF, SIGND (sign-node state dir),
 #                               NODE (builder1), NODE_FPR, ROOT (the build's
 #                               output directory), CACHE, BUILD_GNUPG
@@ -78,6 +79,8 @@ queue_setup() {
 	write_sign_conf
 	"$ROMBSR" queue init --config "$SIGN_CONF" "$QUEUE" >"$WORK/init.out" 2>&1 ||
 		{ cat "$WORK/init.out" >&2; fail "rombsr queue init"; }
+	"$ROMBSR" audit init --config "$SIGN_CONF" >"$WORK/init.out" 2>&1 ||
+		{ cat "$WORK/init.out" >&2; fail "rombsr audit init"; }
 	git config --global init.defaultBranch main >/dev/null 2>&1 || true
 }
 

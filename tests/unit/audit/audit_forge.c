@@ -6,12 +6,17 @@
  *       sign a random SHA-256 digest with KEY (RSA, PKCS#1 v1.5) on the
  *       token, append a `sign` entry for REQUEST_ID to the log and a
  *       checkpoint signed by the token's `audit` key; prints the leaf.
+ *   audit_forge intent LOG_DIR STATE_DIR PIN_FILE MANIFEST KEY REQUEST_ID
+ *       append an `intent` entry naming REQUEST_ID and KEY, as the sign
+ *       node writes before it asks the HSM, and a checkpoint; prints the
+ *       leaf.
  *   audit_forge sign-commit STATE_DIR PIN_FILE MANIFEST < DATA > SIG
  *       an armored OpenPGP signature over DATA (a git commit object
  *       without its gpgsig header) by the token's real `queue` key, as the
  *       sign node makes them (signd_sign_commit).
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,18 +95,60 @@ static int log_origin(const char *dir, char **ret)
 	return RB_OK;
 }
 
-static int do_sign(char **argv)
+/* The entry `intent` or `sign` appends for KEY and REQUEST_ID, made with
+ * the token: 0, or 1 when it failed (reported). */
+static int forge_entry(struct token *tk, bool intent, const char *key_name, const char *rid,
+		       struct json_value **ret)
 {
-	struct token tk;
-	struct p11_key *key = NULL, *audit = NULL;
+	struct p11_key *key = NULL;
 	struct manifest_key *mk;
-	struct rb_signer audit_signer;
-	_cleanup_(audit_log_closep) struct audit_log *log = NULL;
-	_cleanup_json_ struct json_value *e = NULL;
-	_cleanup_free_ char *origin = NULL;
 	_cleanup_free_ uint8_t *sig = NULL;
 	uint8_t digest[32], node[AUDIT_NODE_FPR_LEN], artifact[32];
 	size_t sig_len;
+	int err;
+
+	if (!(mk = manifest_find(tk->man, key_name)))
+		return die(key_name, RB_E_KEY);
+	if (intent) {
+		const char *ids[1] = { rid };
+		struct audit_intent_info in = {
+			.time = (int64_t)time(NULL), .key_name = key_name, .key_fpr = mk->spki_sha256,
+			.request_ids = ids, .n_request_ids = 1,
+		};
+
+		return (err = audit_entry_intent(&in, ret)) < 0 ? die("entry", err) : 0;
+	}
+	if ((err = p11_token_find_key(tk->t, key_name, &key)) < 0 ||
+	    (err = rb_random_bytes(digest, sizeof(digest))) < 0 ||
+	    (err = p11_key_sign(key, RB_SIG_RSA_PKCS1_SHA256, digest, sizeof(digest), &sig, &sig_len)) < 0)
+		return die("sign", err);
+	memset(node, 0x42, sizeof(node));
+	memset(artifact, 0x24, sizeof(artifact));
+	{
+		const char *none[1] = { NULL };
+		struct audit_sign_info in = {
+			.time = (int64_t)time(NULL), .request_id = rid, .build_id = "no-such-build",
+			.node_fpr = node, .key_name = key_name, .key_fpr = mk->spki_sha256,
+			.scheme = RB_SIG_RSA_PKCS1_SHA256, .artifact_name = "outside-the-flow.bin",
+			.artifact_sha256 = artifact, .digest = digest, .digest_len = sizeof(digest),
+			.sig = sig, .sig_len = sig_len, .approvals = none, .n_approvals = 0,
+		};
+
+		return (err = audit_entry_sign(&in, ret)) < 0 ? die("entry", err) : 0;
+	}
+}
+
+/* sign|intent LOG_DIR STATE_DIR PIN_FILE MANIFEST KEY REQUEST_ID: the
+ * entry, appended with a checkpoint signed by the token's audit key; print
+ * its leaf. */
+static int do_append(char **argv)
+{
+	struct token tk;
+	_cleanup_(audit_log_closep) struct audit_log *log = NULL;
+	_cleanup_json_ struct json_value *e = NULL;
+	_cleanup_free_ char *origin = NULL;
+	struct p11_key *audit = NULL;
+	struct rb_signer audit_signer;
 	uint64_t index;
 	int err, rc = 1;
 
@@ -109,32 +156,11 @@ static int do_sign(char **argv)
 		rc = die("token", err);
 		goto out;
 	}
-	if (!(mk = manifest_find(tk.man, argv[5])) || (err = p11_token_find_key(tk.t, argv[5], &key)) < 0 ||
-	    (err = p11_token_find_key(tk.t, "audit", &audit)) < 0) {
-		rc = die("keys", mk ? err : RB_E_KEY);
+	if (forge_entry(&tk, strcmp(argv[0], "intent") == 0, argv[5], argv[6], &e) != 0)
 		goto out;
-	}
-	if ((err = rb_random_bytes(digest, sizeof(digest))) < 0 ||
-	    (err = p11_key_sign(key, RB_SIG_RSA_PKCS1_SHA256, digest, sizeof(digest), &sig, &sig_len)) < 0) {
-		rc = die("sign", err);
+	if ((err = p11_token_find_key(tk.t, "audit", &audit)) < 0) {
+		rc = die("audit key", err);
 		goto out;
-	}
-	memset(node, 0x42, sizeof(node));
-	memset(artifact, 0x24, sizeof(artifact));
-	{
-		const char *none[1] = { NULL };
-		struct audit_sign_info in = {
-			.time = (int64_t)time(NULL), .request_id = argv[6], .build_id = "no-such-build",
-			.node_fpr = node, .key_name = argv[5], .key_fpr = mk->spki_sha256,
-			.scheme = RB_SIG_RSA_PKCS1_SHA256, .artifact_name = "outside-the-flow.bin",
-			.artifact_sha256 = artifact, .digest = digest, .digest_len = sizeof(digest),
-			.sig = sig, .sig_len = sig_len, .approvals = none, .n_approvals = 0,
-		};
-
-		if ((err = audit_entry_sign(&in, &e)) < 0) {
-			rc = die("entry", err);
-			goto out;
-		}
 	}
 	p11_key_signer(audit, &audit_signer);
 	if ((err = log_origin(argv[1], &origin)) < 0 || (err = audit_log_open(argv[1], origin, &log)) < 0 ||
@@ -194,11 +220,12 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc == 8 && strcmp(argv[1], "sign") == 0)
-		return do_sign(argv + 1);
+	if (argc == 8 && (strcmp(argv[1], "sign") == 0 || strcmp(argv[1], "intent") == 0))
+		return do_append(argv + 1);
 	if (argc == 5 && strcmp(argv[1], "sign-commit") == 0)
 		return do_sign_commit(argv);
 	fprintf(stderr, "usage: audit_forge sign LOG_DIR STATE_DIR PIN_FILE MANIFEST KEY REQUEST_ID\n"
+			"       audit_forge intent LOG_DIR STATE_DIR PIN_FILE MANIFEST KEY REQUEST_ID\n"
 			"       audit_forge sign-commit STATE_DIR PIN_FILE MANIFEST < DATA > SIG\n");
 	return 2;
 }

@@ -89,7 +89,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	p11_key_signer(k, &signer);
-	if ((err = audit_log_open(argv[1], argv[2], &log)) < 0) {
+	/* The first call makes the log, later ones append to it. */
+	err = audit_log_open(argv[1], argv[2], &log);
+	if (err == RB_E_NOTFOUND)
+		err = audit_log_create(argv[1], argv[2], &log);
+	if (err < 0) {
 		rc = die(argv[1], err);
 		goto out;
 	}

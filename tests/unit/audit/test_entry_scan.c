@@ -62,6 +62,23 @@ static int compare(const void *b, size_t len)
 		} else {
 			CHECK(view.signature == NULL);
 		}
+		if (type == AUDIT_INTENT) {
+			const struct json_value *ids = json_object_get(v, "request_ids");
+			size_t pos = 0, k = 0, idn;
+			const char *id, *want;
+
+			while (audit_entry_view_next_id(&view, &pos, &id, &idn)) {
+				CHECK(k < json_array_size(ids));
+				if (k >= json_array_size(ids))
+					break;
+				CHECK(json_expect_string(json_array_get(ids, k), &want) == 0);
+				CHECK(strlen(want) == idn && memcmp(want, id, idn) == 0);
+				k++;
+			}
+			CHECK(k == json_array_size(ids));
+		} else {
+			CHECK(view.request_ids == NULL);
+		}
 	}
 	json_free(v);
 	return strict == 0;
@@ -189,6 +206,41 @@ static size_t make_seeds(struct rb_buf *out)
 	out[n++] = emit(e);
 	CHECK_OK(audit_entry_login_failure(1795000000, "operator", "rombsr", "CKR_PIN_INCORRECT", &e));
 	out[n++] = emit(e);
+	{
+		static char ids[AUDIT_INTENT_IDS_MAX][129];
+		const char *idp[AUDIT_INTENT_IDS_MAX];
+		struct audit_intent_info in = {
+			.time = 1795000002, .key_name = "media \"x\"", .key_fpr = fpr,
+			.request_ids = idp, .n_request_ids = 1,
+		};
+
+		for (size_t i = 0; i < AUDIT_INTENT_IDS_MAX; i++) {
+			/* 2..128 digits: the shortest and longest ids too */
+			size_t len = i == 1 ? 2 : i == 2 ? 128 : 64;
+
+			for (size_t j = 0; j < len; j++)
+				ids[i][j] = "0123456789abcdef"[(i * 7 + j) % 16];
+			ids[i][len] = '\0';
+			idp[i] = ids[i];
+		}
+		CHECK_OK(audit_entry_intent(&in, &e));
+		out[n++] = emit(e);
+		in.n_request_ids = 3;
+		CHECK_OK(audit_entry_intent(&in, &e));
+		out[n++] = emit(e);
+		in.n_request_ids = AUDIT_INTENT_IDS_MAX;
+		CHECK_OK(audit_entry_intent(&in, &e));
+		out[n++] = emit(e);
+		/* The builder refuses what the readers refuse. */
+		in.n_request_ids = 0;
+		CHECK_ERR(audit_entry_intent(&in, &e), RB_E_INVAL);
+		in.n_request_ids = AUDIT_INTENT_IDS_MAX + 1;
+		CHECK_ERR(audit_entry_intent(&in, &e), RB_E_INVAL);
+		in.n_request_ids = 1;
+		ids[0][3] = 'A';
+		CHECK_ERR(audit_entry_intent(&in, &e), RB_E_INVAL);
+		ids[0][3] = "0123456789abcdef"[3 % 16];
+	}
 	return n;
 }
 
@@ -288,6 +340,56 @@ static void test_edge_cases(void)
 		if (r != cases[i].accept)
 			fprintf(stderr, "case %zu (%s -> %s): got %d\n", i, cases[i].from, cases[i].to, r);
 		CHECK(r == cases[i].accept);
+	}
+	/* An intent's request ids. */
+	{
+		const struct rb_buf *intent = &seeds[n - 2]; /* three ids */
+		const char *first = memmem(intent->data, intent->len, "\"request_ids\":[\"", 16);
+		char id0[65];
+		static const struct {
+			const char *to;
+			int accept;
+		} idcases[] = {
+			{ "\"request_ids\":[]", 0 },
+			{ "\"request_ids\":[\"00\"]", 1 },
+			{ "\"request_ids\":[\"0\"]", 0 },
+			{ "\"request_ids\":[\"\"]", 0 },
+			{ "\"request_ids\":[\"00\",\"00\"]", 1 },
+			{ "\"request_ids\":[\"00\",]", 0 },
+			{ "\"request_ids\":[\"00\" ]", 0 },
+			{ "\"request_ids\":[\"0A\"]", 0 },
+			{ "\"request_ids\":[\"0\\u0030\"]", 0 },
+			{ "\"request_ids\":[00]", 0 },
+			{ "\"request_ids\":\"00\"", 0 },
+			{ "\"request_ids\":[[\"00\"]]", 0 },
+		};
+
+		CHECK(first != NULL);
+		memcpy(id0, first + 16, 64);
+		id0[64] = '\0';
+		for (size_t i = 0; i < ELEMENTSOF(idcases); i++) {
+			/* Replace the whole array: up to its closing bracket. */
+			const char *end = memchr(first, ']', intent->len - (size_t)(first - (const char *)intent->data));
+			_cleanup_free_ char *from = NULL;
+			int r;
+
+			CHECK(end != NULL);
+			from = strndup(first, (size_t)(end + 1 - first));
+			r = edited(intent, from, idcases[i].to);
+			if (r != idcases[i].accept)
+				fprintf(stderr, "intent case %zu (%s): got %d\n", i, idcases[i].to, r);
+			CHECK(r == idcases[i].accept);
+		}
+		/* One id more than the cap, and a sign entry's key in an intent. */
+		{
+			const struct rb_buf *full = &seeds[n - 1];
+			_cleanup_free_ char *more = NULL;
+
+			CHECK(asprintf(&more, "\"request_ids\":[\"%s\",", id0) > 0);
+			CHECK(edited(full, "\"request_ids\":[", more) == 0);
+			CHECK(edited(intent, "\"request_ids\"", "\"request_id\":\"00\",\"request_ids\"") == 0);
+			CHECK(edited(intent, "\"type\":\"intent\"", "\"type\":\"sign\"") == 0);
+		}
 	}
 	/* Trailing bytes and a truncated entry. */
 	{

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/crosscheck.h"
 #include "audit/entry.h"
 #include "audit/log.h"
 #include "audit/tile.h"
@@ -116,7 +117,7 @@ static void build_log(const char *dir, uint64_t n, const char *tag)
 {
 	_cleanup_(audit_log_closep) struct audit_log *log = NULL;
 
-	CHECK_OK(audit_log_open(dir, ORIGIN, &log));
+	CHECK_OK(audit_log_create(dir, ORIGIN, &log));
 	if (log)
 		fill(log, 0, n, 7, tag);
 }
@@ -134,6 +135,72 @@ static void test_origin(void)
 	audit_log_close(log);
 }
 
+/* A log is made only on purpose: open never creates one, create never
+ * replaces one. */
+static void test_create(void)
+{
+	_cleanup_free_ char *dir = sub("create"), *empty = sub("empty"), *cp = NULL;
+	struct audit_log *log = NULL;
+	struct stat st;
+
+	CHECK_ERR(audit_log_open(dir, ORIGIN, &log), RB_E_NOTFOUND);
+	CHECK(log == NULL && strstr(rb_err_detail(), "no audit log here") &&
+	      strstr(rb_err_detail(), dir));
+	CHECK(stat(dir, &st) < 0); /* nothing made */
+	CHECK(mkdir(empty, 0700) == 0);
+	CHECK_ERR(audit_log_open(empty, ORIGIN, &log), RB_E_NOTFOUND);
+	CHECK(log == NULL);
+	CHECK_OK(audit_log_create(dir, ORIGIN, &log));
+	CHECK(log && audit_log_size(log) == 0 && exists(dir, "tile/entries"));
+	audit_log_close(log);
+	log = NULL;
+	CHECK_ERR(audit_log_create(dir, ORIGIN, &log), RB_E_EXISTS);
+	CHECK(log == NULL && strstr(rb_err_detail(), dir));
+	CHECK_OK(audit_log_open(dir, ORIGIN, &log));
+	audit_log_close(log);
+	log = NULL;
+	/* A directory with only a checkpoint is a log that lost its tiles. */
+	cp = at(empty, "checkpoint");
+	CHECK_OK(rb_file_write_atomic(cp, "x\n", 2, 0644));
+	CHECK_ERR(audit_log_create(empty, ORIGIN, &log), RB_E_EXISTS);
+	CHECK(log == NULL);
+}
+
+/* The sign node's start check: its log must extend the checkpoint it
+ * published (audit_published_check), or the start is RB_E_ROLLBACK. */
+static void test_published_check(void)
+{
+	_cleanup_free_ char *dir = sub("published"), *fork = sub("published-fork");
+	_cleanup_(audit_log_closep) struct audit_log *log = NULL, *other = NULL;
+	struct audit_published p = { .found = true, .size = 20, .commit = "0123456789ab" };
+
+	CHECK_OK(audit_log_create(dir, ORIGIN, &log));
+	fill(log, 0, 20, 20, "");
+	CHECK_OK(audit_log_root(log, 20, p.root));
+	p.path = strdup("responses/builder1/b.json");
+	/* Equal, then grown: consistent. */
+	CHECK_OK(audit_published_check(log, dir, &p));
+	fill(log, 20, 7, 3, "");
+	CHECK_OK(audit_published_check(log, dir, &p));
+	/* Missing, shorter, forked: refused, naming dir, sizes and the response. */
+	CHECK_ERR(audit_published_check(NULL, dir, &p), RB_E_ROLLBACK);
+	CHECK(strstr(rb_err_detail(), dir) && strstr(rb_err_detail(), "missing") &&
+	      strstr(rb_err_detail(), "20 entries") && strstr(rb_err_detail(), "responses/builder1/b.json"));
+	CHECK_OK(audit_log_create(fork, ORIGIN, &other));
+	fill(other, 0, 19, 19, "");
+	CHECK_ERR(audit_published_check(other, fork, &p), RB_E_ROLLBACK);
+	CHECK(strstr(rb_err_detail(), "has 19 entries") && strstr(rb_err_detail(), "checkpoint of 20"));
+	fill(other, 19, 1, 1, "ff"); /* entry 19 differs */
+	fill(other, 20, 10, 10, "");
+	CHECK_ERR(audit_published_check(other, fork, &p), RB_E_ROLLBACK);
+	CHECK(strstr(rb_err_detail(), "does not extend") && strstr(rb_err_detail(), "first 20 entries differ"));
+	/* Nothing published: any log will do, even none. */
+	audit_published_clear(&p);
+	CHECK(!p.found && !p.path);
+	CHECK_OK(audit_published_check(NULL, dir, &p));
+	CHECK_OK(audit_published_check(other, fork, &p));
+}
+
 /* --- layout -------------------------------------------------------------- */
 
 static void test_layout_70000(void)
@@ -143,7 +210,7 @@ static void test_layout_70000(void)
 	struct json_value *es[1000];
 	uint64_t first;
 
-	CHECK_OK(audit_log_open(dir, ORIGIN, &log));
+	CHECK_OK(audit_log_create(dir, ORIGIN, &log));
 	for (uint64_t i = 0; i < 70000; i += 1000) {
 		for (int k = 0; k < 1000; k++)
 			es[k] = sign_entry(i + (uint64_t)k, "");
@@ -200,7 +267,7 @@ static void test_append_reopen_find(void)
 						"approval missing" };
 		uint8_t h[32] = { 1 };
 
-		CHECK_OK(audit_log_open(dir, ORIGIN, &log));
+		CHECK_OK(audit_log_create(dir, ORIGIN, &log));
 		CHECK(audit_log_size(log) == 0);
 		fill(log, 0, 300, 50, "");
 		CHECK_OK(audit_entry_reject(&ri, &rej));
@@ -511,7 +578,7 @@ static void test_tamper(void)
 		CHECK_OK(audit_dir_verify(shorter, ver, NULL, NULL));
 		CHECK(verify_bad(shorter, trust, RB_E_VERIFY) == 400);
 
-		CHECK_OK(audit_log_open(fork, ORIGIN, &log));
+		CHECK_OK(audit_log_create(fork, ORIGIN, &log));
 		fill(log, 0, 420, 100, "");
 		fill(log, 420, 1, 1, "ff");
 		fill(log, 421, 300, 100, "");
@@ -554,7 +621,7 @@ static void test_proof_text(void)
 	struct rb_buf b = RB_BUF_INIT;
 	uint8_t r5[32], r10[32], leaf[32];
 
-	CHECK_OK(audit_log_open(dir, ORIGIN, &log));
+	CHECK_OK(audit_log_create(dir, ORIGIN, &log));
 	fill(log, 0, 10, 5, "");
 	CHECK_OK(audit_log_inclusion_proof(log, 3, 10, &p.proof));
 	CHECK_OK(audit_proof_format(&p, &b));
@@ -673,6 +740,8 @@ int main(void)
 	RUN(test_entries);
 	RUN(test_append_reopen_find);
 	RUN(test_origin);
+	RUN(test_create);
+	RUN(test_published_check);
 	RUN(test_torn_tail);
 	RUN(test_io_error);
 	RUN(test_proof_text);
