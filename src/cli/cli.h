@@ -23,6 +23,7 @@ enum cli_exit {
 	EXIT_IO = 9,           /* read/write failure */
 	EXIT_EXISTS = 10,      /* refusing to overwrite existing state */
 	EXIT_REJECTED = 11,    /* apply: the sign node rejected requests; nothing written */
+	EXIT_RETRY = 12,       /* a temporary failure: nothing was decided or lost; run again */
 };
 
 /* Options every verb that touches the HSM understands. */

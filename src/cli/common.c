@@ -107,6 +107,8 @@ int cli_exit_code(int err)
 		return EXIT_EXISTS;
 	case RB_E_INVAL:
 		return EXIT_USAGE;
+	case RB_E_AGAIN:
+		return EXIT_RETRY;
 	}
 	return EXIT_INTERNAL;
 }

@@ -80,6 +80,11 @@ int queue_git_cli_run(char *const argv[], struct rb_buf *out, struct rb_buf *err
 	close(po[1]);
 	close(pe[1]);
 	po[1] = pe[1] = -1;
+	if (rc == EAGAIN || rc == ENOMEM) {
+		/* Out of processes or memory for a moment: nothing was run. */
+		rc = rb_err_set(RB_E_AGAIN, "cannot start git: %s; nothing was done, try again", strerror(rc));
+		goto fail;
+	}
 	if (rc != 0) {
 		rc = rb_err_set(RB_E_NOTFOUND, "cannot run git: %s; install git", strerror(rc));
 		goto fail;

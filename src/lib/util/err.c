@@ -28,6 +28,7 @@ const char *rb_strerror(int err)
 	case RB_E_PERM: return "permission denied";
 	case RB_E_STATE: return "wrong state";
 	case RB_E_LIMIT: return "limit reached";
+	case RB_E_AGAIN: return "temporary failure; retry";
 	}
 	return "unknown error";
 }

@@ -28,6 +28,9 @@ enum rb_err {
 	RB_E_PERM = -16,        /* permission or policy refused */
 	RB_E_STATE = -17,       /* object in the wrong state for the call */
 	RB_E_LIMIT = -18,       /* a configured bound was reached */
+	RB_E_AGAIN = -19,       /* an operation failed for a reason that passes (a process
+	                         * could not start, a resource ran out): nothing was
+	                         * decided; retry */
 };
 
 #define RB_ERR_DETAIL_MAX 512
