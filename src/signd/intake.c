@@ -530,7 +530,10 @@ static int intake_one(void *ctx, const char *commit)
 		goto out;
 	}
 	if (strcmp(fpr, s->queue_fpr) == 0) {
-		err = RB_OK; /* our own responses */
+		/* Our own responses: the newest one must stay on the branch
+		 * (a batch that crashed after its push has not recorded it). */
+		snprintf(b->own_response, sizeof(b->own_response), "%s", commit);
+		err = RB_OK;
 		goto out;
 	}
 	if (!sign_config_find_fingerprint(s->cfg, fpr, &node, &appr)) {

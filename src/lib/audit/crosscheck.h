@@ -16,7 +16,10 @@
  *     `audit.proof`, when present, proves that leaf under its
  *     `audit.checkpoint`, signed by the log's key;
  *   - no logged signature belongs to a request that was answered with a
- *     rejection.
+ *     rejection;
+ *   - every logged signature for a request of the queue was released: a
+ *     response in the queue answers the request (one that does not was
+ *     never published, or its response commit was lost or removed).
  *
  * The queue and the log are both untrusted here: everything read from
  * them goes through the strict parsers. Nothing is printed; the caller
@@ -48,6 +51,7 @@ enum audit_xcheck_kind {
 	AUDIT_XCHECK_LEAF_MISMATCH,       /* audit.leaf is not the request's sign entry */
 	AUDIT_XCHECK_BAD_PROOF,           /* audit.checkpoint / audit.proof do not verify */
 	AUDIT_XCHECK_SIGNED_BUT_REJECTED, /* logged signature, request answered "rejected" */
+	AUDIT_XCHECK_RESPONSE_MISSING,    /* logged signature, no response answers the request */
 };
 
 /* "unexplained", "response-unsigned", ...: for messages. */
