@@ -20,6 +20,7 @@
 struct gpgsig {
 	gpgme_ctx_t ctx;
 	char *homedir; /* NULL: the default home */
+	int lock_fd;   /* the keyring's lock (gpgsig_open_keyring), or -1 */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(gpgme_data_t, gpgme_data_release)
@@ -120,6 +121,7 @@ int gpgsig_open(const char *homedir, struct gpgsig **ret)
 		return err;
 	if (!(g = calloc(1, sizeof(*g))))
 		return RB_E_NOMEM;
+	g->lock_fd = -1;
 	if (homedir && !(g->homedir = strdup(homedir))) {
 		gpgsig_free(g);
 		return RB_E_NOMEM;
@@ -140,6 +142,8 @@ int gpgsig_open(const char *homedir, struct gpgsig **ret)
 	/* Never fetch keys from the network: only the keyring decides. */
 	gpgme_set_offline(g->ctx, 1);
 	gpgme_set_armor(g->ctx, 1);
+	/* Every status line reaches a status callback (import_status_cb). */
+	(void)gpgme_set_ctx_flag(g->ctx, "full-status", "1");
 	*ret = g;
 	return RB_OK;
 }
@@ -150,13 +154,45 @@ void gpgsig_free(struct gpgsig *g)
 		return;
 	if (g->ctx)
 		gpgme_release(g->ctx);
+	if (g->lock_fd >= 0)
+		close(g->lock_fd);
 	free(g->homedir);
 	free(g);
+}
+
+/* The first system error gpg reports in an ERROR or FAILURE status line
+ * of an import: gpgme keeps only the counts, and a keyring that cannot be
+ * written (a full disk, a read-only directory) would otherwise read as
+ * "no certificate found". */
+struct import_status {
+	gpgme_error_t io;
+	char where[64];
+};
+
+static gpgme_error_t import_status_cb(void *opaque, const char *keyword, const char *args)
+{
+	struct import_status *st = opaque;
+	const char *sp;
+	unsigned long code;
+	char *end;
+
+	if (st->io || !args || (strcmp(keyword, "ERROR") != 0 && strcmp(keyword, "FAILURE") != 0) ||
+	    !(sp = strchr(args, ' ')))
+		return GPG_ERR_NO_ERROR;
+	errno = 0;
+	code = strtoul(sp + 1, &end, 10);
+	if (errno || end == sp + 1 || code > UINT32_MAX ||
+	    gpgme_err_code_to_errno(gpgme_err_code((gpgme_error_t)code)) == 0)
+		return GPG_ERR_NO_ERROR;
+	st->io = (gpgme_error_t)code;
+	snprintf(st->where, sizeof(st->where), "%.*s", (int)(sp - args), args);
+	return GPG_ERR_NO_ERROR;
 }
 
 int gpgsig_import(struct gpgsig *g, const uint8_t *cert, size_t len)
 {
 	_cleanup_(gpgme_data_releasep) gpgme_data_t in = NULL;
+	struct import_status st = { 0 };
 	gpgme_import_result_t r;
 	gpgme_error_t e;
 
@@ -165,12 +201,18 @@ int gpgsig_import(struct gpgsig *g, const uint8_t *cert, size_t len)
 				  GPGSIG_MAX_CERT_BYTES);
 	if ((e = gpgme_data_new_from_mem(&in, (const char *)cert, len, 0)) != GPG_ERR_NO_ERROR)
 		return gpg_fail(RB_E_NOMEM, "gpgme", e);
+	gpgme_set_status_cb(g->ctx, import_status_cb, &st);
 	e = gpgme_op_import(g->ctx, in);
+	gpgme_set_status_cb(g->ctx, NULL, NULL);
 	if (gpg_operational(e))
 		return gpg_again("importing a certificate", home_name(g), e);
 	if (e != GPG_ERR_NO_ERROR)
 		return rb_err_set(RB_E_PARSE, "importing a certificate into %s: %s", home_name(g), gpgme_strerror(e));
 	r = gpgme_op_import_result(g->ctx);
+	if ((!r || (r->imported + r->unchanged) == 0) && st.io)
+		return rb_err_set(RB_E_IO, "importing into %s: gpg cannot write the keyring there: %s (%s); free "
+				  "space on its file system or make it writable, then try again", home_name(g),
+				  gpgme_strerror(st.io), st.where);
 	if (!r || r->considered == 0 || (r->imported + r->unchanged) == 0)
 		return rb_err_set(RB_E_PARSE, "importing into %s: no OpenPGP certificate found in the data",
 				  home_name(g));
@@ -301,8 +343,8 @@ static int import_cert_files(struct gpgsig *g, const char *const *paths, size_t 
 		int e = batch[k].len > 0 ? gpgsig_import(g, batch[k].data, batch[k].len) : RB_OK;
 
 		/* Only a certificate gpg refused (or a batch over the size
-		 * cap) is for the files one by one; a gpg that cannot run is
-		 * no file's fault. */
+		 * cap) is for the files one by one; a keyring that cannot be
+		 * written, or a gpg that cannot run, is no file's fault. */
 		if (e == RB_E_PARSE || e == RB_E_INVAL)
 			ok = false;
 		else
@@ -335,6 +377,7 @@ static int keyring_write_conf(const char *homedir)
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ uint8_t *have = NULL;
 	size_t have_len;
+	int err;
 
 	if (asprintf(&path, "%s/gpg.conf", homedir) < 0)
 		return RB_E_NOMEM;
@@ -342,7 +385,10 @@ static int keyring_write_conf(const char *homedir)
 	    memcmp(have, conf, have_len) == 0)
 		return RB_OK;
 	rb_err_clear();
-	return rb_file_write_atomic(path, conf, sizeof(conf) - 1, 0600);
+	if ((err = rb_file_write_atomic(path, conf, sizeof(conf) - 1, 0600)) < 0)
+		return rb_err_set(err, "%s; free space on its file system or make %s writable, then try again",
+				  rb_err_detail(), homedir);
+	return RB_OK;
 }
 
 int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, const struct manifest *m,
@@ -351,10 +397,11 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 	_cleanup_gpgsig_ struct gpgsig *g = NULL;
 	_cleanup_free_ const char **paths = NULL;
 	_cleanup_free_ const char **fprs = NULL;
+	_cleanup_free_ char *lock = NULL;
 	char queue_fpr[GPGSIG_FPR_HEX + 1];
 	struct stat st;
 	size_t n = 0, n_certs;
-	int err;
+	int err, lock_fd;
 
 	if (!homedir || !cfg || !ret)
 		return RB_E_INVAL;
@@ -366,10 +413,20 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 	if ((st.st_mode & 0077) && chmod(homedir, 0700) < 0)
 		return rb_err_set(RB_E_PERM, "%s: cannot make the GnuPG home private (mode 0700): %s", homedir,
 				  strerror(errno));
-	if ((err = keyring_write_conf(homedir)) < 0)
+	if (asprintf(&lock, "%s/%s", homedir, GPGSIG_KEYRING_LOCK) < 0) {
+		lock = NULL;
+		return RB_E_NOMEM;
+	}
+	/* One process at a time builds and uses the keyring: gpg keeps its
+	 * own locks only per write, and two guard runs that import into one
+	 * home at once see each other's half-written keyring. */
+	if ((err = rb_file_lock(lock, &lock_fd)) < 0)
 		return err;
-	if ((err = gpgsig_open(homedir, &g)) < 0)
+	if ((err = keyring_write_conf(homedir)) < 0 || (err = gpgsig_open(homedir, &g)) < 0) {
+		close(lock_fd);
 		return err;
+	}
+	g->lock_fd = lock_fd;
 	/* paths[i] holds fprs[i]; one more slot for the manifest's queue key. */
 	n_certs = cfg->n_nodes + cfg->n_approvers;
 	paths = calloc(n_certs + 1, sizeof(*paths));

@@ -32,6 +32,7 @@ struct manifest;
 #define GPGSIG_FPR_HEX 40
 #define GPGSIG_MAX_SIG_BYTES ((size_t)64 * 1024)
 #define GPGSIG_MAX_CERT_BYTES ((size_t)1024 * 1024)
+#define GPGSIG_KEYRING_LOCK "rombsr-keyring.lock"
 
 /* Initialise gpgme (version check, locale). Idempotent, thread-safe. */
 int gpgsig_global_init(void);
@@ -41,16 +42,20 @@ int gpgsig_global_init(void);
 int gpgsig_open(const char *homedir, struct gpgsig **ret);
 
 /* Import one OpenPGP certificate (armored or binary) from memory into
- * g's home. RB_E_PARSE if nothing was imported, RB_E_AGAIN if gpg could
- * not run. */
+ * g's home. RB_E_PARSE if gpg found no certificate to import, RB_E_IO if
+ * it found one but could not write the keyring (the detail names gpg's
+ * system error: a full disk, a read-only directory), RB_E_AGAIN if gpg
+ * could not run. */
 int gpgsig_import(struct gpgsig *g, const uint8_t *cert, size_t len);
 
 /* The verifying keyring of the sign node and the guard: create homedir
- * 0700 (mkdir -p), open it, import every node's and approver's publicKey
- * file from cfg (each must contain the configured primary fingerprint;
- * RB_E_VERIFY otherwise) and, if m is not NULL, the manifest's `queue`
- * key certificate (manifest_key.openpgp). RB_E_AGAIN if gpg could not
- * run. */
+ * 0700 (mkdir -p), lock it (homedir/GPGSIG_KEYRING_LOCK, held until
+ * gpgsig_free; another process that opens the same keyring waits), open
+ * it, import every node's and approver's publicKey file from cfg (each
+ * must contain the configured primary fingerprint; RB_E_VERIFY otherwise)
+ * and, if m is not NULL, the manifest's `queue` key certificate
+ * (manifest_key.openpgp). RB_E_IO if gpg cannot write the keyring (a full
+ * disk), RB_E_AGAIN if gpg could not run. */
 int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg,
 			const struct manifest *m, struct gpgsig **ret);
 
