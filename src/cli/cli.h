@@ -25,6 +25,7 @@ enum cli_exit {
 	EXIT_REJECTED = 11,    /* apply: the sign node rejected requests; nothing written */
 	EXIT_ROLLBACK = 12,    /* sign node: its audit log is missing, rolled back or forked
 				* from what it published; nothing signed */
+	EXIT_RETRY = 13,       /* a temporary failure: nothing was decided or lost; run again */
 };
 
 /* Options every verb that touches the HSM understands. */

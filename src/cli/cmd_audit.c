@@ -282,8 +282,8 @@ static int do_crosscheck(const struct opts *o, const char *dir, const struct not
 			"above)\n", rep->n_findings, rep->n_findings == 1 ? "" : "s");
 		return EXIT_VERIFY;
 	}
-	printf("cross-check OK: every sign entry answers a request, every released signature is "
-	       "the logged one\n");
+	printf("cross-check OK: every sign entry answers a request and is released in a response, "
+	       "every released signature is the logged one\n");
 	if (rep->n_lost)
 		printf("%zu signing result%s lost (see above): the HSM may have made signatures that were "
 		       "never logged or released; each is accounted for by its intent\n", rep->n_lost,

@@ -109,6 +109,8 @@ int cli_exit_code(int err)
 		return EXIT_USAGE;
 	case RB_E_ROLLBACK:
 		return EXIT_ROLLBACK;
+	case RB_E_AGAIN:
+		return EXIT_RETRY;
 	}
 	return EXIT_INTERNAL;
 }

@@ -467,6 +467,14 @@ int signd_intake_document(struct signd *s, struct signd_batch *b, size_t seq, co
 	return RB_OK;
 }
 
+/* Whether an error of gpgsig_verify_detached() is a verdict on the
+ * signature, for which the commit is refused for good. Anything else (gpg
+ * could not run, memory) says nothing about the commit. */
+static bool intake_sig_verdict(int err)
+{
+	return err == RB_E_KEY || err == RB_E_VERIFY || err == RB_E_PARSE || err == RB_E_UNSUPPORTED;
+}
+
 static int intake_one(void *ctx, const char *commit)
 {
 	struct intake *in = ctx;
@@ -508,6 +516,12 @@ static int intake_one(void *ctx, const char *commit)
 	if (err < 0)
 		goto out;
 	err = gpgsig_verify_detached(s->keyring, sig, siglen, signed_data, signed_len, fpr);
+	if (err < 0 && !intake_sig_verdict(err)) {
+		/* gpg could not say: the batch stops before last-commit moves,
+		 * and the commit is looked at again. */
+		err = rb_err_set(err, "queue commit %.12s: %s", commit, rb_err_detail());
+		goto out;
+	}
 	if (err < 0) {
 		signd_log(s, "event=refuse commit=%.12s reason=%s detail=\"%s\"", commit,
 			  err == RB_E_KEY ? "unknown-signer" : "bad-signature", rb_err_detail());
@@ -516,7 +530,10 @@ static int intake_one(void *ctx, const char *commit)
 		goto out;
 	}
 	if (strcmp(fpr, s->queue_fpr) == 0) {
-		err = RB_OK; /* our own responses */
+		/* Our own responses: the newest one must stay on the branch
+		 * (a batch that crashed after its push has not recorded it). */
+		snprintf(b->own_response, sizeof(b->own_response), "%s", commit);
+		err = RB_OK;
 		goto out;
 	}
 	if (!sign_config_find_fingerprint(s->cfg, fpr, &node, &appr)) {
@@ -637,9 +654,10 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 			continue;
 		/* Re-verify: the pending journal is ours, but the commit is the
 		 * node's and only its verified signature authorises it. */
-		if ((err = queue_commit_signature(s->q, p->commit, &sig, &sl, &sd, &sdl)) < 0 ||
-		    (err = gpgsig_verify_detached(s->keyring, sig, sl, sd, sdl, fpr)) < 0 ||
-		    !sign_config_find_fingerprint(s->cfg, fpr, &node, &appr) || !node) {
+		if ((err = queue_commit_signature(s->q, p->commit, &sig, &sl, &sd, &sdl)) == RB_OK &&
+		    (err = gpgsig_verify_detached(s->keyring, sig, sl, sd, sdl, fpr)) < 0 && !intake_sig_verdict(err))
+			return rb_err_set(err, "queue commit %.12s (a pending document): %s", p->commit, rb_err_detail());
+		if (err < 0 || !sign_config_find_fingerprint(s->cfg, fpr, &node, &appr) || !node) {
 			signd_log(s, "event=refuse commit=%.12s path=\"%s\" reason=unknown-signer detail=\"pending document no longer verifies\"",
 				  p->commit, p->path);
 			p->done = true;

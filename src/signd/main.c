@@ -3,7 +3,11 @@
  *   rombsr-sign [--config FILE] [--once]
  *
  * Runs a batch, then waits pollSeconds (or until SIGHUP/SIGUSR1, a
- * trigger from a post-receive hook or a timer) and runs the next. On
+ * trigger from a post-receive hook or a timer) and runs the next. A batch
+ * that failed is retried after 1, 2, 4 ... SIGND_RETRY_MAX_SECONDS
+ * seconds (or at a trigger), whatever pollSeconds is, until one
+ * succeeds; only a failure that needs a person (a rewritten queue, a
+ * lost response commit, the PIN, the PKCS#11 module) stops it. On
  * SIGTERM or SIGINT it stops taking new documents, publishes what it has
  * signed and logged, and exits 0. Exit codes as for `rombsr`
  * (docs/EXIT-CODES.md). */
@@ -19,6 +23,9 @@
 #include "signd/signd.h"
 #include "util/err.h"
 #include "util/secret.h"
+
+/* The longest wait before a failed batch is tried again. */
+#define SIGND_RETRY_MAX_SECONDS 64u
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t trigger;
@@ -60,6 +67,7 @@ static int exit_code(int err)
 	case RB_E_EXISTS: return 10;
 	case RB_E_INVAL: return 2;
 	case RB_E_ROLLBACK: return 12;
+	case RB_E_AGAIN: return 13;
 	}
 	return 1;
 }
@@ -76,6 +84,7 @@ int main(int argc, char **argv)
 	const char *config = "/etc/rombsr/sign.conf";
 	struct signd *s = NULL;
 	bool once = false;
+	unsigned failures = 0;
 	int opt, err;
 
 	rb_secret_harden_process();
@@ -112,23 +121,36 @@ int main(int argc, char **argv)
 	fprintf(stderr, "rombsr-sign: started (config %s, poll %us)\n", config, signd_poll_seconds(s));
 	for (;;) {
 		struct signd_stats st;
+		unsigned wait = signd_poll_seconds(s);
 
 		err = signd_run_batch(s, &stop_requested, &st);
 		if (err < 0) {
-			fprintf(stderr, "rombsr-sign: batch failed: %s\n",
-				*rb_err_detail() ? rb_err_detail() : rb_strerror(err));
+			const char *why = *rb_err_detail() ? rb_err_detail() : rb_strerror(err);
+
 			/* A rewritten history or a broken HSM needs a human. */
-			if (err == RB_E_STATE || err == RB_E_PIN || err == RB_E_MODULE || once)
+			if (err == RB_E_STATE || err == RB_E_PIN || err == RB_E_MODULE || once) {
+				fprintf(stderr, "rombsr-sign: batch failed: %s\n", why);
 				break;
-		} else if (st.documents || st.refused || st.deferred) {
-			fprintf(stderr, "rombsr-sign: batch: %zu documents, %zu signed, %zu rejected, %zu refused, %zu deferred\n",
-				st.documents, st.signed_, st.rejected, st.refused, st.deferred);
+			}
+			/* Anything else may pass (gpg or git could not start, the
+			 * queue was unreachable). last-commit has not moved, so
+			 * the next try takes the same work again: soon at first,
+			 * then less often. */
+			failures++;
+			wait = failures > 7 ? SIGND_RETRY_MAX_SECONDS : 1u << (failures - 1);
+			fprintf(stderr, "rombsr-sign: batch failed (%u in a row): %s; retrying in %u s\n", failures,
+				why, wait);
+		} else {
+			failures = 0;
+			if (st.documents || st.refused || st.deferred)
+				fprintf(stderr, "rombsr-sign: batch: %zu documents, %zu signed, %zu rejected, %zu refused, %zu deferred\n",
+					st.documents, st.signed_, st.rejected, st.refused, st.deferred);
 		}
 		if (stop_requested || (once && !(err == RB_OK && st.more)))
 			break;
 		if (err == RB_OK && st.more)
 			continue; /* a full batch: the queue has more right now */
-		for (unsigned i = 0; i < signd_poll_seconds(s) && !stop_requested && !trigger; i++)
+		for (unsigned i = 0; i < wait && !stop_requested && !trigger; i++)
 			sleep(1);
 		trigger = 0;
 		if (stop_requested)

@@ -56,6 +56,7 @@ void signd_close(struct signd *s)
 	manifest_free(s->m);
 	sign_config_free(s->cfg);
 	free(s->last_commit_path);
+	free(s->last_response_path);
 	free(s->policy_path);
 	free(s);
 }
@@ -114,29 +115,43 @@ static int signd_find_key(struct signd *s, const char *name, enum key_purpose wa
 	return RB_OK;
 }
 
-static int signd_load_last(struct signd *s)
+/* A state file holding one commit id (40 hex digits and a newline):
+ * STATEDIR/name into out ("" if there is none); *ret_path keeps its path. */
+static int signd_load_commit(struct signd *s, const char *name, char **ret_path, char out[QUEUE_OID_HEX + 1])
 {
 	_cleanup_free_ uint8_t *data = NULL;
 	size_t len;
 	int err;
 
-	if ((err = signd_path(s, "last-commit", &s->last_commit_path)) < 0)
+	if ((err = signd_path(s, name, ret_path)) < 0)
 		return err;
-	err = rb_file_read(s->last_commit_path, 64, &data, &len);
+	err = rb_file_read(*ret_path, 64, &data, &len);
 	if (err == RB_E_NOTFOUND) {
 		rb_err_clear();
-		s->last_commit[0] = '\0';
+		out[0] = '\0';
 		return RB_OK;
 	}
 	if (err < 0)
 		return err;
 	if (len != 41 || data[40] != '\n')
-		return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", s->last_commit_path);
+		return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", *ret_path);
 	for (size_t i = 0; i < 40; i++)
 		if (!((data[i] >= '0' && data[i] <= '9') || (data[i] >= 'a' && data[i] <= 'f')))
-			return rb_err_set(RB_E_PARSE, "%s: not a commit id", s->last_commit_path);
-	memcpy(s->last_commit, data, 40);
-	s->last_commit[40] = '\0';
+			return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", *ret_path);
+	memcpy(out, data, 40);
+	out[40] = '\0';
+	return RB_OK;
+}
+
+static int signd_save_commit(const char *path, const char *commit, char mem[QUEUE_OID_HEX + 1])
+{
+	char line[QUEUE_OID_HEX + 2];
+	int err;
+
+	snprintf(line, sizeof(line), "%s\n", commit);
+	if ((err = rb_file_write_atomic(path, line, QUEUE_OID_HEX + 1, 0600)) < 0)
+		return err;
+	memcpy(mem, commit, QUEUE_OID_HEX + 1);
 	return RB_OK;
 }
 
@@ -303,7 +318,8 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
 	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0)
 		goto fail;
-	if ((err = signd_load_last(s)) < 0)
+	if ((err = signd_load_commit(s, "last-commit", &s->last_commit_path, s->last_commit)) < 0 ||
+	    (err = signd_load_commit(s, "last-response", &s->last_response_path, s->last_response)) < 0)
 		goto fail;
 	if ((err = signd_path(s, "policy.sha256", &s->policy_path)) < 0)
 		goto fail;
@@ -341,16 +357,48 @@ static void signd_crash_point(const char *step)
 	}
 }
 
-static int signd_save_last(struct signd *s, const char *tip)
+/* The queue's branch must still hold what this node has seen and said:
+ * the last commit it processed, and the last response commit it knows
+ * of. A branch that lost either was rewritten by its server: builds lose
+ * their responses, or documents come back to be answered again, and only
+ * an operator can tell why. */
+static int signd_check_history(struct signd *s, const char *tip)
 {
-	char line[42];
+	bool on_branch = false;
+
+	if (s->last_commit[0] && (!tip[0] || !queue_has_commit(s->q, s->last_commit) ||
+				  queue_is_ancestor(s->q, s->last_commit, tip, &on_branch) < 0 || !on_branch)) {
+		signd_log(s, "event=halt reason=history-rewritten last=%.12s tip=%.12s", s->last_commit,
+			  tip[0] ? tip : "none");
+		return rb_err_set(RB_E_STATE,
+				  "queue %s: the last commit this sign node processed (%.12s) is no longer on branch %s: the queue's history was rewritten; refusing to sign until an operator has investigated",
+				  s->cfg->queue.url, s->last_commit, s->cfg->queue.branch);
+	}
+	on_branch = false;
+	if (s->last_response[0] && (!tip[0] || !queue_has_commit(s->q, s->last_response) ||
+				    queue_is_ancestor(s->q, s->last_response, tip, &on_branch) < 0 || !on_branch)) {
+		signd_log(s, "event=halt reason=response-missing response=%.12s tip=%.12s", s->last_response,
+			  tip[0] ? tip : "none");
+		return rb_err_set(RB_E_STATE,
+				  "queue %s: response commit %s, published by this sign node, is no longer on branch %s: the queue's server lost or removed it, and the builds it answered have no response ('rombsr audit verify --queue' lists them); refusing to sign until an operator has put it back (this node's mirror %s/queue holds it) or, to go on without it, removed %s",
+				  s->cfg->queue.url, s->last_response, s->cfg->queue.branch, s->cfg->state_dir,
+				  s->last_response_path);
+	}
+	return RB_OK;
+}
+
+/* Remember commit (a response commit on the branch) as the newest one,
+ * unless the one remembered is newer. */
+static int signd_remember_response(struct signd *s, const char *commit)
+{
+	bool newer = true;
 	int err;
 
-	snprintf(line, sizeof(line), "%s\n", tip);
-	if ((err = rb_file_write_atomic(s->last_commit_path, line, 41, 0600)) < 0)
+	if (!commit[0] || strcmp(commit, s->last_response) == 0)
+		return RB_OK;
+	if (s->last_response[0] && (err = queue_is_ancestor(s->q, s->last_response, commit, &newer)) < 0)
 		return err;
-	memcpy(s->last_commit, tip, 41);
-	return RB_OK;
+	return newer ? signd_save_commit(s->last_response_path, commit, s->last_response) : RB_OK;
 }
 
 /* A request that could not be signed or released: the rest of the build
@@ -575,25 +623,13 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 		goto out;
 	if ((err = signd_reload_policy(s, b.now)) < 0)
 		goto out;
-	if ((err = queue_fetch(s->q, tip)) < 0)
+	if ((err = queue_fetch(s->q, tip)) < 0 || (err = signd_check_history(s, tip)) < 0)
 		goto out;
 	if (!tip[0]) {
 		/* An empty queue, but the policy change or a failed login may
 		 * have been logged: a checkpoint makes them provable too. */
 		err = signd_checkpoint(s, &checkpoint);
 		goto out;
-	}
-	if (s->last_commit[0]) {
-		bool anc = false;
-
-		if (!queue_has_commit(s->q, s->last_commit) ||
-		    queue_is_ancestor(s->q, s->last_commit, tip, &anc) < 0 || !anc) {
-			err = rb_err_set(RB_E_STATE,
-					 "queue %s: the last commit this sign node processed (%.12s) is no longer on branch %s: the queue's history was rewritten; refusing to sign until an operator has investigated",
-					 s->cfg->queue.url, s->last_commit, s->cfg->queue.branch);
-			signd_log(s, "event=halt reason=history-rewritten last=%.12s tip=%.12s", s->last_commit, tip);
-			goto out;
-		}
 	}
 	if ((err = signd_intake(s, tip, &b)) < 0)
 		goto out;
@@ -645,6 +681,11 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	signd_crash_point("logged");
 	if ((err = signd_publish(s, &b, done, checkpoint, &st)) < 0)
 		goto out;
+	/* The response commit is on the branch now, and must stay there:
+	 * remembered before anything else. */
+	if ((err = signd_remember_response(s, b.own_response)) < 0 ||
+	    (err = signd_remember_response(s, st.response_commit)) < 0)
+		goto out;
 	signd_crash_point("published");
 	/* One fdatasync for the whole batch's replay records: they follow a
 	 * published commit and are all made durable before last-commit moves
@@ -681,12 +722,12 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 		if (b.items[k].walk_seq < frontier)
 			frontier = b.items[k].walk_seq;
 	if (frontier == SIZE_MAX && !b.walk_full && !(stopped && done < b.n)) {
-		err = signd_save_last(s, tip);
+		err = signd_save_commit(s->last_commit_path, tip, s->last_commit);
 	} else {
 		if (frontier == SIZE_MAX)
 			frontier = b.n_walk;
 		if (frontier > 0 && frontier <= b.n_walk)
-			err = signd_save_last(s, b.walk[frontier - 1]);
+			err = signd_save_commit(s->last_commit_path, b.walk[frontier - 1], s->last_commit);
 		st.more = !(stop && *stop);
 	}
 	/* The session count lets an operator (and bench/queue-throughput) see

@@ -51,10 +51,13 @@ struct signd {
 	struct rb_signer audit_signer;
 	char queue_fpr[41];          /* OpenPGP fingerprint of the queue key */
 	char last_commit[41];        /* last queue commit examined, "" for none */
+	char last_response[41];      /* newest response commit of this node known
+	                              * on the branch, "" for none */
 	uint8_t policy_sha256[32];   /* of sign.conf + manifest, as last audited */
 	bool policy_audited;
 	char *policy_path;
 	char *last_commit_path;
+	char *last_response_path;
 
 	/* approvals seen in the queue (approvals.journal) */
 	struct signd_approval *approvals;
@@ -120,6 +123,8 @@ struct signd_batch {
 	size_t n_walk, alloc_walk;
 	size_t first_carried;
 	bool walk_full;              /* the walk stopped: the batch has its documents */
+	char own_response[QUEUE_OID_HEX + 1]; /* the newest queue-key commit the walk
+	                              * passed, "" for none */
 	size_t documents;            /* documents taken */
 	unsigned *node_documents;    /* documents taken per cfg->nodes[i] */
 	struct idset paths;          /* SHA-256 of every taken document's path */

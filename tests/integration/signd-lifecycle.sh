@@ -33,7 +33,6 @@ approve() { # NAME FPR BUILD KEY
 		--node "$NODE" --build-id "$3" --key "$4" --cache "$WORK/approver-cache.$1" >"$WORK/approve.out" 2>&1 ||
 		{ cat "$WORK/approve.out" >&2; fail "rombsr approve by $1"; }
 }
-has_response() { git --git-dir="$QUEUE" cat-file -e "main:responses/$NODE/$1.json" 2>/dev/null; }
 sign_entries_for() { # BUILD -> number of audit sign entries of that build
 	"$ROMBSR" audit show --json "$SIGND/audit" |
 		jq -s --arg b "$1" '[.[] | select(.entry.type == "sign" and .entry.build_id == $b)] | length'

@@ -27,6 +27,7 @@ const char *audit_xcheck_kind_name(enum audit_xcheck_kind k)
 	case AUDIT_XCHECK_LEAF_MISMATCH: return "leaf-mismatch";
 	case AUDIT_XCHECK_BAD_PROOF: return "bad-proof";
 	case AUDIT_XCHECK_SIGNED_BUT_REJECTED: return "signed-but-rejected";
+	case AUDIT_XCHECK_RESPONSE_MISSING: return "response-missing";
 	}
 	return NULL;
 }
@@ -275,8 +276,9 @@ struct xc {
 	struct doc_event *ev;
 	size_t n_ev, cap_ev;
 	const char *commit;               /* being walked */
-	struct strmap requested;          /* request id -> 1 */
+	struct strmap requested;          /* request id -> index into ev (its request document) */
 	struct strmap rejected;           /* request id -> index into ev (the response) */
+	struct strmap answered;           /* request id of a signed response entry -> 1 */
 	/* from the log */
 	struct strmap signed_at;          /* request id of a sign entry -> index into sigs */
 	struct logged_sig *sigs;          /* what each sign entry recorded */
@@ -401,8 +403,8 @@ static int check_request_doc(struct xc *x, const struct doc_event *e)
 	for (size_t i = 0; i < doc->n_entries; i++) {
 		bool had;
 
-		if ((err = strmap_put(&x->requested, doc->entries[i].id_hex, REQUEST_ID_HEX_LEN, 1,
-				      &had)) < 0)
+		if ((err = strmap_put(&x->requested, doc->entries[i].id_hex, REQUEST_ID_HEX_LEN,
+				      (uint64_t)(e - x->ev), &had)) < 0)
 			return err;
 		if (!had)
 			x->r->requests++;
@@ -454,6 +456,8 @@ static int check_signed_entry(struct xc *x, const struct doc_event *e,
 	int err;
 
 	x->r->signatures++;
+	if ((err = strmap_put(&x->answered, re->id_hex, REQUEST_ID_HEX_LEN, 1, NULL)) < 0)
+		return err;
 	if (!strmap_get(&x->signed_at, re->id_hex, &at))
 		return finding_add(x->r, AUDIT_XCHECK_NOT_LOGGED, re->audit.leaf, e->path, e->commit,
 				   re->id_hex, "request %s was answered with a signature the "
@@ -673,6 +677,12 @@ static int check_sign_entry(void *ctx, uint64_t index, const uint8_t *e, size_t 
 		return finding_add(x->r, AUDIT_XCHECK_SIGNED_BUT_REJECTED, index, x->ev[v].path,
 				   x->ev[v].commit, rid, "the HSM signed request %s, but this "
 				   "response answered it with a rejection", rid);
+	if (!strmap_get(&x->answered, rid, &v) && strmap_get(&x->requested, rid, &v))
+		return finding_add(x->r, AUDIT_XCHECK_RESPONSE_MISSING, index, x->ev[v].path,
+				   x->ev[v].commit, rid, "request %s of this document was signed, but "
+				   "no response in the queue carries the signature: its response "
+				   "commit was lost or removed from the queue, or is being published "
+				   "right now (then it shows here for seconds only)", rid);
 	return RB_OK;
 }
 
@@ -739,6 +749,7 @@ out:
 	free(x.ev);
 	strmap_free(&x.requested);
 	strmap_free(&x.rejected);
+	strmap_free(&x.answered);
 	strmap_free(&x.signed_at);
 	strmap_free(&x.open_intent);
 	for (size_t i = 0; i < x.n_intents; i++)

@@ -23,6 +23,9 @@
  *     follows before the log ends or the next intent for it is a result
  *     the HSM may have made and nobody has: reported in `lost`, which is
  *     accounting, not a finding.
+ *   - every logged signature for a request of the queue was released: a
+ *     response in the queue answers the request (one that does not was
+ *     never published, or its response commit was lost or removed).
  *
  * The queue and the log are both untrusted here: everything read from
  * them goes through the strict parsers. Nothing is printed; the caller
@@ -55,6 +58,7 @@ enum audit_xcheck_kind {
 	AUDIT_XCHECK_LEAF_MISMATCH,       /* audit.leaf is not the request's sign entry */
 	AUDIT_XCHECK_BAD_PROOF,           /* audit.checkpoint / audit.proof do not verify */
 	AUDIT_XCHECK_SIGNED_BUT_REJECTED, /* logged signature, request answered "rejected" */
+	AUDIT_XCHECK_RESPONSE_MISSING,    /* logged signature, no response answers the request */
 };
 
 /* "unexplained", "response-unsigned", ...: for messages. */

@@ -27,6 +27,10 @@ struct rid_slot {
 	uint64_t index_plus1; /* 0: empty */
 };
 
+/* log_write's temporary of a file: "<name>" AUDIT_TMP_TAG "<16 hex>". */
+#define AUDIT_TMP_TAG ".tmp-"
+#define AUDIT_TMP_HEX 16
+
 /* Threads that fdatasync a batch's files together (see sync_pending). */
 #define AUDIT_SYNC_THREADS 8
 
@@ -235,8 +239,8 @@ static int log_write(struct audit_log *log, const char *rel, const void *data, s
 		log->pend = pe;
 		log->cap_pend = cap;
 	}
-	/* The ".tmp-" name is what open() sweeps after a crash. */
-	if (asprintf(&tmp, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1], rnd[2],
+	/* The name is what open() sweeps after a crash (is_log_temp). */
+	if (asprintf(&tmp, "%s" AUDIT_TMP_TAG "%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1], rnd[2],
 		     rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
 		tmp = NULL;
 		return RB_E_NOMEM;
@@ -420,14 +424,45 @@ static int rel_exists(const struct audit_log *log, const char *rel)
 	return log_path(log, rel, &path) == 0 && stat(path, &st) == 0;
 }
 
+/* Whether name is one of log_write's temporaries, "<stem>.tmp-<16
+ * lower-case hex>" (any stem if stem is NULL), and nothing else. */
+static bool is_log_temp(const char *name, const char *stem)
+{
+	size_t n = strlen(name), tl = strlen(AUDIT_TMP_TAG), sl;
+
+	if (n <= tl + AUDIT_TMP_HEX)
+		return false;
+	sl = n - tl - AUDIT_TMP_HEX;
+	if (memcmp(name + sl, AUDIT_TMP_TAG, tl) != 0 || (stem && (strlen(stem) != sl || memcmp(name, stem, sl) != 0)))
+		return false;
+	for (size_t i = sl + tl; i < n; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return true;
+}
+
 static int unlink_temp(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
 	(void)st;
-	(void)f;
-	/* rb_file_write_atomic's temp files: "<name>.tmp-<16 hex>". */
-	if (flag == FTW_F && strstr(path + f->base, ".tmp-"))
+	if (flag == FTW_F && is_log_temp(path + f->base, NULL))
 		unlink(path);
 	return 0;
+}
+
+/* A crash between writing the checkpoint's temporary and renaming it
+ * leaves DIR/checkpoint.tmp-<hex> behind. Only the writer removes it,
+ * holding the lock: no other process is between a write and a rename. */
+static void unlink_checkpoint_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (is_log_temp(de->d_name, AUDIT_CHECKPOINT_FILE))
+			(void)unlinkat(dirfd(d), de->d_name, 0); /* never a directory */
+	closedir(d);
 }
 
 /* --- loading ------------------------------------------------------------- */
@@ -690,6 +725,7 @@ static int log_open(const char *dir, const char *origin, bool readonly, struct a
 		if ((err = audit_path_join(dir, "tile", &tiles)) < 0)
 			return err;
 		nftw(tiles, unlink_temp, 16, FTW_PHYS);
+		unlink_checkpoint_temps(dir);
 	} else {
 		struct stat st;
 

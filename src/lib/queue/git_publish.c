@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include "queue/git-internal.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/fileio.h"
 #include "util/secret.h"
 
 #define PUBLISH_REF "refs/rombsr/publish"
@@ -80,6 +80,11 @@ int queue_git_cli_run(char *const argv[], struct rb_buf *out, struct rb_buf *err
 	close(po[1]);
 	close(pe[1]);
 	po[1] = pe[1] = -1;
+	if (rc == EAGAIN || rc == ENOMEM) {
+		/* Out of processes or memory for a moment: nothing was run. */
+		rc = rb_err_set(RB_E_AGAIN, "cannot start git: %s; nothing was done, try again", strerror(rc));
+		goto fail;
+	}
 	if (rc != 0) {
 		rc = rb_err_set(RB_E_NOTFOUND, "cannot run git: %s; install git", strerror(rc));
 		goto fail;
@@ -424,23 +429,10 @@ static void backoff(unsigned attempt)
 static int mirror_lock(struct queue *q, int *ret_fd)
 {
 	_cleanup_free_ char *path = NULL;
-	int fd;
 
 	if (asprintf(&path, "%s/rombsr-publish.lock", q->path) < 0)
 		return RB_E_NOMEM;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return rb_err_set(RB_E_IO, "%s: %s; check the queue mirror's permissions", path, strerror(errno));
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int e = errno;
-
-			close(fd);
-			return rb_err_set(RB_E_IO, "%s: cannot lock: %s", path, strerror(e));
-		}
-	}
-	*ret_fd = fd;
-	return RB_OK;
+	return rb_file_lock(path, ret_fd);
 }
 
 int queue_publish(struct queue *q, const struct queue_file *files, size_t n_files, const char *message,

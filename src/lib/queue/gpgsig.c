@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gpgme.h>
 
@@ -19,40 +20,93 @@
 struct gpgsig {
 	gpgme_ctx_t ctx;
 	char *homedir; /* NULL: the default home */
+	int lock_fd;   /* the keyring's lock (gpgsig_open_keyring), or -1 */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(gpgme_data_t, gpgme_data_release)
 DEFINE_TRIVIAL_CLEANUP_FUNC(gpgme_key_t, gpgme_key_unref)
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_result = RB_E_UNSUPPORTED;
-
-static void gpgsig_init_once(void)
-{
-	/* gpgme's own initialisation; it must run before any context. Without
-	 * gpgconf, gpgme finds gpg on PATH instead of asking gpgconf where the
-	 * engines are: two fewer processes in every rombsr process that
-	 * touches the queue (the sign node, each guard run, submit). */
-	gpgme_set_global_flag("disable-gpgconf", "1");
-	if (!gpgme_check_version(NULL))
-		return;
-	gpgme_set_locale(NULL, LC_CTYPE, setlocale(LC_CTYPE, NULL));
-	if (gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) != GPG_ERR_NO_ERROR)
-		return;
-	init_result = RB_OK;
-}
-
-int gpgsig_global_init(void)
-{
-	pthread_once(&init_once, gpgsig_init_once);
-	if (init_result < 0)
-		return rb_err_set(init_result, "gpgme: no usable OpenPGP engine; install gnupg (gpg)");
-	return RB_OK;
-}
-
 static int gpg_fail(int err, const char *what, gpgme_error_t e)
 {
 	return rb_err_set(err, "%s: %s", what, gpgme_strerror(e));
+}
+
+/* An error of gpgme itself, not of what gpg said about the data: gpg
+ * could not be started (fork failed), or a pipe or memory ran out, or
+ * gpg could not be run at all when the context was made. Such an error
+ * is no verdict on a signature or a certificate; the caller must try
+ * again. Errors gpg reports about the data come with gpg's own error
+ * source or, through its status lines, as codes that name no system
+ * error; they stay verdicts, so a crafted signature cannot pass for an
+ * outage (and stall the queue). */
+static bool gpg_operational(gpgme_error_t e)
+{
+	gpgme_err_code_t c = gpgme_err_code(e);
+
+	if (e == GPG_ERR_NO_ERROR || gpgme_err_source(e) != GPG_ERR_SOURCE_GPGME)
+		return false;
+	return gpgme_err_code_to_errno(c) != 0 || c == GPG_ERR_UNSUPPORTED_PROTOCOL;
+}
+
+static int gpg_again(const char *what, const char *home, gpgme_error_t e)
+{
+	return rb_err_set(RB_E_AGAIN, "%s%s%s: gpg could not run: %s; nothing was decided, try again", what,
+			  home ? " in " : "", home ? home : "", gpgme_strerror(e));
+}
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool init_done;
+
+/* gpgme's own initialisation, before any context: it runs
+ * gpg --version. A failure to start gpg is RB_E_AGAIN and is not kept
+ * here; gpgme keeps what its first look found, though, so a process whose
+ * first look failed must be started again (rombsr-sign exits 12). */
+int gpgsig_global_init(void)
+{
+	gpgme_engine_info_t info;
+	gpgme_error_t e;
+	int err = RB_OK;
+
+	pthread_mutex_lock(&init_lock);
+	if (init_done)
+		goto out;
+	/* Without gpgconf, gpgme finds gpg on PATH instead of asking gpgconf
+	 * where the engines are: two fewer processes in every rombsr process
+	 * that touches the queue (the sign node, each guard run, submit). */
+	gpgme_set_global_flag("disable-gpgconf", "1");
+	if (!gpgme_check_version(NULL)) {
+		err = rb_err_set(RB_E_UNSUPPORTED, "gpgme: the library failed its version check; reinstall libgpgme");
+		goto out;
+	}
+	gpgme_set_locale(NULL, LC_CTYPE, setlocale(LC_CTYPE, NULL));
+	e = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP);
+	if (e == GPG_ERR_NO_ERROR) {
+		init_done = true;
+		goto out;
+	}
+	/* gpg is on PATH but did not tell a usable version: when it could not
+	 * be started, gpgme records a placeholder (1.0.0) older than any
+	 * gpg it accepts. No gpg that old is in use; that one passes. */
+	if (gpgme_get_engine_info(&info) == GPG_ERR_NO_ERROR) {
+		for (; info && info->protocol != GPGME_PROTOCOL_OpenPGP; info = info->next)
+			;
+		if (info && info->file_name && access(info->file_name, X_OK) == 0) {
+			err = rb_err_set(RB_E_AGAIN, "gpgme: %s did not tell its version (%s): it could not be "
+					 "started (try again), or it is older than gpgme needs (install a current gnupg)",
+					 info->file_name, gpgme_strerror(e));
+			goto out;
+		}
+	}
+	err = rb_err_set(RB_E_UNSUPPORTED, "gpgme: no usable OpenPGP engine (%s); install gnupg (gpg)",
+			 gpgme_strerror(e));
+out:
+	pthread_mutex_unlock(&init_lock);
+	return err;
+}
+
+static const char *home_name(const struct gpgsig *g)
+{
+	return g->homedir ? g->homedir : "the default GnuPG home";
 }
 
 int gpgsig_open(const char *homedir, struct gpgsig **ret)
@@ -67,6 +121,7 @@ int gpgsig_open(const char *homedir, struct gpgsig **ret)
 		return err;
 	if (!(g = calloc(1, sizeof(*g))))
 		return RB_E_NOMEM;
+	g->lock_fd = -1;
 	if (homedir && !(g->homedir = strdup(homedir))) {
 		gpgsig_free(g);
 		return RB_E_NOMEM;
@@ -78,14 +133,17 @@ int gpgsig_open(const char *homedir, struct gpgsig **ret)
 	if ((e = gpgme_set_protocol(g->ctx, GPGME_PROTOCOL_OpenPGP)) != GPG_ERR_NO_ERROR ||
 	    (homedir && (e = gpgme_ctx_set_engine_info(g->ctx, GPGME_PROTOCOL_OpenPGP, NULL, homedir)) !=
 				GPG_ERR_NO_ERROR)) {
-		err = rb_err_set(RB_E_CRYPTO, "gpgme: cannot use GnuPG home %s: %s", homedir ? homedir : "(default)",
-				 gpgme_strerror(e));
+		err = gpg_operational(e) ? gpg_again("opening a context", home_name(g), e)
+					 : rb_err_set(RB_E_CRYPTO, "gpgme: cannot use GnuPG home %s: %s",
+						      homedir ? homedir : "(default)", gpgme_strerror(e));
 		gpgsig_free(g);
 		return err;
 	}
 	/* Never fetch keys from the network: only the keyring decides. */
 	gpgme_set_offline(g->ctx, 1);
 	gpgme_set_armor(g->ctx, 1);
+	/* Every status line reaches a status callback (import_status_cb). */
+	(void)gpgme_set_ctx_flag(g->ctx, "full-status", "1");
 	*ret = g;
 	return RB_OK;
 }
@@ -96,18 +154,45 @@ void gpgsig_free(struct gpgsig *g)
 		return;
 	if (g->ctx)
 		gpgme_release(g->ctx);
+	if (g->lock_fd >= 0)
+		close(g->lock_fd);
 	free(g->homedir);
 	free(g);
 }
 
-static const char *home_name(const struct gpgsig *g)
+/* The first system error gpg reports in an ERROR or FAILURE status line
+ * of an import: gpgme keeps only the counts, and a keyring that cannot be
+ * written (a full disk, a read-only directory) would otherwise read as
+ * "no certificate found". */
+struct import_status {
+	gpgme_error_t io;
+	char where[64];
+};
+
+static gpgme_error_t import_status_cb(void *opaque, const char *keyword, const char *args)
 {
-	return g->homedir ? g->homedir : "the default GnuPG home";
+	struct import_status *st = opaque;
+	const char *sp;
+	unsigned long code;
+	char *end;
+
+	if (st->io || !args || (strcmp(keyword, "ERROR") != 0 && strcmp(keyword, "FAILURE") != 0) ||
+	    !(sp = strchr(args, ' ')))
+		return GPG_ERR_NO_ERROR;
+	errno = 0;
+	code = strtoul(sp + 1, &end, 10);
+	if (errno || end == sp + 1 || code > UINT32_MAX ||
+	    gpgme_err_code_to_errno(gpgme_err_code((gpgme_error_t)code)) == 0)
+		return GPG_ERR_NO_ERROR;
+	st->io = (gpgme_error_t)code;
+	snprintf(st->where, sizeof(st->where), "%.*s", (int)(sp - args), args);
+	return GPG_ERR_NO_ERROR;
 }
 
 int gpgsig_import(struct gpgsig *g, const uint8_t *cert, size_t len)
 {
 	_cleanup_(gpgme_data_releasep) gpgme_data_t in = NULL;
+	struct import_status st = { 0 };
 	gpgme_import_result_t r;
 	gpgme_error_t e;
 
@@ -116,9 +201,18 @@ int gpgsig_import(struct gpgsig *g, const uint8_t *cert, size_t len)
 				  GPGSIG_MAX_CERT_BYTES);
 	if ((e = gpgme_data_new_from_mem(&in, (const char *)cert, len, 0)) != GPG_ERR_NO_ERROR)
 		return gpg_fail(RB_E_NOMEM, "gpgme", e);
-	if ((e = gpgme_op_import(g->ctx, in)) != GPG_ERR_NO_ERROR)
+	gpgme_set_status_cb(g->ctx, import_status_cb, &st);
+	e = gpgme_op_import(g->ctx, in);
+	gpgme_set_status_cb(g->ctx, NULL, NULL);
+	if (gpg_operational(e))
+		return gpg_again("importing a certificate", home_name(g), e);
+	if (e != GPG_ERR_NO_ERROR)
 		return rb_err_set(RB_E_PARSE, "importing a certificate into %s: %s", home_name(g), gpgme_strerror(e));
 	r = gpgme_op_import_result(g->ctx);
+	if ((!r || (r->imported + r->unchanged) == 0) && st.io)
+		return rb_err_set(RB_E_IO, "importing into %s: gpg cannot write the keyring there: %s (%s); free "
+				  "space on its file system or make it writable, then try again", home_name(g),
+				  gpgme_strerror(st.io), st.where);
 	if (!r || r->considered == 0 || (r->imported + r->unchanged) == 0)
 		return rb_err_set(RB_E_PARSE, "importing into %s: no OpenPGP certificate found in the data",
 				  home_name(g));
@@ -172,14 +266,20 @@ static int keyring_has_primaries(struct gpgsig *g, const char *const *fprs, cons
 		return RB_E_NOMEM;
 	memcpy(patterns, fprs, n * sizeof(*patterns));
 	if ((e = gpgme_op_keylist_ext_start(g->ctx, patterns, 0, 0)) != GPG_ERR_NO_ERROR)
-		return gpg_fail(RB_E_CRYPTO, "gpgme: cannot list the keyring", e);
-	while (gpgme_op_keylist_next(g->ctx, &key) == GPG_ERR_NO_ERROR) {
+		return gpg_operational(e) ? gpg_again("listing the keyring", home_name(g), e)
+					  : gpg_fail(RB_E_CRYPTO, "gpgme: cannot list the keyring", e);
+	while ((e = gpgme_op_keylist_next(g->ctx, &key)) == GPG_ERR_NO_ERROR) {
 		for (size_t i = 0; i < n; i++)
 			if (key->subkeys && key->subkeys->fpr && strcasecmp(key->subkeys->fpr, fprs[i]) == 0)
 				found[i] = true;
 		gpgme_key_unref(key);
 	}
 	gpgme_op_keylist_end(g->ctx);
+	/* A listing cut short says nothing about the keys it did not reach. */
+	if (gpgme_err_code(e) != GPG_ERR_EOF)
+		return gpg_operational(e) ? gpg_again("listing the keyring", home_name(g), e)
+					  : rb_err_set(RB_E_CRYPTO, "listing the keyring in %s failed: %s",
+						       home_name(g), gpgme_strerror(e));
 	for (size_t i = 0; i < n; i++)
 		if (!found[i])
 			return rb_err_set(RB_E_VERIFY, "%s does not contain the primary key %s named in the "
@@ -239,9 +339,17 @@ static int import_cert_files(struct gpgsig *g, const char *const *paths, size_t 
 		armored = cert_is_armored(data, len);
 		err = cert_batch_add(&batch[armored], data, len, armored);
 	}
-	for (size_t k = 0; k < 2 && err == RB_OK; k++)
-		if (batch[k].len > 0 && gpgsig_import(g, batch[k].data, batch[k].len) < 0)
+	for (size_t k = 0; k < 2 && err == RB_OK && ok; k++) {
+		int e = batch[k].len > 0 ? gpgsig_import(g, batch[k].data, batch[k].len) : RB_OK;
+
+		/* Only a certificate gpg refused (or a batch over the size
+		 * cap) is for the files one by one; a keyring that cannot be
+		 * written, or a gpg that cannot run, is no file's fault. */
+		if (e == RB_E_PARSE || e == RB_E_INVAL)
 			ok = false;
+		else
+			err = e;
+	}
 	free(batch[0].data);
 	free(batch[1].data);
 	if (err < 0 || ok)
@@ -269,6 +377,7 @@ static int keyring_write_conf(const char *homedir)
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ uint8_t *have = NULL;
 	size_t have_len;
+	int err;
 
 	if (asprintf(&path, "%s/gpg.conf", homedir) < 0)
 		return RB_E_NOMEM;
@@ -276,7 +385,10 @@ static int keyring_write_conf(const char *homedir)
 	    memcmp(have, conf, have_len) == 0)
 		return RB_OK;
 	rb_err_clear();
-	return rb_file_write_atomic(path, conf, sizeof(conf) - 1, 0600);
+	if ((err = rb_file_write_atomic(path, conf, sizeof(conf) - 1, 0600)) < 0)
+		return rb_err_set(err, "%s; free space on its file system or make %s writable, then try again",
+				  rb_err_detail(), homedir);
+	return RB_OK;
 }
 
 int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, const struct manifest *m,
@@ -285,10 +397,11 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 	_cleanup_gpgsig_ struct gpgsig *g = NULL;
 	_cleanup_free_ const char **paths = NULL;
 	_cleanup_free_ const char **fprs = NULL;
+	_cleanup_free_ char *lock = NULL;
 	char queue_fpr[GPGSIG_FPR_HEX + 1];
 	struct stat st;
 	size_t n = 0, n_certs;
-	int err;
+	int err, lock_fd;
 
 	if (!homedir || !cfg || !ret)
 		return RB_E_INVAL;
@@ -300,10 +413,20 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 	if ((st.st_mode & 0077) && chmod(homedir, 0700) < 0)
 		return rb_err_set(RB_E_PERM, "%s: cannot make the GnuPG home private (mode 0700): %s", homedir,
 				  strerror(errno));
-	if ((err = keyring_write_conf(homedir)) < 0)
+	if (asprintf(&lock, "%s/%s", homedir, GPGSIG_KEYRING_LOCK) < 0) {
+		lock = NULL;
+		return RB_E_NOMEM;
+	}
+	/* One process at a time builds and uses the keyring: gpg keeps its
+	 * own locks only per write, and two guard runs that import into one
+	 * home at once see each other's half-written keyring. */
+	if ((err = rb_file_lock(lock, &lock_fd)) < 0)
 		return err;
-	if ((err = gpgsig_open(homedir, &g)) < 0)
+	if ((err = keyring_write_conf(homedir)) < 0 || (err = gpgsig_open(homedir, &g)) < 0) {
+		close(lock_fd);
 		return err;
+	}
+	g->lock_fd = lock_fd;
 	/* paths[i] holds fprs[i]; one more slot for the manifest's queue key. */
 	n_certs = cfg->n_nodes + cfg->n_approvers;
 	paths = calloc(n_certs + 1, sizeof(*paths));
@@ -351,8 +474,9 @@ int gpgsig_sign_detached(struct gpgsig *g, const char *signer_fpr, const uint8_t
 	if (!g || !signer_fpr || !data || !ret_armored)
 		return RB_E_INVAL;
 	if ((e = key_lookup(g, signer_fpr, 1, &key)) != GPG_ERR_NO_ERROR)
-		return rb_err_set(RB_E_KEY, "no secret key %s in %s: %s; check the node's signing key",
-				  signer_fpr, home_name(g), gpgme_strerror(e));
+		return gpg_operational(e) ? gpg_again("looking up the signing key", home_name(g), e)
+					  : rb_err_set(RB_E_KEY, "no secret key %s in %s: %s; check the node's "
+						       "signing key", signer_fpr, home_name(g), gpgme_strerror(e));
 	gpgme_signers_clear(g->ctx);
 	if ((e = gpgme_signers_add(g->ctx, key)) != GPG_ERR_NO_ERROR)
 		return gpg_fail(RB_E_KEY, "gpgme: cannot select the signing key", e);
@@ -361,6 +485,8 @@ int gpgsig_sign_detached(struct gpgsig *g, const char *signer_fpr, const uint8_t
 		return gpg_fail(RB_E_NOMEM, "gpgme", e);
 	e = gpgme_op_sign(g->ctx, in, out, GPGME_SIG_MODE_DETACH);
 	gpgme_signers_clear(g->ctx);
+	if (gpg_operational(e))
+		return gpg_again("signing", home_name(g), e);
 	if (e != GPG_ERR_NO_ERROR)
 		return rb_err_set(RB_E_CRYPTO, "signing with %s in %s: %s", signer_fpr, home_name(g),
 				  gpgme_strerror(e));
@@ -413,6 +539,8 @@ int gpgsig_verify_detached(struct gpgsig *g, const uint8_t *sig, size_t siglen, 
 	    (e = gpgme_data_new_from_mem(&ddata, (const char *)data, len, 0)) != GPG_ERR_NO_ERROR)
 		return gpg_fail(RB_E_NOMEM, "gpgme", e);
 	e = gpgme_op_verify(g->ctx, dsig, ddata, NULL);
+	if (gpg_operational(e))
+		return gpg_again("verifying a signature", home_name(g), e);
 	if (e != GPG_ERR_NO_ERROR)
 		return rb_err_set(RB_E_PARSE, "not an OpenPGP signature: %s", gpgme_strerror(e));
 	r = gpgme_op_verify_result(g->ctx);
@@ -442,7 +570,8 @@ int gpgsig_verify_detached(struct gpgsig *g, const uint8_t *sig, size_t siglen, 
 	r = NULL;
 	s = NULL;
 	if ((e = key_lookup(g, fpr, 0, &key)) != GPG_ERR_NO_ERROR)
-		return rb_err_set(RB_E_KEY, "signed by unknown key %s", fpr);
+		return gpg_operational(e) ? gpg_again("looking up the signing key", home_name(g), e)
+					  : rb_err_set(RB_E_KEY, "signed by unknown key %s", fpr);
 	if (key->revoked || key->expired || key->disabled || key->invalid)
 		return rb_err_set(RB_E_VERIFY, "signature by %s: the key is %s", fpr,
 				  key->revoked ? "revoked" : key->expired ? "expired" : key->disabled ? "disabled"

@@ -32,6 +32,7 @@ struct manifest;
 #define GPGSIG_FPR_HEX 40
 #define GPGSIG_MAX_SIG_BYTES ((size_t)64 * 1024)
 #define GPGSIG_MAX_CERT_BYTES ((size_t)1024 * 1024)
+#define GPGSIG_KEYRING_LOCK "rombsr-keyring.lock"
 
 /* Initialise gpgme (version check, locale). Idempotent, thread-safe. */
 int gpgsig_global_init(void);
@@ -40,15 +41,21 @@ int gpgsig_global_init(void);
  * directory must exist. */
 int gpgsig_open(const char *homedir, struct gpgsig **ret);
 
-/* Create homedir (0700) if needed and import one OpenPGP certificate
- * (armored or binary) from memory. RB_E_PARSE if nothing was imported. */
+/* Import one OpenPGP certificate (armored or binary) from memory into
+ * g's home. RB_E_PARSE if gpg found no certificate to import, RB_E_IO if
+ * it found one but could not write the keyring (the detail names gpg's
+ * system error: a full disk, a read-only directory), RB_E_AGAIN if gpg
+ * could not run. */
 int gpgsig_import(struct gpgsig *g, const uint8_t *cert, size_t len);
 
 /* The verifying keyring of the sign node and the guard: create homedir
- * 0700 (mkdir -p), open it, import every node's and approver's publicKey
- * file from cfg (each must contain the configured primary fingerprint;
- * RB_E_VERIFY otherwise) and, if m is not NULL, the manifest's `queue`
- * key certificate (manifest_key.openpgp). */
+ * 0700 (mkdir -p), lock it (homedir/GPGSIG_KEYRING_LOCK, held until
+ * gpgsig_free; another process that opens the same keyring waits), open
+ * it, import every node's and approver's publicKey file from cfg (each
+ * must contain the configured primary fingerprint; RB_E_VERIFY otherwise)
+ * and, if m is not NULL, the manifest's `queue` key certificate
+ * (manifest_key.openpgp). RB_E_IO if gpg cannot write the keyring (a full
+ * disk), RB_E_AGAIN if gpg could not run. */
 int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg,
 			const struct manifest *m, struct gpgsig **ret);
 
@@ -66,7 +73,10 @@ int gpgsig_sign_detached(struct gpgsig *g, const char *signer_fpr, const uint8_t
  * primary key, also when a subkey made the signature.
  * RB_E_KEY ("signed by unknown key <fpr>") if the key is not in the
  * keyring, RB_E_VERIFY for a bad, multiple, expired or revoked signature,
- * RB_E_PARSE for something that is not a signature. */
+ * RB_E_PARSE for something that is not a signature: verdicts on the
+ * signature. RB_E_AGAIN if gpg could not run (fork failed, out of memory
+ * or pipes) and RB_E_NOMEM are no verdict: the caller must try again
+ * later, never refuse the signature for them. */
 int gpgsig_verify_detached(struct gpgsig *g, const uint8_t *sig, size_t siglen, const uint8_t *data,
 			   size_t len, char ret_primary_fpr[GPGSIG_FPR_HEX + 1]);
 

@@ -29,6 +29,7 @@ const char *rb_strerror(int err)
 	case RB_E_STATE: return "wrong state";
 	case RB_E_LIMIT: return "limit reached";
 	case RB_E_ROLLBACK: return "older than what was published";
+	case RB_E_AGAIN: return "temporary failure; retry";
 	}
 	return "unknown error";
 }

@@ -30,6 +30,9 @@ enum rb_err {
 	RB_E_LIMIT = -18,       /* a configured bound was reached */
 	RB_E_ROLLBACK = -19,    /* state older than what was already published
 				 * (the sign node's audit log lost or rolled back) */
+	RB_E_AGAIN = -20,       /* an operation failed for a reason that passes (a process
+	                         * could not start, a resource ran out): nothing was
+	                         * decided; retry */
 };
 
 #define RB_ERR_DETAIL_MAX 512

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -206,6 +207,25 @@ int rb_mkdir_p(const char *path, mode_t mode)
 	}
 	if (mkdir(p, mode) < 0 && errno != EEXIST)
 		return rb_err_set(RB_E_IO, "%s: cannot create directory: %s", p, strerror(errno));
+	return RB_OK;
+}
+
+int rb_file_lock(const char *path, int *ret_fd)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return rb_err_set(RB_E_IO, "%s: cannot open the lock file: %s; check the permissions of its "
+				  "directory", path, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			return rb_err_set(RB_E_IO, "%s: cannot lock: %s", path, strerror(e));
+		}
+	}
+	*ret_fd = fd;
 	return RB_OK;
 }
 

@@ -49,6 +49,11 @@ int rb_file_create_secret(const char *path, const void *data, size_t len);
 /* mkdir -p with the given mode for created components. */
 int rb_mkdir_p(const char *path, mode_t mode);
 
+/* Take an exclusive lock (flock) on path, created 0600 if it is missing,
+ * waiting while another process holds it. *ret_fd holds the lock until
+ * it is closed; it goes when the process dies, too. */
+int rb_file_lock(const char *path, int *ret_fd);
+
 /* fsync a directory so a rename or create inside it is durable. */
 int rb_fsync_dir(const char *dir);
 /* The directory path holds (dirname(3)), malloc()ed; caller frees. */

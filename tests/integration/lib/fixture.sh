@@ -5,6 +5,7 @@
 #   fail MSG    print MSG and exit 1
 #   expect_exit CODE CMD...   run CMD, require exit status CODE, keep stderr
 #                             in $WORK/last.err
+#   wait_for SECONDS CMD...   poll CMD until it succeeds (0), at most SECONDS (1)
 #   provision_small STATE ESCROW   a token with the test key spec (a copy of the build's)
 
 : "${ROMBSR_BUILD_DIR:?run through meson test}"
@@ -39,6 +40,17 @@ expect_exit() {
 		cat "$WORK/last.out" "$WORK/last.err" >&2
 		fail "exit status $got, expected $want"
 	fi
+}
+
+# Waiting on an event another process causes (a log line, a file), never
+# a fixed sleep: CMD is polled every 0.1 s.
+wait_for() { # SECONDS CMD...
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		"${@:2}" && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # Flip the lowest bit of the byte at OFFSET, in place (writing a fixed byte would

@@ -21,6 +21,7 @@
 #                               hook and no fast-forward check
 #   node_commit DIR FPR MSG     commit DIR's index signed with FPR (git -S)
 #   audit_sign_count            sign entries in the sign node's audit log
+#   has_response BUILD          the queue's branch has BUILD's response
 
 NODE=builder1
 # Commit signatures are checked with gpgme against the sign node's own
@@ -150,4 +151,8 @@ push_refused() { # EXPECTED-SUBSTRING
 audit_sign_count() {
 	[ -d "$SIGND/audit" ] || { echo 0; return; }
 	"$ROMBSR" audit show --json "$SIGND/audit" | jq -s '[.[] | select(.entry.type == "sign")] | length'
+}
+
+has_response() { # BUILD
+	git --git-dir="$QUEUE" cat-file -e "main:responses/$NODE/$1.json" 2>/dev/null
 }
