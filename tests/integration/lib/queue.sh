@@ -149,7 +149,8 @@ push_refused() { # EXPECTED-SUBSTRING
 }
 
 audit_sign_count() {
-	[ -d "$SIGND/audit" ] || { echo 0; return; }
+	# No checkpoint yet (no log, or one `rombsr audit init` just made): none.
+	[ -f "$SIGND/audit/checkpoint" ] || { echo 0; return; }
 	"$ROMBSR" audit show --json "$SIGND/audit" | jq -s '[.[] | select(.entry.type == "sign")] | length'
 }
 
