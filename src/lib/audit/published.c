@@ -17,9 +17,11 @@ void audit_published_clear(struct audit_published *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* The response paths one commit adds. */
+/* The responses one commit adds: paths and blob ids (read by id, not by
+ * path: a flood of responses makes the directory large). */
 struct added {
 	char **paths;
+	char (*blobs)[QUEUE_OID_HEX + 1];
 	size_t n, cap;
 };
 
@@ -29,17 +31,24 @@ static int on_added(void *ctx, const struct queue_change *ch)
 
 	if (ch->kind != QUEUE_CHANGE_ADDED || strncmp(ch->path, "responses/", 10) != 0)
 		return 0;
+	if (!ch->blob[0])
+		return 0; /* not a regular file */
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? 2 * a->cap : 16;
 		char **n = realloc(a->paths, cap * sizeof(*n));
+		char (*b)[QUEUE_OID_HEX + 1];
 
 		if (!n)
 			return RB_E_NOMEM;
 		a->paths = n;
+		if (!(b = realloc(a->blobs, cap * sizeof(*b))))
+			return RB_E_NOMEM;
+		a->blobs = b;
 		a->cap = cap;
 	}
 	if (!(a->paths[a->n] = strdup(ch->path)))
 		return RB_E_NOMEM;
+	memcpy(a->blobs[a->n], ch->blob, sizeof(a->blobs[a->n]));
 	a->n++;
 	return 0;
 }
@@ -49,18 +58,21 @@ static void added_clear(struct added *a)
 	for (size_t i = 0; i < a->n; i++)
 		free(a->paths[i]);
 	free(a->paths);
+	free(a->blobs);
 	memset(a, 0, sizeof(*a));
 }
 
-/* The largest checkpoint in the responses commit adds, if the commit is
- * the queue key's: 1 found (in *ret), 0 none. */
+/* The checkpoint in the responses commit adds, if the commit is the queue
+ * key's: 1 found (in *ret), 0 none. The sign node publishes a batch's
+ * responses in one commit with one checkpoint, so the first found is the
+ * commit's. */
 static int commit_checkpoint(struct queue *q, const struct manifest *m, const struct note_verifier *v,
 			     const char *commit, struct audit_published *ret)
 {
 	_cleanup_free_ uint8_t *sig = NULL, *signed_data = NULL;
 	struct added a = { 0 };
 	size_t sig_len, signed_len;
-	int err, found = 0;
+	int err;
 
 	if ((err = queue_commit_changes(q, commit, 0, on_added, &a)) < 0)
 		goto out;
@@ -82,10 +94,16 @@ static int commit_checkpoint(struct queue *q, const struct manifest *m, const st
 		_cleanup_(response_doc_freep) struct response_doc *doc = NULL;
 		size_t len;
 
-		if ((err = queue_read_file(q, commit, a.paths[i], RESPONSE_MAX_BYTES, &text, &len)) < 0 ||
-		    (err = response_doc_parse((const char *)text, len, a.paths[i], &doc)) < 0) {
-			err = rb_err_prefix(err, "%s (commit %s), signed by the queue key", a.paths[i],
-					       commit);
+		/* Responses with no signature (empty or rejected documents: a
+		 * flood of them is cheap to send) carry no checkpoint; they are
+		 * passed over without a parse. The one that is used is parsed. */
+		err = queue_read_blob(q, a.blobs[i], RESPONSE_MAX_BYTES, &text, &len);
+		if (err == 0 && !memmem(text, len, "\"checkpoint\"", 12))
+			continue;
+		if (err == 0)
+			err = response_doc_parse((const char *)text, len, a.paths[i], &doc);
+		if (err < 0) {
+			err = rb_err_prefix(err, "%s (commit %s), signed by the queue key", a.paths[i], commit);
 			goto out;
 		}
 		for (size_t k = 0; k < doc->n_entries; k++) {
@@ -96,13 +114,10 @@ static int commit_checkpoint(struct queue *q, const struct manifest *m, const st
 				continue;
 			if ((err = checkpoint_verify(cp, strlen(cp), v, &c)) < 0) {
 				err = rb_err_prefix(RB_E_VERIFY, "%s (commit %s), signed by the queue key, "
-						       "carries a checkpoint that does not verify with "
-						       "the manifest's audit key", a.paths[i], commit);
+						    "carries a checkpoint that does not verify with the "
+						    "manifest's audit key", a.paths[i], commit);
 				goto out;
 			}
-			if (found && c->size <= ret->size)
-				continue;
-			free(ret->path);
 			if (!(ret->path = strdup(a.paths[i]))) {
 				err = RB_E_NOMEM;
 				goto out;
@@ -111,10 +126,11 @@ static int commit_checkpoint(struct queue *q, const struct manifest *m, const st
 			memcpy(ret->root, c->root, MERKLE_HASH_LEN);
 			snprintf(ret->commit, sizeof(ret->commit), "%s", commit);
 			ret->found = true;
-			found = 1;
+			err = 1;
+			goto out;
 		}
 	}
-	err = found;
+	err = 0;
 out:
 	added_clear(&a);
 	return err;
