@@ -52,6 +52,7 @@ cat >"$ORACLE_KEYSPEC" <<'EOF'
 }
 EOF
 queue_setup
+ALICE_FPR=$(node_key alice)
 write_sign_conf "	allowKey = testkey"
 S=(--state-dir "$STATE")
 PINS=(--pin-file "$PIN_FILE")
@@ -155,10 +156,11 @@ sign_once || { cat "$WORK/sign.out" "$WORK/sign.err" >&2; fail "sign o1"; }
 resp=$(git --git-dir="$QUEUE" show "main:responses/$NODE/o1.json") || { cat "$WORK/sign.err" >&2; fail "o1: no response"; }
 
 step "nothing was signed: the response says key-purpose, the audit log holds no new signature"
-[ "$(audit_sign_count)" -eq "$signed_before" ] || fail "o1: the HSM signed something"
 [ "$(jq '[.required.entries[] | select(.status == "signed")] | length' <<<"$resp")" -eq 0 ] || {
 	# Before purposes: turn the returned signature into the revocation
-	# certificate it is, so the failure shows what the attacker got.
+	# certificate it is, so the failure shows what the attacker got. This
+	# comes before the audit log's count, which would stop the test first.
+	what="the HSM signed a raw request outside the key's purposes"
 	sig=$(jq -r --arg id "$(jq -r .id <<<"$e1")" '.required.entries[] | select(.id == $id) | .signature // empty' <<<"$resp" |
 		base64 -d | xxd -p | tr -d '\n')
 	if [ -n "$sig" ]; then
@@ -169,10 +171,16 @@ step "nothing was signed: the response says key-purpose, the audit log holds no 
 		printf 'c2%02x%02x%s' $((((plen - 192) >> 8) + 192)) $(((plen - 192) & 255)) "$packet" | xxd -r -p >"$WORK/rev.pgp"
 		mkdir -m 700 "$WORK/victim"
 		GNUPGHOME="$WORK/victim" gpg --batch -q --import "$WORK/release.pgp" "$WORK/rev.pgp" 2>/dev/null || true
-		GNUPGHOME="$WORK/victim" gpg --with-colons --list-keys "$fpr" >&2 || true
+		GNUPGHOME="$WORK/victim" gpg --with-colons --list-keys "$fpr" >"$WORK/victim.list" 2>&1 || true
+		cat "$WORK/victim.list" >&2
+		grep -q '^pub:r:' "$WORK/victim.list" &&
+			what="release signed the hash of its own key revocation: gpg now lists release revoked"
 	fi
-	fail "o1: the HSM signed a raw request outside the key's purposes"
+	jq -e --arg id "$(jq -r .id <<<"$e2")" '.required.entries[] | select(.id == $id) | .status == "signed"' \
+		<<<"$resp" >/dev/null && what="$what; the queue key signed 32 bytes the node chose (a forged response commit's digest)"
+	fail "o1: $what"
 }
+[ "$(audit_sign_count)" -eq "$signed_before" ] || fail "o1: the HSM signed something"
 for e in "$e1" "$e2"; do
 	jq -e --arg id "$(jq -r .id <<<"$e")" \
 		'.required.entries[] | select(.id == $id) | .status == "rejected" and .reason == "key-purpose"' <<<"$resp" >/dev/null ||
@@ -197,10 +205,21 @@ for k in queue audit; do
 	expect_err "allowKey = $k"
 	expect_err "remove this line"
 done
-write_sign_conf "[key \"queue\"]
-	approvals = 1"
-expect_exit 3 "$ROMBSR" sign --once --config "$SIGN_CONF"
-expect_err "[key \"queue\"]"
+step "sign.conf: [key \"queue\"] / [key \"audit\"] is refused by the loader, naming the section"
+# A [key] section that would load for any other key (a real approver,
+# approvers = 1): only the key's name is wrong, so the refusal is the
+# purpose rule's and not a typo's.
+for k in queue audit; do
+	write_sign_conf "[approver \"alice\"]
+	fingerprint = $ALICE_FPR
+	publicKey = $WORK/alice.asc
+[key \"$k\"]
+	approvers = 1
+	approver = alice"
+	expect_exit 3 "$ROMBSR" sign --once --config "$SIGN_CONF"
+	expect_err "[key \"$k\"]"
+	expect_err "remove this section"
+done
 write_sign_conf "	allowKey = testkey"
 [ "$(audit_sign_count)" -eq "$signed_before" ] || fail "sign.conf attacks: something was signed"
 
@@ -221,10 +240,19 @@ expect_exit 5 "$ROMBSR" sign-file --key testkey --format raw "${S[@]}" "${PINS[@
 [ ! -e "$WORK/r.sig" ] && [ ! -e "$WORK/m.sig" ] && [ ! -e "$WORK/t.sig" ] || fail "sign-file wrote a signature"
 expect_exit 0 "$ROMBSR" sign-file --key release --format openpgp "${S[@]}" "${PINS[@]}" --output "$WORK/ok.sig" "$WORK/note.txt"
 
-step "approve: the queue key is refused"
-expect_exit 2 "$ROMBSR" approve --queue "$QUEUE" --approver bob --signing-key "$NODE_FPR" --gnupghome "$BUILD_GNUPG" \
-	--node "$NODE" --build-id ok1 --key queue --cache "$WORK/approve-cache"
+step "approve: the queue key is refused, even for o1, which asks for it"
+# A configured approver and a build whose document does ask for the
+# queue key: nothing but the purpose rule stands between them.
+write_sign_conf "	allowKey = testkey
+[approver \"alice\"]
+	fingerprint = $ALICE_FPR
+	publicKey = $WORK/alice.asc"
+expect_exit 2 "$ROMBSR" approve --queue "$QUEUE" --approver alice --signing-key "$ALICE_FPR" --gnupghome "$BUILD_GNUPG" \
+	--node "$NODE" --build-id o1 --key queue --cache "$WORK/approve-cache"
 expect_err "nothing to approve"
+! git --git-dir="$QUEUE" cat-file -e "main:approvals/alice/$NODE/o1.json" 2>/dev/null ||
+	fail "approve: an approval of the queue key for o1 is in the queue"
+write_sign_conf "	allowKey = testkey"
 
 step "keys list shows purposes"
 expect_exit 0 "$ROMBSR" keys list --manifest "$MANIFEST" "${S[@]}"
@@ -246,10 +274,12 @@ jq -e '(.[] | select(.name == "queue") | .purposes == ["queue-response"]) and
 	{ cat "$WORK/last.out" >&2; fail "version-1 manifest purposes"; }
 expect_exit 5 "$ROMBSR" sign-file --key queue --manifest "$WORK/v1.json" "${S[@]}" "${PINS[@]}" --output "$WORK/v1.sig" "$WORK/note.txt"
 [ ! -e "$WORK/v1.sig" ] || fail "a version-1 manifest let the queue key sign a file"
-# Version 1 has no purposes field: a version-2 manifest relabelled as 1
-# is refused, not read with the purposes dropped.
+step "a version-2 manifest relabelled as version 1 is refused, not read with its purposes dropped"
+# Version 1 has no purposes field: read as version 1, release (an OpenPGP
+# key) would get raw-detached from its tag.
 jq '.version = 1' "$MANIFEST" >"$WORK/v1-relabelled.json"
 expect_exit 3 "$ROMBSR" keys list --manifest "$WORK/v1-relabelled.json" "${S[@]}"
+step "a manifest that gives the OpenPGP key release raw-detached as well is refused"
 jq '(.keys[] | select(.name == "release")) |= (.purposes = ["openpgp-detached", "raw-detached"])' "$MANIFEST" >"$WORK/mixed.json"
 expect_exit 3 "$ROMBSR" keys list --manifest "$WORK/mixed.json" "${S[@]}"
 expect_err "revocation"
