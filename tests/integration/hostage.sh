@@ -4,11 +4,12 @@
 # followed by an honest build of builder1 that must be answered in the
 # same `rombsr sign --once` run; the poison gets a reject response (or is
 # refused) and the queue moves on:
-#   65,537 empty request documents in two commits (the guard accepts
-#   them); one document whose response would be over 16 MiB; a crash
-#   while a document waits for its approval, then the approval; a 200 MB
-#   blob of zeros (a few hundred KB pushed), for the guard and, put in by
-#   a server owner, for the sign node, signed and unsigned.
+#   300 empty request documents where a batch fills on requests, then
+#   65,537 in two commits (the guard accepts them); one document whose
+#   response would be over 16 MiB; a crash while a document waits for its
+#   approval, then the approval; a 200 MB blob of zeros (a few hundred KB
+#   pushed), for the guard and, put in by a server owner, for the sign
+#   node, unsigned and signed.
 # Peak RSS of the guard and of the sign node is measured to show that no
 # bomb is inflated.
 set -euo pipefail
@@ -38,9 +39,11 @@ CONF_EXTRA="[node \"mallory\"]
 # flood still takes several batches and the honest build goes first.
 FLOOD=${ROMBSR_HOSTAGE_FLOOD:-65537}
 [ "$FLOOD" -ge 100 ] || fail "ROMBSR_HOSTAGE_FLOOD must be at least 100"
-QUEUE_EXTRA="batchRequests = $((FLOOD - 1))
+PER_NODE=$((FLOOD * 3 / 5))
+FLOOD_LIMITS="batchRequests = $((FLOOD - 1))
 		batchDocuments = $((FLOOD - 1))
-		batchDocumentsPerNode = $((FLOOD * 3 / 5))" write_sign_conf "$CONF_EXTRA"
+		batchDocumentsPerNode = $PER_NODE"
+QUEUE_EXTRA="$FLOOD_LIMITS" write_sign_conf "$CONF_EXTRA"
 head -c 3000 /dev/urandom >"$ROOT/fw.bin"
 MANIFEST_SHA=$(sha256sum "$MANIFEST" | cut -d' ' -f1)
 
@@ -79,44 +82,88 @@ honest ok0
 sign_once || { cat "$WORK/sign.err" >&2; fail "sign ok0"; }
 honest_signed ok0
 
-step "poison: $FLOOD empty request documents in two commits, accepted by the guard"
 # The documents are written with git plumbing: fast-import writes the
 # blobs into one pack (65,537 loose objects would take minutes), mktree
-# builds the trees, commit-tree -S signs mallory's two commits.
-attacker_clone "$WORK/flood"
-awk -v n="$FLOOD" -v sha="$MANIFEST_SHA" 'BEGIN {
-	for (i = 0; i < n; i++) {
-		doc = sprintf("{\"format\":\"rombsr-request\",\"required\":{\"artifacts\":[],\"build_id\":\"e%d\",\"created\":\"2026-12-07T00:00:00Z\",\"manifest_sha256\":\"%s\",\"node\":\"mallory\",\"requests\":[]},\"version\":1}\n", i, sha)
-		printf "blob\nmark :%d\ndata %d\n%s\n", i + 1, length(doc), doc
-	}
-}' | git -C "$WORK/flood" fast-import --quiet --export-marks="$WORK/empty.marks" || fail "fast-import of the empty documents"
-awk '{ printf "100644 blob %s\te%d.json\n", $2, substr($1, 2) - 1 }' "$WORK/empty.marks" | sort -t$'\t' -k2 >"$WORK/empty.entries"
-[ "$(wc -l <"$WORK/empty.entries")" -eq "$FLOOD" ] || fail "not $FLOOD empty documents"
-flood_commit() { # PARENT COUNT MESSAGE -> commit: PARENT's tree plus the first COUNT documents
-	local g="git -C $WORK/flood" sub req root
-	sub=$(awk -F'\t' -v n="$2" '{ split($2, a, /[e.]/); if (a[2] + 0 < n) print }' "$WORK/empty.entries" | $g mktree) ||
-		fail "mktree"
-	req=$( { $g ls-tree "$1:requests" | grep -v $'\tmallory$'; printf '040000 tree %s\tmallory\n' "$sub"; } | $g mktree)
-	root=$( { $g ls-tree "$1" | grep -v $'\trequests$'; printf '040000 tree %s\trequests\n' "$req"; } | $g mktree)
-	GNUPGHOME="$BUILD_GNUPG" $g -c gpg.program=gpg commit-tree -S"$MALLORY_FPR" -p "$1" -m "$3" "$root"
+# builds the trees, commit-tree -S signs mallory's commits.
+flood_docs() { # DIR PREFIX COUNT: COUNT empty documents PREFIX0..; their tree entries in $WORK/PREFIX.entries
+	awk -v n="$3" -v p="$2" -v sha="$MANIFEST_SHA" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			doc = sprintf("{\"format\":\"rombsr-request\",\"required\":{\"artifacts\":[],\"build_id\":\"%s%d\",\"created\":\"2026-12-07T00:00:00Z\",\"manifest_sha256\":\"%s\",\"node\":\"mallory\",\"requests\":[]},\"version\":1}\n", p, i, sha)
+			printf "blob\nmark :%d\ndata %d\n%s\n", i + 1, length(doc), doc
+		}
+	}' | git -C "$1" fast-import --quiet --export-marks="$WORK/$2.marks" || fail "fast-import of the empty documents"
+	awk -v p="$2" '{ printf "100644 blob %s\t%s%d.json\n", $2, p, substr($1, 2) - 1 }' "$WORK/$2.marks" |
+		sort -t$'\t' -k2 >"$WORK/$2.entries"
+	[ "$(wc -l <"$WORK/$2.entries")" -eq "$3" ] || fail "not $3 empty documents"
 }
-c1=$(flood_commit "$(git -C "$WORK/flood" rev-parse main)" $((FLOOD / 2 + 1)) "empty documents 1")
-c2=$(flood_commit "$c1" "$FLOOD" "empty documents 2")
+flood_commit() { # DIR PARENT ENTRIES COUNT MESSAGE -> commit: PARENT's tree plus the first COUNT documents of ENTRIES
+	local g="git -C $1" sub req root
+	sub=$( { $g ls-tree "$2:requests/mallory" 2>/dev/null
+		awk -F'\t' -v n="$4" '{ split($2, a, /[a-z.]+/); if (a[2] + 0 < n) print }' "$3"; } | sort -u | $g mktree) ||
+		fail "mktree"
+	req=$( { $g ls-tree "$2:requests" | grep -v $'\tmallory$'; printf '040000 tree %s\tmallory\n' "$sub"; } | $g mktree)
+	root=$( { $g ls-tree "$2" | grep -v $'\trequests$'; printf '040000 tree %s\trequests\n' "$req"; } | $g mktree)
+	GNUPGHOME="$BUILD_GNUPG" $g -c gpg.program=gpg commit-tree -S"$MALLORY_FPR" -p "$2" -m "$5" "$root"
+}
+batches_since() { # COMMIT: the sign node's commits after COMMIT, oldest first
+	git --git-dir="$QUEUE" log --reverse --author="rombsr sign node" --format=%H "$1..main"
+}
+answered_in() { # COMMIT PREFIX: how many responses COMMIT adds under PREFIX
+	git --git-dir="$QUEUE" show --name-only --format= "$1" | grep -c "^$2" || true
+}
+
+step "poison: 300 empty documents, where a batch fills on requests: each costs one, and builder1 goes first"
+# batchRequests below mallory's share of documents: here the request cap
+# is what ends a batch, so an empty document must cost a request, and the
+# batch must take the nodes' documents in turn or builder1 waits. (Before
+# the big flood, while the queue's trees are small.)
+QUEUE_EXTRA="batchRequests = 100
+		batchDocuments = 1000
+		batchDocumentsPerNode = 1000" write_sign_conf "$CONF_EXTRA"
+attacker_clone "$WORK/flood2"
+flood_docs "$WORK/flood2" f 300
+c3=$(flood_commit "$WORK/flood2" "$(git -C "$WORK/flood2" rev-parse main)" "$WORK/f.entries" 300 "empty documents 3")
+git -C "$WORK/flood2" push -q origin "$c3:refs/heads/main" >"$WORK/push.out" 2>&1 ||
+	{ cat "$WORK/push.out" >&2; fail "the guard refused the empty documents"; }
+honest h1b
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign after 300 empty documents"; }
+honest_signed h1b
+[ "$(count_responses mallory)" -eq 300 ] || fail "$(count_responses mallory) responses to mallory's 300 documents"
+caught_up
+first=$(batches_since "$c3" | sed -n 1p)
+git --git-dir="$QUEUE" show --name-only --format= "$first" | grep -x "responses/$NODE/h1b.json" >/dev/null ||
+	fail "h1b waited for mallory's flood (the batch did not take the nodes in turn)"
+for c in $(batches_since "$c3"); do
+	n=$(answered_in "$c" responses/)
+	[ "$n" -le 100 ] || fail "one batch answered $n documents, more than batchRequests = 100 (an empty document costs a request)"
+done
+QUEUE_EXTRA="$FLOOD_LIMITS" write_sign_conf "$CONF_EXTRA"
+
+step "poison: $FLOOD empty request documents in two commits, accepted by the guard"
+attacker_clone "$WORK/flood"
+flood_docs "$WORK/flood" e "$FLOOD"
+c1=$(flood_commit "$WORK/flood" "$(git -C "$WORK/flood" rev-parse main)" "$WORK/e.entries" $((FLOOD / 2 + 1)) "empty documents 1")
+c2=$(flood_commit "$WORK/flood" "$c1" "$WORK/e.entries" "$FLOOD" "empty documents 2")
 git -C "$WORK/flood" push -q origin "$c2:refs/heads/main" >"$WORK/push.out" 2>&1 ||
 	{ cat "$WORK/push.out" >&2; fail "the guard refused the empty documents"; }
 honest h1
 sign_once || { cat "$WORK/sign.err" >&2; fail "sign after $FLOOD empty documents"; }
 honest_signed h1
-[ "$(count_responses mallory)" -eq "$FLOOD" ] ||
-	fail "$(count_responses mallory) responses to mallory's $FLOOD documents"
+[ "$(count_responses mallory)" -eq $((FLOOD + 300)) ] ||
+	fail "$(count_responses mallory) responses to mallory's $((FLOOD + 300)) documents"
 caught_up
 # builder1 did not wait for mallory's flood: its build is answered in the
-# first response commit, and the flood took several batches.
-first=$(git --git-dir="$QUEUE" log --reverse --author="rombsr sign node" --format=%H "$c2..main" | sed -n 1p)
+# first response commit, and the flood took several batches, none with
+# more of mallory's documents than batchDocumentsPerNode.
+first=$(batches_since "$c2" | sed -n 1p)
 git --git-dir="$QUEUE" show --name-only --format= "$first" | grep -x "responses/$NODE/h1.json" >/dev/null ||
 	fail "h1 waited for mallory's flood"
-[ "$(git --git-dir="$QUEUE" log --author="rombsr sign node" --format=%H "$c2..main" | wc -l)" -ge 2 ] ||
-	fail "$FLOOD documents went into one batch"
+[ "$(batches_since "$c2" | wc -l)" -ge 2 ] || fail "$FLOOD documents went into one batch"
+for c in $(batches_since "$c2"); do
+	n=$(answered_in "$c" responses/mallory/)
+	[ "$n" -le "$PER_NODE" ] ||
+		fail "one batch took $n of mallory's documents, more than batchDocumentsPerNode = $PER_NODE"
+done
 
 step "poison: one document whose response would be over 16 MiB (12,000 signatures)"
 mkdir -p "$ROOT/big"
@@ -181,19 +228,36 @@ read -r rss secs < <(tail -n 1 "$WORK/time")
 echo "guard on the bomb: peak RSS ${rss} KiB, ${secs} s"
 [ "$rss" -lt 150000 ] || fail "the guard inflated the bomb (peak RSS $rss KiB)"
 
-step "poison: the same bomb, signed by builder1, put in by the server's owner; then unsigned"
+step "poison: the same bomb put in by the server's owner, unsigned; then signed by builder1"
 # The sign node's peak RSS on an honest build is the baseline (a
 # sanitizer build has a larger one); the 200 MB bomb must not show.
+# Unsigned first: nothing of a commit is read before its signature is
+# checked. Then signed by a node: a document over maxRequestBytes is
+# refused unread, and the sign node goes on.
 git --git-dir="$QUEUE" update-ref refs/heads/main "$old"
 honest h4pre
 timed_sign || { cat "$WORK/sign.err" >&2; fail "sign h4pre"; }
 read -r base secs < <(tail -n 1 "$WORK/time")
 echo "sign node on an honest build: peak RSS ${base} KiB, ${secs} s"
-rm -rf "$WORK/clone"
-attacker_clone "$WORK/clone"
-mkdir -p "$WORK/clone/requests/$NODE"
-[ "$(head -c 200M /dev/zero | git -C "$WORK/clone" hash-object -w --stdin)" = "$bomb" ] || fail "bomb"
-git -C "$WORK/clone" update-index --add --cacheinfo "100644,$bomb,requests/$NODE/bomb.json"
+bomb_clone() { # PATH: a fresh clone of the queue with the bomb added at PATH
+	rm -rf "$WORK/clone"
+	attacker_clone "$WORK/clone"
+	mkdir -p "$WORK/clone/requests/$NODE"
+	[ "$(head -c 200M /dev/zero | git -C "$WORK/clone" hash-object -w --stdin)" = "$bomb" ] || fail "bomb"
+	git -C "$WORK/clone" update-index --add --cacheinfo "100644,$bomb,$1"
+}
+bomb_clone "requests/$NODE/bomb2.json"
+git -C "$WORK/clone" commit -q -m "an unsigned bomb"
+server_force "$WORK/clone"
+honest h5
+timed_sign || { cat "$WORK/sign.err" >&2; fail "sign after the unsigned bomb"; }
+read -r rss secs < <(tail -n 1 "$WORK/time")
+echo "sign node on the unsigned bomb: peak RSS ${rss} KiB, ${secs} s"
+[ "$rss" -lt $((base + 100000)) ] || fail "the sign node inflated an unsigned bomb (peak RSS $rss KiB)"
+grep -q "reason=unsigned-commit" "$WORK/sign.err" || { cat "$WORK/sign.err" >&2; fail "the unsigned bomb was not refused"; }
+honest_signed h5
+caught_up
+bomb_clone "requests/$NODE/bomb.json"
 node_commit "$WORK/clone" "$NODE_FPR" "a bomb"
 server_force "$WORK/clone"
 honest h4
@@ -204,22 +268,6 @@ echo "sign node on the bomb: peak RSS ${rss} KiB, ${secs} s"
 grep -q "event=refuse path=\"requests/$NODE/bomb.json\" reason=too-large" "$WORK/sign.err" ||
 	{ cat "$WORK/sign.err" >&2; fail "the bomb was not refused as too-large"; }
 honest_signed h4
-caught_up
-rm -rf "$WORK/clone"
-attacker_clone "$WORK/clone"
-mkdir -p "$WORK/clone/requests/$NODE"
-git -C "$WORK/clone" update-index --add --cacheinfo "100644,$bomb,requests/$NODE/bomb2.json" 2>/dev/null ||
-	{ head -c 200M /dev/zero | git -C "$WORK/clone" hash-object -w --stdin >/dev/null;
-	  git -C "$WORK/clone" update-index --add --cacheinfo "100644,$bomb,requests/$NODE/bomb2.json"; }
-git -C "$WORK/clone" commit -q -m "an unsigned bomb"
-server_force "$WORK/clone"
-honest h5
-timed_sign || { cat "$WORK/sign.err" >&2; fail "sign after the unsigned bomb"; }
-read -r rss secs < <(tail -n 1 "$WORK/time")
-echo "sign node on the unsigned bomb: peak RSS ${rss} KiB, ${secs} s"
-[ "$rss" -lt $((base + 100000)) ] || fail "the sign node inflated an unsigned bomb (peak RSS $rss KiB)"
-grep -q "reason=unsigned-commit" "$WORK/sign.err" || { cat "$WORK/sign.err" >&2; fail "the unsigned bomb was not refused"; }
-honest_signed h5
 caught_up
 
 echo "PASS"
