@@ -420,8 +420,10 @@ static int signd_entry_failed(struct signd_item *it, size_t i, int err)
  *   1 take from the audit log what an earlier run signed and logged;
  *   2 append one intent per key for everything else, durable;
  *   3 sign on the HSM;
- *   4 append every signature and rejection, durable (one append).
- * Two syncs of the log per batch, whatever its size. */
+ *   4 append every signature and rejection, durable (one append per
+ *     4096 entries).
+ * Two syncs of the log for a batch of the default size (batchRequests
+ * 2048), one more per 4096 entries beyond. */
 static int signd_sign_batch(struct signd *s, struct signd_batch *b, size_t done, struct signd_stats *st)
 {
 	int err;

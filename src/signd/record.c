@@ -190,12 +190,43 @@ out:
 	return err;
 }
 
+/* Entries a batch appends at most at once: one sync for a batch of the
+ * default size (queue.batchRequests 2048), and a bounded number of entry
+ * trees in memory for a larger one. */
+#define RECORD_APPEND_MAX 4096
+
+struct record_where {
+	struct signd_item *it;
+	size_t i;
+};
+
+/* Append r (entries of which[]) and note each entry's leaf; r is emptied. */
+static int record_flush(struct signd *s, struct record_entries *r, struct record_where *which)
+{
+	uint64_t first;
+	int err;
+
+	if (r->n == 0)
+		return RB_OK;
+	/* Durable before anything is released: the responses are built only
+	 * after this returns. */
+	if ((err = audit_log_append_batch(s->audit, (const struct json_value *const *)r->v, r->n,
+					  &first)) < 0)
+		return err;
+	for (size_t j = 0; j < r->n; j++) {
+		which[j].it->leaf[which[j].i] = first + j;
+		which[j].it->have_leaf[which[j].i] = true;
+		json_free(r->v[j]);
+	}
+	r->n = 0;
+	return RB_OK;
+}
+
 int signd_audit_results(struct signd *s, struct signd_batch *b, size_t done)
 {
 	struct record_entries r = { 0 };
-	struct { struct signd_item *it; size_t i; } *which = NULL;
+	struct record_where *which = NULL;
 	size_t cap = 0;
-	uint64_t first;
 	int err = RB_OK;
 
 	for (size_t k = 0; k < done; k++) {
@@ -265,18 +296,11 @@ int signd_audit_results(struct signd *s, struct signd_batch *b, size_t done)
 			}
 			which[r.n - 1].it = it;
 			which[r.n - 1].i = i;
+			if (r.n == RECORD_APPEND_MAX && (err = record_flush(s, &r, which)) < 0)
+				goto out;
 		}
 	}
-	if (r.n == 0)
-		goto out;
-	/* Durable before anything is released: the responses are built only
-	 * after this returns. */
-	if ((err = audit_log_append_batch(s->audit, (const struct json_value *const *)r.v, r.n, &first)) < 0)
-		goto out;
-	for (size_t j = 0; j < r.n; j++) {
-		which[j].it->leaf[which[j].i] = first + j;
-		which[j].it->have_leaf[which[j].i] = true;
-	}
+	err = record_flush(s, &r, which);
 out:
 	record_clear(&r);
 	free(which);

@@ -181,8 +181,9 @@ int signd_sign_commit(void *ctx, const uint8_t *data, size_t len, char **ret_arm
  * entry of items[0, done) still to be signed on the HSM, appended and
  * made durable in one append before the HSM is called. */
 int signd_audit_intents(struct signd *s, struct signd_batch *b, size_t done);
-/* The `sign` and `reject` entries of items[0, done), in one append; sets
- * each entry's leaf. */
+/* The `sign` and `reject` entries of items[0, done), in one append per
+ * 4096 entries (one for a batch of the default size); sets each entry's
+ * leaf. */
 int signd_audit_results(struct signd *s, struct signd_batch *b, size_t done);
 /* The items a batch signs and answers: taken, decided, not refused,
  * deferred or answered before. */
