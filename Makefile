@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
 
-.PHONY: all deps build demo check check-full install fuzz bench clean
+.PHONY: all deps build demo check check-full mutate install fuzz bench clean
 
 all: build
 
@@ -28,6 +28,10 @@ check: deps
 
 check-full: deps
 	./scripts/check --full
+
+# each hostile-build-node defence removed in turn: its test must fail
+mutate: deps
+	./tests/mutation/hostile-build-node.py
 
 install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
