@@ -8,25 +8,8 @@
 #include <stdbool.h>
 
 #include "p11/p11.h"
+#include "util/err.h"
 
-/* Exit codes, documented in docs/EXIT-CODES.md and rombsr(1). */
-enum cli_exit {
-	EXIT_OK = 0,
-	EXIT_INTERNAL = 1,     /* unexpected failure (out of memory, bug) */
-	EXIT_USAGE = 2,        /* bad command line */
-	EXIT_BAD_INPUT = 3,    /* malformed or oversized input file */
-	EXIT_NOT_FOUND = 4,    /* file, token or key does not exist */
-	EXIT_AUTH = 5,         /* PIN wrong/missing/locked, or permission refused */
-	EXIT_HSM = 6,          /* PKCS#11 module or token failure */
-	EXIT_VERIFY = 7,       /* a signature or hash did not verify */
-	EXIT_UNSUPPORTED = 8,  /* algorithm/format/version not supported */
-	EXIT_IO = 9,           /* read/write failure */
-	EXIT_EXISTS = 10,      /* refusing to overwrite existing state */
-	EXIT_REJECTED = 11,    /* apply: the sign node rejected requests; nothing written */
-	EXIT_ROLLBACK = 12,    /* sign node: its audit log is missing, rolled back or forked
-				* from what it published; nothing signed */
-	EXIT_RETRY = 13,       /* a temporary failure: nothing was decided or lost; run again */
-};
 
 /* Options every verb that touches the HSM understands. */
 struct cli_common {
@@ -71,7 +54,6 @@ int cli_common_finish(struct cli_common *c);
 int cli_fail(const char *verb, int err);
 /* Print a usage error and return EXIT_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int cli_exit_code(int err);
 
 /* Load the module, open the token and (if login) log in as operator with
  * the configured PIN source; the PIN is wiped right after C_Login. */

@@ -300,7 +300,7 @@ int cmd_apply(int argc, char **argv)
 	if (a.json && print_json(&a, err < 0 ? NULL : plan, f, err) < 0 && err == RB_OK)
 		err = RB_E_NOMEM;
 	if (err < 0)
-		rc = a.json ? cli_exit_code(err) : cli_fail(verb, err);
+		rc = a.json ? rb_exit_code(err) : cli_fail(verb, err);
 	else
 		rc = plan->n_rejections > 0 ? EXIT_REJECTED : EXIT_OK;
 	apply_plan_free(plan);

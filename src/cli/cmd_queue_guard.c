@@ -122,17 +122,17 @@ int cmd_queue_guard(int argc, char **argv)
 	if (err < 0) {
 		fprintf(stderr, "rombsr queue-guard: refused: the update list on stdin is unreadable or longer than "
 			"%d lines of %d bytes\n", GUARD_MAX_UPDATES, GUARD_MAX_LINE);
-		return cli_exit_code(err);
+		return rb_exit_code(err);
 	}
 	if ((err = cli_queue_guard_open(config, NULL, &g)) < 0) {
 		fprintf(stderr, "rombsr queue-guard: refused: the guard cannot start: %s\n",
 			*rb_err_detail() ? rb_err_detail() : rb_strerror(err));
-		return cli_exit_code(err);
+		return rb_exit_code(err);
 	}
 	if ((err = queue_open_local(NULL, true, g.cfg->queue.branch, &q)) < 0) {
 		fprintf(stderr, "rombsr queue-guard: refused: %s\n", rb_err_detail());
 		cli_queue_guard_close(&g);
-		return cli_exit_code(err);
+		return rb_exit_code(err);
 	}
 	for (p = (char *)input, end = p + len; p < end; n_updates++) {
 		char *nl = memchr(p, '\n', (size_t)(end - p)), *old, *new, *ref;

@@ -138,7 +138,7 @@ int cmd_verify(int argc, char **argv)
 	/* A per-file RB_E_INVAL (a link, not a regular file) is about the
 	 * input, not the command line. */
 	if (first_failure < 0)
-		rc = first_failure == RB_E_INVAL ? EXIT_BAD_INPUT : cli_exit_code(first_failure);
+		rc = first_failure == RB_E_INVAL ? EXIT_BAD_INPUT : rb_exit_code(first_failure);
 	if (json) {
 		struct rb_buf out = RB_BUF_INIT;
 

@@ -78,43 +78,6 @@ int cli_common_finish(struct cli_common *c)
 	return RB_OK;
 }
 
-int cli_exit_code(int err)
-{
-	switch (err) {
-	case RB_OK: return EXIT_OK;
-	case RB_E_PARSE:
-	case RB_E_TOOBIG:
-		return EXIT_BAD_INPUT;
-	case RB_E_NOTFOUND:
-	case RB_E_TOKEN:
-	case RB_E_KEY:
-		return EXIT_NOT_FOUND;
-	case RB_E_PIN:
-	case RB_E_PERM:
-		return EXIT_AUTH;
-	case RB_E_MODULE:
-	case RB_E_P11:
-	case RB_E_STATE:
-	case RB_E_LIMIT:
-		return EXIT_HSM;
-	case RB_E_VERIFY:
-		return EXIT_VERIFY;
-	case RB_E_UNSUPPORTED:
-		return EXIT_UNSUPPORTED;
-	case RB_E_IO:
-		return EXIT_IO;
-	case RB_E_EXISTS:
-		return EXIT_EXISTS;
-	case RB_E_INVAL:
-		return EXIT_USAGE;
-	case RB_E_ROLLBACK:
-		return EXIT_ROLLBACK;
-	case RB_E_AGAIN:
-		return EXIT_RETRY;
-	}
-	return EXIT_INTERNAL;
-}
-
 int cli_fail(const char *verb, int err)
 {
 	const char *detail = rb_err_detail();
@@ -123,7 +86,7 @@ int cli_fail(const char *verb, int err)
 		fprintf(stderr, "rombsr %s: %s\n", verb, detail);
 	else
 		fprintf(stderr, "rombsr %s: %s\n", verb, rb_strerror(err));
-	return cli_exit_code(err);
+	return rb_exit_code(err);
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...)

@@ -53,25 +53,6 @@ static void install(int sig, void (*fn)(int))
 	sigaction(sig, &sa, NULL);
 }
 
-static int exit_code(int err)
-{
-	switch (err) {
-	case RB_OK: return 0;
-	case RB_E_PARSE: case RB_E_TOOBIG: return 3;
-	case RB_E_NOTFOUND: case RB_E_TOKEN: case RB_E_KEY: return 4;
-	case RB_E_PIN: case RB_E_PERM: return 5;
-	case RB_E_MODULE: case RB_E_P11: case RB_E_STATE: case RB_E_LIMIT: return 6;
-	case RB_E_VERIFY: return 7;
-	case RB_E_UNSUPPORTED: return 8;
-	case RB_E_IO: return 9;
-	case RB_E_EXISTS: return 10;
-	case RB_E_INVAL: return 2;
-	case RB_E_ROLLBACK: return 12;
-	case RB_E_AGAIN: return 13;
-	}
-	return 1;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -116,7 +97,7 @@ int main(int argc, char **argv)
 
 	if ((err = signd_open(config, stderr, &s)) < 0) {
 		fprintf(stderr, "rombsr-sign: %s\n", *rb_err_detail() ? rb_err_detail() : rb_strerror(err));
-		return exit_code(err);
+		return rb_exit_code(err);
 	}
 	fprintf(stderr, "rombsr-sign: started (config %s, poll %us)\n", config, signd_poll_seconds(s));
 	for (;;) {
@@ -159,5 +140,5 @@ int main(int argc, char **argv)
 	signd_close(s);
 	if (stop_requested)
 		fprintf(stderr, "rombsr-sign: stopped\n");
-	return err < 0 ? exit_code(err) : 0;
+	return err < 0 ? rb_exit_code(err) : 0;
 }

@@ -31,7 +31,7 @@ unsigned signd_poll_seconds(const struct signd *s)
 
 unsigned signd_open_sessions(struct signd *s)
 {
-	return p11_token_open_sessions(s->tok);
+	return s->tok ? p11_token_open_sessions(s->tok) : 0;
 }
 
 void signd_close(struct signd *s)
@@ -68,6 +68,30 @@ static int signd_path(const struct signd *s, const char *name, char **ret)
 	return RB_OK;
 }
 
+/* A wrong operator PIN is an event an auditor must see: someone tried to
+ * use the HSM and failed. Returns err with its detail, or the log's error
+ * if the failure could not be logged. */
+static int signd_audit_login_failure(struct signd *s, int err)
+{
+	char detail[RB_ERR_DETAIL_MAX];
+	_cleanup_json_ struct json_value *e = NULL;
+	uint64_t index;
+	int aerr;
+
+	memcpy(detail, rb_err_detail(), sizeof(detail));
+	detail[sizeof(detail) - 1] = '\0';
+	if ((aerr = audit_entry_login_failure((int64_t)time(NULL), "operator", s->m->token_label, detail, &e)) < 0 ||
+	    (aerr = audit_log_append(s->audit, e, &index)) < 0) {
+		char why[RB_ERR_DETAIL_MAX];
+
+		memcpy(why, rb_err_detail(), sizeof(why));
+		why[sizeof(why) - 1] = '\0';
+		return rb_err_set(aerr, "%s; and the login failure could not be written to the audit log: %s",
+				  detail, why);
+	}
+	return rb_err_set(err, "%s", detail);
+}
+
 static int signd_open_token(struct signd *s)
 {
 	const struct sign_config *c = s->cfg;
@@ -90,6 +114,8 @@ static int signd_open_token(struct signd *s)
 		return err;
 	err = p11_token_login(s->tok, CKU_USER, pin);
 	rb_secret_free(pin);
+	if (err == RB_E_PIN)
+		return signd_audit_login_failure(s, err);
 	if (err == RB_OK && c->hsm.wrapped_store)
 		err = p11_token_set_wrapped_store(s->tok, c->hsm.wrapped_store, c->hsm.max_resident);
 	return err;
@@ -245,10 +271,98 @@ out:
 	return err;
 }
 
+/* The token, logged in, and the keys that sign what the sign node itself
+ * composes (response commits, checkpoints), each checked against the
+ * manifest: at start, and again after an outage. */
+static int signd_open_hsm(struct signd *s, const struct manifest_key **ret_qmk)
+{
+	const struct manifest_key *qmk, *amk;
+	int err;
+
+	if ((err = signd_open_token(s)) < 0 ||
+	    (err = signd_find_key(s, SIGN_NODE_QUEUE_KEY, KEY_PURPOSE_QUEUE_RESPONSE, "signs the response commits",
+				  &s->queue_key, &qmk)) < 0 ||
+	    (err = signd_find_key(s, SIGN_NODE_AUDIT_KEY, KEY_PURPOSE_AUDIT_CHECKPOINT,
+				  "signs the audit log's checkpoints", &s->audit_key, &amk)) < 0)
+		return err;
+	/* pgp_key and the audit log borrow their signers: keep them in s. */
+	p11_key_signer(s->queue_key, &s->queue_signer);
+	p11_key_signer(s->audit_key, &s->audit_signer);
+	if ((err = pgp_key_new(&s->queue_signer, qmk->created, &s->queue_pgp)) < 0)
+		return err;
+	if (memcmp(s->queue_pgp->fpr, qmk->openpgp_fpr, PGP_FPR_LEN) != 0)
+		return rb_err_set(RB_E_VERIFY, "%s: the token's 'queue' key is not the manifest's (OpenPGP fingerprints differ)",
+				  s->cfg->manifest);
+	if (ret_qmk)
+		*ret_qmk = qmk;
+	return RB_OK;
+}
+
+static void signd_close_hsm(struct signd *s)
+{
+	pgp_key_free(s->queue_pgp);
+	s->queue_pgp = NULL;
+	s->queue_key = s->audit_key = NULL;
+	memset(&s->queue_signer, 0, sizeof(s->queue_signer));
+	memset(&s->audit_signer, 0, sizeof(s->audit_signer));
+	p11_token_free(s->tok);
+	s->tok = NULL;
+	p11_module_free(s->mod);
+	s->mod = NULL;
+}
+
+/* The token went away under a batch (RB_E_GONE: restarted, removed; its
+ * sessions and handles are dead). The batch stops before anything is
+ * answered; its intents are in the log, so every HSM operation it made is
+ * accounted for, and the next batch takes the same work (and what the log
+ * already holds from this one). One audit entry per outage, when it is
+ * first seen; the retries until the token is back add none. */
+static int signd_hsm_lost(struct signd *s)
+{
+	char detail[RB_ERR_DETAIL_MAX];
+	_cleanup_json_ struct json_value *e = NULL;
+	uint64_t index;
+	int err;
+
+	memcpy(detail, rb_err_detail(), sizeof(detail));
+	detail[sizeof(detail) - 1] = '\0';
+	if (!s->hsm_lost) {
+		if ((err = audit_entry_hsm_outage((int64_t)time(NULL), s->m->token_label, detail, &e)) < 0 ||
+		    (err = audit_log_append(s->audit, e, &index)) < 0)
+			return err;
+		s->hsm_lost = true;
+		signd_log(s, "event=hsm-lost audit_index=%llu", (unsigned long long)index);
+	}
+	signd_close_hsm(s);
+	return rb_err_set(RB_E_AGAIN, "the HSM went away (%s); nothing was answered, and the requests wait "
+			  "until the token is back", detail);
+}
+
+/* After an outage: the token again, logged in, its keys found and checked
+ * against the manifest as at start. A token that is not back yet is
+ * RB_E_AGAIN (the daemon tries again later); one that came back with
+ * other keys, or that refuses the PIN, needs an operator. */
+static int signd_hsm_reopen(struct signd *s)
+{
+	int err;
+
+	signd_close_hsm(s);
+	err = signd_open_hsm(s, NULL);
+	if (err == RB_OK) {
+		s->hsm_lost = false;
+		signd_log(s, "event=hsm-back token=%s", p11_token_label(s->tok));
+		return RB_OK;
+	}
+	signd_close_hsm(s);
+	if (err == RB_E_PIN || err == RB_E_VERIFY || err == RB_E_KEY)
+		return rb_err_set(RB_E_STATE, "the HSM came back but cannot be used: %s", rb_err_detail());
+	return rb_err_set(RB_E_AGAIN, "the HSM is not back yet: %s", rb_err_detail());
+}
+
 int signd_open(const char *config_path, FILE *log, struct signd **ret)
 {
 	struct signd *s = calloc(1, sizeof(*s));
-	const struct manifest_key *qmk, *amk;
+	const struct manifest_key *qmk;
 	_cleanup_free_ char *gnupg = NULL, *replay = NULL, *usage = NULL, *appr = NULL,
 			    *pend = NULL, *origin = NULL;
 	int err;
@@ -261,49 +375,8 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 	if ((err = signd_open_queue(s, config_path, &origin)) < 0 ||
 	    (err = signd_check_audit_log(s, origin)) < 0)
 		goto fail;
-	if ((err = signd_open_token(s)) < 0) {
-		/* A wrong operator PIN is an event an auditor must see: someone
-		 * tried to use the HSM and failed. */
-		if (err == RB_E_PIN) {
-			char detail[RB_ERR_DETAIL_MAX];
-			_cleanup_json_ struct json_value *e = NULL;
-			uint64_t index;
-
-			int aerr;
-
-			memcpy(detail, rb_err_detail(), sizeof(detail));
-			detail[sizeof(detail) - 1] = '\0';
-			if ((aerr = audit_entry_login_failure((int64_t)time(NULL), "operator",
-							      s->m->token_label, detail, &e)) < 0 ||
-			    (aerr = audit_log_append(s->audit, e, &index)) < 0) {
-				/* Not logged: say so, and fail with the log's error. */
-				char why[RB_ERR_DETAIL_MAX];
-
-				memcpy(why, rb_err_detail(), sizeof(why));
-				why[sizeof(why) - 1] = '\0';
-				err = rb_err_set(aerr, "%s; and the login failure could not be written to "
-						 "the audit log: %s", detail, why);
-				goto fail;
-			}
-			rb_err_set(err, "%s", detail);
-		}
+	if ((err = signd_open_hsm(s, &qmk)) < 0)
 		goto fail;
-	}
-	if ((err = signd_find_key(s, SIGN_NODE_QUEUE_KEY, KEY_PURPOSE_QUEUE_RESPONSE, "signs the response commits",
-				  &s->queue_key, &qmk)) < 0 ||
-	    (err = signd_find_key(s, SIGN_NODE_AUDIT_KEY, KEY_PURPOSE_AUDIT_CHECKPOINT,
-				  "signs the audit log's checkpoints", &s->audit_key, &amk)) < 0)
-		goto fail;
-	/* pgp_key and the audit log borrow their signers: keep them in s. */
-	p11_key_signer(s->queue_key, &s->queue_signer);
-	p11_key_signer(s->audit_key, &s->audit_signer);
-	if ((err = pgp_key_new(&s->queue_signer, qmk->created, &s->queue_pgp)) < 0)
-		goto fail;
-	if (memcmp(s->queue_pgp->fpr, qmk->openpgp_fpr, PGP_FPR_LEN) != 0) {
-		err = rb_err_set(RB_E_VERIFY, "%s: the token's 'queue' key is not the manifest's (OpenPGP fingerprints differ)",
-				 s->cfg->manifest);
-		goto fail;
-	}
 	if ((err = signd_path(s, "gnupg", &gnupg)) < 0 ||
 	    (err = signd_path(s, "replay.journal", &replay)) < 0 ||
 	    (err = signd_path(s, "usage.journal", &usage)) < 0 ||
@@ -445,10 +518,14 @@ static int signd_sign_batch(struct signd *s, struct signd_batch *b, size_t done,
 
 		if (!signd_item_answered(it))
 			continue;
-		for (size_t i = 0; i < it->doc->n_entries; i++)
-			if (!it->reason[i] && !it->have_leaf[i] && (err = signd_sign_entry(s, it, i, st)) < 0 &&
-			    (err = signd_entry_failed(it, i, err)) < 0)
+		for (size_t i = 0; i < it->doc->n_entries; i++) {
+			if (it->reason[i] || it->have_leaf[i] || (err = signd_sign_entry(s, it, i, st)) == RB_OK)
+				continue;
+			/* A lost token says nothing about the request: no
+			 * hsm-error answer, the batch waits for the token. */
+			if (err == RB_E_GONE || (err = signd_entry_failed(it, i, err)) < 0)
 				return err;
+		}
 	}
 	signd_crash_point("signed");
 	if ((err = signd_audit_results(s, b, done)) < 0)
@@ -621,6 +698,9 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 
 	if (!(b.node_documents = calloc(s->cfg->n_nodes ? s->cfg->n_nodes : 1, sizeof(*b.node_documents))))
 		return RB_E_NOMEM;
+	/* Nothing is taken from the queue while the token is away. */
+	if (s->hsm_lost && (err = signd_hsm_reopen(s)) < 0)
+		goto out;
 	if ((err = signd_cache_new(&s->cache)) < 0)
 		goto out;
 	if ((err = signd_reload_policy(s, b.now)) < 0)
@@ -738,6 +818,10 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 		signd_log(s, "event=batch commits=%zu documents=%zu signed=%zu rejected=%zu hsm_ops=%zu sessions=%u",
 			  st.commits, st.documents, st.signed_, st.rejected, st.hsm_ops, signd_open_sessions(s));
 out:
+	/* The token went away (under the entries' signing, the checkpoint's
+	 * or the response commit's): stop and wait for it. */
+	if (err == RB_E_GONE)
+		err = signd_hsm_lost(s);
 	/* A batch that failed while recording leaves no append undurable. */
 	(void)replay_db_sync(s->replay);
 	for (size_t k = 0; k < b.n; k++)

@@ -55,6 +55,7 @@ struct signd {
 	                              * on the branch, "" for none */
 	uint8_t policy_sha256[32];   /* of sign.conf + manifest, as last audited */
 	bool policy_audited;
+	bool hsm_lost;               /* the token went away: reopen before a batch */
 	char *policy_path;
 	char *last_commit_path;
 	char *last_response_path;

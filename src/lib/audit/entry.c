@@ -21,6 +21,7 @@ static const char *const event_names[] = {
 	[AUDIT_POLICY_CHANGE] = "policy-change",
 	[AUDIT_LOGIN_FAILURE] = "login-failure",
 	[AUDIT_INTENT] = "intent",
+	[AUDIT_HSM_OUTAGE] = "hsm-outage",
 };
 
 const char *audit_event_name(enum audit_event e)
@@ -109,6 +110,12 @@ static const struct field login_fields[] = {
 	{ NULL, 0, 0 },
 };
 
+static const struct field outage_fields[] = {
+	{ "format", F_COMMON, 1 }, { "reason", F_STR, 1 }, { "time", F_COMMON, 1 },
+	{ "token", F_STR, 1 },     { "type", F_COMMON, 1 }, { "version", F_COMMON, 1 },
+	{ NULL, 0, 0 },
+};
+
 static const struct field intent_fields[] = {
 	{ "format", F_COMMON, 1 }, { "key", F_STR, 1 },     { "key_fingerprint", F_FPR, 1 },
 	{ "request_ids", F_IDLIST, 1 }, { "time", F_COMMON, 1 }, { "type", F_COMMON, 1 },
@@ -127,6 +134,7 @@ static const struct field *fields_of(enum audit_event e)
 	case AUDIT_POLICY_CHANGE: return policy_fields;
 	case AUDIT_LOGIN_FAILURE: return login_fields;
 	case AUDIT_INTENT: return intent_fields;
+	case AUDIT_HSM_OUTAGE: return outage_fields;
 	}
 	return NULL;
 }
@@ -571,6 +579,17 @@ int audit_entry_login_failure(int64_t time, const char *role, const char *token_
 
 	if ((err = entry_new(AUDIT_LOGIN_FAILURE, time, &o)) < 0 ||
 	    (err = set_str(o, "role", role)) < 0 || (err = set_str(o, "token", token_label)) < 0 ||
+	    (err = set_str(o, "reason", reason)) < 0)
+		return err;
+	return entry_finish(&o, ret);
+}
+
+int audit_entry_hsm_outage(int64_t time, const char *token_label, const char *reason, struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *o = NULL;
+	int err;
+
+	if ((err = entry_new(AUDIT_HSM_OUTAGE, time, &o)) < 0 || (err = set_str(o, "token", token_label)) < 0 ||
 	    (err = set_str(o, "reason", reason)) < 0)
 		return err;
 	return entry_finish(&o, ret);

@@ -48,9 +48,10 @@ enum audit_event {
 	AUDIT_POLICY_CHANGE,
 	AUDIT_LOGIN_FAILURE,
 	AUDIT_INTENT,
+	AUDIT_HSM_OUTAGE,
 };
 
-/* "sign", "reject", ..., "login-failure", "intent". NULL if unknown. */
+/* "sign", "reject", ..., "intent", "hsm-outage". NULL if unknown. */
 const char *audit_event_name(enum audit_event e);
 int audit_event_parse(const char *s, enum audit_event *ret);
 
@@ -128,6 +129,12 @@ int audit_entry_policy_change(int64_t time, const char *actor, const uint8_t con
 /* A failed C_Login: which role, on which token, and why (CKR name). */
 int audit_entry_login_failure(int64_t time, const char *role, const char *token_label,
 			      const char *reason, struct json_value **ret);
+
+/* The sign node lost its token (a restart, a removal): one entry per
+ * outage, when it is first seen, with the error it showed (reason). The
+ * requests it held wait for the token; none is answered during it. */
+int audit_entry_hsm_outage(int64_t time, const char *token_label, const char *reason,
+			   struct json_value **ret);
 
 /* Check a built or parsed entry against the format (key set, field types
  * and sizes). RB_E_PARSE with a detail naming the field. */

@@ -131,6 +131,10 @@ static const struct {
 		COMMON | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_REQUEST_IDS),
 		COMMON | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_REQUEST_IDS),
 	},
+	[AUDIT_HSM_OUTAGE] = {
+		COMMON | B(K_REASON) | B(K_TOKEN),
+		COMMON | B(K_REASON) | B(K_TOKEN),
+	},
 };
 
 struct scan {

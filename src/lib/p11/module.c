@@ -40,9 +40,23 @@ int p11_fail(CK_RV rv, const char *fn, const char *kind, const char *name)
 	case CKR_KEY_FUNCTION_NOT_PERMITTED:
 		err = RB_E_UNSUPPORTED;
 		break;
-	case CKR_TOKEN_NOT_PRESENT:
 	case CKR_TOKEN_NOT_RECOGNIZED:
 		err = RB_E_TOKEN;
+		break;
+	/* What a slot, session or handle found earlier shows once its token
+	 * restarted or was taken away: nothing about the request, so the
+	 * caller reopens the token and tries again (the sign node does). A
+	 * token that is not there at all when it is looked for is RB_E_TOKEN
+	 * (p11_token_open). */
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_OBJECT_HANDLE_INVALID:
+	case CKR_KEY_HANDLE_INVALID:
+	case CKR_DEVICE_REMOVED:
+	case CKR_DEVICE_ERROR:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		err = RB_E_GONE;
 		break;
 	case CKR_HOST_MEMORY:
 	case CKR_DEVICE_MEMORY:

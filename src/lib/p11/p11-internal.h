@@ -81,6 +81,7 @@ struct p11_token {
 	pthread_cond_t released;
 	pthread_key_t tls;
 	CK_SESSION_HANDLE anchor;
+	bool logged_in;       /* a login succeeded: losing it means the token restarted */
 	struct p11_session_slot *sessions;
 	unsigned max_sessions, n_sessions;
 

@@ -99,6 +99,9 @@ int p11_key_sign(struct p11_key *k, enum rb_sig_scheme scheme, const uint8_t *in
 		if (k->wrapped)
 			p11_wrapped_release(k, s, true);
 		free(sig);
+		if (rv == CKR_USER_NOT_LOGGED_IN && t->logged_in)
+			return rb_err_set(RB_E_GONE, "C_Sign with key '%s' on token '%s': CKR_USER_NOT_LOGGED_IN "
+					  "after a login: the token restarted", k->name, t->label);
 		if (rv == CKR_USER_NOT_LOGGED_IN)
 			return rb_err_set(RB_E_PERM, "C_Sign with key '%s' on token '%s': "
 					  "CKR_USER_NOT_LOGGED_IN; log in as operator first", k->name, t->label);

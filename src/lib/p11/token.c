@@ -285,6 +285,8 @@ int p11_token_login(struct p11_token *t, CK_USER_TYPE user, const struct rb_secr
 		return rb_err_set(RB_E_PIN, "token '%s': no PIN given; use --pin-file, --pin-fd or --pin-env",
 				  t->label);
 	rv = t->f->C_Login(t->anchor, user, pin->data, pin->len);
+	if (rv == CKR_USER_ALREADY_LOGGED_IN || rv == CKR_OK)
+		t->logged_in = true;
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)
 		return RB_OK;
 	if (rv == CKR_PIN_INCORRECT)

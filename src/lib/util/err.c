@@ -30,6 +30,7 @@ const char *rb_strerror(int err)
 	case RB_E_LIMIT: return "limit reached";
 	case RB_E_ROLLBACK: return "older than what was published";
 	case RB_E_AGAIN: return "temporary failure; retry";
+	case RB_E_GONE: return "the token or its session went away; reopen and retry";
 	}
 	return "unknown error";
 }
@@ -69,4 +70,42 @@ int rb_err_prefix(int err, const char *fmt, ...)
 	va_end(ap);
 	/* rb_err_set copes with its own detail as an argument. */
 	return rb_err_set(err, "%s: %s", head, detail);
+}
+
+int rb_exit_code(int err)
+{
+	switch (err) {
+	case RB_OK: return EXIT_OK;
+	case RB_E_PARSE:
+	case RB_E_TOOBIG:
+		return EXIT_BAD_INPUT;
+	case RB_E_NOTFOUND:
+	case RB_E_TOKEN:
+	case RB_E_KEY:
+		return EXIT_NOT_FOUND;
+	case RB_E_PIN:
+	case RB_E_PERM:
+		return EXIT_AUTH;
+	case RB_E_MODULE:
+	case RB_E_P11:
+	case RB_E_STATE:
+	case RB_E_LIMIT:
+		return EXIT_HSM;
+	case RB_E_VERIFY:
+		return EXIT_VERIFY;
+	case RB_E_UNSUPPORTED:
+		return EXIT_UNSUPPORTED;
+	case RB_E_IO:
+		return EXIT_IO;
+	case RB_E_EXISTS:
+		return EXIT_EXISTS;
+	case RB_E_INVAL:
+		return EXIT_USAGE;
+	case RB_E_ROLLBACK:
+		return EXIT_ROLLBACK;
+	case RB_E_AGAIN:
+	case RB_E_GONE:
+		return EXIT_RETRY;
+	}
+	return EXIT_INTERNAL;
 }

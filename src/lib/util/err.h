@@ -33,7 +33,32 @@ enum rb_err {
 	RB_E_AGAIN = -20,       /* an operation failed for a reason that passes (a process
 	                         * could not start, a resource ran out): nothing was
 	                         * decided; retry */
+	RB_E_GONE = -21,        /* the token, or a session or object on it, went away
+	                         * (HSM restart, removal): reopen it and retry */
 };
+
+/* Exit codes of rombsr and rombsr-sign, documented in docs/EXIT-CODES.md
+ * and rombsr(1). */
+enum rb_exit {
+	EXIT_OK = 0,
+	EXIT_INTERNAL = 1,     /* unexpected failure (out of memory, bug) */
+	EXIT_USAGE = 2,        /* bad command line */
+	EXIT_BAD_INPUT = 3,    /* malformed or oversized input file */
+	EXIT_NOT_FOUND = 4,    /* file, token or key does not exist */
+	EXIT_AUTH = 5,         /* PIN wrong/missing/locked, or permission refused */
+	EXIT_HSM = 6,          /* PKCS#11 module or token failure */
+	EXIT_VERIFY = 7,       /* a signature or hash did not verify */
+	EXIT_UNSUPPORTED = 8,  /* algorithm/format/version not supported */
+	EXIT_IO = 9,           /* read/write failure */
+	EXIT_EXISTS = 10,      /* refusing to overwrite existing state */
+	EXIT_REJECTED = 11,    /* apply: the sign node rejected requests; nothing written */
+	EXIT_ROLLBACK = 12,    /* sign node: its audit log is missing, rolled back or forked
+				* from what it published; nothing signed */
+	EXIT_RETRY = 13,       /* a temporary failure: nothing was decided or lost; run again */
+};
+
+/* The exit code for an rb_err (RB_OK is EXIT_OK). */
+int rb_exit_code(int err);
 
 #define RB_ERR_DETAIL_MAX 512
 

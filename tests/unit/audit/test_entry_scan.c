@@ -206,6 +206,9 @@ static size_t make_seeds(struct rb_buf *out)
 	out[n++] = emit(e);
 	CHECK_OK(audit_entry_login_failure(1795000000, "operator", "rombsr", "CKR_PIN_INCORRECT", &e));
 	out[n++] = emit(e);
+	CHECK_OK(audit_entry_hsm_outage(1795000001, "rombsr", "C_Sign on key 'media': CKR_OBJECT_HANDLE_INVALID",
+					&e));
+	out[n++] = emit(e);
 	{
 		static char ids[AUDIT_INTENT_IDS_MAX][129];
 		const char *idp[AUDIT_INTENT_IDS_MAX];
