@@ -54,6 +54,9 @@ int cli_common_finish(struct cli_common *c);
 int cli_fail(const char *verb, int err);
 /* Print a usage error and return EXIT_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A decimal option value from 0 to max into *ret; else a usage error
+ * naming opt (EXIT_USAGE). */
+int cli_parse_uint(const char *verb, const char *opt, const char *arg, unsigned max, unsigned *ret);
 
 /* Load the module, open the token and (if login) log in as operator with
  * the configured PIN source; the PIN is wiped right after C_Login. */

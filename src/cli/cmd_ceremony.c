@@ -151,19 +151,6 @@ static int parse_group(struct ceremony_opts *o, const char *arg)
 	return EXIT_OK;
 }
 
-static int parse_uint(const char *opt, const char *arg, unsigned max, unsigned *ret)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || !*arg || *end || v > max)
-		return cli_usage_error(verb, "%s takes a number from 0 to %u", opt, max);
-	*ret = (unsigned)v;
-	return EXIT_OK;
-}
-
 /* The passphrase: none unless a source is given; from a prompt it is
  * asked twice at init, so a typo cannot lock the shares. */
 static int read_passphrase(const struct ceremony_opts *o, bool confirm, struct rb_secret **ret)
@@ -702,16 +689,16 @@ static int parse_opt(struct ceremony_opts *o, int opt, const char *arg)
 	int rc;
 
 	switch (opt) {
-	case 'n': return parse_uint("--shares", arg, CEREMONY_MAX_SHARES, &o->shares);
-	case 'k': return parse_uint("--threshold", arg, CEREMONY_MAX_SHARES, &o->threshold);
+	case 'n': return cli_parse_uint(verb, "--shares", arg, CEREMONY_MAX_SHARES, &o->shares);
+	case 'k': return cli_parse_uint(verb, "--threshold", arg, CEREMONY_MAX_SHARES, &o->threshold);
 	case 'g': return parse_group(o, arg);
 	case 'G':
-		if ((rc = parse_uint("--group-threshold", arg, CEREMONY_MAX_GROUPS, &v)) != EXIT_OK)
+		if ((rc = cli_parse_uint(verb, "--group-threshold", arg, CEREMONY_MAX_GROUPS, &v)) != EXIT_OK)
 			return rc;
 		o->scheme.group_threshold = (uint8_t)v;
 		return EXIT_OK;
 	case 'e':
-		if ((rc = parse_uint("--iteration-exponent", arg, SLIP39_MAX_ITERATION_EXPONENT, &v)) != EXIT_OK)
+		if ((rc = cli_parse_uint(verb, "--iteration-exponent", arg, SLIP39_MAX_ITERATION_EXPONENT, &v)) != EXIT_OK)
 			return rc;
 		o->scheme.iteration_exponent = (uint8_t)v;
 		return EXIT_OK;

@@ -49,7 +49,10 @@ static void submit_usage(void)
 	       "  --openpgp KEY=FILE   ask for an OpenPGP detached signature of FILE by KEY\n"
 	       "  --armor              OpenPGP signatures ASCII-armored (.asc) instead of .sig\n"
 	       "  --cache DIR          local mirror of the queue (default ROOT/.rombsr-queue)\n"
-	       "  --comment TEXT       a note for the people reading the queue\n");
+	       "  --comment TEXT       a note for the people reading the queue\n"
+	       "  --publish-seconds N  while other nodes win the race to the queue, keep\n"
+	       "                       trying for N seconds (default %d; 0: once); then\n"
+	       "                       exit 13, nothing submitted\n", QUEUE_DEFAULT_PUBLISH_SECONDS);
 }
 
 struct submit {
@@ -61,6 +64,7 @@ struct submit {
 	const char *raw[SUBMIT_MAX_ITEMS], *openpgp[SUBMIT_MAX_ITEMS];
 	size_t n_raw, n_openpgp;
 	bool armor;
+	unsigned publish_seconds;
 	char root_real[PATH_MAX];
 	struct gpgsig *gpg;
 };
@@ -271,7 +275,8 @@ static int submit_run(struct submit *sb, char ret_commit[QUEUE_OID_HEX + 1], siz
 	}
 	if ((err = gpgsig_open(sb->gnupghome, &sb->gpg)) < 0)
 		goto out;
-	if ((err = queue_open(sb->queue, sb->cache ? sb->cache : cache, sb->branch, &q)) < 0)
+	if ((err = queue_open(sb->queue, sb->cache ? sb->cache : cache, sb->branch, &q)) < 0 ||
+	    (err = queue_set_publish_deadline(q, sb->publish_seconds)) < 0)
 		goto out;
 	{
 		struct queue_file f = { path, out.data, out.len };
@@ -282,6 +287,9 @@ static int submit_run(struct submit *sb, char ret_commit[QUEUE_OID_HEX + 1], siz
 			goto out;
 		}
 		err = queue_publish(q, &f, 1, message, sb->node, email, submit_sign, sb, ret_commit);
+		if (err == RB_OK && queue_publish_races(q))
+			printf("submit: other publishers moved the queue on %u time%s; built again on the new tip\n",
+			       queue_publish_races(q), queue_publish_races(q) == 1 ? "" : "s");
 		if (err == RB_E_EXISTS)
 			err = rb_err_set(err, "%s: the queue already holds this build's requests; every build id is submitted once",
 					 path);
@@ -312,6 +320,7 @@ int cmd_submit(int argc, char **argv)
 		{ "armor", no_argument, NULL, 'A' },
 		{ "cache", required_argument, NULL, 'c' },
 		{ "comment", required_argument, NULL, 'C' },
+		{ "publish-seconds", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -326,6 +335,7 @@ int cmd_submit(int argc, char **argv)
 	sb.spool = getenv("ROMBSR_CAPTURE_SPOOL");
 	sb.root = ".";
 	sb.branch = QUEUE_DEFAULT_BRANCH;
+	sb.publish_seconds = QUEUE_DEFAULT_PUBLISH_SECONDS;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'b': sb.build_id = optarg; break;
@@ -340,6 +350,11 @@ int cmd_submit(int argc, char **argv)
 		case 'A': sb.armor = true; break;
 		case 'c': sb.cache = optarg; break;
 		case 'C': sb.comment = optarg; break;
+		case 'P':
+			if ((err = cli_parse_uint(verb, "--publish-seconds", optarg, QUEUE_MAX_PUBLISH_SECONDS,
+						  &sb.publish_seconds)) != EXIT_OK)
+				return err;
+			break;
 		case 'a':
 		case 'R':
 		case 'O': {

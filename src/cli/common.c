@@ -78,6 +78,19 @@ int cli_common_finish(struct cli_common *c)
 	return RB_OK;
 }
 
+int cli_parse_uint(const char *verb, const char *opt, const char *arg, unsigned max, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || !*arg || *arg == '-' || *arg == '+' || *end || v > max)
+		return cli_usage_error(verb, "%s takes a number from 0 to %u", opt, max);
+	*ret = (unsigned)v;
+	return EXIT_OK;
+}
+
 int cli_fail(const char *verb, int err)
 {
 	const char *detail = rb_err_detail();

@@ -225,7 +225,8 @@ static int signd_open_queue(struct signd *s, const char *config_path, char **ret
 	    (err = manifest_load(s->cfg->manifest, &s->m)) < 0 ||
 	    (err = key_lifecycle_audit_origin(s->m->token_label, ret_origin)) < 0 ||
 	    (err = signd_path(s, "queue", &qdir)) < 0 ||
-	    (err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0)
+	    (err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0 ||
+	    (err = queue_set_publish_deadline(s->q, s->cfg->queue.publish_seconds)) < 0)
 		return err;
 	/* The remote, not only the local mirror: the mirror is in the state
 	 * directory, which may have been restored along with the log. */
@@ -619,6 +620,8 @@ static int signd_publish(struct signd *s, struct signd_batch *b, size_t done, co
 	snprintf(message, sizeof(message), "rombsr sign: %zu response%s\n", n, n == 1 ? "" : "s");
 	err = queue_publish(s->q, files, n, message, "rombsr sign node", "sign@rombsr.invalid",
 			    signd_sign_commit, s, st->response_commit);
+	if (queue_publish_races(s->q))
+		signd_log(s, "event=publish-race lost=%u%s", queue_publish_races(s->q), err == RB_OK ? "" : " gave-up");
 out:
 	for (size_t k = 0; paths && bufs && k < b->n; k++) {
 		free(paths[k]);

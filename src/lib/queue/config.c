@@ -28,7 +28,7 @@ struct seen {
 	bool version, state_dir, manifest, module, token, pin_file, softhsm_conf, max_sessions,
 		wrapped_store, max_resident, batch_requests, batch_documents, batch_node_documents,
 		batch_response_bytes;
-	bool url, branch, poll, max_request, audit_dir;
+	bool url, branch, poll, publish, max_request, audit_dir;
 };
 
 struct parse {
@@ -483,6 +483,9 @@ static int entry_plain(struct parse *p, const char *full, const char *section, c
 		}
 		if (strcmp(k, "pollseconds") == 0) 
 			return set_unsigned(p, full, &s->poll, v, 1, 3600, &c->queue.poll_seconds);
+		if (strcmp(k, "publishseconds") == 0)
+			return set_unsigned(p, full, &s->publish, v, 1, QUEUE_MAX_PUBLISH_SECONDS,
+					    &c->queue.publish_seconds);
 		if (strcmp(k, "maxrequestbytes") == 0)
 			return set_uint(p, full, &s->max_request, v, 1, SIGN_CONFIG_MAX_REQUEST_BYTES,
 					&c->queue.max_request_bytes);
@@ -641,6 +644,8 @@ static int apply_defaults(struct parse *p)
 		return RB_E_NOMEM;
 	if (!c->queue.poll_seconds)
 		c->queue.poll_seconds = 10;
+	if (!c->queue.publish_seconds)
+		c->queue.publish_seconds = QUEUE_DEFAULT_PUBLISH_SECONDS;
 	if (!c->queue.batch_requests)
 		c->queue.batch_requests = SIGN_CONFIG_DEFAULT_BATCH_REQUESTS;
 	if (!c->queue.batch_documents)

@@ -83,6 +83,7 @@ struct sign_config {
 		char *url;          /* a path (made absolute), file://, ssh://, https:// ... */
 		char *branch;       /* default "main" */
 		unsigned poll_seconds;      /* default 10, 1..3600 */
+		unsigned publish_seconds;   /* publish deadline, default QUEUE_DEFAULT_PUBLISH_SECONDS */
 		uint64_t max_request_bytes; /* default 16 MiB, at most 64 MiB */
 		unsigned batch_requests;    /* requests a sign batch takes, default 2048 */
 		unsigned batch_documents;   /* documents a sign batch takes, default 4096 */

@@ -16,7 +16,8 @@ struct queue {
 	char *branch;
 	char *tip_ref;      /* refs/remotes/origin/<branch> or refs/heads/<branch> */
 	bool url_is_local;  /* push through git-receive-pack (see git.h) */
-	unsigned retries;
+	unsigned publish_seconds;  /* queue_set_publish_deadline() */
+	unsigned publish_races;    /* lost by the last queue_publish() */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(git_repository *, git_repository_free)

@@ -112,11 +112,16 @@ const char *queue_path(const struct queue *q)
 	return q ? q->path : NULL;
 }
 
-int queue_set_push_retries(struct queue *q, unsigned retries)
+unsigned queue_publish_races(const struct queue *q)
 {
-	if (!q || retries > 100)
-		return rb_err_set(RB_E_INVAL, "push retries must be 0..100");
-	q->retries = retries;
+	return q ? q->publish_races : 0;
+}
+
+int queue_set_publish_deadline(struct queue *q, unsigned seconds)
+{
+	if (!q || seconds > QUEUE_MAX_PUBLISH_SECONDS)
+		return rb_err_set(RB_E_INVAL, "the publish deadline must be 0..%d seconds", QUEUE_MAX_PUBLISH_SECONDS);
+	q->publish_seconds = seconds;
 	return RB_OK;
 }
 
@@ -234,7 +239,7 @@ static int queue_alloc(const char *path, const char *branch, struct queue **ret)
 
 	if (!q)
 		return RB_E_NOMEM;
-	q->retries = QUEUE_DEFAULT_PUSH_RETRIES;
+	q->publish_seconds = QUEUE_DEFAULT_PUBLISH_SECONDS;
 	if (!(q->path = strdup(path)) || !(q->branch = strdup(branch))) {
 		queue_free(q);
 		return RB_E_NOMEM;

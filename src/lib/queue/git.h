@@ -38,7 +38,10 @@
 
 #define QUEUE_OID_HEX 40
 #define QUEUE_DEFAULT_BRANCH "main"
-#define QUEUE_DEFAULT_PUSH_RETRIES 8
+/* How long queue_publish() keeps trying while other publishers win the
+ * race to the branch (docs/QUEUE.md, "Publishing"). */
+#define QUEUE_DEFAULT_PUBLISH_SECONDS 120
+#define QUEUE_MAX_PUBLISH_SECONDS 3600
 #define QUEUE_MAX_PATH 1024           /* longest path accepted in a queue tree */
 #define QUEUE_MAX_FILES_PER_COMMIT 65536
 
@@ -82,9 +85,12 @@ const char *queue_branch(const struct queue *q);
 /* The repository's directory (for messages). */
 const char *queue_path(const struct queue *q);
 
-/* Retries of queue_publish() after a non-fast-forward rejection
- * (default QUEUE_DEFAULT_PUSH_RETRIES, at most 100). */
-int queue_set_push_retries(struct queue *q, unsigned retries);
+/* How long queue_publish() retries after losing the race to the branch
+ * (default QUEUE_DEFAULT_PUBLISH_SECONDS, at most QUEUE_MAX_PUBLISH_SECONDS;
+ * 0: one attempt only). */
+int queue_set_publish_deadline(struct queue *q, unsigned seconds);
+/* Races the last queue_publish() lost before it landed (or gave up). */
+unsigned queue_publish_races(const struct queue *q);
 
 /* Fetch the branch from origin into refs/remotes/origin/<branch>.
  * ret_tip receives the new tip, or "" if the remote has no such branch
@@ -183,9 +189,11 @@ struct queue_file {
 /* Fetch, add files on top of the tip (RB_E_EXISTS if any path exists
  * already: files are never replaced), commit with message and author
  * (also the committer; time now), sign it through sign, and push
- * <commit>:refs/heads/<branch> without force. On a non-fast-forward
- * rejection it fetches and rebuilds on the new tip, up to the retry
- * limit with a short random backoff (RB_E_LIMIT when exhausted). Any
+ * <commit>:refs/heads/<branch> without force. When another publisher won
+ * the race (git's non-fast-forward, "fetch first", "cannot lock ref"...)
+ * it fetches, rebuilds on the new tip, signs again and retries after a
+ * jittered backoff, until the publish deadline has passed (RB_E_AGAIN:
+ * nothing landed, run again). Any
  * other rejection is RB_E_PERM whose detail carries the remote's message
  * (the guard's reason). ret_commit receives the published commit. */
 int queue_publish(struct queue *q, const struct queue_file *files, size_t n_files, const char *message,

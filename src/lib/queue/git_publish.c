@@ -406,13 +406,23 @@ static int commit_build(struct queue *q, const git_oid *tip, bool have_tip, cons
 	return RB_OK;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 20 ms doubling to 1.28 s, each plus up to as much again at random:
+ * the jitter keeps publishers that collided from colliding again, and
+ * the cap keeps a loser close behind when the branch goes quiet. */
 static void backoff(unsigned attempt)
 {
 	uint32_t r = 0;
-	unsigned ms = 20u << (attempt < 5 ? attempt : 5);
+	unsigned ms = 20u << (attempt < 6 ? attempt : 6);
 	struct timespec ts;
 
-	/* Jitter keeps two builders that collided from colliding again. */
 	(void)rb_random_bytes(&r, sizeof(r));
 	ms += r % ms;
 	ts.tv_sec = ms / 1000;
@@ -441,6 +451,7 @@ int queue_publish(struct queue *q, const struct queue_file *files, size_t n_file
 {
 	char tip_hex[QUEUE_OID_HEX + 1];
 	_cleanup_close_ int lock_fd = -1;
+	int64_t deadline;
 	int err;
 
 	if (!q || !files || !message || !*message || !author_name || !author_email || !sign || !ret_commit)
@@ -451,6 +462,8 @@ int queue_publish(struct queue *q, const struct queue_file *files, size_t n_file
 		return err;
 	if ((err = mirror_lock(q, &lock_fd)) < 0)
 		return err;
+	deadline = now_ms() + (int64_t)q->publish_seconds * 1000;
+	q->publish_races = 0;
 	for (unsigned attempt = 0;; attempt++) {
 		_cleanup_(git_reference_freep) git_reference *ref = NULL, *track = NULL;
 		git_oid tip, tree, commit;
@@ -474,9 +487,11 @@ int queue_publish(struct queue *q, const struct queue_file *files, size_t n_file
 		}
 		if (err != GIT_ENONFASTFORWARD)
 			return err;
-		if (attempt >= q->retries)
-			return rb_err_set(RB_E_LIMIT, "the queue %s moved on %u times while publishing; try again later",
-					  q->url, attempt + 1);
+		q->publish_races++;
+		if (now_ms() >= deadline)
+			return rb_err_set(RB_E_AGAIN, "the queue %s moved on %u times in %u s while publishing (other "
+					  "publishers won the race each time); nothing of this one landed; run it again",
+					  q->url, attempt + 1, q->publish_seconds);
 		backoff(attempt);
 	}
 }

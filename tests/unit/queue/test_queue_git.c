@@ -358,15 +358,15 @@ static void test_race(void)
 	sh("git --git-dir=%s cat-file -e %s:requests/builder1/racer.json", remote, cb);
 	CHECK_OK(queue_walk(b, NULL, cb, walk_cb, &ws));
 	CHECK(ws.n == 4);
-	/* with no retries allowed the same race is an error, and nothing of
-	 * b's lands */
-	CHECK_OK(queue_set_push_retries(b, 0));
+	/* with no time to retry the same race is a temporary failure, and
+	 * nothing of b's lands */
+	CHECK_OK(queue_set_publish_deadline(b, 0));
 	s.calls = 0;
 	s.racer_path = "requests/builder1/racer2.json";
-	CHECK_ERR(queue_publish(b, &f2, 1, "build b2", "builder2", "b2@example.org", sign_cb, &s, cb), RB_E_LIMIT);
+	CHECK_ERR(queue_publish(b, &f2, 1, "build b2", "builder2", "b2@example.org", sign_cb, &s, cb), RB_E_AGAIN);
 	CHECK(s.calls == 1);
 	sh("! git --git-dir=%s cat-file -e refs/heads/main:requests/builder2/b2.json 2>/dev/null", remote);
-	CHECK_ERR(queue_set_push_retries(b, 101), RB_E_INVAL);
+	CHECK_ERR(queue_set_publish_deadline(b, QUEUE_MAX_PUBLISH_SECONDS + 1), RB_E_INVAL);
 }
 
 static void test_changes_kinds(void)
