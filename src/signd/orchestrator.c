@@ -489,6 +489,26 @@ static int signd_entry_failed(struct signd_item *it, size_t i, int err)
 	return RB_OK;
 }
 
+/* Entry i could not be signed. A lost token says nothing about the
+ * request: no hsm-error answer, RB_E_GONE and the batch waits for the
+ * token. Nor does a key that cannot be found or a module error while the
+ * token is going away (SoftHSM2 shows an empty token, not an error), so
+ * before answering hsm-error the token is asked afresh for the queue
+ * key, which is always on it. */
+static int signd_sign_failed(struct signd *s, struct signd_item *it, size_t i, int err)
+{
+	char detail[RB_ERR_DETAIL_MAX];
+
+	if (err == RB_E_GONE)
+		return err;
+	memcpy(detail, rb_err_detail(), sizeof(detail));
+	detail[sizeof(detail) - 1] = '\0';
+	if (err != RB_E_VERIFY && p11_key_still_there(s->queue_key) == RB_E_GONE)
+		return rb_err_set(RB_E_GONE, "%s; and the token no longer holds the queue key", detail);
+	rb_err_set(err, "%s", detail);
+	return signd_entry_failed(it, i, err);
+}
+
 /* Sign what the batch took, items [0, done), in an order that accounts
  * for every HSM operation (docs/formats/audit-entry.md, "Intents"):
  *   1 take from the audit log what an earlier run signed and logged;
@@ -522,9 +542,7 @@ static int signd_sign_batch(struct signd *s, struct signd_batch *b, size_t done,
 		for (size_t i = 0; i < it->doc->n_entries; i++) {
 			if (it->reason[i] || it->have_leaf[i] || (err = signd_sign_entry(s, it, i, st)) == RB_OK)
 				continue;
-			/* A lost token says nothing about the request: no
-			 * hsm-error answer, the batch waits for the token. */
-			if (err == RB_E_GONE || (err = signd_entry_failed(it, i, err)) < 0)
+			if ((err = signd_sign_failed(s, it, i, err)) < 0)
 				return err;
 		}
 	}

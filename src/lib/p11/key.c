@@ -393,6 +393,28 @@ int p11_token_find_key(struct p11_token *t, const char *selector, struct p11_key
 	return RB_OK;
 }
 
+int p11_key_still_there(struct p11_key *k)
+{
+	struct p11_token *t = k->token;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_ID, k->id, k->id_len },
+	};
+	CK_OBJECT_HANDLE o[2];
+	CK_ULONG n = 0;
+	CK_SESSION_HANDLE s;
+	int err;
+
+	if (k->wrapped)
+		return RB_OK;
+	if ((err = p11_token_session(t, &s)) < 0 || (err = find_objects(t, s, tmpl, 2, o, 2, &n)) < 0)
+		return err == RB_E_TOKEN || err == RB_E_P11 ? rb_err_set(RB_E_GONE, "%s", rb_err_detail()) : err;
+	if (n == 0)
+		return rb_err_set(RB_E_GONE, "key '%s' is no longer on token '%s'", k->name, t->label);
+	return RB_OK;
+}
+
 void p11_token_forget_keys(struct p11_token *t)
 {
 	struct p11_key *k, *next;

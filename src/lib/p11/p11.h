@@ -92,6 +92,12 @@ int p11_module_init_token(struct p11_module *m, const char *label, const struct 
  * or a plain CKA_LABEL. The handle, public key and certificate are looked
  * up once and cached on the token. RB_E_KEY if not found or ambiguous. */
 int p11_token_find_key(struct p11_token *t, const char *selector, struct p11_key **ret);
+/* Whether k's private key object is still on the token, looked up
+ * afresh by CKA_ID (not through the handle held since it was found):
+ * RB_OK if it is; RB_E_GONE if the token, the session or the object went
+ * away (an HSM restart or removal). For a caller that must tell "this key
+ * cannot sign" from "the token is gone". A wrapped key is RB_OK. */
+int p11_key_still_there(struct p11_key *k);
 /* Drop cached handles (after keys were destroyed). Every struct p11_key
  * obtained before is invalid afterwards. */
 void p11_token_forget_keys(struct p11_token *t);

@@ -59,4 +59,13 @@ int queue_remote_open(struct queue *q, git_remote **ret);
  * message, or another rb_err. */
 int queue_push_ref(struct queue *q, const char *ref);
 
+/* How long queue_fetch() waits while another git holds the mirror's ref
+ * lock (one left running by a killed process, a build beside this one). */
+#define QUEUE_FETCH_LOCK_SECONDS 30
+/* Milliseconds on the monotonic clock. */
+int64_t queue_now_ms(void);
+/* Sleep before retry number attempt (from 0): 20 ms doubling to 1.28 s,
+ * each plus up to as much again at random. */
+void queue_backoff(unsigned attempt);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <dirent.h>
 
@@ -13,6 +14,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/secret.h"
 
 #define MAX_BRANCH_LEN 200
 #define MAX_URL_LEN 4096
@@ -435,7 +437,32 @@ static int cred_from_agent(git_credential **out, const char *url, const char *us
 	return GIT_PASSTHROUGH;
 }
 
-int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
+int64_t queue_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 20 ms doubling to 1.28 s, each plus up to as much again at random:
+ * the jitter keeps publishers that collided from colliding again, and
+ * the cap keeps a loser close behind when the branch goes quiet. */
+void queue_backoff(unsigned attempt)
+{
+	uint32_t r = 0;
+	unsigned ms = 20u << (attempt < 6 ? attempt : 6);
+	struct timespec ts;
+
+	(void)rb_random_bytes(&r, sizeof(r));
+	ms += r % ms;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int fetch_once(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
 {
 	git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
 	_cleanup_(git_remote_freep) git_remote *remote = NULL;
@@ -480,7 +507,11 @@ int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
 				rb_buf_free(&errb);
 				return queue_tip(q, ret_tip);
 			}
-			err = rb_err_set(RB_E_IO, "fetching the queue (%s): git fetch failed: %.300s", q->url,
+			/* Another git is updating this mirror's ref right now
+			 * (one left running by a killed process, or a build
+			 * beside this one): not a verdict on the queue. */
+			err = rb_err_set(errb.data && strstr((const char *)errb.data, "cannot lock ref") ? RB_E_AGAIN : RB_E_IO,
+					 "fetching the queue (%s): git fetch failed: %.300s", q->url,
 					 errb.data ? (const char *)errb.data : "no output");
 		}
 		rb_buf_free(&out);
@@ -491,9 +522,22 @@ int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
 	}
 	if ((err = queue_remote_open(q, &remote)) < 0)
 		return err;
-	if (git_remote_fetch(remote, &refspecs, &opts, NULL) < 0)
-		return queue_git_fail(RB_E_IO, "fetching the queue", q->url);
+	if ((err = git_remote_fetch(remote, &refspecs, &opts, NULL)) < 0)
+		return queue_git_fail(err == GIT_ELOCKED ? RB_E_AGAIN : RB_E_IO, "fetching the queue", q->url);
 	return queue_tip(q, ret_tip);
+}
+
+int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
+{
+	int64_t deadline = queue_now_ms() + QUEUE_FETCH_LOCK_SECONDS * 1000;
+	int err;
+
+	for (unsigned attempt = 0;; attempt++) {
+		err = fetch_once(q, ret_tip);
+		if (err != RB_E_AGAIN || queue_now_ms() >= deadline)
+			return err;
+		queue_backoff(attempt);
+	}
 }
 
 bool queue_has_commit(struct queue *q, const char *commit)

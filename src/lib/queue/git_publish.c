@@ -406,31 +406,6 @@ static int commit_build(struct queue *q, const git_oid *tip, bool have_tip, cons
 	return RB_OK;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* 20 ms doubling to 1.28 s, each plus up to as much again at random:
- * the jitter keeps publishers that collided from colliding again, and
- * the cap keeps a loser close behind when the branch goes quiet. */
-static void backoff(unsigned attempt)
-{
-	uint32_t r = 0;
-	unsigned ms = 20u << (attempt < 6 ? attempt : 6);
-	struct timespec ts;
-
-	(void)rb_random_bytes(&r, sizeof(r));
-	ms += r % ms;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* One publisher at a time per local mirror. Builds running side by side
  * on one node share the mirror (--cache), and the commit to push is kept
  * under one ref there: without the lock one process pushes another's
@@ -462,7 +437,7 @@ int queue_publish(struct queue *q, const struct queue_file *files, size_t n_file
 		return err;
 	if ((err = mirror_lock(q, &lock_fd)) < 0)
 		return err;
-	deadline = now_ms() + (int64_t)q->publish_seconds * 1000;
+	deadline = queue_now_ms() + (int64_t)q->publish_seconds * 1000;
 	q->publish_races = 0;
 	for (unsigned attempt = 0;; attempt++) {
 		_cleanup_(git_reference_freep) git_reference *ref = NULL, *track = NULL;
@@ -488,10 +463,10 @@ int queue_publish(struct queue *q, const struct queue_file *files, size_t n_file
 		if (err != GIT_ENONFASTFORWARD)
 			return err;
 		q->publish_races++;
-		if (now_ms() >= deadline)
+		if (queue_now_ms() >= deadline)
 			return rb_err_set(RB_E_AGAIN, "the queue %s moved on %u times in %u s while publishing (other "
 					  "publishers won the race each time); nothing of this one landed; run it again",
 					  q->url, attempt + 1, q->publish_seconds);
-		backoff(attempt);
+		queue_backoff(attempt);
 	}
 }
