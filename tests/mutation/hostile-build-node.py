@@ -82,6 +82,7 @@ LAYERED = {
     'M1': 'submit re-parses its document with the manifest (request_parse.c)',
     'M2b': "the request builder's own check (request_build.c)",
     'M4': 'the policy check in decide.c runs before the HSM-side check',
+    'M6h': "decide.c refuses the queue key's raw request first (M6b removes both)",
     'H3a': "idset_has(): the pending copy's path is already in the batch",
     'H3b': 'intake_is_pending()',
 }
