@@ -513,6 +513,11 @@ static int intake_one(void *ctx, const char *commit)
 		err = intake_refuse_all(s, b->now, &ic, NULL, commit, "unsigned-commit");
 		goto out;
 	}
+	if (err == RB_E_TOOBIG) {
+		signd_log(s, "event=refuse commit=%.12s reason=bad-signature detail=\"%s\"", commit, rb_err_detail());
+		err = intake_refuse_all(s, b->now, &ic, NULL, commit, "bad-signature");
+		goto out;
+	}
 	if (err < 0)
 		goto out;
 	err = gpgsig_verify_detached(s->keyring, sig, siglen, signed_data, signed_len, fpr);

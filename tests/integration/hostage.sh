@@ -270,4 +270,37 @@ grep -q "event=refuse path=\"requests/$NODE/bomb.json\" reason=too-large" "$WORK
 honest_signed h4
 caught_up
 
+step "poison: a commit object of 100 MB (its message), signed by builder1: refused unread"
+rm -rf "$WORK/clone"
+attacker_clone "$WORK/clone"
+head -c 100M /dev/zero | tr '\0' a >"$WORK/msg"
+parent=$(git -C "$WORK/clone" rev-parse HEAD)
+big=$(GNUPGHOME="$BUILD_GNUPG" git -C "$WORK/clone" -c gpg.program=gpg commit-tree -S"$NODE_FPR" \
+	-p "$parent" -F "$WORK/msg" "$parent^{tree}") || fail "commit-tree of the big commit"
+rm -f "$WORK/msg"
+git -C "$WORK/clone" reset -q --soft "$big"
+push_refused "more than the 262144 a queue commit may have"
+server_force "$WORK/clone"
+rc=0
+echo "$parent $big refs/heads/main" | GIT_DIR="$QUEUE" /usr/bin/time -f '%M %e' -o "$WORK/time" \
+	"$ROMBSR" queue-guard --config "$SIGN_CONF" >"$WORK/guard.out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "the guard accepted the big commit"
+read -r rss secs < <(tail -n 1 "$WORK/time")
+echo "guard on the big commit: peak RSS ${rss} KiB, ${secs} s"
+[ "$rss" -lt 60000 ] || fail "the guard inflated the big commit (peak RSS $rss KiB)"
+# Put in by the server's owner, it stops the sign node (as any rewrite of
+# the queue by its server does), with a message that names it, unread.
+# The sign node reads commits through the same functions as the guard
+# (measured above); its RSS is not measured here because git parses the
+# commit in the processes around the fetch (upload-pack, the server's
+# side, runs as a child with a local remote; rev-list's connectivity
+# check): git streams only blobs.
+rc=0
+sign_once || rc=$?
+[ "$rc" -eq 3 ] || { cat "$WORK/sign.err" >&2; fail "sign on the big commit: exit $rc, expected 3"; }
+grep -q "commit ${big:0:12} is [0-9]* bytes, more than the 262144 a queue commit may have; it was not read" "$WORK/sign.err" ||
+	{ cat "$WORK/sign.err" >&2; fail "the sign node did not name the big commit"; }
+git --git-dir="$QUEUE" update-ref refs/heads/main "$parent"
+sign_once || { cat "$WORK/sign.err" >&2; fail "sign after the server's owner removed the big commit"; }
+
 echo "PASS"

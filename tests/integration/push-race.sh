@@ -6,6 +6,8 @@
 # ref", ...) must fetch, rebuild, sign again and retry within its publish
 # deadline, never report the race as a refusal: every submit exits 0 and
 # every build is answered, each request signed exactly once.
+# The first argument is how many builds each machine submits, one after
+# the other (make check: 1; check-full's soak-push-race: 5).
 set -euo pipefail
 . "$(dirname "$0")/lib/fixture.sh"
 . "$(dirname "$0")/lib/capture.sh"
@@ -13,7 +15,7 @@ set -euo pipefail
 
 NODES=(builder1 builder2 builder3 builder4)
 MACHINES=2
-BUILDS=3
+BUILDS=${1:-3}
 
 queue_setup
 SIGND_EXE="$ROMBSR_BUILD_DIR/src/signd/rombsr-sign"

@@ -68,4 +68,9 @@ int64_t queue_now_ms(void);
  * each plus up to as much again at random. */
 void queue_backoff(unsigned attempt);
 
+/* A commit's size from its object header, before anything parses it:
+ * RB_E_TOOBIG over QUEUE_MAX_COMMIT_BYTES (nothing was read),
+ * RB_E_NOTFOUND if it is missing, RB_E_PARSE if it is not a commit. */
+int queue_commit_size_check(struct queue *q, const git_oid *id);
+
 #endif

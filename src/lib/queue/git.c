@@ -76,7 +76,7 @@ int queue_commit_lookup(struct queue *q, const char *hex, git_commit **ret)
 	git_oid oid;
 	int err;
 
-	if ((err = queue_oid_parse(hex, &oid)) < 0)
+	if ((err = queue_oid_parse(hex, &oid)) < 0 || (err = queue_commit_size_check(q, &oid)) < 0)
 		return err;
 	if ((err = git_commit_lookup(ret, q->repo, &oid)) < 0)
 		return err == GIT_ENOTFOUND ? rb_err_set(RB_E_NOTFOUND, "commit %s is not in %s", hex, q->path)
@@ -540,15 +540,40 @@ int queue_fetch(struct queue *q, char ret_tip[QUEUE_OID_HEX + 1])
 	}
 }
 
+/* A commit object is parsed whole (its message, its signature): one of
+ * a gigabyte of zeros, a few kilobytes pushed, would be inflated by every
+ * reader. Its size comes from the object header first, as a blob's does. */
+int queue_commit_size_check(struct queue *q, const git_oid *id)
+{
+	_cleanup_(git_odb_freep) git_odb *odb = NULL;
+	git_object_t type;
+	size_t len;
+
+	if (git_repository_odb(&odb, q->repo) < 0)
+		return queue_git_fail(RB_E_IO, "opening the object database", q->path);
+	if (git_odb_read_header(&len, &type, odb, id) < 0)
+		return rb_err_set(RB_E_NOTFOUND, "%s: commit %.12s is missing", q->path, git_oid_tostr_s(id));
+	if (type != GIT_OBJECT_COMMIT)
+		return rb_err_set(RB_E_PARSE, "%s: object %.12s is not a commit", q->path, git_oid_tostr_s(id));
+	if (len > QUEUE_MAX_COMMIT_BYTES)
+		return rb_err_set(RB_E_TOOBIG, "%s: commit %.12s is %zu bytes, more than the %d a queue commit may have; "
+				  "it was not read", q->path, git_oid_tostr_s(id), len, QUEUE_MAX_COMMIT_BYTES);
+	return RB_OK;
+}
+
 bool queue_has_commit(struct queue *q, const char *commit)
 {
-	git_commit *c = NULL;
 	git_oid oid;
 
-	if (!q || queue_oid_parse(commit, &oid) < 0 || git_commit_lookup(&c, q->repo, &oid) < 0)
+	_cleanup_(git_odb_freep) git_odb *odb = NULL;
+	git_object_t type;
+	size_t len;
+
+	/* From the header: a commit too large to read is still a commit. */
+	if (!q || queue_oid_parse(commit, &oid) < 0 || git_repository_odb(&odb, q->repo) < 0 ||
+	    git_odb_read_header(&len, &type, odb, &oid) < 0)
 		return false;
-	git_commit_free(c);
-	return true;
+	return type == GIT_OBJECT_COMMIT;
 }
 
 int queue_commit_info(struct queue *q, const char *commit, struct queue_commit_info *ret)

@@ -43,6 +43,12 @@
 #define QUEUE_DEFAULT_PUBLISH_SECONDS 120
 #define QUEUE_MAX_PUBLISH_SECONDS 3600
 #define QUEUE_MAX_PATH 1024           /* longest path accepted in a queue tree */
+/* Largest commit object read (message and signature included; rombsr's
+ * are under 4 KiB), checked from the object header before it is parsed,
+ * and largest commit signature handed to gpg (an OpenPGP signature here
+ * is under 2 KiB). */
+#define QUEUE_MAX_COMMIT_BYTES (256 * 1024)
+#define QUEUE_MAX_SIGNATURE_BYTES (16 * 1024)
 #define QUEUE_MAX_FILES_PER_COMMIT 65536
 
 struct queue;

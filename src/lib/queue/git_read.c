@@ -167,6 +167,8 @@ int queue_is_ancestor(struct queue *q, const char *ancestor, const char *descend
 		*ret = true;
 		return RB_OK;
 	}
+	if ((err = queue_commit_size_check(q, &d)) < 0)
+		return err;
 	err = git_graph_descendant_of(q->repo, &d, &a);
 	if (err < 0)
 		return queue_git_fail(RB_E_IO, "comparing commits", q->path);
@@ -193,6 +195,8 @@ int queue_walk(struct queue *q, const char *from, const char *to, queue_walk_cb 
 			found = true;
 			break;
 		}
+		if ((err = queue_commit_size_check(q, &cur)) < 0)
+			return err;
 		if ((err = git_commit_lookup(&c, q->repo, &cur)) < 0)
 			return err == GIT_ENOTFOUND ? rb_err_set(RB_E_NOTFOUND, "%s: commit %.12s is missing", q->path,
 								 git_oid_tostr_s(&cur))
@@ -335,6 +339,8 @@ int queue_commit_signature(struct queue *q, const char *commit, uint8_t **ret_si
 		return RB_E_INVAL;
 	if ((err = queue_oid_parse(commit, &oid)) < 0)
 		return err;
+	if ((err = queue_commit_size_check(q, &oid)) < 0)
+		return err == RB_E_NOTFOUND ? rb_err_set(err, "commit %s is not in %s", commit, q->path) : err;
 	err = git_commit_extract_signature(&sig, &data, q->repo, &oid, NULL);
 	if (err == GIT_ENOTFOUND && !queue_has_commit(q, commit))
 		return rb_err_set(RB_E_NOTFOUND, "commit %s is not in %s", commit, q->path);
@@ -342,6 +348,9 @@ int queue_commit_signature(struct queue *q, const char *commit, uint8_t **ret_si
 		return rb_err_set(RB_E_NOTFOUND, "commit %.12s is not signed", commit);
 	if (err < 0)
 		return queue_git_fail(RB_E_PARSE, "reading a commit signature", q->path);
+	if (sig.size > QUEUE_MAX_SIGNATURE_BYTES)
+		return rb_err_set(RB_E_TOOBIG, "commit %.12s: its signature is %zu bytes, more than %d; not handed to gpg",
+				  commit, sig.size, QUEUE_MAX_SIGNATURE_BYTES);
 	if ((err = buf_copy(&sig, &s, &slen)) < 0 || (err = buf_copy(&data, ret_signed, ret_signed_len)) < 0)
 		return err;
 	*ret_sig = TAKE_PTR(s);
