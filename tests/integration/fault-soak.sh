@@ -1,6 +1,6 @@
 #!/bin/bash
 # Faults at random under load: for SECONDS (the first argument; make
-# check runs 20, make check-full's soak-faults 240), four build machines
+# check runs 12, make check-full's soak-faults 240), four build machines
 # submit builds at once while a chaos loop, every 0.5 to 2 s, does one of:
 #   kill -9 rombsr-sign (at whatever step it is) and start it again;
 #   take the HSM's token away for 1 to 3 s and bring it back;
@@ -29,10 +29,13 @@ STOP="$WORK/stop"
 
 daemon=
 start_daemon() {
+	mark=$(wc -l <"$WORK/daemon.err" 2>/dev/null || echo 0)
 	"$SIGND_EXE" --config "$SIGN_CONF" >>"$WORK/daemon.out" 2>>"$WORK/daemon.err" &
 	daemon=$!
 }
-trap 'kill -9 "$daemon" 2>/dev/null || true; cleanup_fixture' EXIT
+# Whether the daemon started last got as far as running batches.
+daemon_started() { tail -n +$((mark + 1)) "$WORK/daemon.err" | grep -q 'rombsr-sign: started'; }
+trap 'kill -9 "$daemon" $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; cleanup_fixture' EXIT
 
 # One build machine: builds one after the other until told to stop; the
 # ids of the builds that were submitted go to machine-M.builds.
@@ -87,16 +90,20 @@ while [ "$SECONDS" -lt "$end" ]; do
 		kill -USR1 "$daemon" 2>/dev/null || true
 		;;
 	esac
-	# A daemon started while the token was away exits 4 (no token) or 13
-	# (it went away during the login), and its supervisor (systemd's
-	# Restart=on-failure) starts it again. Any other exit is a failure.
+	# A daemon started while the token was away cannot start: exit 4 (no
+	# token), 6 (SoftHSM2's C_Initialize fails while its token directory
+	# is being moved) or 13 (the token went during the login); its
+	# supervisor (systemd's Restart=on-failure) starts it again. Once it
+	# has started, it must not exit by itself.
 	if ! kill -0 "$daemon" 2>/dev/null; then
 		rc=0
 		wait "$daemon" || rc=$?
-		case $rc in
-		4 | 13) restarts=$((restarts + 1)); start_daemon ;;
-		*) cat "$WORK/daemon.err" >&2; fail "rombsr-sign exited $rc by itself" ;;
-		esac
+		if daemon_started || ! [[ $rc =~ ^(4|6|13)$ ]]; then
+			tail -30 "$WORK/daemon.err" >&2
+			fail "rombsr-sign exited $rc by itself"
+		fi
+		restarts=$((restarts + 1))
+		start_daemon
 	fi
 done
 touch "$STOP"

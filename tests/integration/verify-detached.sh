@@ -98,6 +98,15 @@ expect_exit 7 "$ROMBSR" verify --manifest "$MAN" "$D/stranger.bin"
 openssl genpkey -algorithm ED25519 -out "$WORK/stranger-ed.pem" 2>/dev/null
 openssl pkeyutl -sign -inkey "$WORK/stranger-ed.pem" -rawin -in "$D/stranger.bin" -out "$D/stranger.bin.sig"
 expect_exit 7 "$ROMBSR" verify --manifest "$MAN" "$D/stranger.bin"
+# A stranger's raw signature whose first byte looks like an OpenPGP
+# packet tag (about one in sixty do): still "does not verify" (7), never
+# "malformed" (3). 64 bytes as Ed25519, 256 as RSA-2048.
+for first in '\xc2' '\x89' '\x88'; do
+	for n in 63 255; do
+		{ printf "$first"; head -c "$n" /dev/urandom; } >"$D/stranger.bin.sig"
+		expect_exit 7 "$ROMBSR" verify --manifest "$MAN" "$D/stranger.bin"
+	done
+done
 
 step "a valid signature of another file is refused"
 cp "$D/raw-media.bin.sig" "$D/stranger.bin.sig"

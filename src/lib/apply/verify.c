@@ -189,6 +189,11 @@ int apply_verify_detached(const struct manifest *m, const uint8_t *data, size_t 
 		 * the OpenPGP one. */
 		if (raw != RB_E_VERIFY)
 			return raw;
+		/* Bytes that only start like a packet may be a stranger's raw
+		 * signature: "does not verify", as for any other one. */
+		if (err == RB_E_PARSE)
+			return rb_err_set(RB_E_VERIFY, "%s: neither an OpenPGP signature (%s) nor a raw "
+					  "signature by any key of the manifest", what, detail);
 		return rb_err_set(err, "%s", detail);
 	}
 	return verify_raw(m, data, len, sig, siglen, what, ret);
