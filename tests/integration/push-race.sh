@@ -7,7 +7,7 @@
 # deadline, never report the race as a refusal: every submit exits 0 and
 # every build is answered, each request signed exactly once.
 # The first argument is how many builds each machine submits, one after
-# the other (make check: 1; check-full's soak-push-race: 5).
+# the other (check-full's soak-push-race: 3).
 set -euo pipefail
 . "$(dirname "$0")/lib/fixture.sh"
 . "$(dirname "$0")/lib/capture.sh"
