@@ -78,14 +78,12 @@ static int signd_audit_login_failure(struct signd *s, int err)
 	uint64_t index;
 	int aerr;
 
-	memcpy(detail, rb_err_detail(), sizeof(detail));
-	detail[sizeof(detail) - 1] = '\0';
+	rb_err_save(detail);
 	if ((aerr = audit_entry_login_failure((int64_t)time(NULL), "operator", s->m->token_label, detail, &e)) < 0 ||
 	    (aerr = audit_log_append(s->audit, e, &index)) < 0) {
 		char why[RB_ERR_DETAIL_MAX];
 
-		memcpy(why, rb_err_detail(), sizeof(why));
-		why[sizeof(why) - 1] = '\0';
+		rb_err_save(why);
 		return rb_err_set(aerr, "%s; and the login failure could not be written to the audit log: %s",
 				  detail, why);
 	}
@@ -325,8 +323,7 @@ static int signd_hsm_lost(struct signd *s)
 	uint64_t index;
 	int err;
 
-	memcpy(detail, rb_err_detail(), sizeof(detail));
-	detail[sizeof(detail) - 1] = '\0';
+	rb_err_save(detail);
 	if (!s->hsm_lost) {
 		if ((err = audit_entry_hsm_outage((int64_t)time(NULL), s->m->token_label, detail, &e)) < 0 ||
 		    (err = audit_log_append(s->audit, e, &index)) < 0)
@@ -501,8 +498,7 @@ static int signd_sign_failed(struct signd *s, struct signd_item *it, size_t i, i
 
 	if (err == RB_E_GONE)
 		return err;
-	memcpy(detail, rb_err_detail(), sizeof(detail));
-	detail[sizeof(detail) - 1] = '\0';
+	rb_err_save(detail);
 	if (err != RB_E_VERIFY && p11_key_still_there(s->queue_key) == RB_E_GONE)
 		return rb_err_set(RB_E_GONE, "%s; and the token no longer holds the queue key", detail);
 	rb_err_set(err, "%s", detail);

@@ -12,7 +12,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib/queue.sh"
 
 queue_setup
-SIGND_EXE="$ROMBSR_BUILD_DIR/src/signd/rombsr-sign"
 TOKENS="$STATE/tokens"
 
 audit_count() { # TYPE [JQ-CONDITION]
@@ -49,11 +48,7 @@ retries() { grep -c 'rombsr-sign: batch failed' "$WORK/daemon.err" || true; }
 retried() { [ "$(retries)" -ge "$1" ]; } # N: at least N failed batches so far
 
 step "a running sign node answers a first build"
-"$SIGND_EXE" --config "$SIGN_CONF" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
-daemon=$!
-trap 'kill "$daemon" 2>/dev/null || true; cleanup_fixture' EXIT
-wait_for 60 grep -q 'rombsr-sign: started' "$WORK/daemon.err" ||
-	{ cat "$WORK/daemon.err" >&2; fail "rombsr-sign did not start"; }
+daemon_start
 submit_builds a1
 kill -USR1 "$daemon"
 wait_for 60 answered a1 || { cat "$WORK/daemon.err" >&2; fail "a1 was not answered"; }

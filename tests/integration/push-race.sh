@@ -18,7 +18,6 @@ MACHINES=2
 BUILDS=${1:-3}
 
 queue_setup
-SIGND_EXE="$ROMBSR_BUILD_DIR/src/signd/rombsr-sign"
 declare -A FPR
 FPR[builder1]=$NODE_FPR
 extra=""
@@ -50,11 +49,7 @@ machine() { # NODE M
 }
 
 step "a running sign node"
-"$SIGND_EXE" --config "$SIGN_CONF" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
-daemon=$!
-trap 'kill "$daemon" 2>/dev/null || true; cleanup_fixture' EXIT
-wait_for 60 grep -q 'rombsr-sign: started' "$WORK/daemon.err" ||
-	{ cat "$WORK/daemon.err" >&2; fail "rombsr-sign did not start"; }
+daemon_start
 
 total=$((${#NODES[@]} * MACHINES * BUILDS))
 step "$((${#NODES[@]} * MACHINES)) submitters at once, $total builds, while the sign node publishes"

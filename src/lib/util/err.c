@@ -109,3 +109,8 @@ int rb_exit_code(int err)
 	}
 	return EXIT_INTERNAL;
 }
+
+void rb_err_save(char out[RB_ERR_DETAIL_MAX])
+{
+	snprintf(out, RB_ERR_DETAIL_MAX, "%s", rb_err_detail());
+}

@@ -73,6 +73,11 @@ int rb_err_set(int err, const char *fmt, ...)
 /* The calling thread's last detail ("" if none). Valid until the next
  * rb_err_set/rb_err_clear on this thread. */
 const char *rb_err_detail(void);
+
+/* Copy the calling thread's detail into out, so that a call made while
+ * handling the error (a probe, an audit append) cannot overwrite it. */
+void rb_err_save(char out[RB_ERR_DETAIL_MAX]);
+
 void rb_err_clear(void);
 
 /* rb_err_set(err, "<fmt>: <the current detail>"): says where an error

@@ -22,6 +22,9 @@
 #   node_commit DIR FPR MSG     commit DIR's index signed with FPR (git -S)
 #   audit_sign_count            sign entries in the sign node's audit log
 #   has_response BUILD          the queue's branch has BUILD's response
+#   daemon_start                run rombsr-sign on $SIGN_CONF in the background
+#                               ($daemon; output in $WORK/daemon.out/.err),
+#                               killed at exit, and wait until it has started
 
 NODE=builder1
 # Commit signatures are checked with gpgme against the sign node's own
@@ -156,4 +159,12 @@ audit_sign_count() {
 
 has_response() { # BUILD
 	git --git-dir="$QUEUE" cat-file -e "main:responses/$NODE/$1.json" 2>/dev/null
+}
+
+daemon_start() {
+	"$ROMBSR_BUILD_DIR/src/signd/rombsr-sign" --config "$SIGN_CONF" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+	daemon=$!
+	trap 'kill "$daemon" 2>/dev/null || true; cleanup_fixture' EXIT
+	wait_for 60 grep -q 'rombsr-sign: started' "$WORK/daemon.err" ||
+		{ cat "$WORK/daemon.err" >&2; fail "rombsr-sign did not start"; }
 }
