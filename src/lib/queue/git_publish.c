@@ -351,6 +351,10 @@ static int tree_build(struct queue *q, const git_oid *tip, bool have_tip, const 
 
 	if (git_index_new(&idx) < 0)
 		return queue_git_fail(RB_E_NOMEM, "creating an index", q->path);
+	/* The tip comes from the server: sized before it is parsed, as
+	 * every queue commit is (a hostile server's commit bomb). */
+	if (have_tip && (err = queue_commit_size_check(q, tip)) < 0)
+		return err;
 	if (have_tip && (git_commit_lookup(&c, q->repo, tip) < 0 || git_commit_tree(&t, c) < 0 ||
 			 git_index_read_tree(idx, t) < 0))
 		return queue_git_fail(RB_E_IO, "reading the queue tip", q->path);

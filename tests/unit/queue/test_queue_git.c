@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "queue/git.h"
 #include "queue/gpgsig.h"
+#include "util/fileio.h"
 #include "util/err.h"
 #include "util/fileio.h"
 
@@ -564,6 +565,68 @@ static void test_gpgsig(void)
 	}
 }
 
+/* A commit object over QUEUE_MAX_COMMIT_BYTES (a 300 KiB message) and a
+ * commit whose signature is over QUEUE_MAX_SIGNATURE_BYTES: sized from
+ * the object header and refused before anything parses them, by every
+ * reader, a publisher building on such a tip included. */
+static void test_commit_bombs(void)
+{
+	_cleanup_queue_ struct queue *q = NULL;
+	struct signer s = { NULL, fpr_node, 0, NULL, NULL };
+	struct queue_file f = { "requests/builder1/b.json", (const uint8_t *)"x\n", 2 };
+	struct walk_state ws = { 0 };
+	char bare[512], dir[512], tip[QUEUE_OID_HEX + 1], c[QUEUE_OID_HEX + 1], sigc[QUEUE_OID_HEX + 1];
+	uint8_t *sig = NULL, *data = NULL;
+	size_t sl, dl;
+	FILE *fp;
+
+	snprintf(bare, sizeof(bare), "%s/bomb.git", tmpdir);
+	snprintf(dir, sizeof(dir), "%s/mirror-bomb", tmpdir);
+	sh("git init -q --bare %s && t=$(git --git-dir=%s mktree </dev/null) && "
+	   "head -c 300000 /dev/zero | tr '\\0' a >%s/msg && "
+	   "c=$(git --git-dir=%s -c user.name=x -c user.email=x@x commit-tree -F %s/msg $t) && "
+	   "git --git-dir=%s update-ref refs/heads/main $c",
+	   bare, bare, tmpdir, bare, tmpdir, bare);
+	CHECK_OK(queue_open(bare, dir, "main", &q));
+	if (!q)
+		return;
+	CHECK_OK(queue_fetch(q, tip));
+	CHECK(queue_has_commit(q, tip));
+	CHECK_ERR(queue_walk(q, NULL, tip, walk_cb, &ws), RB_E_TOOBIG);
+	CHECK(strstr(rb_err_detail(), "more than the 262144"));
+	CHECK(ws.n == 0);
+	CHECK_ERR(queue_commit_signature(q, tip, &sig, &sl, &data, &dl), RB_E_TOOBIG);
+	CHECK_ERR(queue_publish(q, &f, 1, "m", "n", "e@x", sign_cb, &s, c), RB_E_TOOBIG);
+	CHECK(s.calls == 0);
+
+	/* 20 KiB of "signature" in a commit of normal size */
+	snprintf(dir, sizeof(dir), "%s/sigbomb", tmpdir);
+	CHECK((fp = fopen(dir, "w")) != NULL);
+	if (!fp)
+		return;
+	fprintf(fp, "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor x <x@x> 0 +0000\n"
+		    "committer x <x@x> 0 +0000\ngpgsig -----BEGIN PGP SIGNATURE-----\n");
+	for (int i = 0; i < 400; i++)
+		fprintf(fp, " %s\n", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	fprintf(fp, " -----END PGP SIGNATURE-----\n\nm\n");
+	fclose(fp);
+	sh("git --git-dir=%s hash-object -t commit -w --literally %s >%s.id", queue_path(q), dir, dir);
+	{
+		_cleanup_free_ uint8_t *id = NULL;
+		size_t idl;
+
+		CHECK_OK(rb_file_read(strcat(dir, ".id"), 64, &id, &idl));
+		if (!id || idl < QUEUE_OID_HEX)
+			return;
+		memcpy(sigc, id, QUEUE_OID_HEX);
+		sigc[QUEUE_OID_HEX] = '\0';
+	}
+	CHECK_ERR(queue_commit_signature(q, sigc, &sig, &sl, &data, &dl), RB_E_TOOBIG);
+	CHECK(strstr(rb_err_detail(), "not handed to gpg"));
+	free(sig);
+	free(data);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -575,6 +638,7 @@ int main(void)
 	RUN(test_publish_read);
 	RUN(test_never_replace);
 	RUN(test_race);
+	RUN(test_commit_bombs);
 	RUN(test_changes_kinds);
 	RUN(test_gpgsig);
 	RUN(test_network_remote);
