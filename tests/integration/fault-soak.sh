@@ -49,7 +49,8 @@ machine() { # M
 		head -c 2048 /dev/urandom >"$root/$b.pkg"
 		if "$ROMBSR" submit --build-id "$b" --node "$NODE" --queue "$QUEUE" --signing-key "$NODE_FPR" \
 			--gnupghome "$BUILD_GNUPG" --manifest "$MANIFEST" --root "$root" --cache "$WORK/cache-$m" \
-			--raw "media=$root/$b.bin" --openpgp "release=$root/$b.pkg" >"$WORK/submit-$b.out" 2>&1; then
+			--raw "media=$root/$b.bin" --openpgp "release=$root/$b.pkg" --publish-seconds 600 \
+			>"$WORK/submit-$b.out" 2>&1; then
 			echo "$b" >>"$WORK/machine-$m.builds"
 		else
 			cat "$WORK/submit-$b.out" >&2
