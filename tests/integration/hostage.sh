@@ -242,6 +242,12 @@ honest h4pre
 timed_sign || { cat "$WORK/sign.err" >&2; fail "sign h4pre"; }
 read -r base secs < <(tail -n 1 "$WORK/time")
 echo "sign node on an honest build: peak RSS ${base} KiB, ${secs} s"
+sign_beside_bomb() { # WHAT: a batch must succeed without inflating the bomb
+	timed_sign || { cat "$WORK/sign.err" >&2; fail "sign after $1"; }
+	read -r rss secs < <(tail -n 1 "$WORK/time")
+	echo "sign node on $1: peak RSS ${rss} KiB, ${secs} s"
+	[ "$rss" -lt $((base + BOMB_MB * 512)) ] || fail "the sign node inflated $1 (peak RSS $rss KiB)"
+}
 bomb_clone() { # PATH: a fresh clone of the queue with the bomb added at PATH
 	rm -rf "$WORK/clone"
 	attacker_clone "$WORK/clone"
@@ -253,10 +259,7 @@ bomb_clone "requests/$NODE/bomb2.json"
 git -C "$WORK/clone" commit -q -m "an unsigned bomb"
 server_force "$WORK/clone"
 honest h5
-timed_sign || { cat "$WORK/sign.err" >&2; fail "sign after the unsigned bomb"; }
-read -r rss secs < <(tail -n 1 "$WORK/time")
-echo "sign node on the unsigned bomb: peak RSS ${rss} KiB, ${secs} s"
-[ "$rss" -lt $((base + BOMB_MB * 512)) ] || fail "the sign node inflated an unsigned bomb (peak RSS $rss KiB)"
+sign_beside_bomb "the unsigned bomb"
 grep -q "reason=unsigned-commit" "$WORK/sign.err" || { cat "$WORK/sign.err" >&2; fail "the unsigned bomb was not refused"; }
 honest_signed h5
 caught_up
@@ -264,10 +267,7 @@ bomb_clone "requests/$NODE/bomb.json"
 node_commit "$WORK/clone" "$NODE_FPR" "a bomb"
 server_force "$WORK/clone"
 honest h4
-timed_sign || { cat "$WORK/sign.err" >&2; fail "sign after the bomb"; }
-read -r rss secs < <(tail -n 1 "$WORK/time")
-echo "sign node on the bomb: peak RSS ${rss} KiB, ${secs} s"
-[ "$rss" -lt $((base + BOMB_MB * 512)) ] || fail "the sign node inflated the bomb (peak RSS $rss KiB)"
+sign_beside_bomb "the bomb"
 grep -q "event=refuse path=\"requests/$NODE/bomb.json\" reason=too-large" "$WORK/sign.err" ||
 	{ cat "$WORK/sign.err" >&2; fail "the bomb was not refused as too-large"; }
 honest_signed h4
