@@ -277,6 +277,11 @@ static int do_crosscheck(const struct opts *o, const char *dir, const struct not
 	       rep->requests, rep->responses, rep->signatures, rep->matched, rep->entries,
 	       rep->sign_entries, rep->intents, rep->intended, rep->intent_signed,
 	       rep->intent_rejected, rep->n_lost);
+	if (rep->other_log_responses || rep->signed_answered_elsewhere)
+		printf("other sign nodes: %zu responses answered on another sign node's log (cross-check that "
+		       "log too); %" PRIu64 " signatures of this log not released because another node answered "
+		       "the request after this node's claim ran out\n", rep->other_log_responses,
+		       rep->signed_answered_elsewhere);
 	if (rep->n_findings) {
 		fprintf(stderr, "rombsr audit: the log and the queue disagree: %zu finding%s (see "
 			"above)\n", rep->n_findings, rep->n_findings == 1 ? "" : "s");

@@ -63,6 +63,8 @@ int cmd_sign(int argc, char **argv)
 		total.deferred += st.deferred;
 		total.hsm_ops += st.hsm_ops;
 		total.recovered += st.recovered;
+		total.claimed_elsewhere += st.claimed_elsewhere;
+		total.claims_lost += st.claims_lost;
 		if (st.response_commit[0])
 			memcpy(total.response_commit, st.response_commit, sizeof(total.response_commit));
 	} while (st.more);
@@ -72,6 +74,9 @@ int cmd_sign(int argc, char **argv)
 	st = total;
 	printf("sign: %zu commits, %zu documents answered, %zu signed, %zu rejected, %zu refused, %zu deferred, %zu HSM operations, %zu recovered from the audit log\n",
 	       st.commits, st.documents, st.signed_, st.rejected, st.refused, st.deferred, st.hsm_ops, st.recovered);
+	if (st.claimed_elsewhere || st.claims_lost)
+		printf("sign: %zu builds left to another sign node's claim, %zu signed here but answered by another "
+		       "sign node first (docs/formats/claim.md)\n", st.claimed_elsewhere, st.claims_lost);
 	if (st.response_commit[0])
 		printf("sign: response commit %s\n", st.response_commit);
 	return EXIT_OK;

@@ -245,6 +245,15 @@ static int intake_refuse_all(struct signd *s, int64_t now, struct intake_commit 
 	int err;
 
 	for (size_t i = 0; i < ic->n; i++) {
+		/* A claim only the queue key may write: one in a refused commit
+		 * (a hostile server let it through) holds no build. */
+		if (ic->c[i].kind == QUEUE_CHANGE_ADDED && strncmp(ic->c[i].path, "claims/", 7) == 0) {
+			uint8_t marker[32];
+
+			signd_forged_claim_marker(ic->c[i].path, marker);
+			if ((err = replay_db_record(s->replay, marker, NULL, 0)) < 0)
+				return err;
+		}
 		if (ic->c[i].kind != QUEUE_CHANGE_ADDED || strncmp(ic->c[i].path, "requests/", 9) != 0)
 			continue;
 		added++;

@@ -209,6 +209,24 @@ static int signd_check_audit_log(struct signd *s, const char *origin)
 	return err;
 }
 
+/* The audit log's origin: one per sign node. A node with a name
+ * (rombsr.signNode) has its own, so that sign nodes sharing a queue and
+ * a token grow logs of different names rather than a fork of one. */
+static int signd_audit_origin(struct signd *s, char **ret)
+{
+	_cleanup_free_ char *base = NULL;
+
+	if (key_lifecycle_audit_origin(s->m->token_label, &base) < 0)
+		return RB_E_NOMEM;
+	if (!s->cfg->sign_node_name) {
+		*ret = TAKE_PTR(base);
+		return RB_OK;
+	}
+	if (asprintf(ret, "%s/%s", base, s->cfg->sign_node_name) < 0)
+		return RB_E_NOMEM;
+	return RB_OK;
+}
+
 /* What the sign node and `rombsr audit init` both start from: sign.conf,
  * the state directory, the manifest, the audit log's origin, and the
  * queue mirror, fetched. */
@@ -221,7 +239,7 @@ static int signd_open_queue(struct signd *s, const char *config_path, char **ret
 	if ((err = sign_config_load(config_path, &s->cfg)) < 0 ||
 	    (err = rb_mkdir_p(s->cfg->state_dir, 0700)) < 0 ||
 	    (err = manifest_load(s->cfg->manifest, &s->m)) < 0 ||
-	    (err = key_lifecycle_audit_origin(s->m->token_label, ret_origin)) < 0 ||
+	    (err = signd_audit_origin(s, ret_origin)) < 0 ||
 	    (err = signd_path(s, "queue", &qdir)) < 0 ||
 	    (err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0 ||
 	    (err = queue_set_publish_deadline(s->q, s->cfg->queue.publish_seconds)) < 0)
@@ -387,7 +405,8 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 		snprintf(s->queue_fpr + 2 * i, 3, "%02X", qmk->openpgp_fpr[i]);
 	if ((err = replay_db_open(replay, &s->replay)) < 0 ||
 	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
-	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0)
+	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0 ||
+	    (err = signd_claim_open(s, origin)) < 0)
 		goto fail;
 	if ((err = signd_load_commit(s, "last-commit", &s->last_commit_path, s->last_commit)) < 0 ||
 	    (err = signd_load_commit(s, "last-response", &s->last_response_path, s->last_response)) < 0)
@@ -412,12 +431,14 @@ fail:
 }
 
 /* The crash tests (tests/integration/signd-lifecycle.sh) kill the sign
- * node at each step of a batch: ROMBSR_SIGND_CRASH_AT=signed|appended|
- * logged|published|recorded ("signed": the HSM has signed, only the
+ * node at each step of a batch: ROMBSR_SIGND_CRASH_AT=claimed|signed|
+ * appended|logged|published|recorded ("claimed": its claims are on the
+ * branch, nothing is signed; "signed": the HSM has signed, only the
  * intents are in the log; "appended": the entries are durable, the
- * checkpoint is not written yet). A test hook that can only make the
- * process die, the way a power cut would; it never changes what a running
- * batch does. */
+ * checkpoint is not written yet). ROMBSR_SIGND_STOP_AT=step stops the
+ * process there instead (SIGSTOP). Test hooks that can only make the
+ * process die or pause, the way a power cut or a suspended machine would;
+ * they never change what a running batch does. */
 static void signd_crash_point(const char *step)
 {
 	const char *at = secure_getenv("ROMBSR_SIGND_CRASH_AT");
@@ -425,6 +446,13 @@ static void signd_crash_point(const char *step)
 	if (at && strcmp(at, step) == 0) {
 		fflush(NULL);
 		kill(getpid(), SIGKILL);
+	}
+	/* The same for a pause (a VM suspended, a process stopped): the
+	 * test sends SIGCONT when it wants the batch to go on. */
+	at = secure_getenv("ROMBSR_SIGND_STOP_AT");
+	if (at && strcmp(at, step) == 0) {
+		fflush(NULL);
+		kill(getpid(), SIGSTOP);
 	}
 }
 
@@ -518,6 +546,10 @@ static int signd_sign_batch(struct signd *s, struct signd_batch *b, size_t done,
 {
 	int err;
 
+	/* Claims that end soon are not signed under, nor is an intent
+	 * logged for them. */
+	if ((err = signd_lease_check(s, b)) < 0)
+		return err;
 	for (size_t k = 0; k < done; k++) {
 		struct signd_item *it = &b->items[k];
 
@@ -536,7 +568,12 @@ static int signd_sign_batch(struct signd *s, struct signd_batch *b, size_t done,
 		if (!signd_item_answered(it))
 			continue;
 		for (size_t i = 0; i < it->doc->n_entries; i++) {
-			if (it->reason[i] || it->have_leaf[i] || (err = signd_sign_entry(s, it, i, st)) == RB_OK)
+			if (it->reason[i] || it->have_leaf[i])
+				continue;
+			/* Never sign under a claim another node may take over. */
+			if ((err = signd_lease_check(s, b)) < 0)
+				return err;
+			if ((err = signd_sign_entry(s, it, i, st)) == RB_OK)
 				continue;
 			if ((err = signd_sign_failed(s, it, i, err)) < 0)
 				return err;
@@ -556,6 +593,9 @@ static int signd_record_item(struct signd *s, struct signd_batch *b, struct sign
 	char line[JOURNAL_LINE_MAX + QUEUE_MAX_PATH + 64];
 	int err;
 
+	/* Another sign node's: looked at again by the next batch. */
+	if (it->claimed_elsewhere)
+		return RB_OK;
 	if (it->deferred) {
 		if (it->from_pending)
 			return RB_OK;
@@ -596,12 +636,50 @@ static int signd_record_item(struct signd *s, struct signd_batch *b, struct sign
 	return RB_OK;
 }
 
+/* The responses to publish on one tip: those whose build this node still
+ * claims. One whose claim another node took over (this node was too slow
+ * for its lease) and answered is not published: it is signed and logged
+ * here, and the cross-check reports it as answered by the other node's
+ * log. */
+struct publish_round {
+	struct signd *s;
+	const struct queue_file *files;
+	struct signd_item **items;
+	size_t n;
+	struct queue_file *out;
+	size_t n_out;
+};
+
+static int publish_files(void *ctx, const char *tip, const struct queue_file **ret, size_t *ret_n)
+{
+	struct publish_round *r = ctx;
+	int err;
+
+	r->n_out = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		bool ours = false;
+
+		if ((err = signd_claim_still_ours(r->s, tip, r->items[i], &ours)) < 0)
+			return err;
+		r->items[i]->claim_lost = !ours;
+		if (ours)
+			r->out[r->n_out++] = r->files[i];
+		else
+			signd_log(r->s, "event=claim-lost node=%s build=%s", r->items[i]->node->name,
+				  r->items[i]->build_id);
+	}
+	*ret = r->out;
+	*ret_n = r->n_out;
+	return RB_OK;
+}
+
 /* Publishes the responses of b->items[0..done) (the items after done
  * were not taken by this batch, even if decided). */
 static int signd_publish(struct signd *s, struct signd_batch *b, size_t done, const char *checkpoint,
 			 struct signd_stats *st)
 {
 	struct queue_file *files = NULL;
+	struct signd_item **items = NULL;
 	struct rb_buf *bufs = NULL;
 	char **paths = NULL, message[128];
 	size_t n = 0;
@@ -610,7 +688,8 @@ static int signd_publish(struct signd *s, struct signd_batch *b, size_t done, co
 	files = calloc(b->n ? b->n : 1, sizeof(*files));
 	bufs = calloc(b->n ? b->n : 1, sizeof(*bufs));
 	paths = calloc(b->n ? b->n : 1, sizeof(*paths));
-	if (!files || !bufs || !paths) {
+	items = calloc(b->n ? b->n : 1, sizeof(*items));
+	if (!files || !bufs || !paths || !items) {
 		err = RB_E_NOMEM;
 		goto out;
 	}
@@ -627,13 +706,23 @@ static int signd_publish(struct signd *s, struct signd_batch *b, size_t done, co
 			goto out;
 		}
 		files[n] = (struct queue_file){ paths[n], bufs[n].data, bufs[n].len };
+		items[n] = it;
 		n++;
 	}
 	if (n == 0)
 		goto out;
 	snprintf(message, sizeof(message), "rombsr sign: %zu response%s\n", n, n == 1 ? "" : "s");
-	err = queue_publish(s->q, files, n, message, "rombsr sign node", "sign@rombsr.invalid",
-			    signd_sign_commit, s, st->response_commit);
+	{
+		struct publish_round r = { s, files, items, n, NULL, 0 };
+
+		if (!(r.out = calloc(n, sizeof(*r.out)))) {
+			err = RB_E_NOMEM;
+			goto out;
+		}
+		err = queue_publish_with(s->q, publish_files, &r, message, "rombsr sign node", "sign@rombsr.invalid",
+					 signd_sign_commit, s, st->response_commit);
+		free(r.out);
+	}
 	if (queue_publish_races(s->q))
 		signd_log(s, "event=publish-race lost=%u%s", queue_publish_races(s->q), err == RB_OK ? "" : " gave-up");
 out:
@@ -644,6 +733,7 @@ out:
 	free(paths);
 	free(bufs);
 	free(files);
+	free(items);
 	return err;
 }
 
@@ -710,7 +800,7 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	char tip[QUEUE_OID_HEX + 1];
 	size_t done = 0, answered = 0, documents = 0, frontier;
 	uint64_t response_bytes = 0;
-	bool stopped = false;
+	bool stopped = false, more;
 	int err;
 
 	if (!(b.node_documents = calloc(s->cfg->n_nodes ? s->cfg->n_nodes : 1, sizeof(*b.node_documents))))
@@ -744,6 +834,11 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			goto out;
 		if (it->refused || it->deferred || it->answered_before)
 			continue;
+		/* Another sign node's, for now: it takes no room in this batch. */
+		if ((err = signd_claim_peek(s, tip, it, b.now)) < 0)
+			goto out;
+		if (it->claimed_elsewhere)
+			continue;
 		if ((err = signd_bound_item(s, &b, it)) < 0)
 			goto out;
 		if (it->refused)
@@ -768,6 +863,11 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			documents++;
 		}
 	}
+	/* Claimed before the HSM is touched: another sign node on this queue
+	 * may be about to answer the same builds. */
+	if ((err = signd_claim_batch(s, &b, done, &st)) < 0)
+		goto out;
+	signd_crash_point("claimed");
 	/* What the batch took is signed together: a stop request ends the
 	 * intake above, not the signing of what is intended. */
 	if ((err = signd_sign_batch(s, &b, done, &st)) < 0)
@@ -797,6 +897,10 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			goto out;
 		if (it->deferred)
 			st.deferred++;
+		if (it->claim_lost) {
+			st.claims_lost++;
+			continue;
+		}
 		if (signd_item_answered(it)) {
 			st.documents++;
 			for (size_t i = 0; i < it->doc->n_entries; i++) {
@@ -820,20 +924,29 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	for (size_t k = done; k < b.n; k++)
 		if (b.items[k].walk_seq < frontier)
 			frontier = b.items[k].walk_seq;
-	if (frontier == SIZE_MAX && !b.walk_full && !(stopped && done < b.n)) {
+	/* More to take at once only if this batch left work for the next; a
+	 * build another sign node claims is looked at again at the next
+	 * poll, not in a loop. */
+	more = frontier != SIZE_MAX || b.walk_full || (stopped && done < b.n);
+	for (size_t k = 0; k < done; k++)
+		if (b.items[k].claimed_elsewhere && b.items[k].walk_seq < frontier)
+			frontier = b.items[k].walk_seq;
+	if (frontier == SIZE_MAX && !more) {
 		err = signd_save_commit(s->last_commit_path, tip, s->last_commit);
 	} else {
 		if (frontier == SIZE_MAX)
 			frontier = b.n_walk;
 		if (frontier > 0 && frontier <= b.n_walk)
 			err = signd_save_commit(s->last_commit_path, b.walk[frontier - 1], s->last_commit);
-		st.more = !(stop && *stop);
+		st.more = more && !(stop && *stop);
 	}
 	/* The session count lets an operator (and bench/queue-throughput) see
 	 * that the pool stays bounded across batches. Empty polls stay quiet. */
 	if (err == RB_OK && b.n)
-		signd_log(s, "event=batch commits=%zu documents=%zu signed=%zu rejected=%zu hsm_ops=%zu sessions=%u",
-			  st.commits, st.documents, st.signed_, st.rejected, st.hsm_ops, signd_open_sessions(s));
+		signd_log(s, "event=batch commits=%zu documents=%zu signed=%zu rejected=%zu hsm_ops=%zu sessions=%u "
+			  "claimed=%zu elsewhere=%zu lost=%zu",
+			  st.commits, st.documents, st.signed_, st.rejected, st.hsm_ops, signd_open_sessions(s),
+			  st.claimed, st.claimed_elsewhere, st.claims_lost);
 out:
 	/* The token went away (under the entries' signing, the checkpoint's
 	 * or the response commit's): stop and wait for it. */

@@ -55,7 +55,8 @@ static const uint8_t *record_artifact_sha(const struct signd_item *it, size_t i)
 
 bool signd_item_answered(const struct signd_item *it)
 {
-	return it->doc && !it->refused && !it->deferred && !it->answered_before && it->reason;
+	return it->doc && !it->refused && !it->deferred && !it->answered_before && !it->claimed_elsewhere &&
+	       it->reason;
 }
 
 /* The entries of one batch for one append. */

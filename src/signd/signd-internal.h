@@ -5,6 +5,7 @@
  *   hsm.c           signing on the token, the queue-key commit signer
  *   cache.c         the signing cache (cache.h)
  *   record.c        audit entries, responses, structured log lines
+ *   claim.c         claims: several sign nodes on one queue sign each build once
  */
 #ifndef ROMBSR_SIGND_INTERNAL_H
 #define ROMBSR_SIGND_INTERNAL_H
@@ -24,6 +25,7 @@
 #include "queue/config.h"
 #include "queue/git.h"
 #include "queue/gpgsig.h"
+#include "request/claim.h"
 #include "request/request.h"
 #include "request/response.h"
 #include "util/buf.h"
@@ -50,6 +52,9 @@ struct signd {
 	struct p11_key *audit_key;
 	struct rb_signer audit_signer;
 	char queue_fpr[41];          /* OpenPGP fingerprint of the queue key */
+	char sign_node[65];          /* rombsr.signNode, "sign" by default */
+	char origin[CLAIM_ORIGIN_MAX + 1]; /* the audit log's origin */
+	uint8_t instance[CLAIM_INSTANCE_LEN]; /* STATEDIR/instance */
 	char last_commit[41];        /* last queue commit examined, "" for none */
 	char last_response[41];      /* newest response commit of this node known
 	                              * on the branch, "" for none */
@@ -110,6 +115,11 @@ struct signd_item {
 	bool deferred;
 	bool refused;                /* no response at all (logged and audited) */
 	bool answered_before;        /* a response exists already */
+	bool claimed_elsewhere;      /* another sign node holds a live claim on it,
+	                              * or answered it since intake: left alone */
+	bool peeked_elsewhere;       /* ... found so at intake (signd_claim_peek) */
+	bool claim_lost;             /* signed here, but another node answered it */
+	int64_t claim_expires;       /* this node's claim on it, Unix seconds */
 };
 
 struct signd_batch {
@@ -129,6 +139,8 @@ struct signd_batch {
 	size_t documents;            /* documents taken */
 	unsigned *node_documents;    /* documents taken per cfg->nodes[i] */
 	struct idset paths;          /* SHA-256 of every taken document's path */
+	int64_t lease_end;           /* no HSM signature under this batch's claims
+	                              * from this time on (Unix seconds) */
 };
 
 /* intake.c */
@@ -176,6 +188,29 @@ int signd_recover_entry(struct signd *s, struct signd_item *it, size_t i, struct
  * after signd_recover_entry() found nothing and its intent is durable. */
 int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct signd_stats *st);
 int signd_sign_commit(void *ctx, const uint8_t *data, size_t len, char **ret_armored);
+
+/* claim.c */
+/* The sign node's name, its log's origin and STATEDIR/instance (made at
+ * the first start). */
+int signd_claim_open(struct signd *s, const char *origin);
+/* Claim every build items[0, done) answers, in one commit signed by the
+ * queue key, before the HSM is called: a build another node holds a live
+ * claim on, or answered, is marked claimed_elsewhere and left alone.
+ * Sets b->lease_end. RB_E_STATE if another sign node claims with this
+ * node's audit-log origin. */
+int signd_claim_batch(struct signd *s, struct signd_batch *b, size_t done, struct signd_stats *st);
+/* At intake: marks it claimed_elsewhere if another node holds a live
+ * claim on its build at tip, so that it takes no room in the batch. */
+int signd_claim_peek(struct signd *s, const char *tip, struct signd_item *it, int64_t now);
+/* RB_E_AGAIN once the batch's claims are within their margin of ending:
+ * asked before every HSM signature. */
+int signd_lease_check(const struct signd *s, const struct signd_batch *b);
+/* Whether this node's claim is still the newest on it's build at tip,
+ * with no response yet (so that its response may be published). */
+int signd_claim_still_ours(struct signd *s, const char *tip, const struct signd_item *it, bool *ret);
+/* The replay journal's record of a claim file added by a refused commit:
+ * it claims nothing. */
+void signd_forged_claim_marker(const char *path, uint8_t out[32]);
 
 /* record.c */
 /* One `intent` entry per key (per AUDIT_INTENT_IDS_MAX requests) for every

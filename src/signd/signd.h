@@ -51,6 +51,9 @@ struct signd_stats {
 	size_t rejected;      /* requests rejected in responses */
 	size_t hsm_ops;       /* signing operations on the HSM */
 	size_t recovered;     /* signatures taken from the audit log after a crash */
+	size_t claimed;       /* claims this batch published (docs/formats/claim.md) */
+	size_t claimed_elsewhere; /* builds left to another sign node's claim */
+	size_t claims_lost;   /* signed here, answered by another node first */
 	char response_commit[41];
 	bool more;            /* the batch was full (sign.conf queue.batchRequests):
 	                       * run the next one now */

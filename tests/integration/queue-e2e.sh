@@ -46,6 +46,10 @@ grep -q '6 signed, 0 rejected' "$WORK/sign.out" || { cat "$WORK/sign.out" "$WORK
 resp=$(git --git-dir="$QUEUE" rev-parse main)
 git --git-dir="$QUEUE" show --name-only --format= "$resp" | grep -qx "responses/$NODE/$BUILD.json" ||
 	fail "the response commit does not hold responses/$NODE/$BUILD.json"
+# Before the HSM: the sign node's claim on the build (docs/formats/claim.md).
+[ "$(git --git-dir="$QUEUE" rev-list --count main)" -eq 3 ] || fail "expected a claim and a response commit"
+git --git-dir="$QUEUE" show --name-only --format= "$resp~1" | grep -qx "claims/$NODE/$BUILD/1.json" ||
+	fail "the commit before the response does not claim the build"
 
 step "git verify-commit accepts the response commit with the exported queue certificate"
 export GNUPGHOME="$WORK/verify-gnupg"
@@ -59,7 +63,7 @@ grep -q 'Good signature' "$WORK/verify-commit.err" || fail "git verify-commit: n
 step "sign again: nothing new, nothing signed twice"
 sign_once || { cat "$WORK/sign.err" >&2; fail "second rombsr sign --once"; }
 grep -q '0 signed' "$WORK/sign.out" || fail "the second batch signed something"
-[ "$(git --git-dir="$QUEUE" rev-list --count main)" -eq 2 ] || fail "the second batch committed"
+[ "$(git --git-dir="$QUEUE" rev-list --count main)" -eq 3 ] || fail "the second batch committed"
 
 step "apply: verify and put the signatures in place"
 apply "$BUILD" >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "rombsr apply"; }

@@ -146,7 +146,7 @@ done
 before=$(git --git-dir="$QUEUE" rev-list --count main)
 sign_once || { cat "$WORK/sign.err" >&2; fail "sign with batches of one request"; }
 grep -q '3 documents answered, 3 signed' "$WORK/sign.out" || { cat "$WORK/sign.out" >&2; fail "not every batch ran"; }
-[ "$(git --git-dir="$QUEUE" rev-list --count main)" -eq $((before + 3)) ] || fail "expected one response commit per batch of one"
+[ "$(git --git-dir="$QUEUE" rev-list --count main)" -eq $((before + 6)) ] || fail "expected one claim and one response commit per batch of one"
 for b in bb1 bb2 bb3; do apply "$b" >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply $b"; }; done
 write_sign_conf "$APPROVALS"
 

@@ -103,6 +103,13 @@ int checkpoint_format(const char *origin, uint64_t size, const uint8_t root[MERK
 	return RB_OK;
 }
 
+bool checkpoint_origin_is(const char *text, const char *origin)
+{
+	size_t n = strlen(origin);
+
+	return strncmp(text, origin, n) == 0 && text[n] == '\n';
+}
+
 int checkpoint_verify(const void *msg, size_t len, const struct note_verifier *v,
 		      struct checkpoint **ret)
 {

@@ -279,6 +279,7 @@ struct xc {
 	struct strmap requested;          /* request id -> index into ev (its request document) */
 	struct strmap rejected;           /* request id -> index into ev (the response) */
 	struct strmap answered;           /* request id of a signed response entry -> 1 */
+	struct strmap elsewhere;          /* ... of a response of another sign node's log -> 1 */
 	/* from the log */
 	struct strmap signed_at;          /* request id of a sign entry -> index into sigs */
 	struct logged_sig *sigs;          /* what each sign entry recorded */
@@ -481,6 +482,20 @@ static int check_signed_entry(struct xc *x, const struct doc_event *e,
 	return check_proof(x, e, re, leaf);
 }
 
+/* Whether a response was answered on another sign node's log: its first
+ * audit checkpoint names another origin (docs/formats/claim.md). A
+ * response without a checkpoint is judged against this log. */
+static bool response_of_other_log(const struct xc *x, const struct response_doc *doc)
+{
+	for (size_t i = 0; i < doc->n_entries; i++) {
+		const char *cp = doc->entries[i].audit.checkpoint;
+
+		if (cp)
+			return !checkpoint_origin_is(cp, x->v->name);
+	}
+	return false;
+}
+
 /* One version of a response: the commit that wrote it must be signed by
  * the queue key (as `rombsr apply` checks), and every signature in it
  * must be the logged one. */
@@ -513,6 +528,16 @@ static int check_response_version(struct xc *x, const struct doc_event *e, size_
 				   e->commit, NULL, "signed by the queue key but not a valid "
 				   "response: %s", rb_err_detail());
 	x->r->responses++;
+	if (response_of_other_log(x, doc)) {
+		/* Another sign node answered it, on its own log: that log's
+		 * cross-check judges it. Its requests are answered. */
+		x->r->other_log_responses++;
+		for (size_t i = 0; i < doc->n_entries; i++)
+			if (doc->entries[i].status == RESPONSE_SIGNED &&
+			    (err = strmap_put(&x->elsewhere, doc->entries[i].id_hex, REQUEST_ID_HEX_LEN, 1, NULL)) < 0)
+				return err;
+		return RB_OK;
+	}
 	for (size_t i = 0; i < doc->n_entries; i++) {
 		const struct response_entry *re = &doc->entries[i];
 
@@ -677,6 +702,12 @@ static int check_sign_entry(void *ctx, uint64_t index, const uint8_t *e, size_t 
 		return finding_add(x->r, AUDIT_XCHECK_SIGNED_BUT_REJECTED, index, x->ev[v].path,
 				   x->ev[v].commit, rid, "the HSM signed request %s, but this "
 				   "response answered it with a rejection", rid);
+	if (!strmap_get(&x->answered, rid, &v) && strmap_get(&x->elsewhere, rid, &v)) {
+		/* Signed here after this node's claim ran out, and answered by
+		 * the node that took the claim over: accounted, not released. */
+		x->r->signed_answered_elsewhere++;
+		return RB_OK;
+	}
 	if (!strmap_get(&x->answered, rid, &v) && strmap_get(&x->requested, rid, &v))
 		return finding_add(x->r, AUDIT_XCHECK_RESPONSE_MISSING, index, x->ev[v].path,
 				   x->ev[v].commit, rid, "request %s of this document was signed, but "
@@ -750,6 +781,7 @@ out:
 	strmap_free(&x.requested);
 	strmap_free(&x.rejected);
 	strmap_free(&x.answered);
+	strmap_free(&x.elsewhere);
 	strmap_free(&x.signed_at);
 	strmap_free(&x.open_intent);
 	for (size_t i = 0; i < x.n_intents; i++)

@@ -26,6 +26,11 @@
  *   - every logged signature for a request of the queue was released: a
  *     response in the queue answers the request (one that does not was
  *     never published, or its response commit was lost or removed).
+ *   - a response whose audit checkpoint names another origin was answered
+ *     by another sign node on its own log (docs/formats/claim.md): it is
+ *     counted, and judged by that log's cross-check; a signature of this
+ *     log for a request another node answered is accounting (a claim
+ *     taken over after its lease), not a finding.
  *
  * The queue and the log are both untrusted here: everything read from
  * them goes through the strict parsers. Nothing is printed; the caller
@@ -90,6 +95,10 @@ struct audit_xcheck_report {
 	size_t request_docs;    /* request documents in the queue */
 	size_t requests;        /* request ids in them */
 	size_t responses;       /* response documents */
+	size_t other_log_responses; /* of which answered on another sign node's log
+	                         * (their checkpoint names another origin) */
+	uint64_t signed_answered_elsewhere; /* sign entries of this log whose request
+	                         * another sign node answered (a claim taken over) */
 	size_t signatures;      /* signed entries in responses */
 	size_t matched;         /* of which equal to their sign entry */
 	uint64_t intents;       /* intent entries */

@@ -24,6 +24,7 @@
 #ifndef ROMBSR_AUDIT_NOTE_H
 #define ROMBSR_AUDIT_NOTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,6 +106,10 @@ int checkpoint_format(const char *origin, uint64_t size, const uint8_t root[MERK
 		      char **ret);
 /* Verify a signed checkpoint with v, whose name must be the origin, and
  * parse its text. The one call auditors and devices need. */
+/* Whether the checkpoint note text (NUL-terminated) names origin on its
+ * first line: cheap, before any parse or signature check, to tell one
+ * sign node's checkpoints from another's. */
+bool checkpoint_origin_is(const char *text, const char *origin);
 int checkpoint_verify(const void *msg, size_t len, const struct note_verifier *v,
 		      struct checkpoint **ret);
 void checkpoint_free(struct checkpoint *c);

@@ -112,6 +112,10 @@ static int commit_checkpoint(struct queue *q, const struct manifest *m, const st
 
 			if (doc->entries[k].status != RESPONSE_SIGNED || !cp)
 				continue;
+			/* Another sign node's log (docs/formats/claim.md): its
+			 * checkpoints say nothing about this one. */
+			if (!checkpoint_origin_is(cp, v->name))
+				break;
 			if ((err = checkpoint_verify(cp, strlen(cp), v, &c)) < 0) {
 				err = rb_err_prefix(RB_E_VERIFY, "%s (commit %s), signed by the queue key, "
 						    "carries a checkpoint that does not verify with the "

@@ -28,7 +28,7 @@ struct seen {
 	bool version, state_dir, manifest, module, token, pin_file, softhsm_conf, max_sessions,
 		wrapped_store, max_resident, batch_requests, batch_documents, batch_node_documents,
 		batch_response_bytes;
-	bool url, branch, poll, publish, max_request, audit_dir;
+	bool url, branch, poll, publish, claim, max_request, audit_dir, sign_node;
 };
 
 struct parse {
@@ -91,6 +91,7 @@ void sign_config_free(struct sign_config *c)
 		return;
 	free(c->path);
 	free(c->state_dir);
+	free(c->sign_node_name);
 	free(c->manifest);
 	free(c->hsm.module);
 	free(c->hsm.token);
@@ -452,6 +453,12 @@ static int entry_plain(struct parse *p, const char *full, const char *section, c
 		}
 		if (strcmp(k, "statedir") == 0)
 			return set_path(p, full, &s->state_dir, v, &c->state_dir);
+		if (strcmp(k, "signnode") == 0) {
+			if (!sign_config_name_valid(v))
+				return rb_err_set(RB_E_PARSE, "%s: %s = \"%.64s\" is not a usable sign-node name "
+						  "([A-Za-z0-9][A-Za-z0-9._-]{0,63})", p->file, full, v);
+			return set_string(p, full, &s->sign_node, v, &c->sign_node_name);
+		}
 		if (strcmp(k, "manifest") == 0)
 			return set_path(p, full, &s->manifest, v, &c->manifest);
 	} else if (strcmp(section, "hsm") == 0) {
@@ -486,6 +493,9 @@ static int entry_plain(struct parse *p, const char *full, const char *section, c
 		if (strcmp(k, "publishseconds") == 0)
 			return set_unsigned(p, full, &s->publish, v, 1, QUEUE_MAX_PUBLISH_SECONDS,
 					    &c->queue.publish_seconds);
+		if (strcmp(k, "claimseconds") == 0)
+			return set_unsigned(p, full, &s->claim, v, SIGN_CONFIG_MIN_CLAIM_SECONDS,
+					    SIGN_CONFIG_MAX_CLAIM_SECONDS, &c->queue.claim_seconds);
 		if (strcmp(k, "maxrequestbytes") == 0)
 			return set_uint(p, full, &s->max_request, v, 1, SIGN_CONFIG_MAX_REQUEST_BYTES,
 					&c->queue.max_request_bytes);
@@ -646,6 +656,8 @@ static int apply_defaults(struct parse *p)
 		c->queue.poll_seconds = 10;
 	if (!c->queue.publish_seconds)
 		c->queue.publish_seconds = QUEUE_DEFAULT_PUBLISH_SECONDS;
+	if (!c->queue.claim_seconds)
+		c->queue.claim_seconds = SIGN_CONFIG_DEFAULT_CLAIM_SECONDS;
 	if (!c->queue.batch_requests)
 		c->queue.batch_requests = SIGN_CONFIG_DEFAULT_BATCH_REQUESTS;
 	if (!c->queue.batch_documents)

@@ -65,10 +65,17 @@ struct sign_key_policy {
 	size_t n_approvers;
 };
 
+/* queue.claimSeconds: how long a sign node's claim on a build keeps the
+ * other sign nodes away (docs/formats/claim.md). */
+#define SIGN_CONFIG_DEFAULT_CLAIM_SECONDS 300
+#define SIGN_CONFIG_MIN_CLAIM_SECONDS 6
+#define SIGN_CONFIG_MAX_CLAIM_SECONDS 3600
+
 struct sign_config {
 	char *path;             /* absolute path of the file that was read */
 	unsigned version;
 	char *state_dir;
+	char *sign_node_name;   /* rombsr.signNode, NULL if not set (docs/formats/claim.md) */
 	char *manifest;
 	struct {
 		char *module;       /* NULL: the default SoftHSM2 module */
@@ -84,6 +91,7 @@ struct sign_config {
 		char *branch;       /* default "main" */
 		unsigned poll_seconds;      /* default 10, 1..3600 */
 		unsigned publish_seconds;   /* publish deadline, default QUEUE_DEFAULT_PUBLISH_SECONDS */
+		unsigned claim_seconds;     /* lease of a sign node's claim on a build, default 300 */
 		uint64_t max_request_bytes; /* default 16 MiB, at most 64 MiB */
 		unsigned batch_requests;    /* requests a sign batch takes, default 2048 */
 		unsigned batch_documents;   /* documents a sign batch takes, default 4096 */

@@ -206,4 +206,15 @@ int queue_publish(struct queue *q, const struct queue_file *files, size_t n_file
 		  const char *author_name, const char *author_email, queue_sign_cb sign, void *sign_ctx,
 		  char ret_commit[QUEUE_OID_HEX + 1]);
 
+/* queue_publish() for a publisher whose files depend on the tip (the sign
+ * node's claims and responses: another sign node may have claimed or
+ * answered a build meanwhile). files_cb is called after every fetch with
+ * the tip ("" for none) and returns what to add on top of it; the files
+ * stay the callback's until its next call or until queue_publish_with()
+ * returns. No files: nothing is published, RB_OK and ret_commit "". */
+typedef int (*queue_files_cb)(void *ctx, const char *tip, const struct queue_file **ret_files, size_t *ret_n);
+int queue_publish_with(struct queue *q, queue_files_cb files_cb, void *files_ctx, const char *message,
+		       const char *author_name, const char *author_email, queue_sign_cb sign, void *sign_ctx,
+		       char ret_commit[QUEUE_OID_HEX + 1]);
+
 #endif

@@ -424,31 +424,40 @@ static int mirror_lock(struct queue *q, int *ret_fd)
 	return rb_file_lock(path, ret_fd);
 }
 
-int queue_publish(struct queue *q, const struct queue_file *files, size_t n_files, const char *message,
-		  const char *author_name, const char *author_email, queue_sign_cb sign, void *sign_ctx,
-		  char ret_commit[QUEUE_OID_HEX + 1])
+int queue_publish_with(struct queue *q, queue_files_cb files_cb, void *files_ctx, const char *message,
+		       const char *author_name, const char *author_email, queue_sign_cb sign, void *sign_ctx,
+		       char ret_commit[QUEUE_OID_HEX + 1])
 {
 	char tip_hex[QUEUE_OID_HEX + 1];
 	_cleanup_close_ int lock_fd = -1;
 	int64_t deadline;
 	int err;
 
-	if (!q || !files || !message || !*message || !author_name || !author_email || !sign || !ret_commit)
+	if (!q || !files_cb || !message || !*message || !author_name || !author_email || !sign || !ret_commit)
 		return RB_E_INVAL;
 	if (!q->url)
 		return rb_err_set(RB_E_INVAL, "queue_publish: the queue was not opened with a remote");
-	if ((err = files_check(files, n_files)) < 0)
-		return err;
 	if ((err = mirror_lock(q, &lock_fd)) < 0)
 		return err;
 	deadline = queue_now_ms() + (int64_t)q->publish_seconds * 1000;
 	q->publish_races = 0;
+	ret_commit[0] = '\0';
 	for (unsigned attempt = 0;; attempt++) {
 		_cleanup_(git_reference_freep) git_reference *ref = NULL, *track = NULL;
+		const struct queue_file *files = NULL;
 		git_oid tip, tree, commit;
+		size_t n_files = 0;
 		bool have_tip;
 
 		if ((err = queue_fetch(q, tip_hex)) < 0 || (err = queue_tip_oid(q, &tip, &have_tip)) < 0)
+			return err;
+		/* What to add is decided again on every tip: another publisher
+		 * may have added some of it. */
+		if ((err = files_cb(files_ctx, tip_hex, &files, &n_files)) < 0)
+			return err;
+		if (n_files == 0)
+			return RB_OK;
+		if ((err = files_check(files, n_files)) < 0)
 			return err;
 		if ((err = tree_build(q, &tip, have_tip, files, n_files, &tree)) < 0 ||
 		    (err = commit_build(q, &tip, have_tip, &tree, message, author_name, author_email, sign, sign_ctx,
@@ -473,4 +482,35 @@ int queue_publish(struct queue *q, const struct queue_file *files, size_t n_file
 					  q->url, attempt + 1, q->publish_seconds);
 		queue_backoff(attempt);
 	}
+}
+
+struct fixed_files {
+	const struct queue_file *files;
+	size_t n;
+};
+
+static int fixed_files(void *ctx, const char *tip, const struct queue_file **ret, size_t *ret_n)
+{
+	const struct fixed_files *f = ctx;
+
+	(void)tip;
+	*ret = f->files;
+	*ret_n = f->n;
+	return RB_OK;
+}
+
+int queue_publish(struct queue *q, const struct queue_file *files, size_t n_files, const char *message,
+		  const char *author_name, const char *author_email, queue_sign_cb sign, void *sign_ctx,
+		  char ret_commit[QUEUE_OID_HEX + 1])
+{
+	struct fixed_files f = { files, n_files };
+	int err;
+
+	if (!files)
+		return RB_E_INVAL;
+	/* Checked before the first fetch, so a bad path costs no network. */
+	if ((err = files_check(files, n_files)) < 0)
+		return err;
+	return queue_publish_with(q, fixed_files, &f, message, author_name, author_email, sign, sign_ctx,
+				  ret_commit);
 }

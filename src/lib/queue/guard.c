@@ -11,6 +11,7 @@
 #include "queue/gpgsig.h"
 #include "queue/guard.h"
 #include "request/approval.h"
+#include "request/claim.h"
 #include "request/request.h"
 #include "request/response.h"
 #include "util/err.h"
@@ -42,6 +43,7 @@ struct walk {
 
 struct commit_check {
 	struct guard *g;
+	struct queue *q;
 	const char *commit;
 	struct signer who;
 };
@@ -162,6 +164,7 @@ struct doc_path {
 	char approver[REQUEST_ARTIFACT_NAME_MAX + 1];
 	char node[REQUEST_ARTIFACT_NAME_MAX + 1];
 	char build[REQUEST_ARTIFACT_NAME_MAX + 1];
+	uint32_t generation; /* a claim's; 0 for every other document */
 };
 
 static const char *area_name(const struct signer *w, char *buf, size_t n)
@@ -169,7 +172,7 @@ static const char *area_name(const struct signer *w, char *buf, size_t n)
 	switch (w->area) {
 	case AREA_REQUESTS: snprintf(buf, n, "requests/%s/", w->name); break;
 	case AREA_APPROVALS: snprintf(buf, n, "approvals/%s/", w->name); break;
-	case AREA_RESPONSES: snprintf(buf, n, "responses/"); break;
+	case AREA_RESPONSES: snprintf(buf, n, "responses/ or claims/"); break;
 	}
 	return buf;
 }
@@ -197,21 +200,33 @@ static int path_check(const struct commit_check *cc, const char *path, struct do
 		}
 		break;
 	case AREA_RESPONSES:
+		/* The queue key writes responses and the sign nodes' claims. */
 		ok = path_split(path, parts, 3) && strcmp(parts[0], "responses") == 0 &&
 		     request_node_valid(parts[1]) && build_file_split(parts[2], dp->build);
-		if (ok)
+		if (!ok)
+			ok = path_split(path, parts, 4) && strcmp(parts[0], "claims") == 0 &&
+			     request_node_valid(parts[1]) && capture_build_id_valid(parts[2]) &&
+			     claim_file_generation(parts[3], &dp->generation);
+		if (ok) {
 			snprintf(dp->node, sizeof(dp->node), "%s", parts[1]);
+			if (dp->generation)
+				snprintf(dp->build, sizeof(dp->build), "%s", parts[2]);
+		}
 		break;
 	}
 	if (!ok)
 		return refuse(cc->commit, "adds %.200s outside its signer's area %s%s", path,
 			      area_name(w, area, sizeof(area)),
-			      w->area == AREA_REQUESTS ? "<build-id>.json" : "<node>/<build-id>.json");
+			      w->area == AREA_REQUESTS	   ? "<build-id>.json"
+			      : w->area == AREA_RESPONSES ? "<node>/<build-id>.json or claims/<node>/<build-id>/<generation>.json"
+							   : "<node>/<build-id>.json");
 	if (w->area != AREA_REQUESTS && !sign_config_find_node(cc->g->cfg, dp->node))
 		return refuse(cc->commit, "adds %.200s for node \"%s\", which is not configured", path, dp->node);
 	return RB_OK;
 }
 
+/* The largest document any path of the signer's area may hold (what is
+ * inflated at all); path_cap() is the one for one path. */
 static size_t doc_cap(const struct commit_check *cc)
 {
 	switch (cc->who.area) {
@@ -222,11 +237,56 @@ static size_t doc_cap(const struct commit_check *cc)
 	return 0;
 }
 
+static size_t path_cap(const struct commit_check *cc, const struct doc_path *dp)
+{
+	return dp->generation ? CLAIM_MAX_BYTES : doc_cap(cc);
+}
+
 static int mismatch(const struct commit_check *cc, const char *path, const char *what, const char *doc_value,
 		    const char *path_value)
 {
 	return refuse(cc->commit, "%.200s names %s \"%.64s\" but its path says \"%.64s\"", path, what, doc_value,
 		      path_value);
+}
+
+/* A claim: valid, for the build and generation its path names, the
+ * generation after one already on the branch (or the first), and for a
+ * build not answered yet. */
+static int claim_check(const struct commit_check *cc, const struct queue_change *c, const struct doc_path *dp)
+{
+	_cleanup_(claim_doc_freep) struct claim_doc *d = NULL;
+	char prev[QUEUE_MAX_PATH + 1], resp[QUEUE_MAX_PATH + 1], gen[16], doc_gen[16];
+	bool exists = false;
+	int err;
+
+	if ((err = claim_doc_parse((const char *)c->data, (size_t)c->size, c->path, &d)) < 0)
+		return err == RB_E_NOMEM ? err
+					 : refuse(cc->commit, "%.200s is not a valid document: %s", c->path,
+						  rb_err_detail());
+	if (strcmp(d->node, dp->node) != 0)
+		return mismatch(cc, c->path, "node", d->node, dp->node);
+	if (strcmp(d->build_id, dp->build) != 0)
+		return mismatch(cc, c->path, "build id", d->build_id, dp->build);
+	if (d->generation != dp->generation) {
+		snprintf(gen, sizeof(gen), "%u", dp->generation);
+		snprintf(doc_gen, sizeof(doc_gen), "%u", d->generation);
+		return mismatch(cc, c->path, "generation", doc_gen, gen);
+	}
+	if (dp->generation > 1) {
+		if ((err = claim_path(dp->node, dp->build, dp->generation - 1, prev, sizeof(prev))) < 0 ||
+		    (err = queue_has_file(cc->q, cc->commit, prev, &exists)) < 0)
+			return err;
+		if (!exists)
+			return refuse(cc->commit, "adds claim generation %u of %s/%s without generation %u; "
+				      "claims of a build are numbered from 1 without gaps", dp->generation,
+				      dp->node, dp->build, dp->generation - 1);
+	}
+	snprintf(resp, sizeof(resp), "responses/%s/%s.json", dp->node, dp->build);
+	if ((err = queue_has_file(cc->q, cc->commit, resp, &exists)) < 0)
+		return err;
+	if (exists)
+		return refuse(cc->commit, "claims %s/%s, which is answered already (%s)", dp->node, dp->build, resp);
+	return RB_OK;
 }
 
 static int schema_check(const struct commit_check *cc, const struct queue_change *c, const struct doc_path *dp)
@@ -263,6 +323,8 @@ static int schema_check(const struct commit_check *cc, const struct queue_change
 	case AREA_RESPONSES: {
 		_cleanup_(response_doc_freep) struct response_doc *d = NULL;
 
+		if (dp->generation)
+			return claim_check(cc, c, dp);
 		if ((err = response_doc_parse(text, len, c->path, &d)) < 0)
 			break;
 		if (strcmp(d->node, dp->node) != 0)
@@ -280,7 +342,7 @@ static int schema_check(const struct commit_check *cc, const struct queue_change
 static int change_check(void *ctx, const struct queue_change *c)
 {
 	const struct commit_check *cc = ctx;
-	struct doc_path dp;
+	struct doc_path dp = { 0 };
 	int err;
 
 	if (c->kind != QUEUE_CHANGE_ADDED)
@@ -295,9 +357,9 @@ static int change_check(void *ctx, const struct queue_change *c)
 			      c->mode);
 	if ((err = path_check(cc, c->path, &dp)) < 0)
 		return err;
-	if (!c->data || c->size > doc_cap(cc))
+	if (!c->data || c->size > path_cap(cc, &dp))
 		return refuse(cc->commit, "%.200s is %llu bytes, over the cap of %zu", c->path,
-			      (unsigned long long)c->size, doc_cap(cc));
+			      (unsigned long long)c->size, path_cap(cc, &dp));
 	return schema_check(cc, c, &dp);
 }
 
@@ -325,7 +387,7 @@ static int commit_check(void *ctx, const char *commit)
 {
 	struct walk *w = ctx;
 	struct queue_commit_info info;
-	struct commit_check cc = { w->g, commit, { AREA_REQUESTS, NULL } };
+	struct commit_check cc = { w->g, w->q, commit, { AREA_REQUESTS, NULL } };
 	struct change_count count = { commit, 0 };
 	int err;
 

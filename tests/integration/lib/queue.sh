@@ -11,7 +11,9 @@
 #   node_key NAME               make an OpenPGP key NAME@build.invalid in
 #                               $BUILD_GNUPG; prints its fingerprint; its
 #                               certificate goes to $WORK/NAME.asc
-#   write_sign_conf [EXTRA]     (re)write $SIGN_CONF; EXTRA is appended
+#   write_sign_conf [EXTRA]     (re)write $SIGN_CONF; EXTRA is appended;
+#                               $ROMBSR_EXTRA, $HSM_EXTRA and $QUEUE_EXTRA go
+#                               into their sections
 #   submit BUILD [ARGS...]      rombsr submit for $NODE with the defaults
 #   sign_once                   rombsr sign --once; output in $WORK/sign.out/.err
 #   apply BUILD [ARGS...]       rombsr apply for $NODE
@@ -50,6 +52,7 @@ write_sign_conf() { # [EXTRA-TEXT]
 		version = 1
 		stateDir = $SIGND
 		manifest = ${SIGN_MANIFEST:-$MANIFEST}
+		${ROMBSR_EXTRA:-}
 	[hsm]
 		module = $SOFTHSM_MODULE
 		pinFile = $PIN_FILE

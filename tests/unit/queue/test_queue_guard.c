@@ -19,6 +19,7 @@
 #include "queue/gpgsig.h"
 #include "queue/guard.h"
 #include "request/approval.h"
+#include "request/claim.h"
 #include "request/request.h"
 #include "request/response.h"
 #include "util/buf.h"
@@ -198,6 +199,22 @@ static size_t response_doc(const char *node, const char *build, uint8_t **ret)
 	return n;
 }
 
+static size_t claim_doc(const char *node, const char *build, uint32_t gen, uint8_t **ret)
+{
+	struct claim_doc c = { .generation = gen, .claimed = 1760000000, .expires = 1760000300 };
+	struct rb_buf b = RB_BUF_INIT;
+	size_t n;
+
+	snprintf(c.node, sizeof(c.node), "%s", node);
+	snprintf(c.build_id, sizeof(c.build_id), "%s", build);
+	snprintf(c.sign_node, sizeof(c.sign_node), "sa");
+	snprintf(c.origin, sizeof(c.origin), "rombsr-audit/test/sa");
+	if (claim_doc_emit(&c, &b) < 0)
+		exit(1);
+	*ret = rb_buf_steal(&b, &n);
+	return n;
+}
+
 /* ---- commits -------------------------------------------------------------- */
 
 struct sign_as {
@@ -314,6 +331,41 @@ static void test_areas_refused(void)
 	expect("an approval where a response belongs", c, RB_E_PERM, "is not a valid document");
 }
 
+/* Claims (docs/formats/claim.md): only the queue key writes them, for a
+ * configured node and a build not answered yet, numbered from 1 without
+ * gaps, each naming the build and generation of its path. */
+static void test_claims(void)
+{
+	_cleanup_free_ uint8_t *c1 = NULL, *c2 = NULL, *c3 = NULL, *other = NULL, *rsp = NULL, *ghost = NULL;
+	char c[QUEUE_OID_HEX + 1];
+	size_t n1 = claim_doc("builder1", "b7", 1, &c1), n2 = claim_doc("builder1", "b7", 2, &c2);
+	size_t n3 = claim_doc("builder1", "b7", 3, &c3), nother = claim_doc("builder1", "b8", 1, &other);
+	size_t nrsp = response_doc("builder1", "b7", &rsp), nghost = claim_doc("ghost", "b7", 1, &ghost);
+
+	publish(fpr_node, false, "claims/builder1/b7/1.json", c1, n1, c);
+	expect("a build node writing a claim", c, RB_E_PERM, "outside its signer's area requests/builder1/");
+	publish(fpr_queue, false, "claims/builder1/b7/2.json", c2, n2, c);
+	expect("a claim's second generation without its first", c, RB_E_PERM, "without generation 1");
+	publish(fpr_queue, false, "claims/builder1/b7/1.json", c2, n2, c);
+	expect("a claim naming another generation than its path", c, RB_E_PERM, "names generation \"2\"");
+	publish(fpr_queue, false, "claims/builder1/b7/1.json", other, nother, c);
+	expect("a claim naming another build than its path", c, RB_E_PERM, "names build id \"b8\"");
+	publish(fpr_queue, false, "claims/ghost/b7/1.json", ghost, nghost, c);
+	expect("a claim for an unconfigured node", c, RB_E_PERM, "not configured");
+	publish(fpr_queue, false, "claims/builder1/b7/01.json", c1, n1, c);
+	expect("a generation with a leading zero", c, RB_E_PERM, "outside its signer's area");
+	publish(fpr_queue, false, "claims/builder1/b7/1.json", rsp, nrsp, c);
+	expect("a response where a claim belongs", c, RB_E_PERM, "is not a valid document");
+	publish(fpr_queue, false, "claims/builder1/b7/1.json", c1, n1, c);
+	accept("the queue key's first claim", c);
+	publish(fpr_queue, false, "claims/builder1/b7/2.json", c2, n2, c);
+	accept("the next generation (a claim taken over)", c);
+	publish(fpr_queue, false, "responses/builder1/b7.json", rsp, nrsp, c);
+	accept("the response", c);
+	publish(fpr_queue, false, "claims/builder1/b7/3.json", c3, n3, c);
+	expect("a claim on an answered build", c, RB_E_PERM, "answered already");
+}
+
 static void test_signatures_and_caps(void)
 {
 	_cleanup_free_ uint8_t *req = NULL, *big = NULL;
@@ -395,6 +447,7 @@ int main(void)
 	setup();
 	RUN(test_three_areas);
 	RUN(test_areas_refused);
+	RUN(test_claims);
 	RUN(test_signatures_and_caps);
 	RUN(test_modes_and_refs);
 	queue_free(local);

@@ -21,6 +21,7 @@
 #include "harness.h"
 #include "pgp/pgp.h"
 #include "request/approval.h"
+#include "request/claim.h"
 #include "request/request.h"
 #include "request/response.h"
 #include "soft_signer.h"
@@ -1353,6 +1354,81 @@ static void test_response_key_purpose(void)
 	response_doc_free(r);
 }
 
+/* ---- claim ----------------------------------------------------------------- */
+
+static int parse_claim_edited(const char *text, const char *from, const char *to)
+{
+	char *t = edit(text, from, to);
+	struct claim_doc *c = NULL;
+	int err;
+
+	if (!t)
+		return 1000;
+	err = claim_doc_parse(t, strlen(t), "claims/builder1/b/1.json", &c);
+	CHECK((err == 0) == (c != NULL));
+	claim_doc_free(c);
+	free(t);
+	return err;
+}
+
+static void test_claim(void)
+{
+	struct claim_doc c = { .generation = 3, .claimed = 1765147875, .expires = 1765148175 };
+	struct claim_doc *back = NULL;
+	struct rb_buf b = RB_BUF_INIT, b2 = RB_BUF_INIT;
+	char path[300];
+	uint32_t g = 0;
+	char *text;
+
+	snprintf(c.node, sizeof(c.node), "builder1");
+	snprintf(c.build_id, sizeof(c.build_id), "%s", build);
+	snprintf(c.sign_node, sizeof(c.sign_node), "sa");
+	snprintf(c.origin, sizeof(c.origin), "rombsr-audit/rombsr/sa");
+	memset(c.instance, 0xab, sizeof(c.instance));
+	memcpy(c.request_sha256, man_sha, 32);
+	CHECK_OK(claim_doc_emit(&c, &b));
+	write_seed("claim", "generation-3.json", b.data, b.len);
+	CHECK(b.data[b.len - 1] == '\n');
+	CHECK_OK(claim_doc_parse((const char *)b.data, b.len, "claim.json", &back));
+	if (back) {
+		CHECK_OK(claim_doc_emit(back, &b2));
+		CHECK(b.len == b2.len && memcmp(b.data, b2.data, b.len) == 0);
+		CHECK(back->generation == 3 && back->expires - back->claimed == 300);
+		CHECK(strcmp(back->origin, c.origin) == 0 && memcmp(back->instance, c.instance, 16) == 0);
+	}
+	CHECK_OK(rb_buf_terminate(&b));
+	text = (char *)b.data;
+	/* a lease over an hour, or one that ends before it starts */
+	CHECK_ERR(parse_claim_edited(text, "\"expires\":\"2025-12-07T22:56:15Z\"",
+				     "\"expires\":\"2025-12-08T00:00:00Z\""), RB_E_PARSE);
+	CHECK(strstr(rb_err_detail(), "3600") != NULL);
+	CHECK_ERR(parse_claim_edited(text, "\"expires\":\"2025-12-07T22:56:15Z\"",
+				     "\"expires\":\"2025-12-07T22:51:15Z\""), RB_E_PARSE);
+	CHECK_ERR(parse_claim_edited(text, "\"generation\":3", "\"generation\":0"), RB_E_PARSE);
+	CHECK_ERR(parse_claim_edited(text, "\"generation\":3", "\"generation\":1000001"), RB_E_PARSE);
+	CHECK_ERR(parse_claim_edited(text, "\"node\":\"builder1\"", "\"node\":\"../x\""), RB_E_PARSE);
+	CHECK_ERR(parse_claim_edited(text, "\"origin\":\"rombsr-audit/rombsr/sa\"", "\"origin\":\"a b\""),
+		  RB_E_PARSE);
+	CHECK_ERR(parse_claim_edited(text, "\"instance\":\"abab", "\"instance\":\"ab"), RB_E_PARSE);
+	CHECK_ERR(parse_claim_edited(text, "\"required\":{", "\"required\":{\"x\":1,"), RB_E_PARSE);
+	CHECK_ERR(parse_claim_edited(text, "\"version\":1}", "\"version\":2}"), RB_E_UNSUPPORTED);
+	CHECK_ERR(claim_doc_parse(text, CLAIM_MAX_BYTES + 1, "x", &back), RB_E_TOOBIG);
+	c.expires = c.claimed;
+	CHECK_ERR(claim_doc_emit(&c, &b2), RB_E_INVAL);
+
+	CHECK_OK(claim_path("builder1", "b42", 7, path, sizeof(path)));
+	CHECK(strcmp(path, "claims/builder1/b42/7.json") == 0);
+	CHECK_ERR(claim_path("builder1", "b42", 0, path, sizeof(path)), RB_E_INVAL);
+	CHECK(claim_file_generation("1.json", &g) && g == 1);
+	CHECK(claim_file_generation("1000000.json", &g) && g == 1000000);
+	CHECK(!claim_file_generation("1000001.json", &g) && !claim_file_generation("01.json", &g) &&
+	      !claim_file_generation("0.json", &g) && !claim_file_generation("1.jsonx", &g) &&
+	      !claim_file_generation("12345678.json", &g) && !claim_file_generation(".json", &g));
+	claim_doc_free(back);
+	rb_buf_free(&b);
+	rb_buf_free(&b2);
+}
+
 /* ---- approval -------------------------------------------------------------- */
 
 static int parse_approval_edited(const char *text, const char *from, const char *to)
@@ -1526,6 +1602,7 @@ int main(void)
 	RUN(test_request_purposes);
 	RUN(test_response_key_purpose);
 	RUN(test_approval);
+	RUN(test_claim);
 	RUN(write_fuzz_seeds);
 	teardown();
 	TEST_MAIN_END();
