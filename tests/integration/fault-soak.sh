@@ -1,15 +1,20 @@
 #!/bin/bash
 # Faults at random under load: for SECONDS (the first argument; make
 # check runs 12, make check-full's soak-faults 240), four build machines
-# submit builds at once while a chaos loop, every 0.5 to 2 s, does one of:
-#   kill -9 rombsr-sign (at whatever step it is) and start it again;
+# submit builds at once to SIGN_NODES running rombsr-signs (the second
+# argument, default 1; check-full runs 2, sharing the queue and the
+# token through claims, docs/formats/claim.md) while a chaos loop, every
+# 0.5 to 2 s, does one of:
+#   kill -9 one rombsr-sign (at whatever step it is) and start it again;
 #   take the HSM's token away for 1 to 3 s and bring it back;
 #   nothing.
+# Submitters and sign nodes race each other to the branch all along.
 # Then the faults stop and every build must be answered: each request
-# signed exactly once (the audit log holds one `sign` entry per request,
-# no rejection), every signature in place and verified, the cross-check
-# of the log against the queue clean, and every HSM operation accounted
-# for by an intent. The figures are printed at the end.
+# signed exactly once (the audit logs hold one `sign` entry per request
+# between them, no rejection), every signature in place and verified, the
+# cross-check of each log against the queue clean, and every HSM
+# operation accounted for by an intent. The figures are printed at the
+# end.
 # ROMBSR_FAULT_SEED makes a run repeatable (default: random, printed).
 set -euo pipefail
 . "$(dirname "$0")/lib/fixture.sh"
@@ -17,25 +22,41 @@ set -euo pipefail
 . "$(dirname "$0")/lib/queue.sh"
 
 SECONDS_TOTAL=${1:-20}
+SIGN_NODES=${2:-1}
 SEED=${ROMBSR_FAULT_SEED:-$((RANDOM * 32768 + RANDOM))}
 RANDOM=$SEED
 MACHINES=4
-echo "fault soak: $SECONDS_TOTAL s, seed $SEED (ROMBSR_FAULT_SEED=$SEED repeats the fault sequence)"
+echo "fault soak: $SECONDS_TOTAL s, $SIGN_NODES sign node(s), seed $SEED (ROMBSR_FAULT_SEED=$SEED repeats the fault sequence)"
 
 queue_setup
 SIGND_EXE="$ROMBSR_BUILD_DIR/src/signd/rombsr-sign"
 TOKENS="$STATE/tokens"
 STOP="$WORK/stop"
 
-daemon=
-start_daemon() {
-	mark=$(wc -l <"$WORK/daemon.err" 2>/dev/null || echo 0)
-	"$SIGND_EXE" --config "$SIGN_CONF" >>"$WORK/daemon.out" 2>>"$WORK/daemon.err" &
-	daemon=$!
+# Sign node k: its own sign.conf, state and audit log (one node: the
+# queue's own $SIGN_CONF and $SIGND, as before). Short leases, so that
+# a claim of a killed node that does not come back soon ends in time.
+CONF=() DIRS=()
+for ((k = 0; k < SIGN_NODES; k++)); do
+	if [ "$SIGN_NODES" -eq 1 ]; then
+		CONF[k]=$SIGN_CONF DIRS[k]=$SIGND
+		continue
+	fi
+	sign_node_conf "s$k" "s$k" "claimSeconds = 30"
+	CONF[k]="$WORK/sign-s$k.conf" DIRS[k]="$WORK/signd-s$k"
+	"$ROMBSR" audit init --config "${CONF[k]}" >"$WORK/init.out" 2>&1 ||
+		{ cat "$WORK/init.out" >&2; fail "rombsr audit init for sign node s$k"; }
+done
+
+DAEMON=() MARK=()
+start_daemon() { # K
+	MARK[$1]=$(wc -l 2>/dev/null <"$WORK/daemon-$1.err" || echo 0)
+	"$SIGND_EXE" --config "${CONF[$1]}" >>"$WORK/daemon-$1.out" 2>>"$WORK/daemon-$1.err" &
+	DAEMON[$1]=$!
 }
-# Whether the daemon started last got as far as running batches.
-daemon_started() { tail -n +$((mark + 1)) "$WORK/daemon.err" | grep -q 'rombsr-sign: started'; }
-trap 'kill -9 "$daemon" $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; cleanup_fixture' EXIT
+# Whether daemon K, started last, got as far as running batches.
+daemon_started() { tail -n +$((MARK[$1] + 1)) "$WORK/daemon-$1.err" | grep -q 'rombsr-sign: started'; }
+trap 'kill -9 "${DAEMON[@]}" $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; cleanup_fixture' EXIT
 
 # One build machine: builds one after the other until told to stop; the
 # ids of the builds that were submitted go to machine-M.builds.
@@ -61,8 +82,8 @@ machine() { # M
 	done
 }
 
-step "faults at random for $SECONDS_TOTAL s while $MACHINES machines submit"
-start_daemon
+step "faults at random for $SECONDS_TOTAL s while $MACHINES machines submit to $SIGN_NODES sign node(s)"
+for ((k = 0; k < SIGN_NODES; k++)); do start_daemon "$k"; done
 kills=0
 outages=0
 restarts=0
@@ -76,10 +97,11 @@ while [ "$SECONDS" -lt "$end" ]; do
 	sleep "$((RANDOM % 2)).$((RANDOM % 10))"
 	case $((RANDOM % 3)) in
 	0)
-		kill -9 "$daemon" 2>/dev/null || true
-		wait "$daemon" 2>/dev/null || true
+		k=$((RANDOM % SIGN_NODES))
+		kill -9 "${DAEMON[k]}" 2>/dev/null || true
+		wait "${DAEMON[k]}" 2>/dev/null || true
 		kills=$((kills + 1))
-		start_daemon
+		start_daemon "$k"
 		;;
 	1)
 		mv "$TOKENS" "$TOKENS.away"
@@ -88,7 +110,7 @@ while [ "$SECONDS" -lt "$end" ]; do
 		rmdir "$TOKENS"
 		mv "$TOKENS.away" "$TOKENS"
 		outages=$((outages + 1))
-		kill -USR1 "$daemon" 2>/dev/null || true
+		kill -USR1 "${DAEMON[@]}" 2>/dev/null || true
 		;;
 	esac
 	# A daemon started while the token was away cannot start: exit 4 (no
@@ -96,16 +118,17 @@ while [ "$SECONDS" -lt "$end" ]; do
 	# is being moved) or 13 (the token went during the login); its
 	# supervisor (systemd's Restart=on-failure) starts it again. Once it
 	# has started, it must not exit by itself.
-	if ! kill -0 "$daemon" 2>/dev/null; then
+	for ((k = 0; k < SIGN_NODES; k++)); do
+		kill -0 "${DAEMON[k]}" 2>/dev/null && continue
 		rc=0
-		wait "$daemon" || rc=$?
-		if daemon_started || ! [[ $rc =~ ^(4|6|13)$ ]]; then
-			tail -30 "$WORK/daemon.err" >&2
-			fail "rombsr-sign exited $rc by itself"
+		wait "${DAEMON[k]}" || rc=$?
+		if daemon_started "$k" || ! [[ $rc =~ ^(4|6|13)$ ]]; then
+			tail -30 "$WORK/daemon-$k.err" >&2
+			fail "rombsr-sign $k exited $rc by itself"
 		fi
 		restarts=$((restarts + 1))
-		start_daemon
-	fi
+		start_daemon "$k"
+	done
 done
 touch "$STOP"
 for p in "${pids[@]}"; do wait "$p"; done
@@ -119,21 +142,28 @@ all_answered() {
 	local b
 	while read -r b; do has_response "$b" || return 1; done <"$WORK/builds"
 }
-kill -0 "$daemon" 2>/dev/null || start_daemon
-kill -USR1 "$daemon"
-wait_for 300 all_answered || { tail -50 "$WORK/daemon.err" >&2; fail "not every build was answered after the faults"; }
-kill -TERM "$daemon"
-wait "$daemon" || fail "rombsr-sign did not stop cleanly"
+for ((k = 0; k < SIGN_NODES; k++)); do
+	kill -0 "${DAEMON[k]}" 2>/dev/null || start_daemon "$k"
+done
+kill -USR1 "${DAEMON[@]}"
+wait_for 300 all_answered || { tail -50 "$WORK"/daemon-*.err >&2; fail "not every build was answered after the faults"; }
+for ((k = 0; k < SIGN_NODES; k++)); do
+	kill -TERM "${DAEMON[k]}"
+	wait "${DAEMON[k]}" || fail "rombsr-sign $k did not stop cleanly"
+done
 
 step "each request signed exactly once, every signature in place and verified"
 requests=$((builds * 2))
-"$ROMBSR" audit show --json "$SIGND/audit" >"$WORK/audit.json"
+# Every sign node's log (with two, a request is in exactly one of them).
+for ((k = 0; k < SIGN_NODES; k++)); do "$ROMBSR" audit show --json "${DIRS[k]}/audit"; done >"$WORK/audit.json"
+dups=$(jq -r 'select(.entry.type == "sign") | .entry.request_id' "$WORK/audit.json" | sort | uniq -d | wc -l)
+[ "$dups" -eq 0 ] || fail "$dups requests were signed by more than one sign node"
 count() { jq -s "[.[] | select(.entry.type == \"$1\")] | length" "$WORK/audit.json"; }
 signs=$(count sign)
 [ "$signs" -eq "$requests" ] || fail "$signs sign entries for $requests requests"
 if [ "$(count reject)" -ne 0 ]; then
 	jq -c 'select(.entry.type == "reject") | .entry' "$WORK/audit.json" >&2
-	grep -E 'event=(reject|hsm|halt)|batch failed' "$WORK/daemon.err" >&2 || true
+	grep -hE 'event=(reject|hsm|halt)|batch failed' "$WORK"/daemon-*.err >&2 || true
 	fail "$(count reject) requests were rejected"
 fi
 # An intent names every request the HSM was asked to sign; a request
@@ -149,13 +179,17 @@ while read -r b; do
 	"$ROMBSR" verify --manifest "$MANIFEST" "$WORK/root-$m/$b.bin" "$WORK/root-$m/$b.pkg" >"$WORK/verify.out" 2>&1 ||
 		{ cat "$WORK/verify.out" >&2; fail "$b: the signatures do not verify"; }
 done <"$WORK/builds"
-"$ROMBSR" audit verify "$SIGND/audit" --manifest "$MANIFEST" --no-trust --queue "$QUEUE" >"$WORK/xcheck.out" 2>&1 ||
-	{ cat "$WORK/xcheck.out" >&2; fail "audit verify --queue after the faults"; }
+per_node=""
+for ((k = 0; k < SIGN_NODES; k++)); do
+	"$ROMBSR" audit verify "${DIRS[k]}/audit" --manifest "$MANIFEST" --no-trust --queue "$QUEUE" >"$WORK/xcheck.out" 2>&1 ||
+		{ cat "$WORK/xcheck.out" >&2; fail "audit verify --queue of sign node $k after the faults"; }
+	per_node+=" s$k=$("$ROMBSR" audit show --json "${DIRS[k]}/audit" | jq -s '[.[] | select(.entry.type == "sign")] | length')"
+done
 
 races=$(cat "$WORK"/submit-*.out | sed -n 's/^submit: other publishers moved the queue on \([0-9]*\) time.*/\1/p' |
 	awk '{ n += $1 } END { print n + 0 }')
 intent_ids=$(jq -s '[.[] | select(.entry.type == "intent") | .entry.request_ids[]] | length' "$WORK/audit.json")
-echo "figures: seed=$SEED seconds=$SECONDS_TOTAL builds=$builds requests=$requests signed_once=$signs" \
+echo "figures: seed=$SEED seconds=$SECONDS_TOTAL sign_nodes=$SIGN_NODES builds=$builds requests=$requests signed_once=$signs (per sign node:$per_node)" \
 	"kills=$kills token_outages=$outages restarts_without_token=$restarts hsm_outage_entries=$(count hsm-outage) lost_races=$races" \
 	"hsm_ops_intended=$intent_ids (the excess over $requests: signatures a kill or an outage lost before they were logged)"
 echo "PASS"

@@ -105,8 +105,9 @@ flood_commit() { # DIR PARENT ENTRIES COUNT MESSAGE -> commit: PARENT's tree plu
 	root=$( { $g ls-tree "$2" | grep -v $'\trequests$'; printf '040000 tree %s\trequests\n' "$req"; } | $g mktree)
 	GNUPGHOME="$BUILD_GNUPG" $g -c gpg.program=gpg commit-tree -S"$MALLORY_FPR" -p "$2" -m "$5" "$root"
 }
-batches_since() { # COMMIT: the sign node's commits after COMMIT, oldest first
-	git --git-dir="$QUEUE" log --reverse --author="rombsr sign node" --format=%H "$1..main"
+batches_since() { # COMMIT: the sign node's response commits after COMMIT, oldest first (not its claims)
+	git --git-dir="$QUEUE" log --reverse --author="rombsr sign node" --invert-grep --grep='^rombsr sign: claims' \
+		--format=%H "$1..main"
 }
 answered_in() { # COMMIT PREFIX: how many responses COMMIT adds under PREFIX
 	git --git-dir="$QUEUE" show --name-only --format= "$1" | grep -c "^$2" || true

@@ -265,8 +265,9 @@ expect_exit 7 apply t1
 [ ! -e "$ROOT/fw.bin.sig" ] || fail "t1: apply wrote a signature from an unsigned response"
 
 step "the sign node notices a rewritten history and stops"
-# Drop the last commits the sign node saw, as a hostile git server could.
-git -C "$WORK/clone" reset -q --hard HEAD~2
+# Drop the last commits the sign node saw, as a hostile git server could:
+# its response, its claim and the request commit it processed last.
+git -C "$WORK/clone" reset -q --hard HEAD~3
 server_force "$WORK/clone"
 expect_exit 6 "$ROMBSR" sign --once --config "$SIGN_CONF"
 expect_err "history was rewritten"

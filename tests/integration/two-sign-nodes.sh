@@ -29,15 +29,6 @@ CLAIM_SECONDS=24
 queue_setup
 M=(--manifest "$MANIFEST")
 
-# sign.conf NAME of a sign node named SIGN-NODE ("-": none, the default
-# origin): its own state directory and audit log. The queue's guard keeps
-# $SIGN_CONF.
-sign_node_conf() { # NAME SIGN-NODE QUEUE-EXTRA
-	local saved_signd=$SIGND saved_conf=$SIGN_CONF
-	SIGND="$WORK/signd-$1" SIGN_CONF="$WORK/sign-$1.conf"
-	ROMBSR_EXTRA=$([ "$2" = - ] || echo "signNode = $2") QUEUE_EXTRA="$3" write_sign_conf
-	SIGND=$saved_signd SIGN_CONF=$saved_conf
-}
 sign_as() { # NAME [ENV...] -> rombsr sign --once; output in $WORK/sign-NAME.out/.err
 	local n=$1
 	shift

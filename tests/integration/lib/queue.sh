@@ -14,6 +14,11 @@
 #   write_sign_conf [EXTRA]     (re)write $SIGN_CONF; EXTRA is appended;
 #                               $ROMBSR_EXTRA, $HSM_EXTRA and $QUEUE_EXTRA go
 #                               into their sections
+#   sign_node_conf NAME SIGN-NODE [QUEUE-EXTRA]
+#                               $WORK/sign-NAME.conf: another sign node on the
+#                               queue, named SIGN-NODE ("-": no rombsr.signNode),
+#                               with state in $WORK/signd-NAME (the guard keeps
+#                               $SIGN_CONF)
 #   submit BUILD [ARGS...]      rombsr submit for $NODE with the defaults
 #   sign_once                   rombsr sign --once; output in $WORK/sign.out/.err
 #   apply BUILD [ARGS...]       rombsr apply for $NODE
@@ -89,6 +94,13 @@ queue_setup() {
 	"$ROMBSR" audit init --config "$SIGN_CONF" >"$WORK/init.out" 2>&1 ||
 		{ cat "$WORK/init.out" >&2; fail "rombsr audit init"; }
 	git config --global init.defaultBranch main >/dev/null 2>&1 || true
+}
+
+sign_node_conf() { # NAME SIGN-NODE [QUEUE-EXTRA]
+	local saved_signd=$SIGND saved_conf=$SIGN_CONF
+	SIGND="$WORK/signd-$1" SIGN_CONF="$WORK/sign-$1.conf"
+	ROMBSR_EXTRA=$([ "$2" = - ] || echo "signNode = $2") QUEUE_EXTRA="${3:-}" write_sign_conf
+	SIGND=$saved_signd SIGN_CONF=$saved_conf
 }
 
 submit() { # BUILD [ARGS...]
