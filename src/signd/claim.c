@@ -237,6 +237,14 @@ static int claim_item(struct claim_round *r, const char *tip, struct signd_item 
 	return RB_OK;
 }
 
+static bool claim_needs_hsm(const struct signd_item *it)
+{
+	for (size_t i = 0; i < it->doc->n_entries; i++)
+		if (!it->reason[i])
+			return true;
+	return false;
+}
+
 static int claim_files(void *ctx, const char *tip, const struct queue_file **ret, size_t *ret_n)
 {
 	struct claim_round *r = ctx;
@@ -252,7 +260,11 @@ static int claim_files(void *ctx, const char *tip, const struct queue_file **ret
 			continue;
 		it->claimed_elsewhere = false;
 		it->claim_expires = 0;
-		if (!signd_item_answered(it))
+		/* Only what goes to the HSM is claimed: an answer of rejections
+		 * alone is published only if the build has no response and no
+		 * claim by then (signd_claim_still_ours), which keeps it to one
+		 * response without a commit of its own. */
+		if (!signd_item_answered(it) || !claim_needs_hsm(it))
 			continue;
 		if ((err = claim_item(r, tip, it, now)) < 0)
 			return err;
@@ -291,7 +303,8 @@ int signd_claim_batch(struct signd *s, struct signd_batch *b, size_t done, struc
 			elsewhere++;
 			continue;
 		}
-		if (signd_item_answered(it) && it->claim_expires - (int64_t)claim_margin(s) < b->lease_end)
+		if (signd_item_answered(it) && it->claim_expires &&
+		    it->claim_expires - (int64_t)claim_margin(s) < b->lease_end)
 			b->lease_end = it->claim_expires - (int64_t)claim_margin(s);
 	}
 	st->claimed = r.n;
@@ -335,6 +348,8 @@ int signd_claim_still_ours(struct signd *s, const char *tip, const struct signd_
 
 	if ((err = claim_look_up(s, tip, it, (int64_t)time(NULL), &look)) < 0)
 		return err;
-	*ret = look.state == CLAIM_OURS;
+	/* An answer this node did not claim (rejections only) goes out only
+	 * if nobody answered or claimed the build meanwhile. */
+	*ret = it->claim_expires ? look.state == CLAIM_OURS : look.state == CLAIM_NONE;
 	return RB_OK;
 }

@@ -119,7 +119,8 @@ struct signd_item {
 	                              * or answered it since intake: left alone */
 	bool peeked_elsewhere;       /* ... found so at intake (signd_claim_peek) */
 	bool claim_lost;             /* signed here, but another node answered it */
-	int64_t claim_expires;       /* this node's claim on it, Unix seconds */
+	int64_t claim_expires;       /* this node's claim on it, Unix seconds; 0: none
+	                              * (an answer of rejections needs none) */
 };
 
 struct signd_batch {
@@ -193,8 +194,9 @@ int signd_sign_commit(void *ctx, const uint8_t *data, size_t len, char **ret_arm
 /* The sign node's name, its log's origin and STATEDIR/instance (made at
  * the first start). */
 int signd_claim_open(struct signd *s, const char *origin);
-/* Claim every build items[0, done) answers, in one commit signed by the
- * queue key, before the HSM is called: a build another node holds a live
+/* Claim every build items[0, done) has HSM work for (an answer of
+ * rejections alone needs no claim), in one commit signed by the queue
+ * key, before the HSM is called: a build another node holds a live
  * claim on, or answered, is marked claimed_elsewhere and left alone.
  * Sets b->lease_end. RB_E_STATE if another sign node claims with this
  * node's audit-log origin. */
@@ -205,8 +207,9 @@ int signd_claim_peek(struct signd *s, const char *tip, struct signd_item *it, in
 /* RB_E_AGAIN once the batch's claims are within their margin of ending:
  * asked before every HSM signature. */
 int signd_lease_check(const struct signd *s, const struct signd_batch *b);
-/* Whether this node's claim is still the newest on it's build at tip,
- * with no response yet (so that its response may be published). */
+/* Whether it's response may be published at tip: this node's claim is
+ * still the newest on the build (or, for an unclaimed answer of
+ * rejections, nobody claimed it), and it has no response yet. */
 int signd_claim_still_ours(struct signd *s, const char *tip, const struct signd_item *it, bool *ret);
 /* The replay journal's record of a claim file added by a refused commit:
  * it claims nothing. */

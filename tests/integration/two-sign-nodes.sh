@@ -4,7 +4,7 @@
 # it touches the HSM; the push race decides, and the loser leaves the
 # build to the winner.
 #   1 two running rombsr-signs, BUILDS builds of 50 requests each
-#     (1,000 by default): every build answered, as many HSM signatures as
+#     (1,000 by default and in check-full; make check: 500): every build answered, as many HSM signatures as
 #     requests, each request in one of the two audit logs, both sign
 #     nodes did some of the work, and each log cross-checks against the
 #     queue (`rombsr audit verify --queue`);
@@ -20,11 +20,12 @@ set -euo pipefail
 . "$(dirname "$0")/lib/queue.sh"
 need jq
 
-BUILDS=${1:-20}
+# make check submits 10 builds (ROMBSR_TWO_SIGN_BUILDS), check-full 20
+BUILDS=${1:-${ROMBSR_TWO_SIGN_BUILDS:-20}}
 PER_BUILD=50
 # Leases long enough that a loaded machine's run of the other node ends
 # inside them (the minimum, 6 s, is not), short enough to wait for.
-CLAIM_SECONDS=24
+CLAIM_SECONDS=12
 
 queue_setup
 M=(--manifest "$MANIFEST")
