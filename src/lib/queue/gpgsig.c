@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <gpgme.h>
+#include <openssl/evp.h>
 
 #include "keys/manifest.h"
 #include "queue/config.h"
@@ -391,14 +392,71 @@ static int keyring_write_conf(const char *homedir)
 	return RB_OK;
 }
 
+/* What the keyring was built from, and its key file as gpg left it: the
+ * certificates (fingerprint and SHA-256 of each file), the queue key's,
+ * and pubring.kbx's inode, size and modification time. A guard runs for
+ * every push; one whose keyring matches this needs no import and no
+ * listing. A changed or added certificate, or a keyring touched by
+ * anything else, imports again. out is "" when there is no key file. */
+static int keyring_stamp(const char *homedir, const char *const *paths, const char *const *fprs, size_t n_files,
+			 const char *queue_fpr, const uint8_t *queue_cert, size_t queue_len, uint8_t out[32],
+			 bool *ret_have)
+{
+	_cleanup_free_ char *kbx = NULL;
+	EVP_MD_CTX *md = NULL;
+	struct stat st;
+	char line[128];
+	int err = RB_OK;
+
+	*ret_have = false;
+	if (asprintf(&kbx, "%s/pubring.kbx", homedir) < 0)
+		return RB_E_NOMEM;
+	if (stat(kbx, &st) < 0)
+		return RB_OK;
+	if (!(md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		err = RB_E_CRYPTO;
+		goto out;
+	}
+	snprintf(line, sizeof(line), "rombsr-keyring-stamp-v1\n%llu %lld %lld.%09ld\n", (unsigned long long)st.st_ino,
+		 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	if (EVP_DigestUpdate(md, line, strlen(line)) != 1)
+		err = RB_E_CRYPTO;
+	for (size_t i = 0; i < n_files && err == RB_OK; i++) {
+		_cleanup_free_ uint8_t *data = NULL;
+		size_t len;
+
+		if ((err = rb_file_read(paths[i], GPGSIG_MAX_CERT_BYTES, &data, &len)) < 0)
+			break;
+		snprintf(line, sizeof(line), "%s %zu\n", fprs[i], len);
+		if (EVP_DigestUpdate(md, line, strlen(line)) != 1 || EVP_DigestUpdate(md, data, len) != 1)
+			err = RB_E_CRYPTO;
+	}
+	if (err == RB_OK && queue_cert) {
+		snprintf(line, sizeof(line), "queue %s %zu\n", queue_fpr, queue_len);
+		if (EVP_DigestUpdate(md, line, strlen(line)) != 1 || EVP_DigestUpdate(md, queue_cert, queue_len) != 1)
+			err = RB_E_CRYPTO;
+	}
+	if (err == RB_OK && EVP_DigestFinal_ex(md, out, NULL) != 1)
+		err = RB_E_CRYPTO;
+	*ret_have = err == RB_OK;
+out:
+	EVP_MD_CTX_free(md);
+	return err;
+}
+
 int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, const struct manifest *m,
 			struct gpgsig **ret)
 {
 	_cleanup_gpgsig_ struct gpgsig *g = NULL;
 	_cleanup_free_ const char **paths = NULL;
 	_cleanup_free_ const char **fprs = NULL;
-	_cleanup_free_ char *lock = NULL;
-	char queue_fpr[GPGSIG_FPR_HEX + 1];
+	_cleanup_free_ char *lock = NULL, *stamp_path = NULL;
+	_cleanup_free_ uint8_t *old = NULL;
+	const struct manifest_key *qk;
+	char queue_fpr[GPGSIG_FPR_HEX + 1] = "";
+	uint8_t stamp[32];
+	size_t old_len;
+	bool have_stamp;
 	struct stat st;
 	size_t n = 0, n_certs;
 	int err, lock_fd;
@@ -441,22 +499,42 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 		paths[n] = cfg->approvers[i].public_key;
 		fprs[n] = cfg->approvers[i].fingerprint;
 	}
+	qk = m ? manifest_find(m, "queue") : NULL;
+	if (qk && !qk->openpgp)
+		qk = NULL;
+	if (qk)
+		for (size_t i = 0; i < 20; i++)
+			snprintf(queue_fpr + 2 * i, 3, "%02X", qk->openpgp_fpr[i]);
+	if (asprintf(&stamp_path, "%s/%s", homedir, GPGSIG_KEYRING_STAMP) < 0) {
+		stamp_path = NULL;
+		return RB_E_NOMEM;
+	}
+	if ((err = keyring_stamp(homedir, paths, fprs, n, queue_fpr, qk ? qk->openpgp : NULL,
+				 qk ? qk->openpgp_len : 0, stamp, &have_stamp)) < 0)
+		return err;
+	if (have_stamp && rb_file_read(stamp_path, 64, &old, &old_len) == RB_OK && old_len == sizeof(stamp) &&
+	    memcmp(old, stamp, sizeof(stamp)) == 0) {
+		*ret = TAKE_PTR(g);
+		return RB_OK;
+	}
+	rb_err_clear();
 	if ((err = import_cert_files(g, paths, n)) < 0)
 		return err;
-	if (m) {
-		const struct manifest_key *k = manifest_find(m, "queue");
-
-		if (k && k->openpgp) {
-			for (size_t i = 0; i < 20; i++)
-				snprintf(queue_fpr + 2 * i, 3, "%02X", k->openpgp_fpr[i]);
-			if ((err = gpgsig_import(g, k->openpgp, k->openpgp_len)) < 0)
-				return rb_err_set(err, "the manifest's queue key: %s", rb_err_detail());
-			paths[n] = "the manifest's queue key certificate";
-			fprs[n++] = queue_fpr;
-		}
+	if (qk) {
+		if ((err = gpgsig_import(g, qk->openpgp, qk->openpgp_len)) < 0)
+			return rb_err_set(err, "the manifest's queue key: %s", rb_err_detail());
+		paths[n] = "the manifest's queue key certificate";
+		fprs[n++] = queue_fpr;
 	}
 	if ((err = keyring_has_primaries(g, fprs, paths, n)) < 0)
 		return err;
+	/* The stamp of the keyring just checked (its key file has changed). */
+	if ((err = keyring_stamp(homedir, paths, fprs, qk ? n - 1 : n, queue_fpr, qk ? qk->openpgp : NULL,
+				 qk ? qk->openpgp_len : 0, stamp, &have_stamp)) < 0)
+		return err;
+	if (have_stamp && (err = rb_file_write_atomic(stamp_path, stamp, sizeof(stamp), 0600)) < 0)
+		return rb_err_set(err, "%s; free space on its file system or make %s writable, then try again",
+				  rb_err_detail(), homedir);
 	*ret = TAKE_PTR(g);
 	return RB_OK;
 }

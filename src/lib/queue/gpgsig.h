@@ -33,6 +33,9 @@ struct manifest;
 #define GPGSIG_MAX_SIG_BYTES ((size_t)64 * 1024)
 #define GPGSIG_MAX_CERT_BYTES ((size_t)1024 * 1024)
 #define GPGSIG_KEYRING_LOCK "rombsr-keyring.lock"
+/* SHA-256 of what the keyring was built from and of its key file's state:
+ * an unchanged keyring is not imported into again (gpgsig_open_keyring). */
+#define GPGSIG_KEYRING_STAMP "rombsr-keyring.stamp"
 
 /* Initialise gpgme (version check, locale). Idempotent, thread-safe. */
 int gpgsig_global_init(void);
