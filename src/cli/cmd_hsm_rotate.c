@@ -169,7 +169,7 @@ orphan:
 	{
 		char detail[RB_ERR_DETAIL_MAX];
 
-		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		rb_err_save(detail);
 		err = rb_err_set(err, "%s (the token keeps the unused key '%s'; rotate with another --successor "
 				 "NAME)", detail, r->new_name);
 	}

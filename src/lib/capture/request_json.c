@@ -298,6 +298,6 @@ int capture_request_parse(const char *text, size_t len, const char *source,
 		goto bad;
 	return RB_OK;
 bad:
-	snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+	rb_err_save(detail);
 	return rb_err_set(err, "capture request %s: %s", source, detail);
 }

@@ -282,7 +282,7 @@ static int parse_key(const struct json_value *o, int64_t version, struct manifes
 	if ((err = key_purposes_check(k->purposes, k->alg, k->name)) < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		rb_err_save(detail);
 		return json_err_set(json_object_get(o, "purposes") ? json_object_get(o, "purposes") : o, err,
 				    "%s", detail);
 	}
@@ -397,7 +397,7 @@ bad:
 	{
 		char detail[RB_ERR_DETAIL_MAX];
 
-		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		rb_err_save(detail);
 		return rb_err_set(err, "manifest %s: %s", source, detail);
 	}
 }

@@ -315,7 +315,7 @@ int rotation_statement_parse(const void *bytes, size_t len, const char *source,
 		return RB_E_NOMEM;
 	rb_err_clear();
 	if ((err = parse_doc(bytes, len, st)) < 0) {
-		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		rb_err_save(detail);
 		return rb_err_set(err, "rotation statement %s: %s", source, detail);
 	}
 	*ret = TAKE_PTR(st);

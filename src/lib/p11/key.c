@@ -363,7 +363,7 @@ int p11_token_find_key(struct p11_token *t, const char *selector, struct p11_key
 		char detail[RB_ERR_DETAIL_MAX];
 		int werr;
 
-		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		rb_err_save(detail);
 		werr = p11_wrapped_lookup(t, selector, &k);
 		if (werr == RB_E_NOTFOUND)
 			return rb_err_set(RB_E_KEY, "%s; nor is it in the wrapped key store %s", detail,

@@ -100,7 +100,7 @@ static int check_manifest_key(const struct manifest *m, const struct json_value 
 	if (request_key_purpose_check(e->kind, k) < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+		rb_err_save(detail);
 		return json_err_set(at, RB_E_PERM, "%s", detail);
 	}
 	if (!fits(e, k->alg))

@@ -45,7 +45,7 @@ int rq_err_prefix(int err, const char *source)
 	char detail[RB_ERR_DETAIL_MAX];
 
 	/* Copy first: the detail is the buffer rb_err_set() writes. */
-	snprintf(detail, sizeof(detail), "%s", rb_err_detail());
+	rb_err_save(detail);
 	return rb_err_set(err, "%s: %s", source, detail);
 }
 
