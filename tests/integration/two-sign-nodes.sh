@@ -12,7 +12,8 @@
 #     claim's lease ends, then takes it over (the next generation);
 #   3 a node paused between its claim and the HSM past the lease's margin
 #     signs nothing (exit 13) and logs no intent;
-#   4 two sign nodes with one audit-log origin (no rombsr.signNode): the
+#   4 a claim in an unsigned commit (a hostile server's) holds no build;
+#   5 two sign nodes with one audit-log origin (no rombsr.signNode): the
 #     second refuses to sign (exit 6) instead of forking the log.
 set -euo pipefail
 . "$(dirname "$0")/lib/fixture.sh"
@@ -166,6 +167,22 @@ grep -q "claims end within" "$WORK/sign-sa.err" || { cat "$WORK/sign-sa.err" >&2
 has_response paused && fail "sa answered under a lapsing claim"
 sign_as sa || { cat "$WORK/sign-sa.err" >&2; fail "sa's next run"; }
 has_response paused || fail "sa's next run did not answer the build"
+
+step "a claim a hostile server puts in (an unsigned commit) holds nothing: the build is signed"
+head -c 300 /dev/urandom >"$ROOT/forged.bin"
+submit forged --raw "media=$ROOT/forged.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit"; }
+now=$(date -u +%s)
+jq -c --arg c "$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)" --arg e "$(date -u -d "@$((now + 3600))" +%Y-%m-%dT%H:%M:%SZ)" \
+	'.required.build_id = "forged" | .required.generation = 1 | .required.sign_node = "mallory"
+	 | .required.origin = "rombsr-audit/mallory" | .required.instance = "00112233445566778899aabbccddeeff"
+	 | .required.claimed = $c | .required.expires = $e' <<<"$c1" >"$WORK/forged-claim.json"
+commit_file "$WORK/forged-claim.json" "claims/$NODE/forged/1.json" - "a claim nobody signed"
+server_force "$WORK/clone"
+sign_as sa || { cat "$WORK/sign-sa.err" >&2; fail "sa beside a forged claim"; }
+grep -q ', 1 signed' "$WORK/sign-sa.out" || { cat "$WORK/sign-sa.out" "$WORK/sign-sa.err" >&2; fail "the forged claim held the build"; }
+has_response forged || fail "the build under a forged claim was not answered"
+git --git-dir="$QUEUE" cat-file -e "main:claims/$NODE/forged/2.json" || fail "sa did not claim past the forged generation"
+apply forged >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply forged"; }
 
 step "two sign nodes with one audit-log origin: the second refuses to sign"
 for n in c1 c2; do
