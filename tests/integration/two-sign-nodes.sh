@@ -12,7 +12,10 @@
 #     claim's lease ends, then takes it over (the next generation);
 #   3 a node paused between its claim and the HSM past the lease's margin
 #     signs nothing (exit 13) and logs no intent;
-#   4 a claim in an unsigned commit (a hostile server's) holds no build;
+#   4 a node stalled after signing past its lease: the node that took
+#     over answers, the stalled one publishes nothing, and the cross-check
+#     of its log accounts for the signature it never released;
+#   4b a claim in an unsigned commit (a hostile server's) holds no build;
 #   5 two sign nodes with one audit-log origin (no rombsr.signNode): the
 #     second refuses to sign (exit 6) instead of forking the log.
 set -euo pipefail
@@ -167,6 +170,30 @@ grep -q "claims end within" "$WORK/sign-sa.err" || { cat "$WORK/sign-sa.err" >&2
 has_response paused && fail "sa answered under a lapsing claim"
 sign_as sa || { cat "$WORK/sign-sa.err" >&2; fail "sa's next run"; }
 has_response paused || fail "sa's next run did not answer the build"
+
+step "a node stalled after signing, past its lease: the node that took over answers; the stalled one releases nothing"
+head -c 300 /dev/urandom >"$ROOT/stalled.bin"
+submit stalled --raw "media=$ROOT/stalled.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit"; }
+sign_as sa ROMBSR_SIGND_STOP_AT=logged &
+paused=$!
+wait_for 30 stopped || fail "sign node sa did not stop after logging its signature"
+claim=$(git --git-dir="$QUEUE" show "main:claims/$NODE/stalled/1.json") || fail "sa left no claim"
+c1=$claim
+wait_for $((CLAIM_SECONDS * 2)) expired || fail "sa's claim never ended"
+sign_as sb || { cat "$WORK/sign-sb.err" >&2; fail "sb, after sa's claim ended"; }
+has_response stalled || fail "sb did not answer the build sa stalled on"
+kill -CONT "$(sa_pid)"
+rc=0
+wait "$paused" || rc=$?
+[ "$rc" -eq 0 ] || { cat "$WORK/sign-sa.err" >&2; fail "sa exited $rc after its stall"; }
+grep -q 'event=claim-lost node=builder1 build=stalled' "$WORK/sign-sa.err" || { cat "$WORK/sign-sa.err" >&2; fail "sa published over sb's answer"; }
+grep -q '1 signed here but answered by another' "$WORK/sign-sa.out" || { cat "$WORK/sign-sa.out" >&2; fail "sa's summary"; }
+[ "$(git --git-dir="$QUEUE" log --format=%H main -- "responses/$NODE/stalled.json" | wc -l)" -eq 1 ] ||
+	fail "the stalled build has more than one response commit"
+expect_exit 0 "$ROMBSR" audit verify "$WORK/signd-sa/audit" "${M[@]}" --no-trust --queue "$QUEUE"
+grep -q ' 1 signatures of this log not released because another node answered' "$WORK/last.out" ||
+	{ cat "$WORK/last.out" >&2; fail "the cross-check of sa's log does not account for its unreleased signature"; }
+apply stalled >"$WORK/apply.out" 2>&1 || { cat "$WORK/apply.out" >&2; fail "apply stalled"; }
 
 step "a claim a hostile server puts in (an unsigned commit) holds nothing: the build is signed"
 head -c 300 /dev/urandom >"$ROOT/forged.bin"
