@@ -20,7 +20,7 @@
 #include <openssl/evp.h>
 
 #include "crypto/signer.h"
-#include "p11/p11.h"
+#include "signd/keyholder.h"
 #include "pgp/pgp.h"
 
 #define SIGND_CACHE_KEY_LEN 32
@@ -35,8 +35,14 @@ struct signd_cache_slot {
 struct signd_cache {
 	struct signd_cache_slot *slots;
 	size_t cap, n;
-	/* OpenPGP views of token keys, made once per key */
-	struct { struct p11_key *key; struct pgp_key *pgp; struct rb_signer signer; } pgp[64];
+	/* OpenPGP views of manifest keys, made once per key; each signs
+	 * through its ref (ref.node is set per request) */
+	struct {
+		const struct manifest_key *mk;
+		struct pgp_key *pgp;
+		struct rb_signer signer;
+		struct keyholder_key ref;
+	} pgp[64];
 	size_t n_pgp;
 };
 

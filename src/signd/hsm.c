@@ -1,7 +1,8 @@
-/* Signing on the token. Every signature released is verified against the
- * public key first: p11_key_sign and the OpenPGP writer (which re-parses
- * its packet) verify what the token made, signd_cache_take verifies a
- * cached one, and hsm_verify_release one recovered from the audit log.
+/* Signing through the key holder (rombsr-signer). Every signature
+ * released is verified against the public key first: the key holder and
+ * this side verify what the token made, the OpenPGP writer re-parses its
+ * packet, signd_cache_take verifies a cached one, and hsm_verify_release
+ * one recovered from the audit log.
  * Identical (key, scheme, input) requests in a batch are signed once. */
 #include <stdlib.h>
 #include <string.h>
@@ -38,22 +39,26 @@ static int hsm_verify_release(const struct request_entry *e, const struct manife
 	return rb_sig_verify(mk->pub, e->scheme, e->input, e->input_len, sig, len);
 }
 
-static int hsm_pgp_key(struct signd *s, struct p11_key *k, const struct manifest_key *mk,
-		       struct pgp_key **ret)
+/* The OpenPGP view of mk for this batch, signing for node's request. */
+static int hsm_pgp_key(struct signd *s, const struct manifest_key *mk, const char *node, struct pgp_key **ret)
 {
 	struct signd_cache *c = s->cache;
 	int err;
 
 	for (size_t i = 0; i < c->n_pgp; i++)
-		if (c->pgp[i].key == k) {
+		if (c->pgp[i].mk == mk) {
+			c->pgp[i].ref.node = node;
 			*ret = c->pgp[i].pgp;
 			return RB_OK;
 		}
 	if (c->n_pgp == ELEMENTSOF(c->pgp))
 		return rb_err_set(RB_E_LIMIT, "more than %zu OpenPGP keys in one batch", ELEMENTSOF(c->pgp));
-	/* pgp_key borrows its signer: keep it beside the key, in the cache. */
-	p11_key_signer(k, &c->pgp[c->n_pgp].signer);
-	c->pgp[c->n_pgp].key = k;
+	/* pgp_key borrows its signer, the signer its ref: keep them beside
+	 * the key, in the cache. */
+	c->pgp[c->n_pgp].ref = (struct keyholder_key){ .kh = s->kh, .purpose = SIGNER_FOR_OPENPGP,
+						       .key = mk->name, .node = node };
+	keyholder_key_signer(&c->pgp[c->n_pgp].ref, mk, &c->pgp[c->n_pgp].signer);
+	c->pgp[c->n_pgp].mk = mk;
 	if ((err = pgp_key_new(&c->pgp[c->n_pgp].signer, mk->created, &c->pgp[c->n_pgp].pgp)) < 0)
 		return err;
 	*ret = c->pgp[c->n_pgp++].pgp;
@@ -112,30 +117,18 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 {
 	const struct request_entry *e = &it->doc->entries[i];
 	const struct manifest_key *mk = manifest_find(s->m, e->key_name);
-	struct p11_key *k = NULL;
 	uint8_t ck[32];
 	int err;
 
-	/* decide.c refused this already; checked again next to the HSM so no
-	 * path reaches it with a key outside its purposes, or with what an
-	 * APK key must not sign. */
+	/* decide.c refused this already; checked again here, and by the key
+	 * holder on its side of the socket, so no path reaches the HSM with
+	 * a key outside its purposes, or with what an APK key must not sign. */
 	if ((err = request_key_purpose_check(e->kind, mk)) < 0 ||
 	    (e->kind == REQUEST_KIND_CAPTURE && (err = request_capture_structure_check(e->capture, mk)) < 0))
 		return err;
-	if ((err = p11_token_find_key(s->tok, mk->uri ? mk->uri : mk->name, &k)) < 0 &&
-	    (err = p11_token_find_key(s->tok, mk->name, &k)) < 0)
-		return err;
-	/* The token (or a wrapped blob) must hold the manifest's key, not
-	 * merely one with its name: a swapped blob or object signs nothing. */
-	{
-		uint8_t fpr[32];
-
-		if ((err = rb_pkey_fingerprint(p11_key_public(k), fpr)) < 0)
-			return err;
-		if (memcmp(fpr, mk->spki_sha256, 32) != 0)
-			return rb_err_set(RB_E_VERIFY, "key '%s' on the token is not the manifest's key (fingerprints differ); not signing",
-					  mk->name);
-	}
+	if (e->kind == REQUEST_KIND_CAPTURE && memcmp(e->capture->key_spki_sha256, mk->spki_sha256, 32) != 0)
+		return rb_err_set(RB_E_KEY, "request %.16s is for key \"%s\" with another fingerprint than the "
+				  "manifest's; rebuild against the current manifest", e->id_hex, mk->name);
 
 	if (e->kind == REQUEST_KIND_OPENPGP) {
 		_cleanup_(pgp_sig_ctx_clear) struct pgp_sig_ctx ctx = { 0 };
@@ -143,7 +136,8 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 		struct pgp_key *pk = NULL;
 		EVP_MD_CTX *state = NULL;
 
-		if ((err = hsm_pgp_key(s, k, mk, &pk)) < 0 || (err = hash_state_md_ctx(e->state, &state)) < 0)
+		if ((err = hsm_pgp_key(s, mk, it->node->name, &pk)) < 0 ||
+		    (err = hash_state_md_ctx(e->state, &state)) < 0)
 			return err;
 		err = pgp_sig_init_from_state(&ctx, pk, state, (int64_t)time(NULL));
 		EVP_MD_CTX_free(state);
@@ -165,14 +159,25 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 			       &it->sig_len[i]);
 	if (err != RB_E_NOTFOUND)
 		return err;
+	/* The key holder honours a capture placeholder's shape (ECDSA: a DER
+	 * length that fits the hole the tool left) and verifies what the
+	 * token made; a raw signature is verified here as well. */
 	if (e->kind == REQUEST_KIND_CAPTURE)
-		/* Honours the placeholder's shape (ECDSA: a DER length that
-		 * fits the hole the tool left). */
-		err = capture_request_sign(k, e->capture, &it->sig[i], &it->sig_len[i]);
+		err = keyholder_sign(s->kh, SIGNER_FOR_CAPTURE, mk->name, it->node->name, e->capture->scheme,
+				     e->capture->input, e->capture->input_len, (uint32_t)e->capture->placeholder_len,
+				     &it->sig[i], &it->sig_len[i]);
 	else
-		err = p11_key_sign(k, e->scheme, e->input, e->input_len, &it->sig[i], &it->sig_len[i]);
-	if (err < 0)
+		err = keyholder_sign(s->kh, SIGNER_FOR_RAW, mk->name, it->node->name, e->scheme, e->input,
+				     e->input_len, 0, &it->sig[i], &it->sig_len[i]);
+	if (err == RB_OK && e->kind != REQUEST_KIND_CAPTURE &&
+	    rb_sig_verify(mk->pub, e->scheme, e->input, e->input_len, it->sig[i], it->sig_len[i]) < 0)
+		err = rb_err_set(RB_E_VERIFY, "the key holder's signature with key '%s' does not verify over "
+				 "request %.16s", mk->name, e->id_hex);
+	if (err < 0) {
+		free(it->sig[i]);
+		it->sig[i] = NULL;
 		return err;
+	}
 	st->hsm_ops++;
 	/* A raw ECDSA signature may be reused for a capture request only if
 	 * it also fits the placeholder; cache capture results only. */

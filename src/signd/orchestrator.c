@@ -16,6 +16,7 @@
 #include "audit/entry.h"
 #include "config.h"
 #include "keys/lifecycle.h"
+#include "signd/sandbox.h"
 #include "signd/signd-internal.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -31,15 +32,16 @@ unsigned signd_poll_seconds(const struct signd *s)
 
 unsigned signd_open_sessions(struct signd *s)
 {
-	return s->tok ? p11_token_open_sessions(s->tok) : 0;
+	return s->kh ? keyholder_open_sessions(s->kh) : 0;
 }
+
+static void signd_close_hsm(struct signd *s);
 
 void signd_close(struct signd *s)
 {
 	if (!s)
 		return;
 	signd_cache_free(s->cache);
-	pgp_key_free(s->queue_pgp);
 	audit_log_close(s->audit);
 	journal_close(s->approvals_journal);
 	journal_close(s->pending_journal);
@@ -51,8 +53,7 @@ void signd_close(struct signd *s)
 	replay_db_close(s->replay);
 	queue_free(s->q);
 	gpgsig_free(s->keyring);
-	p11_token_free(s->tok);
-	p11_module_free(s->mod);
+	signd_close_hsm(s);
 	manifest_free(s->m);
 	sign_config_free(s->cfg);
 	free(s->last_commit_path);
@@ -90,40 +91,22 @@ static int signd_audit_login_failure(struct signd *s, int err)
 	return rb_err_set(err, "%s", detail);
 }
 
-static int signd_open_token(struct signd *s)
+/* The key holder: it loads the module, reads the PIN, logs in and checks
+ * the queue and audit keys against the manifest before it says ready.
+ * This process never does any of it. */
+static int signd_open_keyholder(struct signd *s)
 {
-	const struct sign_config *c = s->cfg;
-	struct p11_pin_source src = { P11_PIN_FILE, c->hsm.pin_file };
-	struct rb_secret *pin = NULL;
-	const char *module = c->hsm.module ? c->hsm.module : ROMBSR_DEFAULT_SOFTHSM_MODULE;
-	int err;
+	int err = keyholder_start(s->cfg->path, &s->kh);
 
-	if (!c->hsm.pin_file)
-		return rb_err_set(RB_E_PIN, "%s: hsm.pinFile is not set; the sign node logs in with the operator PIN file",
-				  c->path);
-	if (c->hsm.softhsm_conf)
-		setenv("SOFTHSM2_CONF", c->hsm.softhsm_conf, 1);
-	if ((err = p11_module_load(module, &s->mod)) < 0)
-		return err;
-	if ((err = p11_token_open(s->mod, c->hsm.token ? c->hsm.token : s->m->token_label,
-				  c->hsm.max_sessions, &s->tok)) < 0)
-		return err;
-	if ((err = p11_pin_read(&src, &pin)) < 0)
-		return err;
-	err = p11_token_login(s->tok, CKU_USER, pin);
-	rb_secret_free(pin);
 	if (err == RB_E_PIN)
 		return signd_audit_login_failure(s, err);
-	if (err == RB_OK && c->hsm.wrapped_store)
-		err = p11_token_set_wrapped_store(s->tok, c->hsm.wrapped_store, c->hsm.max_resident);
 	return err;
 }
 
 static int signd_find_key(struct signd *s, const char *name, enum key_purpose want, const char *purpose,
-			  struct p11_key **ret, const struct manifest_key **ret_mk)
+			  const struct manifest_key **ret_mk)
 {
 	const struct manifest_key *mk = manifest_find(s->m, name);
-	int err;
 
 	if (!mk || mk->status != KEY_ACTIVE || mk->alg != RB_KEY_ED25519)
 		return rb_err_set(RB_E_KEY, "%s: the manifest has no active Ed25519 key '%s', which %s",
@@ -133,8 +116,6 @@ static int signd_find_key(struct signd *s, const char *name, enum key_purpose wa
 	if (mk->purposes != (unsigned)want)
 		return rb_err_set(RB_E_KEY, "%s: key '%s' %s, so its only purpose must be %s; re-provision or "
 				  "fix the manifest", s->cfg->manifest, name, purpose, key_purpose_name(want));
-	if ((err = p11_token_find_key(s->tok, mk->name, ret)) < 0)
-		return err;
 	*ret_mk = mk;
 	return RB_OK;
 }
@@ -209,24 +190,6 @@ static int signd_check_audit_log(struct signd *s, const char *origin)
 	return err;
 }
 
-/* The audit log's origin: one per sign node. A node with a name
- * (rombsr.signNode) has its own, so that sign nodes sharing a queue and
- * a token grow logs of different names rather than a fork of one. */
-static int signd_audit_origin(struct signd *s, char **ret)
-{
-	_cleanup_free_ char *base = NULL;
-
-	if (key_lifecycle_audit_origin(s->m->token_label, &base) < 0)
-		return RB_E_NOMEM;
-	if (!s->cfg->sign_node_name) {
-		*ret = TAKE_PTR(base);
-		return RB_OK;
-	}
-	if (asprintf(ret, "%s/%s", base, s->cfg->sign_node_name) < 0)
-		return RB_E_NOMEM;
-	return RB_OK;
-}
-
 /* What the sign node and `rombsr audit init` both start from: sign.conf,
  * the state directory, the manifest, the audit log's origin, and the
  * queue mirror, fetched. */
@@ -239,7 +202,7 @@ static int signd_open_queue(struct signd *s, const char *config_path, char **ret
 	if ((err = sign_config_load(config_path, &s->cfg)) < 0 ||
 	    (err = rb_mkdir_p(s->cfg->state_dir, 0700)) < 0 ||
 	    (err = manifest_load(s->cfg->manifest, &s->m)) < 0 ||
-	    (err = signd_audit_origin(s, ret_origin)) < 0 ||
+	    (err = key_lifecycle_node_origin(s->m->token_label, s->cfg->sign_node_name, ret_origin)) < 0 ||
 	    (err = signd_path(s, "queue", &qdir)) < 0 ||
 	    (err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0 ||
 	    (err = queue_set_publish_deadline(s->q, s->cfg->queue.publish_seconds)) < 0)
@@ -296,15 +259,31 @@ static int signd_open_hsm(struct signd *s, const struct manifest_key **ret_qmk)
 	const struct manifest_key *qmk, *amk;
 	int err;
 
-	if ((err = signd_open_token(s)) < 0 ||
-	    (err = signd_find_key(s, SIGN_NODE_QUEUE_KEY, KEY_PURPOSE_QUEUE_RESPONSE, "signs the response commits",
-				  &s->queue_key, &qmk)) < 0 ||
+	if ((err = signd_find_key(s, SIGN_NODE_QUEUE_KEY, KEY_PURPOSE_QUEUE_RESPONSE, "signs the response commits",
+				  &qmk)) < 0 ||
 	    (err = signd_find_key(s, SIGN_NODE_AUDIT_KEY, KEY_PURPOSE_AUDIT_CHECKPOINT,
-				  "signs the audit log's checkpoints", &s->audit_key, &amk)) < 0)
+				  "signs the audit log's checkpoints", &amk)) < 0 ||
+	    (err = signd_open_keyholder(s)) < 0)
 		return err;
-	/* pgp_key and the audit log borrow their signers: keep them in s. */
-	p11_key_signer(s->queue_key, &s->queue_signer);
-	p11_key_signer(s->audit_key, &s->audit_signer);
+	/* pgp_key and the audit log borrow their signers: keep them in s,
+	 * with their own references to the public keys (the manifest is
+	 * read again for every batch). */
+	if (EVP_PKEY_up_ref(qmk->pub) != 1)
+		return RB_E_CRYPTO;
+	s->queue_pub = qmk->pub;
+	if (EVP_PKEY_up_ref(amk->pub) != 1)
+		return RB_E_CRYPTO;
+	s->audit_pub = amk->pub;
+	s->queue_ref = (struct keyholder_key){ .kh = s->kh, .purpose = SIGNER_FOR_QUEUE, .key = SIGN_NODE_QUEUE_KEY,
+					       .node = "" };
+	s->audit_ref = (struct keyholder_key){ .kh = s->kh, .purpose = SIGNER_FOR_CHECKPOINT,
+					       .key = SIGN_NODE_AUDIT_KEY, .node = "" };
+	keyholder_key_signer(&s->queue_ref, qmk, &s->queue_signer);
+	keyholder_key_signer(&s->audit_ref, amk, &s->audit_signer);
+	s->queue_signer.name = s->queue_ref.key;
+	s->queue_signer.pub = s->queue_ref.pub = s->queue_pub;
+	s->audit_signer.name = s->audit_ref.key;
+	s->audit_signer.pub = s->audit_ref.pub = s->audit_pub;
 	if ((err = pgp_key_new(&s->queue_signer, qmk->created, &s->queue_pgp)) < 0)
 		return err;
 	if (memcmp(s->queue_pgp->fpr, qmk->openpgp_fpr, PGP_FPR_LEN) != 0)
@@ -319,13 +298,15 @@ static void signd_close_hsm(struct signd *s)
 {
 	pgp_key_free(s->queue_pgp);
 	s->queue_pgp = NULL;
-	s->queue_key = s->audit_key = NULL;
+	memset(&s->queue_ref, 0, sizeof(s->queue_ref));
+	memset(&s->audit_ref, 0, sizeof(s->audit_ref));
 	memset(&s->queue_signer, 0, sizeof(s->queue_signer));
 	memset(&s->audit_signer, 0, sizeof(s->audit_signer));
-	p11_token_free(s->tok);
-	s->tok = NULL;
-	p11_module_free(s->mod);
-	s->mod = NULL;
+	keyholder_stop(s->kh);
+	s->kh = NULL;
+	EVP_PKEY_free(s->queue_pub);
+	EVP_PKEY_free(s->audit_pub);
+	s->queue_pub = s->audit_pub = NULL;
 }
 
 /* The token went away under a batch (RB_E_GONE: restarted, removed; its
@@ -366,7 +347,7 @@ static int signd_hsm_reopen(struct signd *s)
 	err = signd_open_hsm(s, NULL);
 	if (err == RB_OK) {
 		s->hsm_lost = false;
-		signd_log(s, "event=hsm-back token=%s", p11_token_label(s->tok));
+		signd_log(s, "event=hsm-back token=%s", keyholder_token_label(s->kh));
 		return RB_OK;
 	}
 	signd_close_hsm(s);
@@ -423,6 +404,10 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 		}
 		rb_err_clear();
 	}
+	/* From here on this process parses what build nodes wrote: it does
+	 * so under its syscall allow-list, holding no key and no PIN. */
+	if ((err = signd_sandbox_enter()) < 0)
+		goto fail;
 	*ret = s;
 	return RB_OK;
 fail:
@@ -527,7 +512,7 @@ static int signd_sign_failed(struct signd *s, struct signd_item *it, size_t i, i
 	if (err == RB_E_GONE)
 		return err;
 	rb_err_save(detail);
-	if (err != RB_E_VERIFY && p11_key_still_there(s->queue_key) == RB_E_GONE)
+	if (err != RB_E_VERIFY && keyholder_probe(s->kh, SIGN_NODE_QUEUE_KEY) == RB_E_GONE)
 		return rb_err_set(RB_E_GONE, "%s; and the token no longer holds the queue key", detail);
 	rb_err_set(err, "%s", detail);
 	return signd_entry_failed(it, i, err);

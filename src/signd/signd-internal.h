@@ -2,7 +2,8 @@
  *   orchestrator.c  open/close, the batch
  *   intake.c        new commits: signature, signer, areas, documents
  *   decide.c        per-document and per-entry policy
- *   hsm.c           signing on the token, the queue-key commit signer
+ *   hsm.c           signing through the key holder, the queue-key commit signer
+ *   keyholder.c     the key holder process (rombsr-signer) and its socket
  *   cache.c         the signing cache (cache.h)
  *   record.c        audit entries, responses, structured log lines
  *   claim.c         claims: several sign nodes on one queue sign each build once
@@ -13,10 +14,10 @@
 #include "signd/signd.h"
 
 #include "signd/cache.h"
+#include "signd/keyholder.h"
 
 #include "audit/log.h"
 #include "keys/manifest.h"
-#include "p11/p11.h"
 #include "pgp/pgp.h"
 #include "policy/idset.h"
 #include "policy/journal.h"
@@ -37,8 +38,7 @@ struct signd {
 	struct sign_config *cfg;
 	struct manifest *m;
 	FILE *log;
-	struct p11_module *mod;
-	struct p11_token *tok;
+	struct keyholder *kh;        /* the key holder, rombsr-signer; NULL while the HSM is lost */
 	struct gpgsig *keyring;
 	struct queue *q;
 	struct replay_db *replay;
@@ -46,11 +46,12 @@ struct signd {
 	struct journal *approvals_journal;
 	struct journal *pending_journal;
 	struct audit_log *audit;
-	struct p11_key *queue_key;
+	struct keyholder_key queue_ref;
 	struct rb_signer queue_signer;
 	struct pgp_key *queue_pgp;
-	struct p11_key *audit_key;
+	struct keyholder_key audit_ref;
 	struct rb_signer audit_signer;
+	EVP_PKEY *queue_pub, *audit_pub; /* references of their own (the manifest is reloaded) */
 	char queue_fpr[41];          /* OpenPGP fingerprint of the queue key */
 	char sign_node[65];          /* rombsr.signNode, "sign" by default */
 	char origin[CLAIM_ORIGIN_MAX + 1]; /* the audit log's origin */

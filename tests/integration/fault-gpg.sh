@@ -5,8 +5,8 @@
 # badly signed and move past it. The batch stops before last-commit moves,
 # rombsr-sign retries on its own with backoff, and once gpg runs again
 # every build is answered, with no refusal logged or audited. `rombsr sign
-# --once` exits 13 (retry) when gpg or git cannot start, and answers
-# nothing until a run that can.
+# --once` exits 13 (retry) when git or its key holder (rombsr-signer)
+# cannot start, and answers nothing until a run that can.
 set -euo pipefail
 . "$(dirname "$0")/lib/fixture.sh"
 . "$(dirname "$0")/lib/capture.sh"
@@ -72,7 +72,7 @@ rc=0
 wait "$daemon" || rc=$?
 [ "$rc" -eq 0 ] || { cat "$WORK/daemon.err" >&2; fail "rombsr-sign exited $rc on SIGTERM"; }
 
-step "sign --once: git cannot start, then gpg cannot start: exit 13 each time, nothing answered"
+step "sign --once: git cannot start, then its key holder cannot: exit 13 each time, nothing answered"
 submit g3 --raw "media=$ROOT/a.bin" >"$WORK/submit.out" 2>&1 || { cat "$WORK/submit.out" >&2; fail "submit g3"; }
 touch "$SPAWN_FAILS"
 expect_exit 13 env "${FAULTY[@]}" "$ROMBSR" sign --once --config "$SIGN_CONF"
@@ -80,7 +80,7 @@ expect_err "cannot start git: Resource temporarily unavailable; nothing was done
 rm "$SPAWN_FAILS"
 touch "$FORK_FAILS"
 expect_exit 13 env "${FAULTY[@]}" "$ROMBSR" sign --once --config "$SIGN_CONF"
-expect_err "could not be started (try again)"
+expect_err "cannot start the key holder: fork: Resource temporarily unavailable; nothing was done, try again"
 rm "$FORK_FAILS"
 has_response g3 && fail "g3 was answered by a run that failed"
 sign_once || { cat "$WORK/sign.err" >&2; fail "sign g3"; }

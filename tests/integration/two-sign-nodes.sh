@@ -153,7 +153,8 @@ logged() { # intent and sign entries of sign node sa
 before=$(logged)
 sign_as sa ROMBSR_SIGND_STOP_AT=claimed &
 paused=$!
-sa_pid() { pgrep -f -- "--config $WORK/sign-sa.conf"; }
+# the orchestrator, not its key holder (rombsr-signer --config ...)
+sa_pid() { pgrep -f -- "sign --once --config $WORK/sign-sa.conf"; }
 stopped() { [ "$(ps -o stat= -p "$(sa_pid)" 2>/dev/null | cut -c1)" = T ]; }
 wait_for 30 stopped || fail "sign node sa did not stop after its claim"
 claim=$(git --git-dir="$QUEUE" show "main:claims/$NODE/paused/1.json") || fail "sa left no claim"

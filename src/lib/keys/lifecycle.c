@@ -332,6 +332,22 @@ int key_lifecycle_audit_origin(const char *token_label, char **ret)
 	return RB_OK;
 }
 
+int key_lifecycle_node_origin(const char *token_label, const char *sign_node, char **ret)
+{
+	_cleanup_free_ char *base = NULL;
+	int err;
+
+	if ((err = key_lifecycle_audit_origin(token_label, &base)) < 0)
+		return err;
+	if (!sign_node) {
+		*ret = TAKE_PTR(base);
+		return RB_OK;
+	}
+	if (asprintf(ret, "%s/%s", base, sign_node) < 0)
+		return RB_E_NOMEM;
+	return RB_OK;
+}
+
 int key_lifecycle_audit_open(const char *dir, const char *token_label, struct audit_log **ret)
 {
 	_cleanup_free_ char *cp_path = NULL, *origin = NULL;

@@ -98,6 +98,11 @@ void key_lifecycle_links_format(const struct manifest_key *k, char *buf, size_t 
  * "rombsr-audit/" + label with every byte outside [A-Za-z0-9._-] as '-'.
  * Caller frees. */
 int key_lifecycle_audit_origin(const char *token_label, char **ret);
+/* The origin of a sign node's own log: the token's origin, and for a
+ * node with a name (rombsr.signNode; NULL for none) "/" and the name, so
+ * that sign nodes sharing a token grow logs of different names rather
+ * than a fork of one. Caller frees. */
+int key_lifecycle_node_origin(const char *token_label, const char *sign_node, char **ret);
 
 /* Open the audit log in dir, creating it if dir holds none: the origin is
  * read from dir/checkpoint if there is one, else derived from token_label
