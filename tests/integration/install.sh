@@ -15,6 +15,11 @@ sanflags=()
 [ "$san" = none ] || sanflags=(-fsanitize="$san")
 P="$ROOT$prefix"
 [ -x "$P/bin/rombsr" ] || fail "binary not installed"
+[ -x "$P/bin/rombsr-sign" ] || fail "rombsr-sign not installed"
+libexec=$(opt libexecdir)
+case $libexec in /*) ;; *) libexec="$prefix/$libexec" ;; esac
+[ -x "$ROOT$libexec/rombsr/rombsr-signer" ] || fail "the key holder is not installed in $libexec/rombsr"
+"$ROOT$libexec/rombsr/rombsr-signer" --version | grep -q '^rombsr-signer ' || fail "installed key holder does not run"
 [ -f "$P/share/man/man1/rombsr.1" ] || fail "man page not installed"
 pc=$(find "$P" -name rombsr.pc | head -1)
 [ -n "$pc" ] || fail "pkg-config file not installed"
