@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "audit/crosscheck.h"
+#include "auditor/crosscheck.h"
 #include "audit/entry.h"
 #include "config.h"
 #include "keys/lifecycle.h"

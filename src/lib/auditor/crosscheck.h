@@ -40,8 +40,8 @@
  * audit_xcheck_report_free() (accepts NULL), which owns every string in
  * it. The log, queue, manifest and verifier are borrowed.
  */
-#ifndef ROMBSR_AUDIT_CROSSCHECK_H
-#define ROMBSR_AUDIT_CROSSCHECK_H
+#ifndef ROMBSR_AUDITOR_CROSSCHECK_H
+#define ROMBSR_AUDITOR_CROSSCHECK_H
 
 #include <stdbool.h>
 #include <stddef.h>

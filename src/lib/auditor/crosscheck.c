@@ -1,4 +1,4 @@
-/* The audit log against the signing queue (audit/crosscheck.h). */
+/* The audit log against the signing queue (auditor/crosscheck.h). */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "apply/apply.h"
-#include "audit/audit-internal.h"
-#include "audit/crosscheck.h"
+#include "auditor/crosscheck.h"
 #include "capture/capture.h"
 #include "request/request.h"
 #include "request/response.h"

@@ -1,12 +1,12 @@
 /* What the sign node published of its audit log, read back from the
- * queue, and whether its log still extends it (audit/crosscheck.h). */
+ * queue, and whether its log still extends it (auditor/crosscheck.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apply/apply.h"
-#include "audit/crosscheck.h"
+#include "auditor/crosscheck.h"
 #include "request/response.h"
 #include "util/cleanup.h"
 #include "util/err.h"
