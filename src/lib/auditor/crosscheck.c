@@ -7,7 +7,7 @@
 
 #include "apply/apply.h"
 #include "auditor/crosscheck.h"
-#include "capture/capture.h"
+#include "request/capture_request.h"
 #include "request/request.h"
 #include "request/response.h"
 #include "util/cleanup.h"

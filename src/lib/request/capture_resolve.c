@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "capture/capture-internal.h"
+#include "request/capture-internal.h"
 #include "util/cleanup.h"
 #include "util/err.h"
 

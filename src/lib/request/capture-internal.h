@@ -1,13 +1,13 @@
-/* Helpers shared by the capture library's files; not installed. */
-#ifndef ROMBSR_CAPTURE_INTERNAL_H
-#define ROMBSR_CAPTURE_INTERNAL_H
+/* Helpers shared by the capture request files of src/lib/request; not installed. */
+#ifndef ROMBSR_REQUEST_CAPTURE_INTERNAL_H
+#define ROMBSR_REQUEST_CAPTURE_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "capture/capture.h"
+#include "request/capture_request.h"
 
 /* Latest creation time a request may carry (9999-12-31T23:59:59Z), so it
  * always formats as RFC 3339 in 20 characters. */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture/capture-internal.h"
 #include "p11/p11.h"
+#include "signd/capture_sign.h"
 #include "util/err.h"
 #include "util/secret.h"
 

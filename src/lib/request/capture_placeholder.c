@@ -9,7 +9,7 @@
 
 #include <openssl/evp.h>
 
-#include "capture/capture-internal.h"
+#include "request/capture-internal.h"
 #include "util/err.h"
 
 #define PLACEHOLDER_DOMAIN "rombsr-capture-placeholder v1"

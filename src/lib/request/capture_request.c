@@ -4,7 +4,7 @@
 
 #include <openssl/evp.h>
 
-#include "capture/capture-internal.h"
+#include "request/capture-internal.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/err.h"

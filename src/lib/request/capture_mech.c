@@ -2,7 +2,7 @@
  * scheme each one turns into. */
 #include <string.h>
 
-#include "capture/capture-internal.h"
+#include "request/capture-internal.h"
 #include "util/cleanup.h"
 #include "util/err.h"
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "capture/capture-internal.h"
+#include "request/capture-internal.h"
 #include "json/json.h"
 #include "keys/keyspec.h"
 #include "util/buf.h"

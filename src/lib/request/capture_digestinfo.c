@@ -4,7 +4,7 @@
  * that the sign node would then sign. */
 #include <string.h>
 
-#include "capture/capture.h"
+#include "request/capture_request.h"
 #include "util/err.h"
 
 static size_t first_difference(const uint8_t *a, const uint8_t *b, size_t n)
