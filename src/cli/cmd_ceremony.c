@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/lifecycle.h"
 #include "age/age.h"
 #include "ceremony/ceremony.h"
 #include "cli.h"
-#include "keys/lifecycle.h"
 #include "keys/manifest.h"
 #include "util/cleanup.h"
 #include "util/encode.h"

@@ -12,10 +12,10 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "auditor/crosscheck.h"
+#include "admin/lifecycle.h"
 #include "audit/entry.h"
+#include "auditor/crosscheck.h"
 #include "config.h"
-#include "keys/lifecycle.h"
 #include "signd/signd-internal.h"
 #include "util/cleanup.h"
 #include "util/encode.h"

@@ -9,8 +9,8 @@
 
 #include <openssl/sha.h>
 
+#include "admin/lifecycle.h"
 #include "audit/entry.h"
-#include "keys/lifecycle.h"
 #include "signd/signd-internal.h"
 #include "util/cleanup.h"
 #include "util/encode.h"

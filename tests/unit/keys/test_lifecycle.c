@@ -14,8 +14,8 @@
 #include "audit/entry.h"
 #include "audit/log.h"
 
+#include "admin/lifecycle.h"
 #include "harness.h"
-#include "keys/lifecycle.h"
 #include "keys/manifest.h"
 #include "keys/rotation.h"
 #include "pgp/pgp.h"

@@ -7,15 +7,15 @@
  *   2. initialise the token (C_InitToken, C_InitPIN);
  *   3. generate every key of the key spec on the token (sensitive,
  *      non-extractable), issue its certificates through the token
- *      (keys/certify.h: X.509 always, OpenPGP only for keys that sign
+ *      (admin/certify.h: X.509 always, OpenPGP only for keys that sign
  *      OpenPGP), store the X.509 certificate on it;
  *   4. write the key manifest.
  *
  * Nothing private leaves the token; the credentials leave only into the
  * escrow directory.
  */
-#ifndef ROMBSR_KEYS_PROVISION_H
-#define ROMBSR_KEYS_PROVISION_H
+#ifndef ROMBSR_ADMIN_PROVISION_H
+#define ROMBSR_ADMIN_PROVISION_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "keys/lifecycle.h"
+#include "admin/lifecycle.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,14 +11,14 @@
 #include <openssl/x509.h>
 
 #include "audit/note.h"
+#include "keys/keyspec.h"
 #include "pgp/pgp-internal.h"
 #include "util/buf.h"
-#include "x509/x509.h"
-#include "keys/keyspec.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "x509/x509.h"
 
 
 static bool is_hex(const char *s)

@@ -1,4 +1,4 @@
-#include "keys/provision.h"
+#include "admin/provision.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -8,7 +8,7 @@
 
 #include <openssl/x509.h>
 
-#include "keys/certify.h"
+#include "admin/certify.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"

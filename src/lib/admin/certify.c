@@ -1,4 +1,4 @@
-#include "keys/certify.h"
+#include "admin/certify.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -11,8 +11,8 @@
  *     its digests could be the hash of a revocation or binding of that
  *     certificate, so none is issued (docs/formats/keyspec.md, "Purposes").
  */
-#ifndef ROMBSR_KEYS_CERTIFY_H
-#define ROMBSR_KEYS_CERTIFY_H
+#ifndef ROMBSR_ADMIN_CERTIFY_H
+#define ROMBSR_ADMIN_CERTIFY_H
 
 #include <stdint.h>
 

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keys/certify.h"
-#include "keys/lifecycle.h"
-#include "keys/provision.h"
+#include "admin/certify.h"
+#include "admin/lifecycle.h"
+#include "admin/provision.h"
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "wrap/wrap.h"

@@ -11,8 +11,8 @@
  * manifest_key pointers are borrowed from the manifest and are invalid
  * after anything that adds a key (key_lifecycle_link_successor).
  */
-#ifndef ROMBSR_KEYS_LIFECYCLE_H
-#define ROMBSR_KEYS_LIFECYCLE_H
+#ifndef ROMBSR_ADMIN_LIFECYCLE_H
+#define ROMBSR_ADMIN_LIFECYCLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
