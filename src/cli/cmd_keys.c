@@ -10,13 +10,13 @@
 #include "json/json.h"
 #include "keys/keyspec.h"
 #include "keys/manifest.h"
+#include "p11/wrap.h"
 #include "pgp/pgp.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timefmt.h"
-#include "wrap/wrap.h"
 #include "x509/x509.h"
 
 static const char verb[] = "keys";

@@ -6,9 +6,9 @@
 #include "admin/certify.h"
 #include "admin/lifecycle.h"
 #include "admin/provision.h"
+#include "p11/wrap.h"
 #include "util/cleanup.h"
 #include "util/err.h"
-#include "wrap/wrap.h"
 
 static int generate_wrapped(struct p11_token *t, const struct keyspec_key *ks, const char *dir, int64_t now,
 			    struct manifest_key *mk)

@@ -5,11 +5,11 @@
 #include <openssl/x509.h>
 
 #include "json/json.h"
+#include "p11/wrap.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/timefmt.h"
-#include "wrap/wrap.h"
 
 /* Base64 of the largest blob plus slack; bounds one JSON string. */
 #define META_MAX_STRING (WRAP_BLOB_MAX * 4 / 3 + 16)

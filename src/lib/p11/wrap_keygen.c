@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "p11/wrap.h"
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/secret.h"
-#include "wrap/wrap.h"
 
 /* Refuse early, before any HSM work, if the name is taken in the store. */
 static int store_name_free(const char *dir, const char *name)

@@ -26,8 +26,8 @@
  * a struct wrap_meta the caller frees with wrap_meta_free() (accepts NULL);
  * everything inside it is owned by it.
  */
-#ifndef ROMBSR_WRAP_WRAP_H
-#define ROMBSR_WRAP_WRAP_H
+#ifndef ROMBSR_P11_WRAP_H
+#define ROMBSR_P11_WRAP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "p11/wrap.h"
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/secret.h"
-#include "wrap/wrap.h"
 
 int wrap_store_path(const char *dir, const char *name, char **ret)
 {
