@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture/capture.h"
+#include "request/capture_request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "p11/wrap.h"
 #include "util/buf.h"
-#include "wrap/wrap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/crosscheck.h"
+#include "auditor/crosscheck.h"
 #include "audit/log.h"
 #include "audit/note.h"
 #include "cli.h"

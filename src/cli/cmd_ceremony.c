@@ -12,17 +12,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/lifecycle.h"
 #include "age/age.h"
 #include "ceremony/ceremony.h"
 #include "cli.h"
-#include "keys/lifecycle.h"
 #include "keys/manifest.h"
+#include "p11/wrap.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/secret.h"
-#include "wrap/wrap.h"
 
 #define MAX_TOKENS 8
 #define MAX_IDENTITIES 8

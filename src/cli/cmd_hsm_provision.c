@@ -7,10 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/provision.h"
 #include "cli.h"
 #include "fsutil.h"
 #include "keys/keyspec.h"
-#include "keys/provision.h"
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"

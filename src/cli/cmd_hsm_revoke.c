@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin/lifecycle.h"
 #include "audit/entry.h"
 #include "cli.h"
 #include "json/json.h"
-#include "keys/lifecycle.h"
 #include "keys/manifest.h"
 #include "queue/config.h"
 #include "util/cleanup.h"

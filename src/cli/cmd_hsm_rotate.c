@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/lifecycle.h"
+#include "admin/provision.h"
 #include "audit/entry.h"
 #include "cli.h"
 #include "json/json.h"
-#include "keys/lifecycle.h"
 #include "keys/manifest.h"
-#include "keys/provision.h"
 #include "keys/rotation.h"
 #include "queue/config.h"
 #include "util/cleanup.h"

@@ -4,19 +4,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin/certify.h"
+#include "admin/lifecycle.h"
 #include "cli.h"
 #include "json/json.h"
-#include "keys/certify.h"
 #include "keys/keyspec.h"
-#include "keys/lifecycle.h"
 #include "keys/manifest.h"
+#include "p11/wrap.h"
 #include "pgp/pgp.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/timefmt.h"
-#include "wrap/wrap.h"
 #include "x509/x509.h"
 
 static const char verb[] = "keys";
@@ -223,7 +223,7 @@ out:
 }
 
 /* Certificates for a new wrapped key, issued as provisioning issues them
- * (keys/certify.h); nothing is stored on the token. */
+ * (admin/certify.h); nothing is stored on the token. */
 static int issue_certs(struct p11_key *key, const struct wrap_opts *o, int64_t now, struct manifest_key *mk)
 {
 	_cleanup_free_ char *subject = NULL, *uid = NULL;

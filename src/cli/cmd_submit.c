@@ -13,11 +13,11 @@
 #include <openssl/sha.h>
 
 #include "apply/locate.h"
-#include "capture/capture.h"
 #include "cli.h"
 #include "keys/manifest.h"
 #include "queue/git.h"
 #include "queue/gpgsig.h"
+#include "request/capture_request.h"
 #include "request/request.h"
 #include "util/cleanup.h"
 #include "util/err.h"

@@ -8,9 +8,9 @@
 
 #include "cli.h"
 #include "config.h"
+#include "p11/wrap.h"
 #include "util/cleanup.h"
 #include "util/err.h"
-#include "wrap/wrap.h"
 
 void cli_common_init(struct cli_common *c)
 {

@@ -12,10 +12,10 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "audit/crosscheck.h"
+#include "audit/origin.h"
 #include "audit/entry.h"
+#include "auditor/crosscheck.h"
 #include "config.h"
-#include "keys/lifecycle.h"
 #include "signd/sandbox.h"
 #include "signd/signd-internal.h"
 #include "util/cleanup.h"
@@ -202,7 +202,7 @@ static int signd_open_queue(struct signd *s, const char *config_path, char **ret
 	if ((err = sign_config_load(config_path, &s->cfg)) < 0 ||
 	    (err = rb_mkdir_p(s->cfg->state_dir, 0700)) < 0 ||
 	    (err = manifest_load(s->cfg->manifest, &s->m)) < 0 ||
-	    (err = key_lifecycle_node_origin(s->m->token_label, s->cfg->sign_node_name, ret_origin)) < 0 ||
+	    (err = audit_origin_for_node(s->m->token_label, s->cfg->sign_node_name, ret_origin)) < 0 ||
 	    (err = signd_path(s, "queue", &qdir)) < 0 ||
 	    (err = queue_open(s->cfg->queue.url, qdir, s->cfg->queue.branch, &s->q)) < 0 ||
 	    (err = queue_set_publish_deadline(s->q, s->cfg->queue.publish_seconds)) < 0)

@@ -10,7 +10,6 @@
 #include <openssl/sha.h>
 
 #include "audit/entry.h"
-#include "keys/lifecycle.h"
 #include "signd/signd-internal.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -403,7 +402,7 @@ uint64_t signd_response_bound(const struct signd *s, const struct signd_item *it
 {
 	/* The checkpoint is a signed note: origin line, size, root hash, a
 	 * blank line and one signature line naming the origin again. */
-	uint64_t origin = strlen(KEY_LIFECYCLE_AUDIT_ORIGIN_PREFIX) + strlen(s->m->token_label);
+	uint64_t origin = strlen(s->origin);
 	uint64_t checkpoint = RECORD_ESCAPED(2 * origin + 256);
 	/* An inclusion proof has one hash per level of the tree the batch
 	 * can grow the log to (its entries are bounded by the batch caps). */

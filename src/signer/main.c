@@ -25,9 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "capture/capture.h"
+#include "signer/capture_sign.h"
 #include "config.h"
-#include "keys/lifecycle.h"
+#include "audit/origin.h"
 #include "keys/manifest.h"
 #include "p11/p11.h"
 #include "queue/config.h"
@@ -116,7 +116,7 @@ static int keyholder_load_policy(struct keyholder *k)
 	/* ids first: a change while reading is seen at the next signature */
 	if ((err = keyholder_file_id(k->config_path, &cid)) < 0 || (err = sign_config_load(k->config_path, &cfg)) < 0 ||
 	    (err = keyholder_file_id(cfg->manifest, &mid)) < 0 || (err = manifest_load(cfg->manifest, &m)) < 0 ||
-	    (err = key_lifecycle_node_origin(m->token_label, cfg->sign_node_name, &origin)) < 0) {
+	    (err = audit_origin_for_node(m->token_label, cfg->sign_node_name, &origin)) < 0) {
 		sign_config_free(cfg);
 		manifest_free(m);
 		return err;

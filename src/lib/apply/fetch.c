@@ -5,7 +5,7 @@
 
 #include "apply/apply.h"
 #include "apply/fetch.h"
-#include "capture/capture.h"
+#include "request/capture_request.h"
 #include "request/request.h"
 #include "request/response.h"
 #include "util/cleanup.h"

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "capture/capture.h"
+#include "request/capture_request.h"
 
 /* Count the occurrences of each request's placeholder in data.
  * ret_counts has n entries; ret_counts[i] is the number of occurrences of

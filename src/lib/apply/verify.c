@@ -13,7 +13,7 @@
 #include "apk/apk.h"
 #include "apply/apply-internal.h"
 #include "apply/verify.h"
-#include "capture/capture.h"
+#include "request/capture_request.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/err.h"

@@ -34,12 +34,6 @@ typedef int (*audit_bundle_cb)(void *ctx, const uint8_t *entry, size_t len);
 int audit_bundle_walk(const uint8_t *data, size_t len, unsigned max_records, audit_bundle_cb cb,
 		      void *ctx, unsigned *ret_records, size_t *ret_good_len);
 
-/* Call cb for every entry of log in index order (bytes borrowed for the
- * call), reading each bundle once. A non-zero return of cb stops. */
-struct audit_log;
-typedef int (*audit_log_walk_cb)(void *ctx, uint64_t index, const uint8_t *entry, size_t len);
-int audit_log_walk(struct audit_log *log, audit_log_walk_cb cb, void *ctx);
-
 /* Read a regular file of at most cap bytes (not a symbolic link) into one
  * malloc()ed buffer; caller frees. RB_E_NOTFOUND, RB_E_TOOBIG, RB_E_IO. */
 int audit_file_read(const char *path, size_t cap, uint8_t **ret, size_t *ret_len);

@@ -107,6 +107,10 @@ int audit_log_root(struct audit_log *log, uint64_t size, uint8_t ret[MERKLE_HASH
 int audit_log_leaf_hash(struct audit_log *log, uint64_t index, uint8_t ret[MERKLE_HASH_LEN]);
 /* The canonical bytes of entry index; caller frees. */
 int audit_log_entry(struct audit_log *log, uint64_t index, uint8_t **ret, size_t *ret_len);
+/* Call cb for every entry of log in index order (bytes borrowed for the
+ * call), reading each bundle once. A non-zero return of cb stops. */
+typedef int (*audit_log_walk_cb)(void *ctx, uint64_t index, const uint8_t *entry, size_t len);
+int audit_log_walk(struct audit_log *log, audit_log_walk_cb cb, void *ctx);
 
 int audit_log_inclusion_proof(struct audit_log *log, uint64_t index, uint64_t tree_size,
 			      struct merkle_proof *ret);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "capture/capture-internal.h"
+#include "capture/capture.h"
 #include "json/json.h"
 #include "util/cleanup.h"
 #include "util/err.h"

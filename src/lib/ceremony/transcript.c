@@ -6,12 +6,12 @@
 
 #include <openssl/evp.h>
 
+#include "admin/lifecycle.h"
 #include "audit/entry.h"
 #include "audit/log.h"
 #include "ceremony/ceremony.h"
 #include "crypto/signer.h"
 #include "json/json.h"
-#include "keys/lifecycle.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"

@@ -33,7 +33,7 @@ struct keyspec_key {
 	unsigned purposes;   /* enum key_purpose bits (keys/purpose.h), checked */
 	char *subject;       /* X.509 subject, "/C=US/.../CN=..." */
 	int64_t validity_days;
-	char *openpgp_uid;   /* User ID for the OpenPGP certificate (keys/certify.h) */
+	char *openpgp_uid;   /* User ID for the OpenPGP certificate (admin/certify.h) */
 };
 
 struct keyspec {

@@ -63,7 +63,7 @@ struct manifest_key {
 	char *revocation_reason; /* set when status is revoked, else NULL */
 	/* Rotation lineage (optional, may be NULL): names of keys in the same
 	 * manifest. A reader checks the links are reciprocal and that a key
-	 * with a successor is not active (keys/lifecycle.h). */
+	 * with a successor is not active (admin/lifecycle.h). */
 	char *predecessor;
 	char *successor;
 	EVP_PKEY *pub;           /* parsed from spki */

@@ -47,7 +47,7 @@ enum key_purpose {
 /* Every purpose in which a build node chooses the bytes that are signed. */
 #define KEY_PURPOSES_NODE_DIGEST (KEY_PURPOSES_CAPTURE | KEY_PURPOSE_RAW_DETACHED)
 /* Purposes whose signatures are OpenPGP signatures: only these keys get an
- * OpenPGP certificate (keys/certify.h). */
+ * OpenPGP certificate (admin/certify.h). */
 #define KEY_PURPOSES_OPENPGP (KEY_PURPOSE_OPENPGP_DETACHED | KEY_PURPOSE_QUEUE_RESPONSE)
 /* Purposes only the sign node itself exercises; each stands alone. */
 #define KEY_PURPOSES_SIGN_NODE (KEY_PURPOSE_QUEUE_RESPONSE | KEY_PURPOSE_AUDIT_CHECKPOINT)

@@ -182,7 +182,7 @@ int p11_token_generate_wrapped(struct p11_token *t, enum rb_key_alg alg, unsigne
 int p11_key_wrap(struct p11_key *k, uint8_t **ret_blob, size_t *ret_len);
 
 /* Let p11_token_find_key() fall back to the wrapped key store dir (see
- * wrap/wrap.h) for names not on the token: a wrapped key is unwrapped on
+ * p11/wrap.h) for names not on the token: a wrapped key is unwrapped on
  * demand into a session object (CKA_TOKEN=false, sensitive,
  * non-extractable, sign only) and at most max_resident (0:
  * P11_DEFAULT_MAX_RESIDENT) are unwrapped at once; the least recently used

@@ -17,10 +17,10 @@
 #include <p11-kit/uri.h>
 
 #include "p11/p11-internal.h"
+#include "p11/wrap.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"
-#include "wrap/wrap.h"
 
 int p11_token_set_wrapped_store(struct p11_token *t, const char *dir, unsigned max_resident)
 {

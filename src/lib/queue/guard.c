@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture/capture.h"
 #include "keys/manifest.h"
 #include "queue/config.h"
 #include "queue/git.h"
 #include "queue/gpgsig.h"
 #include "queue/guard.h"
 #include "request/approval.h"
+#include "request/capture_request.h"
 #include "request/claim.h"
 #include "request/request.h"
 #include "request/response.h"

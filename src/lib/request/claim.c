@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture/capture.h"
+#include "request/capture_request.h"
 #include "request/claim.h"
 #include "request/request-internal.h"
 #include "util/err.h"

@@ -34,9 +34,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "capture/capture.h"
 #include "crypto/signer.h"
 #include "keys/manifest.h"
+#include "request/capture_request.h"
 #include "request/hash_state.h"
 #include "util/buf.h"
 #include "util/cleanup.h"

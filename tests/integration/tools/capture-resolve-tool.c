@@ -28,10 +28,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "capture/capture.h"
 #include "config.h"
 #include "keys/manifest.h"
 #include "p11/p11.h"
+#include "request/capture_request.h"
+#include "signer/capture_sign.h"
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit/crosscheck.h"
+#include "auditor/crosscheck.h"
 #include "audit/entry.h"
 #include "audit/log.h"
 #include "audit/tile.h"

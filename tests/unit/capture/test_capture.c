@@ -17,12 +17,14 @@
 
 #include <openssl/x509.h>
 
-#include "capture/capture-internal.h"
 #include "capture/capture.h"
 #include "config.h"
 #include "harness.h"
 #include "json/json.h"
 #include "p11/p11.h"
+#include "request/capture-internal.h"
+#include "request/capture_request.h"
+#include "signer/capture_sign.h"
 #include "soft_signer.h"
 #include "util/buf.h"
 #include "util/encode.h"

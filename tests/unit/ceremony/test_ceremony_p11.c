@@ -13,9 +13,9 @@
 #include "config.h"
 #include "harness.h"
 #include "p11/p11.h"
+#include "p11/wrap.h"
 #include "util/err.h"
 #include "util/fileio.h"
-#include "wrap/wrap.h"
 
 HARNESS_GLOBALS;
 

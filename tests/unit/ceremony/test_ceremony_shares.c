@@ -12,11 +12,11 @@
 
 #include <openssl/evp.h>
 
+#include "admin/lifecycle.h"
 #include "audit/log.h"
 #include "ceremony/ceremony.h"
 #include "harness.h"
 #include "json/json.h"
-#include "keys/lifecycle.h"
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/fileio.h"

@@ -13,9 +13,10 @@
 
 #include "audit/entry.h"
 #include "audit/log.h"
+#include "audit/origin.h"
 
+#include "admin/lifecycle.h"
 #include "harness.h"
-#include "keys/lifecycle.h"
 #include "keys/manifest.h"
 #include "keys/rotation.h"
 #include "pgp/pgp.h"
@@ -313,7 +314,7 @@ static void test_audit_origin(void)
 {
 	char *o = NULL;
 
-	CHECK_OK(key_lifecycle_audit_origin("rombsr test/1", &o));
+	CHECK_OK(audit_origin_for_token("rombsr test/1", &o));
 	CHECK(o && strcmp(o, "rombsr-audit/rombsr-test-1") == 0);
 	free(o);
 }

@@ -131,7 +131,7 @@ static void test_keyspec(void)
 			     "{\"name\":\"a\",\"algorithm\":\"rsa-2048\"}]}", &ks), RB_E_UNSUPPORTED);
 	/* The default set: OpenPGP nowhere near a digest a node chooses, the
 	 * sign node's keys alone; raw digests only for the OTA key (which has
-	 * no OpenPGP identity, keys/certify.h). */
+	 * no OpenPGP identity, admin/certify.h). */
 	CHECK_OK(keyspec_default(&ks));
 	for (size_t i = 0; i < ks->n_keys; i++) {
 		const struct keyspec_key *k = &ks->keys[i];

@@ -17,10 +17,10 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "capture/capture.h"
 #include "harness.h"
 #include "pgp/pgp.h"
 #include "request/approval.h"
+#include "request/capture_request.h"
 #include "request/claim.h"
 #include "request/request.h"
 #include "request/response.h"

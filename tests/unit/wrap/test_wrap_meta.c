@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "p11/wrap.h"
 #include "soft_signer.h"
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/fileio.h"
-#include "wrap/wrap.h"
 
 HARNESS_GLOBALS;
 
