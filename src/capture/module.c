@@ -214,7 +214,7 @@ static const char config_todo[] =
 
 static const char *detail_or(int err)
 {
-	const char *d = rb_err_detail();
+	const char *d = rb_err_message(err);
 
 	return d && *d ? d : rb_strerror(err);
 }

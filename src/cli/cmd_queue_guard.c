@@ -126,11 +126,11 @@ int cmd_queue_guard(int argc, char **argv)
 	}
 	if ((err = cli_queue_guard_open(config, NULL, &g)) < 0) {
 		fprintf(stderr, "rombsr queue-guard: refused: the guard cannot start: %s\n",
-			*rb_err_detail() ? rb_err_detail() : rb_strerror(err));
+			rb_err_message(err));
 		return rb_exit_code(err);
 	}
 	if ((err = queue_open_local(NULL, true, g.cfg->queue.branch, &q)) < 0) {
-		fprintf(stderr, "rombsr queue-guard: refused: %s\n", rb_err_detail());
+		fprintf(stderr, "rombsr queue-guard: refused: %s\n", rb_err_message(err));
 		cli_queue_guard_close(&g);
 		return rb_exit_code(err);
 	}
@@ -148,7 +148,7 @@ int cmd_queue_guard(int argc, char **argv)
 		rb_err_clear();
 		if ((err = guard_check_update(g.guard, q, old, new, ref)) < 0) {
 			fprintf(stderr, "rombsr queue-guard: refused %s: %s\n", ref,
-				*rb_err_detail() ? rb_err_detail() : rb_strerror(err));
+				rb_err_message(err));
 			refused++;
 		}
 		p = nl + 1;

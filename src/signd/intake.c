@@ -523,7 +523,7 @@ static int intake_one(void *ctx, const char *commit)
 		goto out;
 	}
 	if (err == RB_E_TOOBIG) {
-		signd_log(s, "event=refuse commit=%.12s reason=bad-signature detail=\"%s\"", commit, rb_err_detail());
+		signd_log(s, "event=refuse commit=%.12s reason=bad-signature detail=\"%s\"", commit, rb_err_message(err));
 		err = intake_refuse_all(s, b->now, &ic, NULL, commit, "bad-signature");
 		goto out;
 	}
@@ -533,12 +533,12 @@ static int intake_one(void *ctx, const char *commit)
 	if (err < 0 && !intake_sig_verdict(err)) {
 		/* gpg could not say: the batch stops before last-commit moves,
 		 * and the commit is looked at again. */
-		err = rb_err_set(err, "queue commit %.12s: %s", commit, rb_err_detail());
+		err = rb_err_set(err, "queue commit %.12s: %s", commit, rb_err_message(err));
 		goto out;
 	}
 	if (err < 0) {
 		signd_log(s, "event=refuse commit=%.12s reason=%s detail=\"%s\"", commit,
-			  err == RB_E_KEY ? "unknown-signer" : "bad-signature", rb_err_detail());
+			  err == RB_E_KEY ? "unknown-signer" : "bad-signature", rb_err_message(err));
 		err = intake_refuse_all(s, b->now, &ic, NULL, commit,
 					err == RB_E_KEY ? "unknown-signer" : "bad-signature");
 		goto out;
@@ -583,7 +583,7 @@ static int intake_one(void *ctx, const char *commit)
 				if (err == RB_E_NOMEM)
 					goto out;
 				signd_log(s, "event=refuse commit=%.12s approver=%s path=\"%s\" reason=schema detail=\"%s\"",
-					  commit, appr->name, c->path, too_big ? "too large" : rb_err_detail());
+					  commit, appr->name, c->path, too_big ? "too large" : rb_err_message(err));
 				err = RB_OK;
 			}
 			continue;
@@ -670,7 +670,7 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 		 * node's and only its verified signature authorises it. */
 		if ((err = queue_commit_signature(s->q, p->commit, &sig, &sl, &sd, &sdl)) == RB_OK &&
 		    (err = gpgsig_verify_detached(s->keyring, sig, sl, sd, sdl, fpr)) < 0 && !intake_sig_verdict(err))
-			return rb_err_set(err, "queue commit %.12s (a pending document): %s", p->commit, rb_err_detail());
+			return rb_err_set(err, "queue commit %.12s (a pending document): %s", p->commit, rb_err_message(err));
 		if (err < 0 || !sign_config_find_fingerprint(s->cfg, fpr, &node, &appr) || !node) {
 			signd_log(s, "event=refuse commit=%.12s path=\"%s\" reason=unknown-signer detail=\"pending document no longer verifies\"",
 				  p->commit, p->path);

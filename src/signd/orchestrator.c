@@ -78,12 +78,12 @@ static int signd_audit_login_failure(struct signd *s, int err)
 	uint64_t index;
 	int aerr;
 
-	rb_err_save(detail);
+	rb_err_save(err, detail);
 	if ((aerr = audit_entry_login_failure((int64_t)time(NULL), "operator", s->m->token_label, detail, &e)) < 0 ||
 	    (aerr = audit_log_append(s->audit, e, &index)) < 0) {
 		char why[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(why);
+		rb_err_save(aerr, why);
 		return rb_err_set(aerr, "%s; and the login failure could not be written to the audit log: %s",
 				  detail, why);
 	}
@@ -334,14 +334,14 @@ static void signd_close_hsm(struct signd *s)
  * accounted for, and the next batch takes the same work (and what the log
  * already holds from this one). One audit entry per outage, when it is
  * first seen; the retries until the token is back add none. */
-static int signd_hsm_lost(struct signd *s)
+static int signd_hsm_lost(struct signd *s, int why)
 {
 	char detail[RB_ERR_DETAIL_MAX];
 	_cleanup_json_ struct json_value *e = NULL;
 	uint64_t index;
 	int err;
 
-	rb_err_save(detail);
+	rb_err_save(why, detail);
 	if (!s->hsm_lost) {
 		if ((err = audit_entry_hsm_outage((int64_t)time(NULL), s->m->token_label, detail, &e)) < 0 ||
 		    (err = audit_log_append(s->audit, e, &index)) < 0)
@@ -371,8 +371,8 @@ static int signd_hsm_reopen(struct signd *s)
 	}
 	signd_close_hsm(s);
 	if (err == RB_E_PIN || err == RB_E_VERIFY || err == RB_E_KEY)
-		return rb_err_set(RB_E_STATE, "the HSM came back but cannot be used: %s", rb_err_detail());
-	return rb_err_set(RB_E_AGAIN, "the HSM is not back yet: %s", rb_err_detail());
+		return rb_err_set(RB_E_STATE, "the HSM came back but cannot be used: %s", rb_err_message(err));
+	return rb_err_set(RB_E_AGAIN, "the HSM is not back yet: %s", rb_err_message(err));
 }
 
 int signd_open(const char *config_path, FILE *log, struct signd **ret)
@@ -507,7 +507,7 @@ static int signd_entry_failed(struct signd_item *it, size_t i, int err)
 	char *msg = NULL;
 
 	if (asprintf(&msg, err == RB_E_VERIFY ? "not released: %s" : "the HSM could not sign: %s",
-		     rb_err_detail()) < 0)
+		     rb_err_message(err)) < 0)
 		return RB_E_NOMEM;
 	it->reason[i] = RESPONSE_REASON_HSM_ERROR;
 	it->message[i] = msg;
@@ -526,7 +526,7 @@ static int signd_sign_failed(struct signd *s, struct signd_item *it, size_t i, i
 
 	if (err == RB_E_GONE)
 		return err;
-	rb_err_save(detail);
+	rb_err_save(err, detail);
 	if (err != RB_E_VERIFY && p11_key_still_there(s->queue_key) == RB_E_GONE)
 		return rb_err_set(RB_E_GONE, "%s; and the token no longer holds the queue key", detail);
 	rb_err_set(err, "%s", detail);
@@ -803,6 +803,8 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	bool stopped = false, more;
 	int err;
 
+	/* A detail left by the previous batch describes nothing in this one. */
+	rb_err_clear();
 	if (!(b.node_documents = calloc(s->cfg->n_nodes ? s->cfg->n_nodes : 1, sizeof(*b.node_documents))))
 		return RB_E_NOMEM;
 	/* Nothing is taken from the queue while the token is away. */
@@ -951,7 +953,7 @@ out:
 	/* The token went away (under the entries' signing, the checkpoint's
 	 * or the response commit's): stop and wait for it. */
 	if (err == RB_E_GONE)
-		err = signd_hsm_lost(s);
+		err = signd_hsm_lost(s, err);
 	/* A batch that failed while recording leaves no append undurable. */
 	(void)replay_db_sync(s->replay);
 	for (size_t k = 0; k < b.n; k++)

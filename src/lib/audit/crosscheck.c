@@ -425,10 +425,10 @@ static int check_proof(struct xc *x, const struct doc_event *e, const struct res
 
 	if (!re->audit.checkpoint)
 		return RB_OK;
-	if (checkpoint_verify(re->audit.checkpoint, strlen(re->audit.checkpoint), x->v, &c) < 0)
+	if ((err = checkpoint_verify(re->audit.checkpoint, strlen(re->audit.checkpoint), x->v, &c)) < 0)
 		return finding_add(x->r, AUDIT_XCHECK_BAD_PROOF, leaf, e->path, e->commit, re->id_hex,
 				   "request %.16s: audit.checkpoint does not verify with the log's "
-				   "key: %s", re->id_hex, rb_err_detail());
+				   "key: %s", re->id_hex, rb_err_message(err));
 	if (c->size > audit_log_size(x->log) || leaf >= c->size)
 		return finding_add(x->r, AUDIT_XCHECK_BAD_PROOF, leaf, e->path, e->commit, re->id_hex,
 				   "request %.16s: audit.checkpoint of size %" PRIu64 " does not "
@@ -439,11 +439,11 @@ static int check_proof(struct xc *x, const struct doc_event *e, const struct res
 			return err;
 	if ((err = audit_log_leaf_hash(x->log, leaf, lh)) < 0)
 		return err;
-	if (merkle_inclusion_verify(leaf, c->size, lh, sizeof(lh), &proof, c->root,
-				    sizeof(c->root)) < 0)
+	if ((err = merkle_inclusion_verify(leaf, c->size, lh, sizeof(lh), &proof, c->root,
+					   sizeof(c->root))) < 0)
 		return finding_add(x->r, AUDIT_XCHECK_BAD_PROOF, leaf, e->path, e->commit, re->id_hex,
 				   "request %.16s: audit.proof does not prove leaf %" PRIu64
-				   " under its checkpoint: %s", re->id_hex, leaf, rb_err_detail());
+				   " under its checkpoint: %s", re->id_hex, leaf, rb_err_message(err));
 	return RB_OK;
 }
 
@@ -519,14 +519,14 @@ static int check_response_version(struct xc *x, const struct doc_event *e, size_
 	if (err < 0)
 		return finding_add(x->r, AUDIT_XCHECK_RESPONSE_FOREIGN, AUDIT_XCHECK_NO_LEAF, e->path,
 				   e->commit, NULL, "commit %s is not signed by the manifest's "
-				   "queue key: %s", e->commit, rb_err_detail());
+				   "queue key: %s", e->commit, rb_err_message(err));
 	err = queue_read_file(x->q, e->commit, e->path, RESPONSE_MAX_BYTES, &text, &len);
 	if (err < 0 && err != RB_E_TOOBIG)
 		return err;
-	if (err == RB_E_TOOBIG || response_doc_parse((const char *)text, len, e->path, &doc) < 0)
+	if (err == RB_E_TOOBIG || (err = response_doc_parse((const char *)text, len, e->path, &doc)) < 0)
 		return finding_add(x->r, AUDIT_XCHECK_RESPONSE_BAD, AUDIT_XCHECK_NO_LEAF, e->path,
 				   e->commit, NULL, "signed by the queue key but not a valid "
-				   "response: %s", rb_err_detail());
+				   "response: %s", rb_err_message(err));
 	x->r->responses++;
 	if (response_of_other_log(x, doc)) {
 		/* Another sign node answered it, on its own log: that log's

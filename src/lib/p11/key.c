@@ -363,7 +363,7 @@ int p11_token_find_key(struct p11_token *t, const char *selector, struct p11_key
 		char detail[RB_ERR_DETAIL_MAX];
 		int werr;
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		werr = p11_wrapped_lookup(t, selector, &k);
 		if (werr == RB_E_NOTFOUND)
 			return rb_err_set(RB_E_KEY, "%s; nor is it in the wrapped key store %s", detail,
@@ -409,7 +409,7 @@ int p11_key_still_there(struct p11_key *k)
 	if (k->wrapped)
 		return RB_OK;
 	if ((err = p11_token_session(t, &s)) < 0 || (err = find_objects(t, s, tmpl, 2, o, 2, &n)) < 0)
-		return err == RB_E_TOKEN || err == RB_E_P11 ? rb_err_set(RB_E_GONE, "%s", rb_err_detail()) : err;
+		return err == RB_E_TOKEN || err == RB_E_P11 ? rb_err_set(RB_E_GONE, "%s", rb_err_message(err)) : err;
 	if (n == 0)
 		return rb_err_set(RB_E_GONE, "key '%s' is no longer on token '%s'", k->name, t->label);
 	return RB_OK;

@@ -107,12 +107,12 @@ static int signer_identify(struct guard *g, struct queue *q, const char *commit,
 		return refuse(commit, "is not signed; every queue commit must carry an OpenPGP signature "
 			      "(git commit -S, rombsr submit)");
 	if (err < 0)
-		return refuse(commit, "has an unreadable signature: %s", rb_err_detail());
+		return refuse(commit, "has an unreadable signature: %s", rb_err_message(err));
 	err = gpgsig_verify_detached(g->keyring, sig, siglen, data, len, fpr);
 	if (err == RB_E_KEY)
-		return refuse(commit, "%s, which is not on the allow-list", rb_err_detail());
+		return refuse(commit, "%s, which is not on the allow-list", rb_err_message(err));
 	if (err < 0)
-		return refuse(commit, "signature does not verify: %s", rb_err_detail());
+		return refuse(commit, "signature does not verify: %s", rb_err_message(err));
 	if (g->queue_fpr[0] && strcmp(fpr, g->queue_fpr) == 0) {
 		*ret = (struct signer){ AREA_RESPONSES, NULL };
 		return RB_OK;
@@ -262,7 +262,7 @@ static int claim_check(const struct commit_check *cc, const struct queue_change 
 	if ((err = claim_doc_parse((const char *)c->data, (size_t)c->size, c->path, &d)) < 0)
 		return err == RB_E_NOMEM ? err
 					 : refuse(cc->commit, "%.200s is not a valid document: %s", c->path,
-						  rb_err_detail());
+						  rb_err_message(err));
 	if (strcmp(d->node, dp->node) != 0)
 		return mismatch(cc, c->path, "node", d->node, dp->node);
 	if (strcmp(d->build_id, dp->build) != 0)
@@ -336,7 +336,7 @@ static int schema_check(const struct commit_check *cc, const struct queue_change
 	}
 	if (err == RB_E_NOMEM)
 		return err;
-	return refuse(cc->commit, "%.200s is not a valid document: %s", c->path, rb_err_detail());
+	return refuse(cc->commit, "%.200s is not a valid document: %s", c->path, rb_err_message(err));
 }
 
 static int change_check(void *ctx, const struct queue_change *c)

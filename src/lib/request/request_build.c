@@ -139,7 +139,7 @@ int request_doc_add_artifact_fd(struct request_doc *doc, const char *name, int f
 			break;
 		if ((err = hash_state_update(s256, buf, (size_t)n)) < 0 ||
 		    (err = hash_state_update(s512, buf, (size_t)n)) < 0)
-			return rb_err_set(err, "artifact \"%s\": %s", name, rb_err_detail());
+			return rb_err_set(err, "artifact \"%s\": %s", name, rb_err_message(err));
 	}
 	if ((err = add_artifact_states(doc, name, s256, s512)) < 0)
 		return err;

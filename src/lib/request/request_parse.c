@@ -86,6 +86,7 @@ static int check_manifest_key(const struct manifest *m, const struct json_value 
 									  enum rb_key_alg))
 {
 	const struct json_value *at = json_object_get(o, "key");
+	int err;
 	const struct manifest_key *k = manifest_find(m, e->key_name);
 
 	if (!k)
@@ -97,10 +98,10 @@ static int check_manifest_key(const struct manifest *m, const struct json_value 
 	if (k->status != KEY_ACTIVE)
 		return json_err_set(at, RB_E_PERM, "key \"%s\" is %s and may not sign", e->key_name,
 				    key_status_name(k->status));
-	if (request_key_purpose_check(e->kind, k) < 0) {
+	if ((err = request_key_purpose_check(e->kind, k)) < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return json_err_set(at, RB_E_PERM, "%s", detail);
 	}
 	if (!fits(e, k->alg))

@@ -45,7 +45,7 @@ int rq_err_prefix(int err, const char *source)
 	char detail[RB_ERR_DETAIL_MAX];
 
 	/* Copy first: the detail is the buffer rb_err_set() writes. */
-	rb_err_save(detail);
+	rb_err_save(err, detail);
 	return rb_err_set(err, "%s: %s", source, detail);
 }
 

@@ -5,6 +5,8 @@
 #include <string.h>
 
 static _Thread_local char detail[RB_ERR_DETAIL_MAX];
+/* The error detail was set with; 0 (RB_OK) when there is none. */
+static _Thread_local int detail_err;
 
 const char *rb_strerror(int err)
 {
@@ -47,7 +49,18 @@ int rb_err_set(int err, const char *fmt, ...)
 	vsnprintf(next, sizeof(next), fmt, ap);
 	va_end(ap);
 	memcpy(detail, next, sizeof(detail));
+	detail_err = err;
 	return err;
+}
+
+bool rb_err_has_detail(int err)
+{
+	return err != RB_OK && err == detail_err && detail[0];
+}
+
+const char *rb_err_message(int err)
+{
+	return rb_err_has_detail(err) ? detail : rb_strerror(err);
 }
 
 const char *rb_err_detail(void)
@@ -58,6 +71,7 @@ const char *rb_err_detail(void)
 void rb_err_clear(void)
 {
 	detail[0] = '\0';
+	detail_err = RB_OK;
 }
 
 int rb_err_prefix(int err, const char *fmt, ...)
@@ -69,7 +83,7 @@ int rb_err_prefix(int err, const char *fmt, ...)
 	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
 	/* rb_err_set copes with its own detail as an argument. */
-	return rb_err_set(err, "%s: %s", head, detail);
+	return rb_err_set(err, "%s: %s", head, rb_err_message(err));
 }
 
 int rb_exit_code(int err)
@@ -110,7 +124,7 @@ int rb_exit_code(int err)
 	return EXIT_INTERNAL;
 }
 
-void rb_err_save(char out[RB_ERR_DETAIL_MAX])
+void rb_err_save(int err, char out[RB_ERR_DETAIL_MAX])
 {
-	snprintf(out, RB_ERR_DETAIL_MAX, "%s", rb_err_detail());
+	snprintf(out, RB_ERR_DETAIL_MAX, "%s", rb_err_message(err));
 }

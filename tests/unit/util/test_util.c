@@ -37,6 +37,38 @@ static void test_reader_bounds(void)
 	CHECK_OK(rb_reader_expect_end(&r));
 }
 
+/* A detail belongs to the error it was set with: an earlier failure's
+ * detail, naming another input, is never the message of a later error of
+ * another code that came back bare. */
+static void test_err_stale_detail(void)
+{
+	char saved[RB_ERR_DETAIL_MAX];
+
+	rb_err_clear();
+	CHECK(!rb_err_has_detail(RB_E_PARSE));
+	CHECK(strcmp(rb_err_message(RB_E_PARSE), rb_strerror(RB_E_PARSE)) == 0);
+	CHECK_ERR(rb_err_set(RB_E_NOTFOUND, "first.json: no such file"), RB_E_NOTFOUND);
+	CHECK(rb_err_has_detail(RB_E_NOTFOUND));
+	CHECK(strcmp(rb_err_message(RB_E_NOTFOUND), "first.json: no such file") == 0);
+	/* A later, different error that set no detail of its own. */
+	CHECK(!rb_err_has_detail(RB_E_PARSE));
+	CHECK(strstr(rb_err_message(RB_E_PARSE), "first.json") == NULL);
+	CHECK(strcmp(rb_err_message(RB_E_PARSE), "malformed input") == 0);
+	/* Wrapping and saving a bare error do not pick the stale detail up. */
+	CHECK_ERR(rb_err_prefix(RB_E_PARSE, "second.json"), RB_E_PARSE);
+	CHECK(strcmp(rb_err_message(RB_E_PARSE), "second.json: malformed input") == 0);
+	rb_err_set(RB_E_IO, "third.json: disk full");
+	rb_err_save(RB_E_VERIFY, saved);
+	CHECK(strcmp(saved, "verification failed") == 0);
+	rb_err_save(RB_E_IO, saved);
+	CHECK(strcmp(saved, "third.json: disk full") == 0);
+	/* RB_OK never has a detail; clearing forgets it. */
+	CHECK(!rb_err_has_detail(RB_OK));
+	rb_err_clear();
+	CHECK(!rb_err_has_detail(RB_E_IO));
+	CHECK(strcmp(rb_err_message(RB_E_IO), "I/O error") == 0);
+}
+
 static void test_buf_cap(void)
 {
 	struct rb_buf b = RB_BUF_INIT;
@@ -360,6 +392,7 @@ static void test_tree_write_keep_owner(void)
 int main(void)
 {
 	RUN(test_reader_bounds);
+	RUN(test_err_stale_detail);
 	RUN(test_buf_cap);
 	RUN(test_base64_strict);
 	RUN(test_ct_equal);
