@@ -18,6 +18,7 @@
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/encode.h"
 
 static const char verb[] = "apply";
 
@@ -61,8 +62,7 @@ static int default_cache(const struct apply_args *a, char **ret)
 	if (!xdg || xdg[0] != '/')
 		return asprintf(ret, "%s/.rombsr-queue", a->root) < 0 ? RB_E_NOMEM : RB_OK;
 	SHA256((const uint8_t *)a->queue, strlen(a->queue), h);
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	rb_hex_format(h, 8, hex);
 	if (asprintf(&dir, "%s/rombsr", xdg) < 0)
 		return RB_E_NOMEM;
 	err = rb_mkdir_p(dir, 0700);

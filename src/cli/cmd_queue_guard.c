@@ -15,6 +15,7 @@
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/encode.h"
 
 static const char verb[] = "queue-guard";
 
@@ -65,16 +66,6 @@ void cli_queue_guard_close(struct cli_queue_guard *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static bool is_hex40(const char *s, size_t n)
-{
-	if (n != QUEUE_OID_HEX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
 /* One "<old> <new> <ref>" line (without its newline) into its parts. */
 static bool update_parse(char *line, size_t len, char **old, char **new, char **ref)
 {
@@ -84,7 +75,7 @@ static bool update_parse(char *line, size_t len, char **old, char **new, char **
 	*old = line;
 	*new = line + QUEUE_OID_HEX + 1;
 	*ref = line + 2 * QUEUE_OID_HEX + 2;
-	if (!is_hex40(*old, QUEUE_OID_HEX) || !is_hex40(*new, QUEUE_OID_HEX))
+	if (!rb_hex_is_lower(*old, QUEUE_OID_HEX) || !rb_hex_is_lower(*new, QUEUE_OID_HEX))
 		return false;
 	for (const char *p = *ref; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)

@@ -159,9 +159,8 @@ static int signd_load_commit(struct signd *s, const char *name, char **ret_path,
 		return err;
 	if (len != 41 || data[40] != '\n')
 		return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", *ret_path);
-	for (size_t i = 0; i < 40; i++)
-		if (!((data[i] >= '0' && data[i] <= '9') || (data[i] >= 'a' && data[i] <= 'f')))
-			return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", *ret_path);
+	if (!rb_hex_is_lower((const char *)data, 40))
+		return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", *ret_path);
 	memcpy(out, data, 40);
 	out[40] = '\0';
 	return RB_OK;
@@ -401,8 +400,7 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 		goto fail;
 	if ((err = gpgsig_open_keyring(gnupg, s->cfg, s->m, &s->keyring)) < 0)
 		goto fail;
-	for (size_t i = 0; i < 20; i++)
-		snprintf(s->queue_fpr + 2 * i, 3, "%02X", qmk->openpgp_fpr[i]);
+	rb_hex_format_upper(qmk->openpgp_fpr, 20, s->queue_fpr);
 	if ((err = replay_db_open(replay, &s->replay)) < 0 ||
 	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
 	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0 ||

@@ -191,14 +191,7 @@ int audit_b64_check(const char *s, size_t n, size_t *ret_len)
 
 static int lower_hex(const char *s, size_t min, size_t max)
 {
-	size_t n = strlen(s);
-
-	if (n < min || n > max || n % 2)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
+	return audit_lower_hex(s, strlen(s), min, max);
 }
 
 static int check_str(const struct json_value *v, const char *key, const char *s)

@@ -351,10 +351,7 @@ int audit_lower_hex(const char *s, size_t n, size_t min, size_t max)
 {
 	if (n < min || n > max || n % 2)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!is_lhex((uint8_t)s[i]))
-			return 0;
-	return 1;
+	return rb_hex_is_lower(s, n);
 }
 
 /* The last time value accepted, per thread: entries of a batch share

@@ -21,6 +21,7 @@
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/secret.h"
+#include "util/encode.h"
 
 struct rid_slot {
 	uint64_t key;
@@ -435,10 +436,7 @@ static bool is_log_temp(const char *name, const char *stem)
 	sl = n - tl - AUDIT_TMP_HEX;
 	if (memcmp(name + sl, AUDIT_TMP_TAG, tl) != 0 || (stem && (strlen(stem) != sl || memcmp(name, stem, sl) != 0)))
 		return false;
-	for (size_t i = sl + tl; i < n; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return false;
-	return true;
+	return rb_hex_is_lower(name + sl + tl, n - sl - tl);
 }
 
 static int unlink_temp(const char *path, const struct stat *st, int flag, struct FTW *f)

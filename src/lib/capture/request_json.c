@@ -67,21 +67,14 @@ int capture_request_emit(const struct capture_request *r, struct rb_buf *out)
 /* Exactly 64 lowercase hex digits, decoded into out. */
 static int get_hex32(const struct json_value *o, const char *key, uint8_t out[32])
 {
-	_cleanup_free_ uint8_t *bin = NULL;
 	const char *s;
-	size_t n;
 	int err;
 
 	if ((err = json_get_string(o, key, &s)) < 0)
 		return err;
-	for (size_t i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return json_err_set(json_object_get(o, key), RB_E_PARSE,
-					    "%s must be 64 lowercase hex digits", key);
-	if (strlen(s) != 64 || rb_hex_decode(s, 64, &bin, &n) < 0 || n != 32)
+	if (rb_hex_decode_lower(s, strlen(s), out, 32) < 0)
 		return json_err_set(json_object_get(o, key), RB_E_PARSE,
 				    "%s must be 64 lowercase hex digits", key);
-	memcpy(out, bin, 32);
 	return RB_OK;
 }
 

@@ -17,6 +17,7 @@
 #include "queue/gpgsig.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/encode.h"
 
 struct gpgsig {
 	gpgme_ctx_t ctx;
@@ -503,8 +504,7 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 	if (qk && !qk->openpgp)
 		qk = NULL;
 	if (qk)
-		for (size_t i = 0; i < 20; i++)
-			snprintf(queue_fpr + 2 * i, 3, "%02X", qk->openpgp_fpr[i]);
+		rb_hex_format_upper(qk->openpgp_fpr, 20, queue_fpr);
 	if (asprintf(&stamp_path, "%s/%s", homedir, GPGSIG_KEYRING_STAMP) < 0) {
 		stamp_path = NULL;
 		return RB_E_NOMEM;

@@ -15,6 +15,7 @@
 #include "request/request.h"
 #include "request/response.h"
 #include "util/err.h"
+#include "util/encode.h"
 
 #define ZERO_OID "0000000000000000000000000000000000000000"
 #define ABBREV 12
@@ -64,8 +65,7 @@ int guard_new(const struct sign_config *cfg, const struct manifest *m, struct gp
 		const struct manifest_key *k = manifest_find(m, "queue");
 
 		if (k && k->openpgp)
-			for (size_t i = 0; i < 20; i++)
-				snprintf(g->queue_fpr + 2 * i, 3, "%02X", k->openpgp_fpr[i]);
+			rb_hex_format_upper(k->openpgp_fpr, 20, g->queue_fpr);
 	}
 	*ret = g;
 	return RB_OK;
@@ -423,7 +423,7 @@ int guard_check_update(struct guard *g, struct queue *q, const char *old, const 
 	if (!g || !q || !old || !new || !ref)
 		return RB_E_INVAL;
 	if (strlen(old) != QUEUE_OID_HEX || strlen(new) != QUEUE_OID_HEX ||
-	    strspn(old, "0123456789abcdef") != QUEUE_OID_HEX || strspn(new, "0123456789abcdef") != QUEUE_OID_HEX)
+	    !rb_hex_is_lower(old, QUEUE_OID_HEX) || !rb_hex_is_lower(new, QUEUE_OID_HEX))
 		return refuse(NULL, "malformed update \"%.50s %.50s\"", old, new);
 	if (oid_is_zero(new))
 		return refuse(NULL, "deletes %.200s; the queue is append-only", ref);

@@ -10,6 +10,7 @@
 #include "keys/keyspec.h"
 #include "request/request-internal.h"
 #include "util/err.h"
+#include "util/encode.h"
 
 static int parse_artifact(const struct json_value *v, struct request_artifact *a)
 {
@@ -267,7 +268,6 @@ static int parse_capture(const struct request_doc *doc, const struct json_value 
 static int parse_entry(const struct request_doc *doc, const struct json_value *o,
 		       const struct manifest *m, size_t index, struct request_entry *e)
 {
-	static const char hex[] = "0123456789abcdef";
 	const char *s;
 	int err;
 
@@ -290,11 +290,7 @@ static int parse_entry(const struct request_doc *doc, const struct json_value *o
 	}
 	if (err < 0)
 		return err;
-	for (size_t i = 0; i < REQUEST_ID_LEN; i++) {
-		e->id_hex[2 * i] = hex[e->id[i] >> 4];
-		e->id_hex[2 * i + 1] = hex[e->id[i] & 15];
-	}
-	e->id_hex[REQUEST_ID_HEX_LEN] = 0;
+	rb_hex_format(e->id, REQUEST_ID_LEN, e->id_hex);
 	return RB_OK;
 }
 

@@ -10,16 +10,6 @@
 #include "util/encode.h"
 #include "util/err.h"
 
-static bool is_lower_hex40(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i < 41; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == 40;
-}
-
 static int parse_audit(const struct json_value *e, struct response_audit *a)
 {
 	static const char *const required[] = { "leaf", NULL };
@@ -195,7 +185,7 @@ static int parse_tree(const struct json_value *root, struct response_doc *doc)
 		return RB_E_NOMEM;
 	if ((err = json_get_string(req, "request_commit", &s)) < 0)
 		return err;
-	if (!is_lower_hex40(s))
+	if (strlen(s) != 40 || !rb_hex_is_lower(s, 40))
 		return json_err_set(json_object_get(req, "request_commit"), RB_E_PARSE,
 				    "request_commit must be 40 lowercase hex digits");
 	memcpy(doc->request_commit, s, 41);

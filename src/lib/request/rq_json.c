@@ -49,27 +49,16 @@ int rq_err_prefix(int err, const char *source)
 	return rb_err_set(err, "%s: %s", source, detail);
 }
 
-static bool is_lower_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
 int rq_get_hex(const struct json_value *obj, const char *key, uint8_t *out, size_t n)
 {
-	_cleanup_free_ uint8_t *bin = NULL;
 	const char *s;
-	size_t len, i;
 	int err;
 
 	if ((err = json_get_string(obj, key, &s)) < 0)
 		return err;
-	len = strlen(s);
-	for (i = 0; i < len && is_lower_hex(s[i]); i++)
-		;
-	if (i != len || len != 2 * n || rb_hex_decode(s, len, &bin, &len) < 0 || len != n)
+	if (rb_hex_decode_lower(s, strlen(s), out, n) < 0)
 		return json_err_set(json_object_get(obj, key), RB_E_PARSE,
 				    "%s must be %zu lowercase hex digits", key, 2 * n);
-	memcpy(out, bin, n);
 	return RB_OK;
 }
 

@@ -7,27 +7,66 @@
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+static void hex_format(const uint8_t *p, size_t n, const char digits[16], char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void rb_hex_format(const uint8_t *p, size_t n, char *out)
+{
+	hex_format(p, n, "0123456789abcdef", out);
+}
+
+void rb_hex_format_upper(const uint8_t *p, size_t n, char *out)
+{
+	hex_format(p, n, "0123456789ABCDEF", out);
+}
+
 int rb_hex_encode(const uint8_t *p, size_t n, char **ret)
 {
-	static const char hx[] = "0123456789abcdef";
 	char *s;
-	size_t i;
 
 	if (n > (SIZE_MAX - 1) / 2)
 		return RB_E_TOOBIG;
 	s = malloc(2 * n + 1);
 	if (!s)
 		return RB_E_NOMEM;
-	for (i = 0; i < n; i++) {
-		s[2 * i] = hx[p[i] >> 4];
-		s[2 * i + 1] = hx[p[i] & 15];
-	}
-	s[2 * n] = '\0';
+	rb_hex_format(p, n, s);
 	*ret = s;
 	return RB_OK;
 }
 
-static int hexval(char c)
+static int lower_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+bool rb_hex_is_lower(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lower_hexval(s[i]) < 0)
+			return false;
+	return true;
+}
+
+int rb_hex_decode_lower(const char *s, size_t slen, uint8_t *out, size_t n)
+{
+	if (n > SIZE_MAX / 2 || slen != 2 * n || !rb_hex_is_lower(s, slen))
+		return RB_E_PARSE;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)(lower_hexval(s[2 * i]) << 4 | lower_hexval(s[2 * i + 1]));
+	return RB_OK;
+}
+
+int rb_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -49,7 +88,7 @@ int rb_hex_decode(const char *s, size_t slen, uint8_t **ret, size_t *ret_len)
 	if (!p)
 		return RB_E_NOMEM;
 	for (i = 0; i < slen / 2; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = rb_hex_digit(s[2 * i]), lo = rb_hex_digit(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			free(p);

@@ -105,19 +105,14 @@ static int get_b64(const struct json_value *obj, const char *key, size_t max, ui
 /* obj[key] as exactly n bytes of lowercase hex (the form rombsr writes). */
 static int get_hex(const struct json_value *obj, const char *key, uint8_t *out, size_t n)
 {
-	_cleanup_free_ uint8_t *p = NULL;
 	const char *s;
-	size_t len = 0;
 	int err;
 
 	if ((err = json_get_string(obj, key, &s)) < 0)
 		return err;
-	for (const char *c = s; *c; c++)
-		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
-			return json_err_set(json_object_get(obj, key), RB_E_PARSE, "%s must be lowercase hex", key);
-	if (strlen(s) != 2 * n || rb_hex_decode(s, strlen(s), &p, &len) < 0 || len != n)
-		return json_err_set(json_object_get(obj, key), RB_E_PARSE, "%s must be %zu hex digits", key, 2 * n);
-	memcpy(out, p, n);
+	if (rb_hex_decode_lower(s, strlen(s), out, n) < 0)
+		return json_err_set(json_object_get(obj, key), RB_E_PARSE, "%s must be %zu lowercase hex digits",
+				    key, 2 * n);
 	return RB_OK;
 }
 

@@ -102,6 +102,44 @@ static void test_base64_strict(void)
 	CHECK_ERR(rb_hex_decode("0g", 2, &out, &n), RB_E_PARSE);
 }
 
+/* The one hex encoder and lowercase-hex checker: rombsr writes and accepts
+ * lowercase only (ids, digests, commit ids), uppercase only where gpg
+ * prints a fingerprint. */
+static void test_hex_lower(void)
+{
+	const uint8_t id[4] = { 0x00, 0xab, 0x7f, 0xff };
+	uint8_t out[4] = { 0 }, keep[4] = { 1, 2, 3, 4 };
+	char s[9];
+
+	rb_hex_format(id, 4, s);
+	CHECK(strcmp(s, "00ab7fff") == 0);
+	rb_hex_format_upper(id, 4, s);
+	CHECK(strcmp(s, "00AB7FFF") == 0);
+	rb_hex_format(id, 0, s);
+	CHECK(s[0] == '\0');
+
+	CHECK(rb_hex_is_lower("0123456789abcdef", 16));
+	CHECK(rb_hex_is_lower("", 0));
+	CHECK(!rb_hex_is_lower("00AB", 4));
+	CHECK(!rb_hex_is_lower("00g0", 4));
+	/* A NUL inside the length is not hex: a short string never passes. */
+	CHECK(!rb_hex_is_lower("00a", 4));
+	/* Only n chars are looked at. */
+	CHECK(rb_hex_is_lower("00aZ", 3));
+
+	CHECK_OK(rb_hex_decode_lower("00ab7fff", 8, out, 4));
+	CHECK(memcmp(out, id, 4) == 0);
+	memcpy(out, keep, 4);
+	CHECK_ERR(rb_hex_decode_lower("00AB7FFF", 8, out, 4), RB_E_PARSE);
+	CHECK_ERR(rb_hex_decode_lower("00ab7ff", 7, out, 4), RB_E_PARSE);
+	CHECK_ERR(rb_hex_decode_lower("00ab7fff00", 10, out, 4), RB_E_PARSE);
+	CHECK_ERR(rb_hex_decode_lower("00ab 7ff", 8, out, 4), RB_E_PARSE);
+	CHECK(memcmp(out, keep, 4) == 0);
+
+	CHECK(rb_hex_digit('F') == 15 && rb_hex_digit('a') == 10 && rb_hex_digit('9') == 9);
+	CHECK(rb_hex_digit('g') == -1 && rb_hex_digit((char)0xe1) == -1 && rb_hex_digit('\0') == -1);
+}
+
 static void test_ct_equal(void)
 {
 	CHECK(rb_ct_equal("abc", 3, "abc", 3));
@@ -395,6 +433,7 @@ int main(void)
 	RUN(test_err_stale_detail);
 	RUN(test_buf_cap);
 	RUN(test_base64_strict);
+	RUN(test_hex_lower);
 	RUN(test_ct_equal);
 	RUN(test_secret_file_excl);
 	RUN(test_secret_alloc);
