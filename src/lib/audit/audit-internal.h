@@ -49,9 +49,6 @@ int audit_path_join(const char *dir, const char *rel, char **ret);
 /* Build the bytes of hash tile (level, n) of width w from the tree. */
 int audit_tile_bytes(struct audit_tree *t, int level, uint64_t n, unsigned w, struct rb_buf *out);
 
-/* Strict padded base64 (canonical trailing bits) of n bytes at s: 1 and
- * the decoded length, or 0. */
-int audit_b64_check(const char *s, size_t n, size_t *ret_len);
 /* 1 if s[0..n) is lowercase hex of even length min..max. */
 int audit_lower_hex(const char *s, size_t n, size_t min, size_t max);
 

@@ -157,38 +157,6 @@ static const struct field *field_find(const struct field *fs, size_t n, const ch
 	return NULL;
 }
 
-/* Strict RFC 4648 base64 with padding, canonical trailing bits; the
- * decoded length. Faster than decoding: entries are checked on every
- * open and every verification. */
-int audit_b64_check(const char *s, size_t n, size_t *ret_len)
-{
-	static int8_t val[256];
-	static int init;
-	size_t pad = 0;
-	int last;
-
-	if (!init) {
-		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-		memset(val, -1, sizeof(val));
-		for (int i = 0; i < 64; i++)
-			val[(uint8_t)a[i]] = (int8_t)i;
-		init = 1;
-	}
-	if (n == 0 || n % 4)
-		return 0;
-	if (s[n - 1] == '=')
-		pad = s[n - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < n - pad; i++)
-		if (val[(uint8_t)s[i]] < 0)
-			return 0;
-	last = val[(uint8_t)s[n - pad - 1]];
-	if ((pad == 1 && (last & 0x03)) || (pad == 2 && (last & 0x0f)))
-		return 0;
-	*ret_len = n / 4 * 3 - pad;
-	return 1;
-}
-
 static int lower_hex(const char *s, size_t min, size_t max)
 {
 	return audit_lower_hex(s, strlen(s), min, max);
@@ -264,7 +232,7 @@ static int check_field(const struct json_value *v, const struct field *f)
 	case F_SIG: {
 		size_t len;
 
-		if (!audit_b64_check(s, strlen(s), &len) || len == 0 || len > AUDIT_SIG_MAX)
+		if (!rb_base64_check(s, strlen(s), true, &len) || len == 0 || len > AUDIT_SIG_MAX)
 			return json_err_set(v, RB_E_PARSE, "%s: expected base64 of 1..%u bytes", f->key,
 					    AUDIT_SIG_MAX);
 		return RB_OK;

@@ -196,18 +196,6 @@ static inline int w_b64(uint64_t x)
 		w_range(x, '+', '+') | w_range(x, '/', '/')) == W_HIGH;
 }
 
-/* Base64 digit value + 1; 0 for anything else. */
-static const uint8_t b64[256] = {
-	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-	['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-	['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-	['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-	['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-	['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
-};
-
 int audit_key_rank(const char *key, size_t len)
 {
 	return key_lookup((const uint8_t *)key, len);
@@ -488,26 +476,17 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		const uint8_t *q = v0;
 		size_t blen;
 
-		const uint8_t *digits;
-		size_t pad;
-		unsigned last;
-
+		/* Find the value's end (digits, then '='), then check it as
+		 * every reader of base64 does. */
 		for (uint64_t x; s->end - q >= 8 && (memcpy(&x, q, 8), w_b64(x));)
 			q += 8;
-		while (q < s->end && b64[*q])
+		while (q < s->end && rb_base64_digit((char)*q) >= 0)
 			q++;
-		digits = q;
 		while (q < s->end && *q == '=')
 			q++;
 		n = (size_t)(q - v0);
-		pad = (size_t)(q - digits);
-		/* What audit_b64_check() checks, given that the digits are
-		 * already known: length a multiple of 4, at most two '=', and
-		 * zero bits after the data in the last digit. */
-		last = digits > v0 ? b64[digits[-1]] - 1u : 0;
-		blen = n / 4 * 3 - pad;
-		if (q >= s->end || *q != '"' || n == 0 || n % 4 || pad > 2 ||
-		    (pad == 1 && (last & 0x03)) || (pad == 2 && (last & 0x0f)) || blen > AUDIT_SIG_MAX)
+		if (q >= s->end || *q != '"' || !rb_base64_check((const char *)v0, n, true, &blen) || blen == 0 ||
+		    blen > AUDIT_SIG_MAX)
 			return rb_err_set(RB_E_PARSE, "%s: expected base64 of 1..%u bytes", name,
 					  AUDIT_SIG_MAX);
 		s->p = q + 1;

@@ -33,7 +33,17 @@ int rb_hex_decode_lower(const char *s, size_t slen, uint8_t *out, size_t n);
 
 /* Base64 with padding (pad=true) or without; caller frees. */
 int rb_base64_encode(const uint8_t *p, size_t n, bool pad, char **ret);
-/* Decode; padding is required iff pad is true. Caller frees *ret. */
+/* Whether s[0..slen) is strict base64: only the 64 digits, padding
+ * required iff pad is true (then at most two '=' and a length that is a
+ * multiple of 4), never a lone digit in a final group, and zero bits after
+ * the data in the last digit (one encoding per byte string). "" is valid
+ * and empty. *ret_len (if not NULL) is the decoded length. Decodes
+ * nothing: for checking a large value where it stands. */
+bool rb_base64_check(const char *s, size_t slen, bool pad, size_t *ret_len);
+/* Decode what rb_base64_check() accepts (RB_E_PARSE for anything else).
+ * *ret is malloc()ed (a byte more than *ret_len); caller frees. */
 int rb_base64_decode(const char *s, size_t slen, bool pad, uint8_t **ret, size_t *ret_len);
+/* The value of one base64 digit, or -1 ('=' and anything else). */
+int rb_base64_digit(char c);
 
 #endif

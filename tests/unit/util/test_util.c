@@ -100,6 +100,41 @@ static void test_base64_strict(void)
 	CHECK_OK(rb_base64_decode("Zm8", 3, false, &out, &n));
 	free(out);
 	CHECK_ERR(rb_hex_decode("0g", 2, &out, &n), RB_E_PARSE);
+
+	/* rb_base64_check() accepts exactly what the decoder accepts. */
+	CHECK(rb_base64_check("Zm9v", 4, true, &n) && n == 3);
+	CHECK(rb_base64_check("Zm8=", 4, true, &n) && n == 2);
+	CHECK(rb_base64_check("Zg==", 4, true, &n) && n == 1);
+	CHECK(rb_base64_check("", 0, true, &n) && n == 0);
+	CHECK(rb_base64_check("Zg", 2, false, &n) && n == 1);
+	CHECK(!rb_base64_check("Zh==", 4, true, &n));  /* trailing bits set */
+	CHECK(!rb_base64_check("Zg=", 3, true, &n));   /* short padding */
+	CHECK(!rb_base64_check("Z===", 4, true, &n));  /* three '=' */
+	CHECK(!rb_base64_check("====", 4, true, &n));
+	CHECK(!rb_base64_check("Zg==Zg==", 8, true, &n)); /* padding inside */
+	CHECK(!rb_base64_check("Zg==", 4, false, &n)); /* padding where none belongs */
+	CHECK(!rb_base64_check("Zm9vZ", 5, false, &n)); /* a lone digit */
+	CHECK(!rb_base64_check("Zm9\0", 4, true, &n));
+	CHECK(!rb_base64_check("Zm-_", 4, true, &n));  /* base64url is not base64 */
+	CHECK_ERR(rb_base64_decode("Zh==", 4, true, &out, &n), RB_E_PARSE);
+	CHECK_ERR(rb_base64_decode("Zm9vZ", 5, false, &out, &n), RB_E_PARSE);
+	CHECK(rb_base64_digit('A') == 0 && rb_base64_digit('/') == 63 && rb_base64_digit('=') == -1 &&
+	      rb_base64_digit((char)0xc3) == -1);
+	/* Every length round-trips, with and without padding. */
+	for (size_t len = 0; len < 40; len++) {
+		uint8_t in[40];
+
+		for (size_t i = 0; i < len; i++)
+			in[i] = (uint8_t)(i * 37 + len);
+		for (int pad = 0; pad < 2; pad++) {
+			CHECK_OK(rb_base64_encode(in, len, pad, &s));
+			CHECK(rb_base64_check(s, strlen(s), pad, &n) && n == len);
+			CHECK_OK(rb_base64_decode(s, strlen(s), pad, &out, &n));
+			CHECK(n == len && memcmp(out, in, len) == 0);
+			free(out);
+			free(s);
+		}
+	}
 }
 
 /* The one hex encoder and lowercase-hex checker: rombsr writes and accepts
