@@ -1,9 +1,14 @@
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/fsuid.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -173,6 +178,74 @@ static void test_hex_lower(void)
 
 	CHECK(rb_hex_digit('F') == 15 && rb_hex_digit('a') == 10 && rb_hex_digit('9') == 9);
 	CHECK(rb_hex_digit('g') == -1 && rb_hex_digit((char)0xe1) == -1 && rb_hex_digit('\0') == -1);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* rb_fd_write_all: every byte through a pipe that takes a little at a time
+ * (short writes) while signals interrupt the writer (EINTR); an error is
+ * -1 with errno, never a silent partial write. */
+static void test_fd_write_all(void)
+{
+	const size_t len = 4u << 20;
+	_cleanup_free_ uint8_t *data = malloc(len);
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	struct itimerval tick = { { 0, 2000 }, { 0, 2000 } }, stop = { { 0, 0 }, { 0, 0 } };
+	int p[2], status, fd;
+	pid_t pid;
+
+	CHECK(data != NULL);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 12));
+	CHECK(pipe(p) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		uint8_t buf[1000];
+		size_t got = 0;
+		ssize_t n;
+		bool same = true;
+
+		close(p[1]);
+		/* The pipe fills while this sleeps: the writer's next call
+		 * blocks before writing anything, and the timer's signal makes
+		 * it EINTR. */
+		usleep(20000);
+		while ((n = read(p[0], buf, sizeof(buf))) > 0) {
+			for (ssize_t i = 0; i < n; i++)
+				same &= buf[i] == (uint8_t)((got + (size_t)i) * 7 + ((got + (size_t)i) >> 12));
+			got += (size_t)n;
+			/* Slower than the writer: short writes too. */
+			if (got % (64u << 10) < sizeof(buf))
+				usleep(1000);
+		}
+		_exit(got == len && same ? 0 : 1);
+	}
+	close(p[0]);
+	/* No SA_RESTART: a blocked write() returns EINTR or a short count. */
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGALRM, &sa, &old) == 0);
+	CHECK(setitimer(ITIMER_REAL, &tick, NULL) == 0);
+	CHECK(rb_fd_write_all(p[1], data, len) == 0);
+	CHECK(setitimer(ITIMER_REAL, &stop, NULL) == 0);
+	CHECK(sigaction(SIGALRM, &old, NULL) == 0);
+	close(p[1]);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* A full disk is an error with its errno. */
+	fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		errno = 0;
+		CHECK(rb_fd_write_all(fd, data, 10) == -1 && errno == ENOSPC);
+		close(fd);
+	}
+	/* Nothing to write is success, even on a bad descriptor. */
+	CHECK(rb_fd_write_all(-1, data, 0) == 0);
+	errno = 0;
+	CHECK(rb_fd_write_all(-1, data, 1) == -1 && errno == EBADF);
 }
 
 static void test_ct_equal(void)
@@ -469,6 +542,7 @@ int main(void)
 	RUN(test_buf_cap);
 	RUN(test_base64_strict);
 	RUN(test_hex_lower);
+	RUN(test_fd_write_all);
 	RUN(test_ct_equal);
 	RUN(test_secret_file_excl);
 	RUN(test_secret_alloc);
