@@ -37,6 +37,7 @@ enum rb_err {
 	                         * decided; retry */
 	RB_E_GONE = -21,        /* the token, or a session or object on it, went away
 	                         * (HSM restart, removal): reopen it and retry */
+	RB_E_LAST = RB_E_GONE,  /* the last one: err.c has a row for each */
 };
 
 /* Exit codes of rombsr and rombsr-sign, documented in docs/EXIT-CODES.md
@@ -59,7 +60,8 @@ enum rb_exit {
 	EXIT_RETRY = 13,       /* a temporary failure: nothing was decided or lost; run again */
 };
 
-/* The exit code for an rb_err (RB_OK is EXIT_OK). */
+/* The exit code for an rb_err (RB_OK is EXIT_OK; an unknown value is
+ * EXIT_INTERNAL). */
 int rb_exit_code(int err);
 
 #define RB_ERR_DETAIL_MAX 512

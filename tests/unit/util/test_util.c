@@ -74,6 +74,29 @@ static void test_err_stale_detail(void)
 	CHECK(strcmp(rb_err_message(RB_E_IO), "I/O error") == 0);
 }
 
+/* One table maps each error to its text and exit code (docs/EXIT-CODES.md). */
+static void test_err_table(void)
+{
+	for (int e = RB_E_LAST; e <= RB_OK; e++) {
+		CHECK(strcmp(rb_strerror(e), "unknown error") != 0);
+		CHECK(rb_exit_code(e) >= EXIT_OK && rb_exit_code(e) <= EXIT_RETRY);
+	}
+	CHECK(rb_exit_code(RB_OK) == EXIT_OK);
+	CHECK(rb_exit_code(RB_E_INVAL) == EXIT_USAGE);
+	CHECK(rb_exit_code(RB_E_PARSE) == EXIT_BAD_INPUT && rb_exit_code(RB_E_TOOBIG) == EXIT_BAD_INPUT);
+	CHECK(rb_exit_code(RB_E_KEY) == EXIT_NOT_FOUND && rb_exit_code(RB_E_TOKEN) == EXIT_NOT_FOUND);
+	CHECK(rb_exit_code(RB_E_PIN) == EXIT_AUTH && rb_exit_code(RB_E_PERM) == EXIT_AUTH);
+	CHECK(rb_exit_code(RB_E_LIMIT) == EXIT_HSM && rb_exit_code(RB_E_STATE) == EXIT_HSM);
+	CHECK(rb_exit_code(RB_E_VERIFY) == EXIT_VERIFY);
+	CHECK(rb_exit_code(RB_E_ROLLBACK) == EXIT_ROLLBACK);
+	CHECK(rb_exit_code(RB_E_AGAIN) == EXIT_RETRY && rb_exit_code(RB_E_GONE) == EXIT_RETRY);
+	CHECK(rb_exit_code(RB_E_CRYPTO) == EXIT_INTERNAL && rb_exit_code(RB_E_NOMEM) == EXIT_INTERNAL);
+	/* Outside the table. */
+	CHECK(rb_exit_code(RB_E_LAST - 1) == EXIT_INTERNAL && rb_exit_code(1) == EXIT_INTERNAL);
+	CHECK(strcmp(rb_strerror(RB_E_LAST - 1), "unknown error") == 0);
+	CHECK(strcmp(rb_strerror(RB_E_PARSE), "malformed input") == 0);
+}
+
 static void test_buf_cap(void)
 {
 	struct rb_buf b = RB_BUF_INIT;
@@ -539,6 +562,7 @@ int main(void)
 {
 	RUN(test_reader_bounds);
 	RUN(test_err_stale_detail);
+	RUN(test_err_table);
 	RUN(test_buf_cap);
 	RUN(test_base64_strict);
 	RUN(test_hex_lower);
