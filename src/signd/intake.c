@@ -210,27 +210,10 @@ static int intake_change_cb(void *ctx, const struct queue_change *c)
 }
 
 /* "requests/<node>/<build>.json" -> build (copied into out). */
-static bool intake_split_path(const char *path, const char *area, const char *owner, char *rest,
-			      size_t restsz)
+/* Whether path is a request document in node's own area. */
+static bool intake_request_path(const char *path, const struct sign_node *node, struct request_path *ret)
 {
-	size_t al = strlen(area), ol = strlen(owner), pl = strlen(path);
-
-	if (pl <= al + ol + 2 || strncmp(path, area, al) != 0 || path[al] != '/' ||
-	    strncmp(path + al + 1, owner, ol) != 0 || path[al + 1 + ol] != '/')
-		return false;
-	snprintf(rest, restsz, "%s", path + al + ol + 2);
-	return true;
-}
-
-static bool intake_build_from_name(const char *name, char build[CAPTURE_BUILD_ID_MAX + 1])
-{
-	size_t n = strlen(name);
-
-	if (n <= 5 || n - 5 > CAPTURE_BUILD_ID_MAX || strcmp(name + n - 5, ".json") != 0)
-		return false;
-	memcpy(build, name, n - 5);
-	build[n - 5] = '\0';
-	return capture_build_id_valid(build);
+	return request_path_parse(path, ret) && ret->area == REQUEST_PATH_REQUEST && strcmp(ret->node, node->name) == 0;
 }
 
 /* A whole commit refused: one audit entry per request document it adds,
@@ -286,19 +269,17 @@ static int intake_approval(struct signd *s, const struct sign_approver *a, const
 	_cleanup_(approval_doc_freep) struct approval_doc *doc = NULL;
 	_cleanup_free_ uint8_t *data = NULL;
 	size_t len;
-	char node[65], rest[QUEUE_MAX_PATH + 1], build[CAPTURE_BUILD_ID_MAX + 1], line[JOURNAL_LINE_MAX + 1];
+	char line[JOURNAL_LINE_MAX + 1];
 	struct rb_buf keys = RB_BUF_INIT;
-	const char *slash;
+	struct request_path rp;
+	const char *node, *build;
 	int err, n;
 
-	if (!intake_split_path(c->path, "approvals", a->name, rest, sizeof(rest)) ||
-	    !(slash = strchr(rest, '/')) || (size_t)(slash - rest) >= sizeof(node))
+	if (!request_path_parse(c->path, &rp) || rp.area != REQUEST_PATH_APPROVAL || strcmp(rp.approver, a->name) != 0)
 		return rb_err_set(RB_E_PERM, "%s: not in approver %s's area approvals/%s/<node>/<build>.json",
 				  c->path, a->name, a->name);
-	memcpy(node, rest, (size_t)(slash - rest));
-	node[slash - rest] = '\0';
-	if (!intake_build_from_name(slash + 1, build))
-		return rb_err_set(RB_E_PERM, "%s: not an approval path", c->path);
+	node = rp.node;
+	build = rp.build;
 	if ((err = queue_read_blob(s->q, c->blob, APPROVAL_MAX_BYTES, &data, &len)) < 0 ||
 	    (err = approval_doc_parse((const char *)data, len, c->path, &doc)) < 0)
 		return err;
@@ -416,17 +397,14 @@ int signd_intake_document(struct signd *s, struct signd_batch *b, size_t seq, co
 			  uint64_t size, signd_blob_reader read, void *read_ctx)
 {
 	struct signd_item *it;
-	char rest[QUEUE_MAX_PATH + 1];
+	struct request_path rp;
 	uint8_t sha[32], psha[32], mark[32];
 	_cleanup_free_ uint8_t *data = NULL;
 	size_t len = 0;
 	bool too_big = size > s->cfg->queue.max_request_bytes;
 	int err;
 
-	char build[CAPTURE_BUILD_ID_MAX + 1];
-
-	if (!intake_split_path(path, "requests", node->name, rest, sizeof(rest)) || strchr(rest, '/') ||
-	    !intake_build_from_name(rest, build))
+	if (!intake_request_path(path, node, &rp))
 		return rb_err_set(RB_E_INVAL, "%s is not a document in node %s's area", path, node->name);
 	/* Once per document, whatever the batches and crashes: the
 	 * pending journal owns a deferred one, and a document taken
@@ -461,8 +439,7 @@ int signd_intake_document(struct signd *s, struct signd_batch *b, size_t seq, co
 	snprintf(it->path, sizeof(it->path), "%s", path);
 	it->node = node;
 	snprintf(it->node_fpr, sizeof(it->node_fpr), "%s", fpr);
-	intake_split_path(path, "requests", node->name, rest, sizeof(rest));
-	intake_build_from_name(rest, it->build_id);
+	snprintf(it->build_id, sizeof(it->build_id), "%s", rp.build);
 	it->since = b->now;
 	it->walk_seq = seq;
 	memcpy(it->doc_sha256, sha, 32);
@@ -559,12 +536,11 @@ static int intake_one(void *ctx, const char *commit)
 	 * is taken: a node cannot smuggle a document into another's area. */
 	for (size_t i = 0; i < ic.n; i++) {
 		struct intake_change *c = &ic.c[i];
-		char rest[QUEUE_MAX_PATH + 1], build[CAPTURE_BUILD_ID_MAX + 1];
+		struct request_path rp;
 		bool ok = c->kind == QUEUE_CHANGE_ADDED && (c->mode == 0100644 || c->mode == 0100755);
 
 		if (ok && node)
-			ok = intake_split_path(c->path, "requests", node->name, rest, sizeof(rest)) &&
-			     !strchr(rest, '/') && intake_build_from_name(rest, build);
+			ok = intake_request_path(c->path, node, &rp);
 		if (ok && appr)
 			ok = strncmp(c->path, "approvals/", 10) == 0;
 		if (!ok) {
@@ -662,7 +638,8 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 		_cleanup_free_ uint8_t *sig = NULL, *sd = NULL;
 		size_t sl, sdl;
 		struct signd_item *it;
-		char fpr[41], rest[QUEUE_MAX_PATH + 1];
+		struct request_path rp;
+		char fpr[41];
 
 		if (p->done)
 			continue;
@@ -677,8 +654,9 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 			p->done = true;
 			continue;
 		}
-		if (!intake_split_path(p->path, "requests", node->name, rest, sizeof(rest)))
-			return rb_err_set(RB_E_PARSE, "pending journal: bad path %s", p->path);
+		if (!intake_request_path(p->path, node, &rp))
+			return rb_err_set(RB_E_PARSE, "pending journal: %s is not a request document of node %s; "
+					  "restore the journal from backup", p->path, node->name);
 		/* Taken whatever the caps: a handful of documents, and each must
 		 * be looked at again until its approvals arrive. */
 		if ((err = intake_take(s, b, node, p->path, &it)) < 0)
@@ -687,9 +665,7 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 		snprintf(it->path, sizeof(it->path), "%s", p->path);
 		it->node = node;
 		snprintf(it->node_fpr, sizeof(it->node_fpr), "%s", fpr);
-		if (!intake_split_path(p->path, "requests", node->name, rest, sizeof(rest)) ||
-		    !intake_build_from_name(rest, it->build_id))
-			return rb_err_set(RB_E_PARSE, "pending journal: bad path %s", p->path);
+		snprintf(it->build_id, sizeof(it->build_id), "%s", rp.build);
 		it->since = p->since;
 		it->from_pending = true;
 		it->walk_seq = SIZE_MAX;

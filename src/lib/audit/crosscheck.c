@@ -289,41 +289,16 @@ struct xc {
 	size_t n_intents, cap_intents;
 };
 
-/* requests/<node>/<build>.json or responses/<node>/<build>.json. */
+/* requests/<node>/<build>.json or responses/<node>/<build>.json. Only
+ * names `rombsr apply` and the sign node would use: anything else is no
+ * document of theirs (and is never printed). */
 static enum doc_dir doc_dir_of(const char *path)
 {
-	const char *rest, *slash;
-	size_t n = strlen(path);
-	enum doc_dir d;
+	struct request_path rp;
 
-	if (strncmp(path, "requests/", 9) == 0) {
-		rest = path + 9;
-		d = DOC_REQUEST;
-	} else if (strncmp(path, "responses/", 10) == 0) {
-		rest = path + 10;
-		d = DOC_RESPONSE;
-	} else {
+	if (!request_path_parse(path, &rp))
 		return 0;
-	}
-	if (n < 5 || strcmp(path + n - 5, ".json") != 0 || !(slash = strchr(rest, '/')) ||
-	    slash == rest || strchr(slash + 1, '/') || n - 5 <= (size_t)(slash + 1 - path))
-		return 0;
-	/* Only names `rombsr apply` and the sign node would use: anything
-	 * else is no document of theirs (and is never printed). */
-	{
-		char node[REQUEST_NODE_MAX + 1], build[256];
-		size_t nl = (size_t)(slash - rest), bl = n - 5 - (size_t)(slash + 1 - path);
-
-		if (nl > REQUEST_NODE_MAX || bl >= sizeof(build))
-			return 0;
-		memcpy(node, rest, nl);
-		node[nl] = '\0';
-		memcpy(build, slash + 1, bl);
-		build[bl] = '\0';
-		if (!request_node_valid(node) || !capture_build_id_valid(build))
-			return 0;
-	}
-	return d;
+	return rp.area == REQUEST_PATH_REQUEST ? DOC_REQUEST : rp.area == REQUEST_PATH_RESPONSE ? DOC_RESPONSE : 0;
 }
 
 static int event_add(struct xc *x, const char *path, bool added, bool modified)

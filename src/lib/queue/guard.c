@@ -130,36 +130,6 @@ static int signer_identify(struct guard *g, struct queue *q, const char *commit,
 
 /* ---- rules 5 and 6: what a commit adds ----------------------------------- */
 
-/* Split "a/b/c" into exactly n components (each without '/'). */
-static bool path_split(const char *path, char parts[][REQUEST_ARTIFACT_NAME_MAX + 1], size_t n)
-{
-	const char *s = path;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *slash = strchr(s, '/');
-		size_t len = slash ? (size_t)(slash - s) : strlen(s);
-
-		if ((i + 1 < n) != (slash != NULL) || len == 0 || len > REQUEST_ARTIFACT_NAME_MAX)
-			return false;
-		memcpy(parts[i], s, len);
-		parts[i][len] = '\0';
-		s = slash ? slash + 1 : s + len;
-	}
-	return true;
-}
-
-/* "<build-id>.json" -> build-id, validated as capture does. */
-static bool build_file_split(const char *file, char *ret_build)
-{
-	size_t n = strlen(file);
-
-	if (n <= 5 || strcmp(file + n - 5, ".json") != 0)
-		return false;
-	memcpy(ret_build, file, n - 5);
-	ret_build[n - 5] = '\0';
-	return capture_build_id_valid(ret_build);
-}
-
 struct doc_path {
 	char approver[REQUEST_ARTIFACT_NAME_MAX + 1];
 	char node[REQUEST_ARTIFACT_NAME_MAX + 1];
@@ -179,40 +149,28 @@ static const char *area_name(const struct signer *w, char *buf, size_t n)
 
 static int path_check(const struct commit_check *cc, const char *path, struct doc_path *dp)
 {
-	char parts[4][REQUEST_ARTIFACT_NAME_MAX + 1], area[128];
 	const struct signer *w = &cc->who;
-	bool ok = false;
+	struct request_path rp;
+	char area[128];
+	bool ok = request_path_parse(path, &rp);
 
 	switch (w->area) {
 	case AREA_REQUESTS:
-		ok = path_split(path, parts, 3) && strcmp(parts[0], "requests") == 0 &&
-		     strcmp(parts[1], w->name) == 0 && build_file_split(parts[2], dp->build);
-		if (ok)
-			snprintf(dp->node, sizeof(dp->node), "%s", parts[1]);
+		ok = ok && rp.area == REQUEST_PATH_REQUEST && strcmp(rp.node, w->name) == 0;
 		break;
 	case AREA_APPROVALS:
-		ok = path_split(path, parts, 4) && strcmp(parts[0], "approvals") == 0 &&
-		     strcmp(parts[1], w->name) == 0 && request_node_valid(parts[2]) &&
-		     build_file_split(parts[3], dp->build);
-		if (ok) {
-			snprintf(dp->approver, sizeof(dp->approver), "%s", parts[1]);
-			snprintf(dp->node, sizeof(dp->node), "%s", parts[2]);
-		}
+		ok = ok && rp.area == REQUEST_PATH_APPROVAL && strcmp(rp.approver, w->name) == 0;
 		break;
 	case AREA_RESPONSES:
 		/* The queue key writes responses and the sign nodes' claims. */
-		ok = path_split(path, parts, 3) && strcmp(parts[0], "responses") == 0 &&
-		     request_node_valid(parts[1]) && build_file_split(parts[2], dp->build);
-		if (!ok)
-			ok = path_split(path, parts, 4) && strcmp(parts[0], "claims") == 0 &&
-			     request_node_valid(parts[1]) && capture_build_id_valid(parts[2]) &&
-			     claim_file_generation(parts[3], &dp->generation);
-		if (ok) {
-			snprintf(dp->node, sizeof(dp->node), "%s", parts[1]);
-			if (dp->generation)
-				snprintf(dp->build, sizeof(dp->build), "%s", parts[2]);
-		}
+		ok = ok && (rp.area == REQUEST_PATH_RESPONSE || rp.area == REQUEST_PATH_CLAIM);
 		break;
+	}
+	if (ok) {
+		snprintf(dp->approver, sizeof(dp->approver), "%s", rp.approver);
+		snprintf(dp->node, sizeof(dp->node), "%s", rp.node);
+		snprintf(dp->build, sizeof(dp->build), "%s", rp.build);
+		dp->generation = rp.generation;
 	}
 	if (!ok)
 		return refuse(cc->commit, "adds %.200s outside its signer's area %s%s", path,
