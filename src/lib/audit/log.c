@@ -223,14 +223,12 @@ static void log_discard(struct audit_log *log)
  * machine means everyone else's dirty data too. */
 static int log_write(struct audit_log *log, const char *rel, const void *data, size_t len)
 {
-	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	_cleanup_free_ char *path = NULL, *tmp = NULL, *prefix = NULL;
 	struct audit_pending *pe;
-	uint8_t rnd[8];
 	int fd, err;
 	char *slash;
 
-	if ((err = ensure_parent(log, rel)) < 0 || (err = log_path(log, rel, &path)) < 0 ||
-	    (err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
+	if ((err = ensure_parent(log, rel)) < 0 || (err = log_path(log, rel, &path)) < 0)
 		return err;
 	if (log->n_pend == log->cap_pend) {
 		size_t cap = log->cap_pend ? 2 * log->cap_pend : 64;
@@ -240,21 +238,14 @@ static int log_write(struct audit_log *log, const char *rel, const void *data, s
 		log->pend = pe;
 		log->cap_pend = cap;
 	}
-	/* The name is what open() sweeps after a crash (is_log_temp). */
-	if (asprintf(&tmp, "%s" AUDIT_TMP_TAG "%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1], rnd[2],
-		     rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
-		tmp = NULL;
+	/* The name is what open() sweeps after a crash (is_log_temp). Not
+	 * synced here: the batch's commit syncs every pending file at once. */
+	if (asprintf(&prefix, "%s" AUDIT_TMP_TAG, path) < 0) {
+		prefix = NULL;
 		return RB_E_NOMEM;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return rb_err_set(RB_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-	if (rb_fd_write_all(fd, data, len) < 0) {
-		err = rb_err_set(RB_E_IO, "%s: write failed: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
+	if ((err = rb_file_temp_write(AT_FDCWD, prefix, data, len, 0644, false, &tmp, &fd)) < 0)
 		return err;
-	}
 	/* A hint: errors (e.g. ENOSYS) only lose the overlap. */
 	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	slash = strrchr(path, '/');

@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -321,6 +322,70 @@ static size_t count_entries(const char *dir)
 	return n;
 }
 
+/* Count the directory's entries (besides . and ..). */
+static size_t dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!d)
+		return SIZE_MAX;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The temporary every atomic write starts with: its name, its exact mode
+ * whatever the umask, O_EXCL, and nothing left behind on failure. */
+static void test_file_temp_write(void)
+{
+	char dir[] = "/tmp/rombsr-test-XXXXXX", path[600];
+	_cleanup_close_ int dfd = -1;
+	char *name = NULL;
+	struct stat st;
+	mode_t old;
+	int fd = -1;
+	uint8_t *data = NULL;
+	size_t n;
+
+	CHECK(mkdtemp(dir) != NULL);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(dfd >= 0);
+	old = umask(077);
+	CHECK_OK(rb_file_temp_write(dfd, ".x.tmp-", "abc", 3, 0644, true, &name, &fd));
+	umask(old);
+	CHECK(strlen(name) == 7 + 16 && strncmp(name, ".x.tmp-", 7) == 0 && rb_hex_is_lower(name + 7, 16));
+	CHECK(fd >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 07777) == 0644 && st.st_size == 3);
+	close(fd);
+	CHECK(unlinkat(dfd, name, 0) == 0);
+	free(name);
+	name = NULL;
+
+	/* A failure leaves no file, no name and no descriptor. */
+	fd = -1;
+	CHECK_ERR(rb_file_temp_write(-1, ".x.tmp-", "abc", 3, 0644, true, &name, &fd), RB_E_IO);
+	CHECK(name == NULL && fd == -1);
+	CHECK(strstr(rb_err_message(RB_E_IO), ".x.tmp-") != NULL);
+	CHECK(dir_entries(dir) == 0);
+
+	/* Replacing: the new bytes, the mode asked for, no temporary left. */
+	snprintf(path, sizeof(path), "%s/out.sig", dir);
+	CHECK_OK(rb_file_write_atomic(path, "old", 3, 0600));
+	CHECK_OK(rb_file_replace_at(dfd, dir, "out.sig", ".out.sig.tmp-", "newer", 5, 0640));
+	CHECK_OK(rb_file_read(path, 100, &data, &n));
+	CHECK(n == 5 && memcmp(data, "newer", 5) == 0);
+	free(data);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640);
+	CHECK(dir_entries(dir) == 1);
+	/* Into a directory that is gone: an error naming it, nothing made. */
+	CHECK_ERR(rb_file_write_atomic("/nonexistent-rombsr/x.sig", "x", 1, 0644), RB_E_NOTFOUND);
+	CHECK(strstr(rb_err_message(RB_E_NOTFOUND), "/nonexistent-rombsr/x.sig") != NULL);
+	CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}
+
 static void test_files_write_atomic(void)
 {
 	char dir[] = "/tmp/rombsr-test-XXXXXX";
@@ -570,6 +635,7 @@ int main(void)
 	RUN(test_ct_equal);
 	RUN(test_secret_file_excl);
 	RUN(test_secret_alloc);
+	RUN(test_file_temp_write);
 	RUN(test_files_write_atomic);
 	RUN(test_tree_name_valid);
 	RUN(test_tree_open_refusals);
