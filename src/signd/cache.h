@@ -22,19 +22,19 @@
 #include "crypto/signer.h"
 #include "p11/p11.h"
 #include "pgp/pgp.h"
+#include "util/idmap.h"
 
 #define SIGND_CACHE_KEY_LEN 32
 
-struct signd_cache_slot {
-	uint8_t key[SIGND_CACHE_KEY_LEN];
+struct signd_cache_sig {
 	uint8_t *sig;
 	size_t sig_len;
-	bool used;
 };
 
 struct signd_cache {
-	struct signd_cache_slot *slots;
-	size_t cap, n;
+	struct rb_idmap map;             /* cache key -> index into sigs */
+	struct signd_cache_sig *sigs;
+	size_t n, cap;
 	/* OpenPGP views of token keys, made once per key */
 	struct { struct p11_key *key; struct pgp_key *pgp; struct rb_signer signer; } pgp[64];
 	size_t n_pgp;

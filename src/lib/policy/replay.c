@@ -74,7 +74,7 @@ bool replay_db_has_document(const struct replay_db *db, const uint8_t sha256[32]
 
 size_t replay_db_requests(const struct replay_db *db)
 {
-	return db->requests.n;
+	return db->requests.map.n;
 }
 
 static int replay_put(struct rb_buf *b, const char *tag, const uint8_t id[32])

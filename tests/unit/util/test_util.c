@@ -18,6 +18,7 @@
 #include "util/encode.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/idmap.h"
 #include "util/secret.h"
 #include "util/tree.h"
 
@@ -270,6 +271,46 @@ static void test_fd_write_all(void)
 	CHECK(rb_fd_write_all(-1, data, 0) == 0);
 	errno = 0;
 	CHECK(rb_fd_write_all(-1, data, 1) == -1 && errno == EBADF);
+}
+
+/* The one hash table: every key found after growing, a second put keeps
+ * the first value, keys that share their first 8 bytes (one slot) are
+ * told apart by all 32, and clear leaves an empty, usable map. */
+static void test_idmap(void)
+{
+	struct rb_idmap m = RB_IDMAP_INIT;
+	uint8_t k[RB_IDMAP_KEY_LEN], same8[RB_IDMAP_KEY_LEN];
+	uint64_t *v;
+	bool had;
+
+	memset(k, 0, sizeof(k));
+	CHECK(rb_idmap_get(&m, k) == NULL);
+	for (uint32_t i = 0; i < 5000; i++) {
+		rb_idmap_key_str((const char *)&i, sizeof(i), k);
+		CHECK_OK(rb_idmap_put(&m, k, i, &had, &v));
+		CHECK(!had && *v == i);
+	}
+	CHECK(m.n == 5000 && m.cap >= 10000);
+	for (uint32_t i = 0; i < 5000; i++) {
+		rb_idmap_key_str((const char *)&i, sizeof(i), k);
+		CHECK((v = rb_idmap_get(&m, k)) != NULL && *v == i);
+	}
+	rb_idmap_key_str("7", 1, k);
+	CHECK_OK(rb_idmap_put(&m, k, 1, &had, &v));
+	CHECK_OK(rb_idmap_put(&m, k, 2, &had, &v));
+	CHECK(had && *v == 1 && m.n == 5001);
+	/* The same first 8 bytes, another key. */
+	memcpy(same8, k, sizeof(same8));
+	same8[31] ^= 1;
+	CHECK(rb_idmap_get(&m, same8) == NULL);
+	CHECK_OK(rb_idmap_put(&m, same8, 3, &had, NULL));
+	CHECK(!had && *rb_idmap_get(&m, same8) == 3 && *rb_idmap_get(&m, k) == 1);
+	rb_idmap_clear(&m);
+	CHECK(m.n == 0 && m.cap == 0 && rb_idmap_get(&m, k) == NULL);
+	CHECK_OK(rb_idmap_put(&m, k, 9, NULL, NULL));
+	CHECK(*rb_idmap_get(&m, k) == 9);
+	rb_idmap_clear(&m);
+	rb_idmap_clear(&m);
 }
 
 static void test_ct_equal(void)
@@ -632,6 +673,7 @@ int main(void)
 	RUN(test_base64_strict);
 	RUN(test_hex_lower);
 	RUN(test_fd_write_all);
+	RUN(test_idmap);
 	RUN(test_ct_equal);
 	RUN(test_secret_file_excl);
 	RUN(test_secret_alloc);
