@@ -353,7 +353,8 @@ int manifest_parse(const char *text, size_t len, const char *source, struct mani
 	if ((err = json_get_string(root, "generated", &s)) < 0)
 		goto bad;
 	if (rb_time_parse(s, &m->generated) < 0) {
-		err = json_err_set(json_object_get(root, "generated"), RB_E_PARSE, "bad timestamp");
+		err = json_err_set(json_object_get(root, "generated"), RB_E_PARSE,
+				   "generated must look like 2026-01-31T12:00:00Z");
 		goto bad;
 	}
 	if ((err = json_get_object(root, "token", &tok)) < 0 ||

@@ -20,6 +20,7 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len)
 {
 	size_t len = 0, alloc = 4096;
 	uint8_t *p = malloc(alloc), *np;
+	int err;
 
 	if (!p)
 		return RB_E_NOMEM;
@@ -30,7 +31,7 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len)
 			if (alloc > cap + 1) {
 				rb_wipe(p, alloc);
 				free(p);
-				return RB_E_TOOBIG;
+				return rb_err_set(RB_E_TOOBIG, "more than %zu bytes", cap);
 			}
 			np = malloc(alloc * 2);
 			if (!np) {
@@ -48,9 +49,10 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			err = rb_err_set(RB_E_IO, "read failed: %s", strerror(errno));
 			rb_wipe(p, alloc);
 			free(p);
-			return RB_E_IO;
+			return err;
 		}
 		if (n == 0)
 			break;
@@ -58,7 +60,7 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len)
 		if (len > cap) {
 			rb_wipe(p, alloc);
 			free(p);
-			return RB_E_TOOBIG;
+			return rb_err_set(RB_E_TOOBIG, "more than %zu bytes", cap);
 		}
 	}
 	p[len] = '\0';

@@ -39,7 +39,8 @@ int wrap_store_load(const char *dir, const char *name, struct wrap_meta **ret)
 	if ((err = wrap_store_path(dir, name, &path)) < 0)
 		return err;
 	if (lstat(path, &st) < 0 && errno == ENOENT)
-		return RB_E_NOTFOUND;
+		return rb_err_set(RB_E_NOTFOUND, "%s: no wrapped key '%s' in the store; check the key's "
+				  "name, or wrap it first", path, name);
 	if ((err = rb_file_read(path, WRAP_META_MAX_BYTES, &text, &len)) < 0)
 		return err;
 	if ((err = wrap_meta_parse((const char *)text, len, path, &m)) < 0)
