@@ -298,7 +298,7 @@ static int entry_finish(struct json_value **o, struct json_value **ret)
 	if ((err = audit_entry_check(*o)) < 0) {
 		json_free(*o);
 		*o = NULL;
-		return err == RB_E_PARSE ? rb_err_prefix(RB_E_INVAL, "audit entry") : err;
+		return err == RB_E_PARSE ? rb_err_prefix(rb_err_recode(err, RB_E_INVAL), "audit entry") : err;
 	}
 	*ret = TAKE_PTR(*o);
 	return RB_OK;

@@ -643,13 +643,13 @@ static int load_entries(struct audit_log *log)
 
 		tile_path(TILE_ENTRIES, n, TILE_WIDTH, rel);
 		if (rel_exists(log, rel)) {
-			if (stage_bundle(log, rel, TILE_WIDTH, s, NULL, NULL) == 0) {
+			if ((err = stage_bundle(log, rel, TILE_WIDTH, s, NULL, NULL)) == 0) {
 				if ((err = commit_staged(log, s)) < 0)
 					return err;
 				continue;
 			}
 			if ((n + 1) * TILE_WIDTH <= log->cp_size)
-				return rb_err_prefix(RB_E_VERIFY, "%s/%s: entry %" PRIu64 " is damaged "
+				return rb_err_prefix(rb_err_recode(err, RB_E_VERIFY), "%s/%s: entry %" PRIu64 " is damaged "
 							"(run 'rombsr audit verify')", log->dir, rel,
 							n * TILE_WIDTH + s->n);
 			log_unlink(log, rel); /* torn, beyond the checkpoint: cut */
@@ -1100,7 +1100,7 @@ static int prepare(struct audit_log *log, const struct json_value *const *entrie
 		 * and a tree passes audit_entry_check exactly when its canonical
 		 * bytes parse). One emission, no tree walk. */
 		if ((err = audit_entry_validate(e, p->len[i], &view)) < 0)
-			return rb_err_prefix(RB_E_INVAL, "audit entry %zu of the batch", i);
+			return rb_err_prefix(rb_err_recode(err, RB_E_INVAL), "audit entry %zu of the batch", i);
 		merkle_hash_leaf(e, p->len[i], p->leaf[i]);
 		if (view.type != AUDIT_SIGN)
 			continue;

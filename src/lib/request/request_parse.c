@@ -320,28 +320,14 @@ static int parse_tree(const struct json_value *root, const struct manifest *m,
 	static const char *const keys[] = { "node", "build_id", "created", "manifest_sha256",
 					    "artifacts", "requests", NULL };
 	const struct json_value *req, *arts, *reqs;
-	const char *s;
 	size_t n, dup;
 	bool dup_entry;
 	int err;
 
 	if ((err = rq_check_envelope(root, REQUEST_FORMAT, REQUEST_VERSION, &req)) < 0 ||
 	    (err = json_object_check_keys(req, keys, NULL)) < 0 ||
-	    (err = json_get_string(req, "node", &s)) < 0)
+	    (err = rq_get_node_build(req, &doc->node, &doc->build_id)) < 0)
 		return err;
-	if (!request_node_valid(s))
-		return json_err_set(json_object_get(req, "node"), RB_E_PARSE,
-				    "node must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-	if (!(doc->node = strdup(s)))
-		return RB_E_NOMEM;
-	if ((err = json_get_string(req, "build_id", &s)) < 0)
-		return err;
-	if (!capture_build_id_valid(s))
-		return json_err_set(json_object_get(req, "build_id"), RB_E_PARSE,
-				    "build_id must be 1-%d characters of [A-Za-z0-9._-], not starting "
-				    "with '.' or '-'", CAPTURE_BUILD_ID_MAX);
-	if (!(doc->build_id = strdup(s)))
-		return RB_E_NOMEM;
 	if ((err = rq_get_time(req, "created", &doc->created)) < 0 ||
 	    (err = rq_get_hex(req, "manifest_sha256", doc->manifest_sha256, 32)) < 0 ||
 	    (err = json_get_array(req, "artifacts", &arts)) < 0 ||

@@ -214,3 +214,26 @@ bool rq_text_valid(const char *s, size_t max, bool multiline)
 			return false;
 	return true;
 }
+
+int rq_get_node_build(const struct json_value *req, char **ret_node, char **ret_build)
+{
+	const char *s;
+	int err;
+
+	if ((err = json_get_string(req, "node", &s)) < 0)
+		return err;
+	if (!request_node_valid(s))
+		return json_err_set(json_object_get(req, "node"), RB_E_PARSE,
+				    "node must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+	if (!(*ret_node = strdup(s)))
+		return RB_E_NOMEM;
+	if ((err = json_get_string(req, "build_id", &s)) < 0)
+		return err;
+	if (!capture_build_id_valid(s))
+		return json_err_set(json_object_get(req, "build_id"), RB_E_PARSE,
+				    "build_id must be 1-%d characters of [A-Za-z0-9._-], not starting "
+				    "with '.' or '-'", CAPTURE_BUILD_ID_MAX);
+	if (!(*ret_build = strdup(s)))
+		return RB_E_NOMEM;
+	return RB_OK;
+}

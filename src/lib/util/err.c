@@ -63,6 +63,13 @@ int rb_err_set(int err, const char *fmt, ...)
 	return err;
 }
 
+int rb_err_recode(int err, int to)
+{
+	if (rb_err_has_detail(err))
+		detail_err = to;
+	return to;
+}
+
 bool rb_err_has_detail(int err)
 {
 	return err != RB_OK && err == detail_err && detail[0];

@@ -101,8 +101,14 @@ void rb_err_save(int err, char out[RB_ERR_DETAIL_MAX]);
  * earlier command cannot pass for this one's. */
 void rb_err_clear(void);
 
+/* A caller that reports an error from below under another code (a parse
+ * failure that means "does not verify"): the detail err left, if any, now
+ * belongs to to. Returns to. */
+int rb_err_recode(int err, int to);
+
 /* rb_err_set(err, "<fmt>: <rb_err_message(err)>"): says where an error
- * from below happened without losing what it was. */
+ * from below happened without losing what it was. Under another code:
+ * rb_err_prefix(rb_err_recode(err, RB_E_VERIFY), ...). */
 int rb_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

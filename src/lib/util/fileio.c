@@ -208,8 +208,7 @@ int rb_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return rb_err_set(errno == ENOENT ? RB_E_NOTFOUND : RB_E_IO, "%s: cannot open its directory: %s",
-				  path, strerror(errno));
+		return rb_err_set(RB_E_IO, "%s: cannot open its directory: %s", path, strerror(errno));
 	return rb_file_replace_at(dfd, dir, base, prefix, data, len, mode);
 }
 

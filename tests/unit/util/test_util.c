@@ -69,6 +69,13 @@ static void test_err_stale_detail(void)
 	CHECK(strcmp(saved, "verification failed") == 0);
 	rb_err_save(RB_E_IO, saved);
 	CHECK(strcmp(saved, "third.json: disk full") == 0);
+	/* A parse failure reported as "does not verify" keeps its detail;
+	 * recoding an error that has none moves nothing. */
+	rb_err_set(RB_E_PARSE, "record 3 is cut short");
+	CHECK(rb_err_prefix(rb_err_recode(RB_E_PARSE, RB_E_VERIFY), "entry 3") == RB_E_VERIFY);
+	CHECK(strcmp(rb_err_message(RB_E_VERIFY), "entry 3: record 3 is cut short") == 0);
+	CHECK(rb_err_recode(RB_E_IO, RB_E_STATE) == RB_E_STATE);
+	CHECK(!rb_err_has_detail(RB_E_STATE) && rb_err_has_detail(RB_E_VERIFY));
 	/* RB_OK never has a detail; clearing forgets it. */
 	CHECK(!rb_err_has_detail(RB_OK));
 	rb_err_clear();
@@ -422,8 +429,8 @@ static void test_file_temp_write(void)
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640);
 	CHECK(dir_entries(dir) == 1);
 	/* Into a directory that is gone: an error naming it, nothing made. */
-	CHECK_ERR(rb_file_write_atomic("/nonexistent-rombsr/x.sig", "x", 1, 0644), RB_E_NOTFOUND);
-	CHECK(strstr(rb_err_message(RB_E_NOTFOUND), "/nonexistent-rombsr/x.sig") != NULL);
+	CHECK_ERR(rb_file_write_atomic("/nonexistent-rombsr/x.sig", "x", 1, 0644), RB_E_IO);
+	CHECK(strstr(rb_err_message(RB_E_IO), "/nonexistent-rombsr/x.sig") != NULL);
 	CHECK(unlink(path) == 0 && rmdir(dir) == 0);
 }
 
