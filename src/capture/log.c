@@ -13,6 +13,7 @@
 
 #include "capture-module.h"
 #include "util/timefmt.h"
+#include "util/fileio.h"
 
 #define CM_LOG_LINE_MAX 2048
 
@@ -77,7 +78,9 @@ static bool log_append(const struct capture_config *config, const char *text)
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
 	if (fd >= 0) {
-		ok = write(fd, line, (size_t)n) == n;
+		/* One write(2) for the line, unless a signal or the kernel
+		 * cuts it short: then the rest follows rather than being lost. */
+		ok = rb_fd_write_all(fd, line, (size_t)n) == 0;
 		close(fd);
 	}
 out:

@@ -15,6 +15,7 @@
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/secret.h"
+#include "util/encode.h"
 
 #define CM_EXPORT __attribute__((visibility("default")))
 
@@ -182,8 +183,7 @@ static void derive_serial(struct cm_module *st)
 			if (st->manifest->keys[i].status == KEY_ACTIVE)
 				EVP_DigestUpdate(md, st->manifest->keys[i].spki_sha256, 32);
 		if (EVP_DigestFinal_ex(md, h, &hl) == 1 && hl >= 8)
-			for (i = 0; i < 8; i++)
-				snprintf(st->token_serial + 2 * i, 3, "%02x", h[i]);
+			rb_hex_format(h, 8, st->token_serial);
 	}
 	EVP_MD_CTX_free(md);
 }
@@ -214,7 +214,7 @@ static const char config_todo[] =
 
 static const char *detail_or(int err)
 {
-	const char *d = rb_err_detail();
+	const char *d = rb_err_message(err);
 
 	return d && *d ? d : rb_strerror(err);
 }

@@ -846,50 +846,12 @@ static CK_RV template_check(const CK_ATTRIBUTE *tmpl, CK_ULONG n)
 static CK_RV rsa_from_template(const CK_ATTRIBUTE *tmpl, CK_ULONG n, EVP_PKEY **ret)
 {
 	const CK_ATTRIBUTE *am = tmpl_get(tmpl, n, CKA_MODULUS), *ae = tmpl_get(tmpl, n, CKA_PUBLIC_EXPONENT);
-	const uint8_t *m, *e;
-	size_t ml, el;
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	BIGNUM *bn_n = NULL, *bn_e = NULL;
-	EVP_PKEY *pk = NULL;
-	CK_RV rv = CKR_ATTRIBUTE_VALUE_INVALID;
+	int err;
 
 	if (!am || !ae)
 		return CKR_TEMPLATE_INCOMPLETE;
-	/* Big-endian unsigned; tolerate sign-byte zeros (Java BigInteger). */
-	for (m = am->pValue, ml = am->ulValueLen; ml > 0 && *m == 0; m++, ml--)
-		;
-	for (e = ae->pValue, el = ae->ulValueLen; el > 0 && *e == 0; e++, el--)
-		;
-	/* 1024..16384-bit odd modulus, odd exponent of 3 up to 2^64-1. */
-	if (ml < 128 || ml > 2048 || !(m[ml - 1] & 1) || el == 0 || el > 8 || !(e[el - 1] & 1) ||
-	    (el == 1 && e[0] < 3))
-		return CKR_ATTRIBUTE_VALUE_INVALID;
-	bn_n = BN_bin2bn(m, (int)ml, NULL);
-	bn_e = BN_bin2bn(e, (int)el, NULL);
-	bld = OSSL_PARAM_BLD_new();
-	if (!bn_n || !bn_e || !bld) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
-	if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) ||
-	    !(params = OSSL_PARAM_BLD_to_param(bld)))
-		goto out;
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		goto out;
-	*ret = pk;
-	rv = CKR_OK;
-out:
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(bn_n);
-	BN_free(bn_e);
-	EVP_PKEY_CTX_free(ctx);
-	return rv;
+	err = rb_pkey_from_rsa(am->pValue, am->ulValueLen, ae->pValue, ae->ulValueLen, ret);
+	return err == RB_OK ? CKR_OK : err == RB_E_NOMEM ? CKR_HOST_MEMORY : CKR_ATTRIBUTE_VALUE_INVALID;
 }
 
 /* CKA_EC_POINT: a DER OCTET STRING around the point; the bare point (some

@@ -206,7 +206,7 @@ static CK_RV check_pin(const uint8_t *pin, size_t len)
 		char reason[RB_ERR_DETAIL_MAX + 64];
 
 		snprintf(reason, sizeof(reason), "C_Login: cannot read the PIN file (%s)",
-			 rb_err_detail());
+			 rb_err_message(err));
 		cm_log_failure(cm_state->config, reason,
 			       "make it a regular 0600 file holding the PIN, or remove pin_file");
 		return CKR_DEVICE_ERROR;

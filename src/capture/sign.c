@@ -240,7 +240,7 @@ static CK_RV sign_record(const struct cm_module *st, struct cm_op *op, const str
 				       (int64_t)time(NULL), &r);
 	if (err < 0) {
 		cm_log(st->config, "request refused: key %s, %s: %s", op->key->name,
-		       capture_mech_name((enum capture_mech)op->mech), rb_err_detail());
+		       capture_mech_name((enum capture_mech)op->mech), rb_err_message(err));
 		return err == RB_E_NOMEM ? CKR_HOST_MEMORY : CKR_GENERAL_ERROR;
 	}
 	if (r->placeholder_len != op->sig_len) {
@@ -254,7 +254,7 @@ static CK_RV sign_record(const struct cm_module *st, struct cm_op *op, const str
 		char reason[RB_ERR_DETAIL_MAX + 256];
 
 		snprintf(reason, sizeof(reason), "cannot record request %s for key %s in spool '%s' (%s)",
-			 r->id_hex, r->key_name, st->config->spool_dir, rb_err_detail());
+			 r->id_hex, r->key_name, st->config->spool_dir, rb_err_message(err));
 		cm_log_failure(st->config, reason,
 			       "make the spool directory writable with free space; nothing was signed");
 		capture_request_free(r);

@@ -49,8 +49,15 @@ int cli_common_opt(struct cli_common *c, int opt, const char *arg);
 /* Resolve defaults (state dir, manifest path, SoftHSM config). */
 int cli_common_finish(struct cli_common *c);
 
-/* Print "rombsr VERB: DETAIL" (or the generic text for err) on stderr and
- * return the exit code for err. */
+/* Start a command: no detail and no subject left from before it. */
+void cli_begin(void);
+/* Name what the verb works on now ("request document build/x.json"), for
+ * cli_fail() to say when the error carries no detail of its own. */
+void cli_working_on(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "rombsr VERB: DETAIL" on stderr and return the exit code for err.
+ * The detail is the one set with err (rb_err_message()); an error that
+ * came without one is "rombsr VERB: WORKING-ON: <generic text>", never a
+ * detail an earlier, different failure left behind. */
 int cli_fail(const char *verb, int err);
 /* Print a usage error and return EXIT_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

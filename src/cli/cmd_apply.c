@@ -18,6 +18,7 @@
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/encode.h"
 
 static const char verb[] = "apply";
 
@@ -61,8 +62,7 @@ static int default_cache(const struct apply_args *a, char **ret)
 	if (!xdg || xdg[0] != '/')
 		return asprintf(ret, "%s/.rombsr-queue", a->root) < 0 ? RB_E_NOMEM : RB_OK;
 	SHA256((const uint8_t *)a->queue, strlen(a->queue), h);
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	rb_hex_format(h, 8, hex);
 	if (asprintf(&dir, "%s/rombsr", xdg) < 0)
 		return RB_E_NOMEM;
 	err = rb_mkdir_p(dir, 0700);
@@ -197,7 +197,7 @@ static int print_json(const struct apply_args *a, const struct apply_plan *p,
 		  (err = json_object_set_string(r, "response_commit", f->response_commit)) < 0))
 		return err;
 	if (failure < 0 && ((err = json_object_set_string(r, "error", rb_strerror(failure))) < 0 ||
-			    (json_object_set_string(r, "detail", rb_err_detail()) < 0 &&
+			    (json_object_set_string(r, "detail", rb_err_message(failure)) < 0 &&
 			     (err = json_object_set_string(r, "detail", "(not UTF-8)")) < 0)))
 		return err;
 	if (p && ((err = json_artifacts(p, r)) < 0 || (err = json_rejections(p, r)) < 0))
@@ -296,6 +296,7 @@ int cmd_apply(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error(verb, "unexpected argument '%s'", argv[optind]);
 
+	cli_working_on("build %s of node %s, queue %s", a.build_id, a.node, a.queue);
 	err = apply_run(&a, &f, &plan);
 	if (a.json && print_json(&a, err < 0 ? NULL : plan, f, err) < 0 && err == RB_OK)
 		err = RB_E_NOMEM;

@@ -166,6 +166,7 @@ int cmd_approve(int argc, char **argv)
 		return cli_usage_error(verb, "--approver and --node must be valid names");
 	if (!a.build_id || !capture_build_id_valid(a.build_id))
 		return cli_usage_error(verb, "--build-id is missing or invalid");
+	cli_working_on("build %s of node %s, queue %s", a.build_id, a.node, a.queue);
 	err = approve_run(&a, commit);
 	gpgsig_free(a.gpg);
 	if (err < 0)

@@ -119,14 +119,15 @@ static bool custodian_name_ok(const char *s, size_t n)
 static int parse_custodian(struct ceremony_opts *o, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
+	int err;
 
 	if (o->n_custodians == CEREMONY_MAX_SHARES)
 		return cli_usage_error(verb, "more than %d --custodian options", CEREMONY_MAX_SHARES);
 	if (!eq || !custodian_name_ok(arg, (size_t)(eq - arg)))
 		return cli_usage_error(verb, "--custodian takes NAME=RECIPIENT with NAME of letters, digits, "
 				       "'_', '-', '.'");
-	if (age_recipient_check(eq + 1) < 0)
-		return cli_usage_error(verb, "--custodian %.*s: %s", (int)(eq - arg), arg, rb_err_detail());
+	if ((err = age_recipient_check(eq + 1)) < 0)
+		return cli_usage_error(verb, "--custodian %.*s: %s", (int)(eq - arg), arg, rb_err_message(err));
 	for (size_t i = 0; i < o->n_custodians; i++)
 		if (strlen(o->custodians[i].name) == (size_t)(eq - arg) &&
 		    strncmp(o->custodians[i].name, arg, (size_t)(eq - arg)) == 0)
@@ -163,7 +164,7 @@ static int read_passphrase(const struct ceremony_opts *o, bool confirm, struct r
 	if (o->passphrase.kind == P11_PIN_NONE)
 		return RB_OK;
 	if ((err = p11_pin_read(&o->passphrase, &p)) < 0)
-		return rb_err_set(err, "passphrase: %s", rb_err_detail());
+		return rb_err_set(err, "passphrase: %s", rb_err_message(err));
 	if (confirm && o->passphrase.kind == P11_PIN_PROMPT) {
 		if ((err = p11_pin_read(&again_src, &again)) < 0)
 			return err;
@@ -309,7 +310,7 @@ static int share_input_read(const struct ceremony_opts *o, struct share_input *i
 					 "the --identity of the custodian it was made for", o->share_files[i],
 					 age_failure_name(age_last_failure()));
 		else if (err < 0)
-			err = rb_err_set(err, "share file %s: %s", o->share_files[i], rb_err_detail());
+			err = rb_err_set(err, "share file %s: %s", o->share_files[i], rb_err_message(err));
 		else
 			err = share_input_add(in, text, o->share_files[i]);
 	}
@@ -483,7 +484,7 @@ static int init_write_shares(const struct ceremony_opts *o, const struct ceremon
 
 		if ((err = share_file_name(o, sp, i, &files[i])) == RB_OK &&
 		    (err = age_encrypt(sp->mnemonics[i]->data, sp->mnemonics[i]->len, &ao, &blobs[i], &lens[i])) < 0)
-			err = rb_err_set(err, "custodian %s: %s", o->custodians[i].name, rb_err_detail());
+			err = rb_err_set(err, "custodian %s: %s", o->custodians[i].name, rb_err_message(err));
 	}
 	if (err == RB_OK && o->mnemonics_out && (err = rb_secret_new(sp->n * (SLIP39_MAX_MNEMONIC_LEN + 1) + 128, &all)) == RB_OK) {
 		int hl = snprintf((char *)all->data, 128, "# rombsr key ceremony %u: %zu SLIP-0039 shares\n",

@@ -134,7 +134,7 @@ static void print_checklist(const struct manifest *m, const struct manifest_key 
 	} else if ((err = key_lifecycle_signed_by(audit_dir, m->token_label, k->spki_sha256, print_signed, &l,
 						  &count)) < 0) {
 		printf("   the audit log %s could not be read (%s); list them from a verified copy\n",
-		       audit_dir, rb_err_detail());
+		       audit_dir, rb_err_message(err));
 	} else {
 		printf("   %llu signature(s) in the audit log %s\n", (unsigned long long)count, audit_dir);
 		if (l.total > l.shown)
@@ -241,8 +241,8 @@ int cmd_hsm_revoke(int argc, char **argv)
 		return cli_usage_error(verb, "unexpected argument '%s'", argv[optind]);
 	if (!key_id)
 		return cli_usage_error(verb, "--key-id KEY is required (a key name or SPKI SHA-256 fingerprint)");
-	if (key_lifecycle_check_reason(reason) < 0)
-		return cli_usage_error(verb, "%s", rb_err_detail());
+	if ((err = key_lifecycle_check_reason(reason)) < 0)
+		return cli_usage_error(verb, "%s", rb_err_message(err));
 	if (!*actor || strlen(actor) > AUDIT_FIELD_MAX)
 		return cli_usage_error(verb, "--actor must be 1-%u bytes", AUDIT_FIELD_MAX);
 	if ((err = cli_common_finish(&c)) < 0)

@@ -169,7 +169,7 @@ orphan:
 	{
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		err = rb_err_set(err, "%s (the token keeps the unused key '%s'; rotate with another --successor "
 				 "NAME)", detail, r->new_name);
 	}

@@ -286,7 +286,7 @@ static int gen_wrapped(struct cli_common *c, const struct wrap_opts *o, const ch
 		return rb_err_set(RB_E_INVAL, "--validity-days must be 1 to 36500");
 	if (o->purposes) {
 		if ((err = key_purposes_parse_list(o->purposes, &mk.purposes)) < 0)
-			return RB_E_INVAL; /* the detail names the bad purpose */
+			return rb_err_recode(err, RB_E_INVAL); /* the detail names the bad purpose */
 	} else {
 		mk.purposes = key_purposes_legacy(o->purpose);
 	}
@@ -296,7 +296,7 @@ static int gen_wrapped(struct cli_common *c, const struct wrap_opts *o, const ch
 		return rb_err_set(RB_E_INVAL, "--purposes: queue-response and audit-checkpoint are the sign node's own "
 				  "keys' purposes (provisioned with the token); give this key a signing purpose");
 	if ((err = key_purposes_check(mk.purposes, alg, name)) < 0)
-		return RB_E_INVAL; /* the detail says which combination and why */
+		return rb_err_recode(err, RB_E_INVAL); /* the detail says which combination and why */
 	if ((err = store_dir(c, o, &dir)) < 0 || (err = manifest_load(c->manifest, &m)) < 0)
 		goto out;
 	if (manifest_find(m, name)) {

@@ -153,7 +153,7 @@ int cmd_queue(int argc, char **argv)
 		err = queue_verify(config, repo);
 		/* A history that breaks a rule did not verify. */
 		if (err == RB_E_PERM) {
-			fprintf(stderr, "rombsr queue verify: %s\n", rb_err_detail());
+			fprintf(stderr, "rombsr queue verify: %s\n", rb_err_message(err));
 			return EXIT_VERIFY;
 		}
 	} else {

@@ -15,6 +15,7 @@
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/encode.h"
 
 static const char verb[] = "queue-guard";
 
@@ -65,16 +66,6 @@ void cli_queue_guard_close(struct cli_queue_guard *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static bool is_hex40(const char *s, size_t n)
-{
-	if (n != QUEUE_OID_HEX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
 /* One "<old> <new> <ref>" line (without its newline) into its parts. */
 static bool update_parse(char *line, size_t len, char **old, char **new, char **ref)
 {
@@ -84,7 +75,7 @@ static bool update_parse(char *line, size_t len, char **old, char **new, char **
 	*old = line;
 	*new = line + QUEUE_OID_HEX + 1;
 	*ref = line + 2 * QUEUE_OID_HEX + 2;
-	if (!is_hex40(*old, QUEUE_OID_HEX) || !is_hex40(*new, QUEUE_OID_HEX))
+	if (!rb_hex_is_lower(*old, QUEUE_OID_HEX) || !rb_hex_is_lower(*new, QUEUE_OID_HEX))
 		return false;
 	for (const char *p = *ref; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
@@ -126,11 +117,11 @@ int cmd_queue_guard(int argc, char **argv)
 	}
 	if ((err = cli_queue_guard_open(config, NULL, &g)) < 0) {
 		fprintf(stderr, "rombsr queue-guard: refused: the guard cannot start: %s\n",
-			*rb_err_detail() ? rb_err_detail() : rb_strerror(err));
+			rb_err_message(err));
 		return rb_exit_code(err);
 	}
 	if ((err = queue_open_local(NULL, true, g.cfg->queue.branch, &q)) < 0) {
-		fprintf(stderr, "rombsr queue-guard: refused: %s\n", rb_err_detail());
+		fprintf(stderr, "rombsr queue-guard: refused: %s\n", rb_err_message(err));
 		cli_queue_guard_close(&g);
 		return rb_exit_code(err);
 	}
@@ -148,7 +139,7 @@ int cmd_queue_guard(int argc, char **argv)
 		rb_err_clear();
 		if ((err = guard_check_update(g.guard, q, old, new, ref)) < 0) {
 			fprintf(stderr, "rombsr queue-guard: refused %s: %s\n", ref,
-				*rb_err_detail() ? rb_err_detail() : rb_strerror(err));
+				rb_err_message(err));
 			refused++;
 		}
 		p = nl + 1;

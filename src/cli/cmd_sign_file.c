@@ -233,6 +233,7 @@ int cmd_sign_file(int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage_error(verb, "give exactly one FILE to sign");
 	input = argv[optind];
+	cli_working_on("%s", input);
 	if (strcmp(format, "raw") != 0 && strcmp(format, "openpgp") != 0)
 		return cli_usage_error(verb, "--format must be raw or openpgp, not '%s'", format);
 	openpgp = strcmp(format, "openpgp") == 0;

@@ -381,6 +381,7 @@ int cmd_submit(int argc, char **argv)
 		return cli_usage_error(verb, "--queue, --signing-key and --manifest are required");
 	if (sb.spool && !*sb.spool)
 		sb.spool = NULL;
+	cli_working_on("build %s of node %s, queue %s", sb.build_id, sb.node, sb.queue);
 	err = submit_run(&sb, commit, &n);
 	gpgsig_free(sb.gpg);
 	if (err < 0)

@@ -66,7 +66,7 @@ static int report_json(struct json_value *files, const char *file, int err,
 	} else {
 		if ((e = json_object_set_string(o, "error", rb_strerror(err))) < 0)
 			return e;
-		if (json_object_set_string(o, "detail", rb_err_detail()) < 0 &&
+		if (json_object_set_string(o, "detail", rb_err_message(err)) < 0 &&
 		    (e = json_object_set_string(o, "detail", "(not UTF-8)")) < 0)
 			return e;
 	}
@@ -76,7 +76,7 @@ static int report_json(struct json_value *files, const char *file, int err,
 static void report_text(const char *file, int err, const struct apply_verify_result *r)
 {
 	if (err < 0) {
-		const char *d = rb_err_detail();
+		const char *d = rb_err_message(err);
 
 		printf("FAIL %s: %s\n", file, *d ? d : rb_strerror(err));
 		return;
@@ -115,6 +115,7 @@ int cmd_verify(int argc, char **argv)
 		return cli_usage_error(verb, "--manifest FILE is required");
 	if (optind >= argc)
 		return cli_usage_error(verb, "name at least one FILE to verify");
+	cli_working_on("manifest %s", manifest_path);
 	if ((err = manifest_load(manifest_path, &m)) < 0)
 		return cli_fail(verb, err);
 	if (json && ((err = json_new_object(&report)) < 0 || (err = json_new_array(&files)) < 0)) {

@@ -91,12 +91,31 @@ int cli_parse_uint(const char *verb, const char *opt, const char *arg, unsigned 
 	return EXIT_OK;
 }
 
+/* What the running verb works on, for a failure that comes without a
+ * detail of its own. */
+static char working_on[256];
+
+void cli_working_on(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(working_on, sizeof(working_on), fmt, ap);
+	va_end(ap);
+}
+
+void cli_begin(void)
+{
+	working_on[0] = '\0';
+	rb_err_clear();
+}
+
 int cli_fail(const char *verb, int err)
 {
-	const char *detail = rb_err_detail();
-
-	if (detail && *detail)
-		fprintf(stderr, "rombsr %s: %s\n", verb, detail);
+	if (rb_err_has_detail(err))
+		fprintf(stderr, "rombsr %s: %s\n", verb, rb_err_message(err));
+	else if (working_on[0])
+		fprintf(stderr, "rombsr %s: %s: %s\n", verb, working_on, rb_strerror(err));
 	else
 		fprintf(stderr, "rombsr %s: %s\n", verb, rb_strerror(err));
 	return rb_exit_code(err);

@@ -55,8 +55,10 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (strcmp(argv[1], verbs[i].name) == 0)
+		if (strcmp(argv[1], verbs[i].name) == 0) {
+			cli_begin();
 			return verbs[i].run(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "rombsr: unknown verb '%s'; run 'rombsr --help' for the list\n", argv[1]);
 	return EXIT_USAGE;
 }

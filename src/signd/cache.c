@@ -20,54 +20,41 @@ void signd_cache_free(struct signd_cache *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->cap; i++)
-		free(c->slots[i].sig);
-	free(c->slots);
+	for (size_t i = 0; i < c->n; i++)
+		free(c->sigs[i].sig);
+	free(c->sigs);
+	rb_idmap_clear(&c->map);
 	for (size_t i = 0; i < c->n_pgp; i++)
 		pgp_key_free(c->pgp[i].pgp);
 	free(c);
 }
 
-static struct signd_cache_slot *cache_lookup(struct signd_cache *c, const uint8_t k[32])
-{
-	size_t i;
-
-	if (!c->cap)
-		return NULL;
-	memcpy(&i, k, sizeof(i));
-	for (i &= c->cap - 1;; i = (i + 1) & (c->cap - 1))
-		if (!c->slots[i].used || memcmp(c->slots[i].key, k, 32) == 0)
-			return &c->slots[i];
-}
-
 int signd_cache_put(struct signd_cache *c, const uint8_t k[SIGND_CACHE_KEY_LEN], const uint8_t *sig,
 		    size_t len)
 {
-	struct signd_cache_slot *s;
+	struct signd_cache_sig *s;
+	uint8_t *copy;
+	int err;
 
-	if ((c->n + 1) * 2 > c->cap) {
-		struct signd_cache bigger = { 0 };
-
-		bigger.cap = c->cap ? c->cap * 2 : 256;
-		if (!(bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots))))
-			return RB_E_NOMEM;
-		for (size_t i = 0; i < c->cap; i++)
-			if (c->slots[i].used)
-				*cache_lookup(&bigger, c->slots[i].key) = c->slots[i];
-		free(c->slots);
-		c->slots = bigger.slots;
-		c->cap = bigger.cap;
-	}
-	s = cache_lookup(c, k);
-	if (s->used)
+	if (rb_idmap_get(&c->map, k))
 		return RB_OK;
-	if (!(s->sig = malloc(len ? len : 1)))
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 256;
+
+		if (!(s = realloc(c->sigs, cap * sizeof(*s))))
+			return RB_E_NOMEM;
+		c->sigs = s;
+		c->cap = cap;
+	}
+	if (!(copy = malloc(len ? len : 1)))
 		return RB_E_NOMEM;
-	memcpy(s->sig, sig, len);
-	s->sig_len = len;
-	memcpy(s->key, k, 32);
-	s->used = true;
-	c->n++;
+	memcpy(copy, sig, len);
+	/* The key is a SHA-256 output (signd_cache_key): the map's kind. */
+	if ((err = rb_idmap_put(&c->map, k, c->n, NULL, NULL)) < 0) {
+		free(copy);
+		return err;
+	}
+	c->sigs[c->n++] = (struct signd_cache_sig){ copy, len };
 	return RB_OK;
 }
 
@@ -94,11 +81,13 @@ int signd_cache_take(struct signd_cache *c, const uint8_t k[SIGND_CACHE_KEY_LEN]
 		     enum rb_sig_scheme scheme, const uint8_t *in, size_t len, uint8_t **ret,
 		     size_t *ret_len)
 {
-	struct signd_cache_slot *hit = cache_lookup(c, k);
+	const uint64_t *at = rb_idmap_get(&c->map, k);
+	const struct signd_cache_sig *hit;
 	uint8_t *copy;
 
-	if (!hit || !hit->used)
+	if (!at)
 		return RB_E_NOTFOUND;
+	hit = &c->sigs[*at];
 	/* Copy first, then verify the copy: the bytes checked are the bytes
 	 * released. */
 	if (!(copy = malloc(hit->sig_len ? hit->sig_len : 1)))

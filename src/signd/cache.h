@@ -22,19 +22,19 @@
 #include "crypto/signer.h"
 #include "signd/keyholder.h"
 #include "pgp/pgp.h"
+#include "util/idmap.h"
 
 #define SIGND_CACHE_KEY_LEN 32
 
-struct signd_cache_slot {
-	uint8_t key[SIGND_CACHE_KEY_LEN];
+struct signd_cache_sig {
 	uint8_t *sig;
 	size_t sig_len;
-	bool used;
 };
 
 struct signd_cache {
-	struct signd_cache_slot *slots;
-	size_t cap, n;
+	struct rb_idmap map;             /* cache key -> index into sigs */
+	struct signd_cache_sig *sigs;
+	size_t n, cap;
 	/* OpenPGP views of manifest keys, made once per key; each signs
 	 * through its ref (ref.node is set per request) */
 	struct {

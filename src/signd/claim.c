@@ -142,10 +142,12 @@ static int claim_look_up(struct signd *s, const char *tip, const struct signd_it
 		err = queue_read_file(s->q, tip, path, CLAIM_MAX_BYTES, &data, &len);
 		if (err == RB_E_NOMEM)
 			return err;
-		if (err < 0 || claim_doc_parse((const char *)data, len, path, &c) < 0 ||
-		    strcmp(c->node, it->node->name) != 0 || strcmp(c->build_id, it->build_id) != 0 ||
+		if (err == RB_OK)
+			err = claim_doc_parse((const char *)data, len, path, &c);
+		if (err < 0 || strcmp(c->node, it->node->name) != 0 || strcmp(c->build_id, it->build_id) != 0 ||
 		    c->generation != g) {
-			signd_log(s, "event=claim-ignored path=\"%s\" detail=\"%s\"", path, rb_err_detail());
+			signd_log(s, "event=claim-ignored path=\"%s\" detail=\"%s\"", path,
+				  err < 0 ? rb_err_message(err) : "names another node, build or generation");
 			rb_err_clear();
 			continue;
 		}

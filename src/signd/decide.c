@@ -89,6 +89,7 @@ static int decide_entry(struct signd *s, struct signd_batch *b, struct signd_ite
 	const struct request_entry *e = &it->doc->entries[i];
 	const struct manifest_key *mk = manifest_find(s->m, e->key_name);
 	const struct sign_key_policy *kp;
+	int err;
 
 	if (replay_db_has_request(s->replay, e->id) || decide_seen_in_batch(b, it, e->id))
 		return decide_reject(it, i, RESPONSE_REASON_REPLAY,
@@ -107,16 +108,16 @@ static int decide_entry(struct signd *s, struct signd_batch *b, struct signd_ite
 	/* Every key signs only in its own domains, decided here, before the
 	 * HSM is touched: an OpenPGP key never signs a digest a node chose,
 	 * the queue and audit keys never sign a request at all. */
-	if (request_key_purpose_check(e->kind, mk) < 0)
-		return decide_reject(it, i, RESPONSE_REASON_KEY_PURPOSE, "%s", rb_err_detail());
+	if ((err = request_key_purpose_check(e->kind, mk)) < 0)
+		return decide_reject(it, i, RESPONSE_REASON_KEY_PURPOSE, "%s", rb_err_message(err));
 	if (e->kind == REQUEST_KIND_OPENPGP ? (mk->alg != RB_KEY_RSA && mk->alg != RB_KEY_ED25519)
 					    : !rb_sig_scheme_fits(e->scheme, mk->alg))
 		return decide_reject(it, i, RESPONSE_REASON_SCHEMA, "key '%s' (%s) cannot make this signature",
 				     mk->name, rb_key_alg_name(mk->alg));
 	/* Where the sign node can see what a key would sign, it looks: an
 	 * APK key signs only the APK structures that name it. */
-	if (e->kind == REQUEST_KIND_CAPTURE && request_capture_structure_check(e->capture, mk) < 0)
-		return decide_reject(it, i, RESPONSE_REASON_STRUCTURE, "%s", rb_err_detail());
+	if (e->kind == REQUEST_KIND_CAPTURE && (err = request_capture_structure_check(e->capture, mk)) < 0)
+		return decide_reject(it, i, RESPONSE_REASON_STRUCTURE, "%s", rb_err_message(err));
 	if (!sign_node_allows_key(it->node, mk->name))
 		return decide_reject(it, i, RESPONSE_REASON_KEY_NOT_ALLOWED,
 				     "node '%s' may not use key '%s' (sign.conf: node.%s.allowKey)", it->node->name,
@@ -178,7 +179,7 @@ int signd_decide(struct signd *s, struct signd_batch *b, struct signd_item *it)
 	if (err < 0) {
 		const char *reason = err == RB_E_TOOBIG ? "too-large" : "schema";
 
-		signd_log(s, "event=refuse path=\"%s\" reason=%s detail=\"%s\"", it->path, reason, rb_err_detail());
+		signd_log(s, "event=refuse path=\"%s\" reason=%s detail=\"%s\"", it->path, reason, rb_err_message(err));
 		return decide_refuse(s, b, it, reason);
 	}
 	if (strcmp(it->doc->node, it->node->name) != 0 || strcmp(it->doc->build_id, it->build_id) != 0) {

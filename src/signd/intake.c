@@ -210,27 +210,10 @@ static int intake_change_cb(void *ctx, const struct queue_change *c)
 }
 
 /* "requests/<node>/<build>.json" -> build (copied into out). */
-static bool intake_split_path(const char *path, const char *area, const char *owner, char *rest,
-			      size_t restsz)
+/* Whether path is a request document in node's own area. */
+static bool intake_request_path(const char *path, const struct sign_node *node, struct request_path *ret)
 {
-	size_t al = strlen(area), ol = strlen(owner), pl = strlen(path);
-
-	if (pl <= al + ol + 2 || strncmp(path, area, al) != 0 || path[al] != '/' ||
-	    strncmp(path + al + 1, owner, ol) != 0 || path[al + 1 + ol] != '/')
-		return false;
-	snprintf(rest, restsz, "%s", path + al + ol + 2);
-	return true;
-}
-
-static bool intake_build_from_name(const char *name, char build[CAPTURE_BUILD_ID_MAX + 1])
-{
-	size_t n = strlen(name);
-
-	if (n <= 5 || n - 5 > CAPTURE_BUILD_ID_MAX || strcmp(name + n - 5, ".json") != 0)
-		return false;
-	memcpy(build, name, n - 5);
-	build[n - 5] = '\0';
-	return capture_build_id_valid(build);
+	return request_path_parse(path, ret) && ret->area == REQUEST_PATH_REQUEST && strcmp(ret->node, node->name) == 0;
 }
 
 /* A whole commit refused: one audit entry per request document it adds,
@@ -286,19 +269,17 @@ static int intake_approval(struct signd *s, const struct sign_approver *a, const
 	_cleanup_(approval_doc_freep) struct approval_doc *doc = NULL;
 	_cleanup_free_ uint8_t *data = NULL;
 	size_t len;
-	char node[65], rest[QUEUE_MAX_PATH + 1], build[CAPTURE_BUILD_ID_MAX + 1], line[JOURNAL_LINE_MAX + 1];
+	char line[JOURNAL_LINE_MAX + 1];
 	struct rb_buf keys = RB_BUF_INIT;
-	const char *slash;
+	struct request_path rp;
+	const char *node, *build;
 	int err, n;
 
-	if (!intake_split_path(c->path, "approvals", a->name, rest, sizeof(rest)) ||
-	    !(slash = strchr(rest, '/')) || (size_t)(slash - rest) >= sizeof(node))
+	if (!request_path_parse(c->path, &rp) || rp.area != REQUEST_PATH_APPROVAL || strcmp(rp.approver, a->name) != 0)
 		return rb_err_set(RB_E_PERM, "%s: not in approver %s's area approvals/%s/<node>/<build>.json",
 				  c->path, a->name, a->name);
-	memcpy(node, rest, (size_t)(slash - rest));
-	node[slash - rest] = '\0';
-	if (!intake_build_from_name(slash + 1, build))
-		return rb_err_set(RB_E_PERM, "%s: not an approval path", c->path);
+	node = rp.node;
+	build = rp.build;
 	if ((err = queue_read_blob(s->q, c->blob, APPROVAL_MAX_BYTES, &data, &len)) < 0 ||
 	    (err = approval_doc_parse((const char *)data, len, c->path, &doc)) < 0)
 		return err;
@@ -416,17 +397,14 @@ int signd_intake_document(struct signd *s, struct signd_batch *b, size_t seq, co
 			  uint64_t size, signd_blob_reader read, void *read_ctx)
 {
 	struct signd_item *it;
-	char rest[QUEUE_MAX_PATH + 1];
+	struct request_path rp;
 	uint8_t sha[32], psha[32], mark[32];
 	_cleanup_free_ uint8_t *data = NULL;
 	size_t len = 0;
 	bool too_big = size > s->cfg->queue.max_request_bytes;
 	int err;
 
-	char build[CAPTURE_BUILD_ID_MAX + 1];
-
-	if (!intake_split_path(path, "requests", node->name, rest, sizeof(rest)) || strchr(rest, '/') ||
-	    !intake_build_from_name(rest, build))
+	if (!intake_request_path(path, node, &rp))
 		return rb_err_set(RB_E_INVAL, "%s is not a document in node %s's area", path, node->name);
 	/* Once per document, whatever the batches and crashes: the
 	 * pending journal owns a deferred one, and a document taken
@@ -461,8 +439,7 @@ int signd_intake_document(struct signd *s, struct signd_batch *b, size_t seq, co
 	snprintf(it->path, sizeof(it->path), "%s", path);
 	it->node = node;
 	snprintf(it->node_fpr, sizeof(it->node_fpr), "%s", fpr);
-	intake_split_path(path, "requests", node->name, rest, sizeof(rest));
-	intake_build_from_name(rest, it->build_id);
+	snprintf(it->build_id, sizeof(it->build_id), "%s", rp.build);
 	it->since = b->now;
 	it->walk_seq = seq;
 	memcpy(it->doc_sha256, sha, 32);
@@ -523,7 +500,7 @@ static int intake_one(void *ctx, const char *commit)
 		goto out;
 	}
 	if (err == RB_E_TOOBIG) {
-		signd_log(s, "event=refuse commit=%.12s reason=bad-signature detail=\"%s\"", commit, rb_err_detail());
+		signd_log(s, "event=refuse commit=%.12s reason=bad-signature detail=\"%s\"", commit, rb_err_message(err));
 		err = intake_refuse_all(s, b->now, &ic, NULL, commit, "bad-signature");
 		goto out;
 	}
@@ -533,12 +510,12 @@ static int intake_one(void *ctx, const char *commit)
 	if (err < 0 && !intake_sig_verdict(err)) {
 		/* gpg could not say: the batch stops before last-commit moves,
 		 * and the commit is looked at again. */
-		err = rb_err_set(err, "queue commit %.12s: %s", commit, rb_err_detail());
+		err = rb_err_set(err, "queue commit %.12s: %s", commit, rb_err_message(err));
 		goto out;
 	}
 	if (err < 0) {
 		signd_log(s, "event=refuse commit=%.12s reason=%s detail=\"%s\"", commit,
-			  err == RB_E_KEY ? "unknown-signer" : "bad-signature", rb_err_detail());
+			  err == RB_E_KEY ? "unknown-signer" : "bad-signature", rb_err_message(err));
 		err = intake_refuse_all(s, b->now, &ic, NULL, commit,
 					err == RB_E_KEY ? "unknown-signer" : "bad-signature");
 		goto out;
@@ -559,12 +536,11 @@ static int intake_one(void *ctx, const char *commit)
 	 * is taken: a node cannot smuggle a document into another's area. */
 	for (size_t i = 0; i < ic.n; i++) {
 		struct intake_change *c = &ic.c[i];
-		char rest[QUEUE_MAX_PATH + 1], build[CAPTURE_BUILD_ID_MAX + 1];
+		struct request_path rp;
 		bool ok = c->kind == QUEUE_CHANGE_ADDED && (c->mode == 0100644 || c->mode == 0100755);
 
 		if (ok && node)
-			ok = intake_split_path(c->path, "requests", node->name, rest, sizeof(rest)) &&
-			     !strchr(rest, '/') && intake_build_from_name(rest, build);
+			ok = intake_request_path(c->path, node, &rp);
 		if (ok && appr)
 			ok = strncmp(c->path, "approvals/", 10) == 0;
 		if (!ok) {
@@ -583,7 +559,7 @@ static int intake_one(void *ctx, const char *commit)
 				if (err == RB_E_NOMEM)
 					goto out;
 				signd_log(s, "event=refuse commit=%.12s approver=%s path=\"%s\" reason=schema detail=\"%s\"",
-					  commit, appr->name, c->path, too_big ? "too large" : rb_err_detail());
+					  commit, appr->name, c->path, too_big ? "too large" : rb_err_message(err));
 				err = RB_OK;
 			}
 			continue;
@@ -662,7 +638,8 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 		_cleanup_free_ uint8_t *sig = NULL, *sd = NULL;
 		size_t sl, sdl;
 		struct signd_item *it;
-		char fpr[41], rest[QUEUE_MAX_PATH + 1];
+		struct request_path rp;
+		char fpr[41];
 
 		if (p->done)
 			continue;
@@ -670,15 +647,16 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 		 * node's and only its verified signature authorises it. */
 		if ((err = queue_commit_signature(s->q, p->commit, &sig, &sl, &sd, &sdl)) == RB_OK &&
 		    (err = gpgsig_verify_detached(s->keyring, sig, sl, sd, sdl, fpr)) < 0 && !intake_sig_verdict(err))
-			return rb_err_set(err, "queue commit %.12s (a pending document): %s", p->commit, rb_err_detail());
+			return rb_err_set(err, "queue commit %.12s (a pending document): %s", p->commit, rb_err_message(err));
 		if (err < 0 || !sign_config_find_fingerprint(s->cfg, fpr, &node, &appr) || !node) {
 			signd_log(s, "event=refuse commit=%.12s path=\"%s\" reason=unknown-signer detail=\"pending document no longer verifies\"",
 				  p->commit, p->path);
 			p->done = true;
 			continue;
 		}
-		if (!intake_split_path(p->path, "requests", node->name, rest, sizeof(rest)))
-			return rb_err_set(RB_E_PARSE, "pending journal: bad path %s", p->path);
+		if (!intake_request_path(p->path, node, &rp))
+			return rb_err_set(RB_E_PARSE, "pending journal: %s is not a request document of node %s; "
+					  "restore the journal from backup", p->path, node->name);
 		/* Taken whatever the caps: a handful of documents, and each must
 		 * be looked at again until its approvals arrive. */
 		if ((err = intake_take(s, b, node, p->path, &it)) < 0)
@@ -687,9 +665,7 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 		snprintf(it->path, sizeof(it->path), "%s", p->path);
 		it->node = node;
 		snprintf(it->node_fpr, sizeof(it->node_fpr), "%s", fpr);
-		if (!intake_split_path(p->path, "requests", node->name, rest, sizeof(rest)) ||
-		    !intake_build_from_name(rest, it->build_id))
-			return rb_err_set(RB_E_PARSE, "pending journal: bad path %s", p->path);
+		snprintf(it->build_id, sizeof(it->build_id), "%s", rp.build);
 		it->since = p->since;
 		it->from_pending = true;
 		it->walk_seq = SIZE_MAX;

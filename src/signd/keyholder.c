@@ -66,11 +66,11 @@ static int keyholder_reply(struct keyholder *kh, enum signer_msg_type want, uint
 
 	if ((err = signer_frame_read(kh->fd, &body, &len)) < 0)
 		return rb_err_set(RB_E_GONE, "the key holder (rombsr-signer, pid %d) stopped answering: %s",
-				  (int)kh->pid, rb_err_detail());
+				  (int)kh->pid, rb_err_message(err));
 	if ((err = signer_msg_decode(body, len, ret)) < 0) {
 		free(body);
 		return rb_err_set(RB_E_GONE, "the key holder (rombsr-signer, pid %d) sent a message that "
-				  "cannot be read: %s", (int)kh->pid, rb_err_detail());
+				  "cannot be read: %s", (int)kh->pid, rb_err_message(err));
 	}
 	if (ret->type == SIGNER_MSG_ERROR) {
 		err = rb_err_set(ret->err, "%s", ret->text);
@@ -137,7 +137,7 @@ int keyholder_start(const char *config, struct keyholder **ret)
 	if ((err = keyholder_reply(kh, SIGNER_MSG_READY, &body, &ready)) < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		keyholder_stop(kh);
 		/* A key holder that never started (exec failed) is a missing
 		 * program, not a token that went away. */
@@ -177,9 +177,11 @@ pid_t keyholder_pid(const struct keyholder *kh)
 
 static int keyholder_send(struct keyholder *kh, const struct signer_msg *m)
 {
-	if (signer_msg_send(kh->fd, m) < 0)
+	int err = signer_msg_send(kh->fd, m);
+
+	if (err < 0)
 		return rb_err_set(RB_E_GONE, "the key holder (rombsr-signer, pid %d) is gone: %s", (int)kh->pid,
-				  rb_err_detail());
+				  rb_err_message(err));
 	return RB_OK;
 }
 

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((err = signd_open(config, stderr, &s)) < 0) {
-		fprintf(stderr, "rombsr-sign: %s\n", *rb_err_detail() ? rb_err_detail() : rb_strerror(err));
+		fprintf(stderr, "rombsr-sign: %s\n", rb_err_message(err));
 		return rb_exit_code(err);
 	}
 	fprintf(stderr, "rombsr-sign: started (config %s, poll %us)\n", config, signd_poll_seconds(s));
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 
 		err = signd_run_batch(s, &stop_requested, &st);
 		if (err < 0) {
-			const char *why = *rb_err_detail() ? rb_err_detail() : rb_strerror(err);
+			const char *why = rb_err_message(err);
 
 			/* A rewritten history or a broken HSM needs a human. */
 			if (err == RB_E_STATE || err == RB_E_PIN || err == RB_E_MODULE || once) {

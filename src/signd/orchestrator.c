@@ -79,12 +79,12 @@ static int signd_audit_login_failure(struct signd *s, int err)
 	uint64_t index;
 	int aerr;
 
-	rb_err_save(detail);
+	rb_err_save(err, detail);
 	if ((aerr = audit_entry_login_failure((int64_t)time(NULL), "operator", s->m->token_label, detail, &e)) < 0 ||
 	    (aerr = audit_log_append(s->audit, e, &index)) < 0) {
 		char why[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(why);
+		rb_err_save(aerr, why);
 		return rb_err_set(aerr, "%s; and the login failure could not be written to the audit log: %s",
 				  detail, why);
 	}
@@ -140,9 +140,8 @@ static int signd_load_commit(struct signd *s, const char *name, char **ret_path,
 		return err;
 	if (len != 41 || data[40] != '\n')
 		return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", *ret_path);
-	for (size_t i = 0; i < 40; i++)
-		if (!((data[i] >= '0' && data[i] <= '9') || (data[i] >= 'a' && data[i] <= 'f')))
-			return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", *ret_path);
+	if (!rb_hex_is_lower((const char *)data, 40))
+		return rb_err_set(RB_E_PARSE, "%s: not a commit id; restore it from backup", *ret_path);
 	memcpy(out, data, 40);
 	out[40] = '\0';
 	return RB_OK;
@@ -315,14 +314,14 @@ static void signd_close_hsm(struct signd *s)
  * accounted for, and the next batch takes the same work (and what the log
  * already holds from this one). One audit entry per outage, when it is
  * first seen; the retries until the token is back add none. */
-static int signd_hsm_lost(struct signd *s)
+static int signd_hsm_lost(struct signd *s, int why)
 {
 	char detail[RB_ERR_DETAIL_MAX];
 	_cleanup_json_ struct json_value *e = NULL;
 	uint64_t index;
 	int err;
 
-	rb_err_save(detail);
+	rb_err_save(why, detail);
 	if (!s->hsm_lost) {
 		if ((err = audit_entry_hsm_outage((int64_t)time(NULL), s->m->token_label, detail, &e)) < 0 ||
 		    (err = audit_log_append(s->audit, e, &index)) < 0)
@@ -352,8 +351,8 @@ static int signd_hsm_reopen(struct signd *s)
 	}
 	signd_close_hsm(s);
 	if (err == RB_E_PIN || err == RB_E_VERIFY || err == RB_E_KEY)
-		return rb_err_set(RB_E_STATE, "the HSM came back but cannot be used: %s", rb_err_detail());
-	return rb_err_set(RB_E_AGAIN, "the HSM is not back yet: %s", rb_err_detail());
+		return rb_err_set(RB_E_STATE, "the HSM came back but cannot be used: %s", rb_err_message(err));
+	return rb_err_set(RB_E_AGAIN, "the HSM is not back yet: %s", rb_err_message(err));
 }
 
 int signd_open(const char *config_path, FILE *log, struct signd **ret)
@@ -382,8 +381,7 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 		goto fail;
 	if ((err = gpgsig_open_keyring(gnupg, s->cfg, s->m, &s->keyring)) < 0)
 		goto fail;
-	for (size_t i = 0; i < 20; i++)
-		snprintf(s->queue_fpr + 2 * i, 3, "%02X", qmk->openpgp_fpr[i]);
+	rb_hex_format_upper(qmk->openpgp_fpr, 20, s->queue_fpr);
 	if ((err = replay_db_open(replay, &s->replay)) < 0 ||
 	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
 	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0 ||
@@ -492,7 +490,7 @@ static int signd_entry_failed(struct signd_item *it, size_t i, int err)
 	char *msg = NULL;
 
 	if (asprintf(&msg, err == RB_E_VERIFY ? "not released: %s" : "the HSM could not sign: %s",
-		     rb_err_detail()) < 0)
+		     rb_err_message(err)) < 0)
 		return RB_E_NOMEM;
 	it->reason[i] = RESPONSE_REASON_HSM_ERROR;
 	it->message[i] = msg;
@@ -511,7 +509,7 @@ static int signd_sign_failed(struct signd *s, struct signd_item *it, size_t i, i
 
 	if (err == RB_E_GONE)
 		return err;
-	rb_err_save(detail);
+	rb_err_save(err, detail);
 	if (err != RB_E_VERIFY && keyholder_probe(s->kh, SIGN_NODE_QUEUE_KEY) == RB_E_GONE)
 		return rb_err_set(RB_E_GONE, "%s; and the token no longer holds the queue key", detail);
 	rb_err_set(err, "%s", detail);
@@ -788,6 +786,8 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	bool stopped = false, more;
 	int err;
 
+	/* A detail left by the previous batch describes nothing in this one. */
+	rb_err_clear();
 	if (!(b.node_documents = calloc(s->cfg->n_nodes ? s->cfg->n_nodes : 1, sizeof(*b.node_documents))))
 		return RB_E_NOMEM;
 	/* Nothing is taken from the queue while the token is away. */
@@ -936,7 +936,7 @@ out:
 	/* The token went away (under the entries' signing, the checkpoint's
 	 * or the response commit's): stop and wait for it. */
 	if (err == RB_E_GONE)
-		err = signd_hsm_lost(s);
+		err = signd_hsm_lost(s, err);
 	/* A batch that failed while recording leaves no append undurable. */
 	(void)replay_db_sync(s->replay);
 	for (size_t k = 0; k < b.n; k++)

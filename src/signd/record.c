@@ -319,8 +319,7 @@ int signd_audit_refusal(struct signd *s, int64_t now, const char *build_id, cons
 	/* A refused document has no request ids we could trust; the entry is
 	 * keyed by the SHA-256 of its queue path instead. */
 	SHA256((const uint8_t *)path, strlen(path), id);
-	for (size_t i = 0; i < 32; i++)
-		snprintf(id_hex + 2 * i, 3, "%02x", id[i]);
+	rb_hex_format(id, 32, id_hex);
 	{
 		struct audit_reject_info r = {
 			.time = now, .request_id = id_hex, .build_id = build_id && *build_id ? build_id : NULL,

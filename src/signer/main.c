@@ -56,10 +56,10 @@ struct keyholder {
 
 static int keyholder_reply_error(int err)
 {
-	struct signer_msg r = { .type = SIGNER_MSG_ERROR, .err = err, .text = rb_err_detail() };
+	/* The detail set with err, else the generic text: never one an
+	 * earlier failure left behind. */
+	struct signer_msg r = { .type = SIGNER_MSG_ERROR, .err = err, .text = rb_err_message(err) };
 
-	if (!*r.text)
-		r.text = rb_strerror(err);
 	return signer_msg_send(SIGNER_FD, &r);
 }
 

@@ -25,9 +25,9 @@ import tempfile
 MUTATIONS = M = {
  # signing-oracle.sh
  'M1': [('src/lib/request/request_build.c', '\treturn request_key_purpose_check(kind, key);\n', '\t(void)kind; return RB_OK; /* MUTATION */\n')],
- 'M2b': [('src/lib/request/request_parse.c', '\tif (request_key_purpose_check(e->kind, k) < 0) {\n', '\tif (0 && request_key_purpose_check(e->kind, k) < 0) { /* MUTATION */\n')],
- 'M3': [('src/signd/decide.c', '\tif (request_key_purpose_check(e->kind, mk) < 0)\n', '\tif (0 && request_key_purpose_check(e->kind, mk) < 0) /* MUTATION */\n')],
- 'M6': [('src/signd/decide.c', '\tif (request_key_purpose_check(e->kind, mk) < 0)\n', '\tif (!(mk->purposes & KEY_PURPOSES_SIGN_NODE) && request_key_purpose_check(e->kind, mk) < 0) /* MUTATION */\n')],
+ 'M2b': [('src/lib/request/request_parse.c', '\tif ((err = request_key_purpose_check(e->kind, k)) < 0) {\n', '\tif (0 && (err = request_key_purpose_check(e->kind, k)) < 0) { /* MUTATION */\n')],
+ 'M3': [('src/signd/decide.c', '\tif ((err = request_key_purpose_check(e->kind, mk)) < 0)\n', '\tif (0 && (err = request_key_purpose_check(e->kind, mk)) < 0) /* MUTATION */\n')],
+ 'M6': [('src/signd/decide.c', '\tif ((err = request_key_purpose_check(e->kind, mk)) < 0)\n', '\tif (!(mk->purposes & KEY_PURPOSES_SIGN_NODE) && (err = request_key_purpose_check(e->kind, mk)) < 0) /* MUTATION */\n')],
  'M7': [('src/lib/queue/config.c', '\t\tif (strcmp(v, SIGN_NODE_QUEUE_KEY) == 0 || strcmp(v, SIGN_NODE_AUDIT_KEY) == 0)\n', '\t\tif (0 && (strcmp(v, SIGN_NODE_QUEUE_KEY) == 0 || strcmp(v, SIGN_NODE_AUDIT_KEY) == 0)) /* MUTATION */\n')],
  'M8': [('src/lib/queue/config.c', '\tif (strcmp(name, SIGN_NODE_QUEUE_KEY) == 0 || strcmp(name, SIGN_NODE_AUDIT_KEY) == 0)\n', '\tif (0 && (strcmp(name, SIGN_NODE_QUEUE_KEY) == 0 || strcmp(name, SIGN_NODE_AUDIT_KEY) == 0)) /* MUTATION */\n')],
  'M9': [('src/cli/cmd_sign_file.c', '\tif (mk->purposes & KEY_PURPOSES_SIGN_NODE)\n', '\tif (0 && (mk->purposes & KEY_PURPOSES_SIGN_NODE)) /* MUTATION */\n')],

@@ -78,7 +78,7 @@ static int decrypt_unwrap(const struct age_header *h, const struct age_decrypt_o
 		if (e < 0) {
 			age_identities_free(ids, nids);
 			return age_fail(AGE_FAIL_OTHER, rb_err_set(e == RB_E_UNSUPPORTED ? e : RB_E_INVAL,
-							      "identity %zu: %s", i + 1, rb_err_detail()));
+							      "identity %zu: %s", i + 1, rb_err_message(e)));
 		}
 	}
 	e = RB_E_KEY;

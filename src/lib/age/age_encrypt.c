@@ -52,7 +52,7 @@ int age_encrypt(const uint8_t *plaintext, size_t len, const struct age_encrypt_o
 		for (i = 0; i < opts->n_recipients; i++) {
 			e = age_recipient_parse(opts->recipients[i], &rcpt[i]);
 			if (e < 0)
-				return rb_err_set(e, "recipient %zu: %s", i + 1, rb_err_detail());
+				return rb_err_set(e, "recipient %zu: %s", i + 1, rb_err_message(e));
 		}
 	}
 	e = rb_secret_new(AGE_FILE_KEY_LEN, &fk);

@@ -59,8 +59,7 @@ static int header_next_line(struct rb_reader *r, const uint8_t **ret, size_t *re
 
 static bool is_b64_char(uint8_t c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
+	return rb_base64_digit((char)c) >= 0;
 }
 
 static int header_parse_args(const uint8_t *line, size_t len, struct age_stanza *st)

@@ -60,10 +60,12 @@ static int identity_parse_x25519(const char *line, size_t len, struct age_identi
 	e = rb_secret_new(64, &sk);
 	if (e < 0)
 		return e;
-	if (len < 15 || memcmp(line, "AGE-SECRET-KEY-", 15) != 0 ||
-	    bech32_decode(line, len, "age-secret-key-", sk->data, sk->size, &n) < 0 || n != 32)
+	if (len < 15 || memcmp(line, "AGE-SECRET-KEY-", 15) != 0)
+		return rb_err_set(RB_E_PARSE, "not a valid AGE-SECRET-KEY-1... identity (it does not start "
+				  "with AGE-SECRET-KEY-)");
+	if ((e = bech32_decode(line, len, "age-secret-key-", sk->data, sk->size, &n)) < 0 || n != 32)
 		return rb_err_set(RB_E_PARSE, "not a valid AGE-SECRET-KEY-1... identity (%s)",
-				  rb_err_detail());
+				  e < 0 ? rb_err_message(e) : "not 32 bytes of key");
 	sk->len = 32;
 	e = age_x25519_base(sk->data, ret->pk);
 	if (e < 0)
@@ -108,7 +110,7 @@ int age_identities_parse(const struct rb_secret *text, struct age_identity **lis
 			e = identity_parse_x25519(p, len, &id);
 			if (e < 0)
 				return rb_err_set(e, "age identity file, line %zu: %s", lineno,
-						  rb_err_detail());
+						  rb_err_message(e));
 			e = identity_append(list, n, &id);
 			if (e < 0)
 				return e;

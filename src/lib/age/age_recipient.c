@@ -44,7 +44,8 @@ static int recipient_parse_ssh(const char *s, struct age_recipient *ret)
 
 int age_recipient_parse(const char *s, struct age_recipient *ret)
 {
-	size_t n;
+	size_t n = 0;
+	int err;
 
 	if (!s)
 		return rb_err_set(RB_E_INVAL, "age: NULL recipient");
@@ -54,11 +55,11 @@ int age_recipient_parse(const char *s, struct age_recipient *ret)
 	if (strncmp(s, "ssh-", 4) == 0)
 		return rb_err_set(RB_E_UNSUPPORTED,
 				  "recipient \"%.20s...\": only ssh-ed25519 SSH keys are supported", s);
-	if (bech32_decode(s, strlen(s), "age", ret->pk, sizeof(ret->pk), &n) < 0 || n != 32 ||
+	if ((err = bech32_decode(s, strlen(s), "age", ret->pk, sizeof(ret->pk), &n)) < 0 || n != 32 ||
 	    strncmp(s, "age1", 4) != 0)
 		return rb_err_set(RB_E_PARSE,
 				  "recipient \"%.70s\": not an age1... X25519 key or an ssh-ed25519 line (%s)",
-				  s, rb_err_detail());
+				  s, err < 0 ? rb_err_message(err) : n != 32 ? "not 32 bytes of key" : "no age1 prefix");
 	ret->type = AGE_KEY_X25519;
 	return RB_OK;
 }

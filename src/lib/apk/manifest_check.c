@@ -5,6 +5,7 @@
 
 #include "apk/apk.h"
 #include "util/err.h"
+#include "util/encode.h"
 
 static const struct manifest_key *key_by_spki(const struct manifest *m, const uint8_t sha[32])
 {
@@ -14,17 +15,6 @@ static const struct manifest_key *key_by_spki(const struct manifest *m, const ui
 	return NULL;
 }
 
-static void hex8(const uint8_t *p, char out[17])
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < 8; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[16] = '\0';
-}
-
 static int scheme_check(const struct apk_scheme_info *info, int scheme, const struct manifest *m,
 			const struct manifest_key **ret_first)
 {
@@ -32,7 +22,7 @@ static int scheme_check(const struct apk_scheme_info *info, int scheme, const st
 		const struct manifest_key *k = key_by_spki(m, info->signers[i].spki_sha256);
 		char fp[17];
 
-		hex8(info->signers[i].spki_sha256, fp);
+		rb_hex_format(info->signers[i].spki_sha256, 8, fp);
 		if (!k)
 			return rb_err_set(RB_E_KEY, "v%d signer #%zu (SPKI SHA-256 %s...) is not a key of the manifest; the APK was signed by someone else",
 					  scheme, i, fp);

@@ -162,19 +162,20 @@ static int signed_data_either(const char *where, const uint8_t *data, size_t len
 			      struct apk_signed_data *sd, enum apk_signed_kind *kind)
 {
 	char v2[RB_ERR_DETAIL_MAX];
+	int err;
 
-	if (apk_signed_data_parse("v2", 2, data, len, sd) == 0) {
+	if ((err = apk_signed_data_parse("v2", 2, data, len, sd)) == 0) {
 		*kind = APK_SIGNED_V2;
 		return 0;
 	}
-	snprintf(v2, sizeof(v2), "%s", rb_err_detail());
-	if (apk_signed_data_parse("v3", 3, data, len, sd) == 0) {
+	rb_err_save(err, v2);
+	if ((err = apk_signed_data_parse("v3", 3, data, len, sd)) == 0) {
 		*kind = APK_SIGNED_V3;
 		return 0;
 	}
 	return rb_err_set(RB_E_PARSE, "%s: %zu bytes that are no structure an APK key signs (v2/v3 signed data, "
 			  "v4 signing data, v1 signature file): as signed data, %s; %s", where, len, v2,
-			  rb_err_detail());
+			  rb_err_message(err));
 }
 
 int apk_signer_input_check(const char *where, const uint8_t *data, size_t len,

@@ -140,7 +140,7 @@ int apply_fetch(struct queue *q, const struct manifest *m, const char *node, con
 	if ((err = apply_commit_check(m, sig, sig_len, signed_data, signed_len, &f->queue_key)) < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return rb_err_set(err, "%s (commit %s): %s", resp_path, f->response_commit, detail);
 	}
 	if ((err = fetch_read(q, f->request_commit, req_path, REQUEST_MAX_BYTES, &f->request,

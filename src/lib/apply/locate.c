@@ -230,7 +230,7 @@ int apply_locate_file(const char *path, const struct capture_request *const *req
 	if (err < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return rb_err_set(err, "%s: %s", path, detail);
 	}
 	return RB_OK;

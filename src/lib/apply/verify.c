@@ -182,7 +182,7 @@ int apply_verify_detached(const struct manifest *m, const uint8_t *data, size_t 
 		 * to fail as an unsupported or bad one. A raw check that
 		 * succeeds is sound on its own, so try it before giving the
 		 * OpenPGP answer. */
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		raw = verify_raw(m, data, len, sig, siglen, what, ret);
 		/* The raw check found the key (revoked, say): that answer, not
 		 * the OpenPGP one. */
@@ -206,7 +206,7 @@ static int verify_apk_result(const struct manifest *m, const struct apk_result *
 	int err;
 
 	if ((err = apk_check_against_manifest(r, m, &k)) < 0) {
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return rb_err_set(err, "%s: %s", source, detail);
 	}
 	*ret = (struct apply_verify_result){ k, APPLY_FORM_APK, 0, false };

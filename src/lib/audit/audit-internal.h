@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit/entry.h"
 #include "audit/merkle.h"
 #include "json/json.h"
 #include "util/buf.h"
@@ -43,16 +44,63 @@ int audit_path_join(const char *dir, const char *rel, char **ret);
 /* Build the bytes of hash tile (level, n) of width w from the tree. */
 int audit_tile_bytes(struct audit_tree *t, int level, uint64_t n, unsigned w, struct rb_buf *out);
 
-/* Strict padded base64 (canonical trailing bits) of n bytes at s: 1 and
- * the decoded length, or 0. */
-int audit_b64_check(const char *s, size_t n, size_t *ret_len);
 /* 1 if s[0..n) is lowercase hex of even length min..max. */
 int audit_lower_hex(const char *s, size_t n, size_t min, size_t max);
+
+/* --- the entry format, as one table ------------------------------------
+ * Every key of every entry type, its kind, and which keys each type allows
+ * and requires. The tree checker (entry.c, audit_entry_check) and the fast
+ * scanner (entry_scan.c, audit_entry_validate) both read it, so they
+ * cannot disagree about the format. */
+enum audit_key_kind {
+	AUDIT_S_STR = 1,   /* UTF-8, 1..AUDIT_FIELD_MAX decoded bytes */
+	AUDIT_S_LIST,      /* array of AUDIT_S_STR, at most AUDIT_APPROVALS_MAX */
+	AUDIT_S_FPR,       /* 64 lowercase hex: a SHA-256 */
+	AUDIT_S_NODE,      /* 40 lowercase hex: a build node's OpenPGP v4 fingerprint */
+	AUDIT_S_ID,        /* lowercase hex, even, 2..128 */
+	AUDIT_S_DIGEST,    /* lowercase hex, even, 2..2*AUDIT_DIGEST_MAX */
+	AUDIT_S_SIG,       /* padded base64 of 1..AUDIT_SIG_MAX bytes */
+	AUDIT_S_SCHEME,    /* an rb_sig_scheme name */
+	AUDIT_S_FORMAT,    /* "rombsr-audit-entry" */
+	AUDIT_S_VERSION,   /* the integer 1 */
+	AUDIT_S_TYPE,      /* an event name */
+	AUDIT_S_TIME,      /* RFC 3339 UTC */
+	AUDIT_S_IDLIST,    /* array of AUDIT_S_ID, 1..AUDIT_INTENT_IDS_MAX */
+};
+
+/* Every key of every type, sorted by bytes (their canonical order); the
+ * index is the key's bit in struct audit_key_mask. */
+enum audit_key {
+	AUDIT_K_ACTOR, AUDIT_K_APPROVALS, AUDIT_K_ARTIFACT, AUDIT_K_ARTIFACT_SHA256, AUDIT_K_BUILD_ID,
+	AUDIT_K_CONFIG_SHA256, AUDIT_K_DETAIL, AUDIT_K_DIGEST, AUDIT_K_FORMAT, AUDIT_K_KEY,
+	AUDIT_K_KEY_FINGERPRINT, AUDIT_K_MANIFEST_SHA256, AUDIT_K_NEW_KEY, AUDIT_K_NEW_KEY_FINGERPRINT,
+	AUDIT_K_NODE, AUDIT_K_REASON, AUDIT_K_REQUEST_ID, AUDIT_K_REQUEST_IDS, AUDIT_K_ROLE, AUDIT_K_SCHEME,
+	AUDIT_K_SIGNATURE, AUDIT_K_TIME, AUDIT_K_TOKEN, AUDIT_K_TYPE, AUDIT_K_VERSION,
+	AUDIT_KEY_COUNT,
+};
+
+#define AUDIT_KEY_BIT(k) (1u << (k))
+
+struct audit_key_def {
+	const char *name;
+	size_t len;
+	enum audit_key_kind kind;
+};
+extern const struct audit_key_def audit_keys[AUDIT_KEY_COUNT];
+
+/* The keys a type allows, and the ones among them it requires. */
+struct audit_key_mask {
+	uint32_t allowed, required;
+};
+/* The masks of type e ({0, 0} for a value that is no type). */
+struct audit_key_mask audit_key_masks_of(enum audit_event e);
+
+/* The index of key (len bytes, not NUL-terminated) in audit_keys, or -1. */
+int audit_key_lookup(const uint8_t *key, size_t len);
 
 /* The position of key (len bytes) among all keys of the entry format in
  * byte order (their canonical order), or -1 if it is not one of them. */
 int audit_key_rank(const char *key, size_t len);
-#define AUDIT_KEY_COUNT 25
 
 /* Append the canonical JSON of entry v to out: the bytes
  * json_emit(v, JSON_CANONICAL, out) writes, faster for entry shapes. */

@@ -41,164 +41,11 @@ int audit_event_parse(const char *s, enum audit_event *ret)
 	return RB_E_NOTFOUND;
 }
 
-/* --- the format, as a table: which keys each type has, and their kinds -- */
-
-enum field_kind {
-	F_STR = 1,   /* UTF-8, 1..AUDIT_FIELD_MAX bytes */
-	F_FPR,       /* 64 lowercase hex: a SHA-256 */
-	F_NODE,      /* 40 lowercase hex: a build node's OpenPGP v4 fingerprint */
-	F_ID,        /* lowercase hex, even, 2..128 */
-	F_DIGEST,    /* lowercase hex, even, 2..2*AUDIT_DIGEST_MAX */
-	F_SIG,       /* base64 with padding, 1..AUDIT_SIG_MAX bytes */
-	F_SCHEME,    /* an rb_sig_scheme name */
-	F_LIST,      /* array of F_STR, at most AUDIT_APPROVALS_MAX */
-	F_IDLIST,    /* array of F_ID, 1..AUDIT_INTENT_IDS_MAX */
-};
-
-struct field {
-	const char *key;
-	enum field_kind kind;
-	int required;
-};
-
-/* Each table lists every key of its type, sorted (for bsearch), common
- * keys included with kind 0 (checked separately). */
-#define F_COMMON 0
-static const struct field sign_fields[] = {
-	{ "approvals", F_LIST, 1 },      { "artifact", F_STR, 1 },     { "artifact_sha256", F_FPR, 1 },
-	{ "build_id", F_STR, 1 },        { "digest", F_DIGEST, 1 },    { "format", F_COMMON, 1 },
-	{ "key", F_STR, 1 },             { "key_fingerprint", F_FPR, 1 }, { "node", F_NODE, 1 },
-	{ "request_id", F_ID, 1 },       { "scheme", F_SCHEME, 1 },    { "signature", F_SIG, 1 },
-	{ "time", F_COMMON, 1 },         { "type", F_COMMON, 1 },      { "version", F_COMMON, 1 },
-	{ NULL, 0, 0 },
-};
-static const struct field reject_fields[] = {
-	{ "artifact", F_STR, 0 }, { "build_id", F_STR, 0 },   { "format", F_COMMON, 1 },
-	{ "key", F_STR, 0 },      { "node", F_NODE, 0 },       { "reason", F_STR, 1 },
-	{ "request_id", F_ID, 1 }, { "time", F_COMMON, 1 },   { "type", F_COMMON, 1 },
-	{ "version", F_COMMON, 1 },
-	{ NULL, 0, 0 },
-};
-static const struct field key_fields[] = {
-	{ "actor", F_STR, 1 },  { "detail", F_STR, 0 },  { "format", F_COMMON, 1 },
-	{ "key", F_STR, 1 },    { "key_fingerprint", F_FPR, 1 }, { "time", F_COMMON, 1 },
-	{ "type", F_COMMON, 1 }, { "version", F_COMMON, 1 },
-	{ NULL, 0, 0 },
-};
-static const struct field rotate_fields[] = {
-	{ "actor", F_STR, 1 },    { "detail", F_STR, 0 },   { "format", F_COMMON, 1 },
-	{ "key", F_STR, 1 },      { "key_fingerprint", F_FPR, 1 }, { "new_key", F_STR, 1 },
-	{ "new_key_fingerprint", F_FPR, 1 }, { "time", F_COMMON, 1 }, { "type", F_COMMON, 1 },
-	{ "version", F_COMMON, 1 },
-	{ NULL, 0, 0 },
-};
-static const struct field provision_fields[] = {
-	{ "actor", F_STR, 1 }, { "format", F_COMMON, 1 }, { "manifest_sha256", F_FPR, 1 },
-	{ "time", F_COMMON, 1 }, { "token", F_STR, 1 },   { "type", F_COMMON, 1 },
-	{ "version", F_COMMON, 1 },
-	{ NULL, 0, 0 },
-};
-static const struct field policy_fields[] = {
-	{ "actor", F_STR, 1 }, { "config_sha256", F_FPR, 1 }, { "format", F_COMMON, 1 },
-	{ "time", F_COMMON, 1 }, { "type", F_COMMON, 1 },     { "version", F_COMMON, 1 },
-	{ NULL, 0, 0 },
-};
-static const struct field login_fields[] = {
-	{ "format", F_COMMON, 1 }, { "reason", F_STR, 1 }, { "role", F_STR, 1 },
-	{ "time", F_COMMON, 1 },   { "token", F_STR, 1 },  { "type", F_COMMON, 1 },
-	{ "version", F_COMMON, 1 },
-	{ NULL, 0, 0 },
-};
-
-static const struct field outage_fields[] = {
-	{ "format", F_COMMON, 1 }, { "reason", F_STR, 1 }, { "time", F_COMMON, 1 },
-	{ "token", F_STR, 1 },     { "type", F_COMMON, 1 }, { "version", F_COMMON, 1 },
-	{ NULL, 0, 0 },
-};
-
-static const struct field intent_fields[] = {
-	{ "format", F_COMMON, 1 }, { "key", F_STR, 1 },     { "key_fingerprint", F_FPR, 1 },
-	{ "request_ids", F_IDLIST, 1 }, { "time", F_COMMON, 1 }, { "type", F_COMMON, 1 },
-	{ "version", F_COMMON, 1 },
-	{ NULL, 0, 0 },
-};
-
-static const struct field *fields_of(enum audit_event e)
-{
-	switch (e) {
-	case AUDIT_SIGN: return sign_fields;
-	case AUDIT_REJECT: return reject_fields;
-	case AUDIT_KEYGEN: case AUDIT_IMPORT: case AUDIT_UNWRAP: case AUDIT_REVOKE: return key_fields;
-	case AUDIT_ROTATE: return rotate_fields;
-	case AUDIT_PROVISION: return provision_fields;
-	case AUDIT_POLICY_CHANGE: return policy_fields;
-	case AUDIT_LOGIN_FAILURE: return login_fields;
-	case AUDIT_INTENT: return intent_fields;
-	case AUDIT_HSM_OUTAGE: return outage_fields;
-	}
-	return NULL;
-}
-
-static const struct field *field_find(const struct field *fs, size_t n, const char *key)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(key, fs[mid].key);
-
-		if (c == 0)
-			return &fs[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
-/* Strict RFC 4648 base64 with padding, canonical trailing bits; the
- * decoded length. Faster than decoding: entries are checked on every
- * open and every verification. */
-int audit_b64_check(const char *s, size_t n, size_t *ret_len)
-{
-	static int8_t val[256];
-	static int init;
-	size_t pad = 0;
-	int last;
-
-	if (!init) {
-		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-		memset(val, -1, sizeof(val));
-		for (int i = 0; i < 64; i++)
-			val[(uint8_t)a[i]] = (int8_t)i;
-		init = 1;
-	}
-	if (n == 0 || n % 4)
-		return 0;
-	if (s[n - 1] == '=')
-		pad = s[n - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < n - pad; i++)
-		if (val[(uint8_t)s[i]] < 0)
-			return 0;
-	last = val[(uint8_t)s[n - pad - 1]];
-	if ((pad == 1 && (last & 0x03)) || (pad == 2 && (last & 0x0f)))
-		return 0;
-	*ret_len = n / 4 * 3 - pad;
-	return 1;
-}
+/* --- the format: audit_keys and audit_key_masks_of (entry_schema.c) ------ */
 
 static int lower_hex(const char *s, size_t min, size_t max)
 {
-	size_t n = strlen(s);
-
-	if (n < min || n > max || n % 2)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
+	return audit_lower_hex(s, strlen(s), min, max);
 }
 
 static int check_str(const struct json_value *v, const char *key, const char *s)
@@ -210,77 +57,77 @@ static int check_str(const struct json_value *v, const char *key, const char *s)
 	return RB_OK;
 }
 
-static int check_field(const struct json_value *v, const struct field *f)
+static int check_field(const struct json_value *v, const struct audit_key_def *f)
 {
 	const char *s;
 	int err;
 
-	if (f->kind == F_LIST) {
+	if (f->kind == AUDIT_S_LIST) {
 		if ((err = json_expect_type(v, JSON_ARRAY)) < 0)
 			return err;
 		if (json_array_size(v) > AUDIT_APPROVALS_MAX)
-			return json_err_set(v, RB_E_PARSE, "%s: more than %u", f->key, AUDIT_APPROVALS_MAX);
+			return json_err_set(v, RB_E_PARSE, "%s: more than %u", f->name, AUDIT_APPROVALS_MAX);
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			if ((err = json_expect_string(json_array_get(v, i), &s)) < 0 ||
-			    (err = check_str(json_array_get(v, i), f->key, s)) < 0)
+			    (err = check_str(json_array_get(v, i), f->name, s)) < 0)
 				return err;
 		}
 		return RB_OK;
 	}
-	if (f->kind == F_IDLIST) {
+	if (f->kind == AUDIT_S_IDLIST) {
 		size_t n;
 
 		if ((err = json_expect_type(v, JSON_ARRAY)) < 0)
 			return err;
 		n = json_array_size(v);
 		if (n == 0 || n > AUDIT_INTENT_IDS_MAX)
-			return json_err_set(v, RB_E_PARSE, "%s: expected 1..%u request ids", f->key,
+			return json_err_set(v, RB_E_PARSE, "%s: expected 1..%u request ids", f->name,
 					    AUDIT_INTENT_IDS_MAX);
 		for (size_t i = 0; i < n; i++) {
 			if ((err = json_expect_string(json_array_get(v, i), &s)) < 0)
 				return err;
 			if (!lower_hex(s, 2, 128))
 				return json_err_set(json_array_get(v, i), RB_E_PARSE, "%s: expected 2..128 "
-						    "lowercase hex digits", f->key);
+						    "lowercase hex digits", f->name);
 		}
 		return RB_OK;
 	}
 	if ((err = json_expect_string(v, &s)) < 0)
 		return err;
 	switch (f->kind) {
-	case F_STR:
-		return check_str(v, f->key, s);
-	case F_FPR:
+	case AUDIT_S_STR:
+		return check_str(v, f->name, s);
+	case AUDIT_S_FPR:
 		if (!lower_hex(s, 64, 64))
-			return json_err_set(v, RB_E_PARSE, "%s: expected 64 lowercase hex digits", f->key);
+			return json_err_set(v, RB_E_PARSE, "%s: expected 64 lowercase hex digits", f->name);
 		return RB_OK;
-	case F_NODE:
+	case AUDIT_S_NODE:
 		if (!lower_hex(s, 2 * AUDIT_NODE_FPR_LEN, 2 * AUDIT_NODE_FPR_LEN))
 			return json_err_set(v, RB_E_PARSE, "%s: expected %u lowercase hex digits (an OpenPGP fingerprint)",
-					    f->key, 2 * AUDIT_NODE_FPR_LEN);
+					    f->name, 2 * AUDIT_NODE_FPR_LEN);
 		return RB_OK;
-	case F_ID:
+	case AUDIT_S_ID:
 		if (!lower_hex(s, 2, 128))
-			return json_err_set(v, RB_E_PARSE, "%s: expected 2..128 lowercase hex digits", f->key);
+			return json_err_set(v, RB_E_PARSE, "%s: expected 2..128 lowercase hex digits", f->name);
 		return RB_OK;
-	case F_DIGEST:
+	case AUDIT_S_DIGEST:
 		if (!lower_hex(s, 2, 2 * AUDIT_DIGEST_MAX))
 			return json_err_set(v, RB_E_PARSE, "%s: expected lowercase hex of at most %u bytes",
-					    f->key, AUDIT_DIGEST_MAX);
+					    f->name, AUDIT_DIGEST_MAX);
 		return RB_OK;
-	case F_SIG: {
+	case AUDIT_S_SIG: {
 		size_t len;
 
-		if (!audit_b64_check(s, strlen(s), &len) || len == 0 || len > AUDIT_SIG_MAX)
-			return json_err_set(v, RB_E_PARSE, "%s: expected base64 of 1..%u bytes", f->key,
+		if (!rb_base64_check(s, strlen(s), true, &len) || len == 0 || len > AUDIT_SIG_MAX)
+			return json_err_set(v, RB_E_PARSE, "%s: expected base64 of 1..%u bytes", f->name,
 					    AUDIT_SIG_MAX);
 		return RB_OK;
 	}
-	case F_SCHEME: {
+	case AUDIT_S_SCHEME: {
 		enum rb_sig_scheme sc;
 
 		if (rb_sig_scheme_from_name(s, &sc) < 0)
-			return json_err_set(v, RB_E_PARSE, "%s: unknown signature scheme", f->key);
+			return json_err_set(v, RB_E_PARSE, "%s: unknown signature scheme", f->name);
 		return RB_OK;
 	}
 	default:
@@ -291,8 +138,8 @@ static int check_field(const struct json_value *v, const struct field *f)
 int audit_entry_check(const struct json_value *e)
 {
 	const char *s;
-	size_t nf, nreq = 0, nreq_want = 0;
-	const struct field *fs;
+	struct audit_key_mask masks;
+	uint32_t seen = 0;
 	enum audit_event type;
 	int64_t version, t;
 	int err;
@@ -319,33 +166,28 @@ int audit_entry_check(const struct json_value *e)
 	if (rb_time_parse(s, &t) < 0)
 		return json_err_set(json_object_get(e, "time"), RB_E_PARSE,
 				    "time: expected an RFC 3339 UTC time like 2026-11-22T08:30:00Z");
-	fs = fields_of(type);
-	nf = 0;
-	while (fs[nf].key)
-		nf++;
+	masks = audit_key_masks_of(type);
 	/* One pass over the members: each must be a key of this type. */
 	for (size_t i = 0; i < json_object_size(e); i++) {
 		const char *key = json_object_key_at(e, i);
-		const struct field *f = field_find(fs, nf, key);
+		int k = audit_key_lookup((const uint8_t *)key, strlen(key));
+		enum audit_key_kind kind;
 
-		if (!f)
+		if (k < 0 || !(masks.allowed & AUDIT_KEY_BIT(k)))
 			return json_err_set(json_object_value_at(e, i), RB_E_PARSE,
 					    "unknown key \"%.64s\" in a %s entry", key,
 					    audit_event_name(type));
-		if (f->required)
-			nreq++;
-		if (f->kind != F_COMMON && (err = check_field(json_object_value_at(e, i), f)) < 0)
+		seen |= AUDIT_KEY_BIT(k);
+		kind = audit_keys[k].kind;
+		/* format, version, type and time are checked above. */
+		if (kind != AUDIT_S_FORMAT && kind != AUDIT_S_VERSION && kind != AUDIT_S_TYPE &&
+		    kind != AUDIT_S_TIME && (err = check_field(json_object_value_at(e, i), &audit_keys[k])) < 0)
 			return err;
 	}
-	for (size_t i = 0; i < nf; i++)
-		if (fs[i].required)
-			nreq_want++;
-	if (nreq != nreq_want) {
-		for (size_t i = 0; i < nf; i++)
-			if (fs[i].required && !json_object_get(e, fs[i].key))
-				return json_err_set(e, RB_E_PARSE, "missing key \"%s\" in a %s entry",
-						    fs[i].key, audit_event_name(type));
-	}
+	for (int k = 0; k < AUDIT_KEY_COUNT; k++)
+		if (masks.required & ~seen & AUDIT_KEY_BIT(k))
+			return json_err_set(e, RB_E_PARSE, "missing key \"%s\" in a %s entry", audit_keys[k].name,
+					    audit_event_name(type));
 	return RB_OK;
 }
 
@@ -456,7 +298,7 @@ static int entry_finish(struct json_value **o, struct json_value **ret)
 	if ((err = audit_entry_check(*o)) < 0) {
 		json_free(*o);
 		*o = NULL;
-		return err == RB_E_PARSE ? rb_err_prefix(RB_E_INVAL, "audit entry") : err;
+		return err == RB_E_PARSE ? rb_err_prefix(rb_err_recode(err, RB_E_INVAL), "audit entry") : err;
 	}
 	*ret = TAKE_PTR(*o);
 	return RB_OK;

@@ -26,7 +26,7 @@ static int plain_byte(uint8_t c)
 static int emit_str(struct rb_buf *out, char sep, const char *s, char after)
 {
 	const uint8_t *p = (const uint8_t *)s;
-	size_t run = 0, i, len;
+	size_t i, len;
 	int err;
 
 	/* Nearly every string needs no escape: one reserve and a copy. */
@@ -57,32 +57,8 @@ static int emit_str(struct rb_buf *out, char sep, const char *s, char after)
 		out->len = (size_t)(d - out->data);
 		return RB_OK;
 	}
-	if ((sep && (err = rb_buf_put_u8(out, (uint8_t)sep)) < 0) ||
-	    (err = rb_buf_put_u8(out, '"')) < 0)
-		return err;
-	for (i = 0; p[i]; i++) {
-		char esc[8];
-		uint8_t c = p[i];
-
-		if (plain_byte(c))
-			continue;
-		if ((err = rb_buf_put(out, p + run, i - run)) < 0)
-			return err;
-		run = i + 1;
-		switch (c) {
-		case '"': strcpy(esc, "\\\""); break;
-		case '\\': strcpy(esc, "\\\\"); break;
-		case '\b': strcpy(esc, "\\b"); break;
-		case '\t': strcpy(esc, "\\t"); break;
-		case '\n': strcpy(esc, "\\n"); break;
-		case '\f': strcpy(esc, "\\f"); break;
-		case '\r': strcpy(esc, "\\r"); break;
-		default: snprintf(esc, sizeof(esc), "\\u%04x", c); break;
-		}
-		if ((err = rb_buf_put_str(out, esc)) < 0)
-			return err;
-	}
-	if ((err = rb_buf_put(out, p + run, i - run)) < 0 || (err = rb_buf_put_u8(out, '"')) < 0)
+	/* One escaper for every canonical string (RFC 8785). */
+	if ((sep && (err = rb_buf_put_u8(out, (uint8_t)sep)) < 0) || (err = json_emit_string(out, s, len)) < 0)
 		return err;
 	return after ? rb_buf_put_u8(out, (uint8_t)after) : RB_OK;
 }

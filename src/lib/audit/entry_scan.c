@@ -21,122 +21,6 @@
 #include "util/err.h"
 #include "util/timefmt.h"
 
-enum scan_kind {
-	S_STR = 1,   /* UTF-8, 1..AUDIT_FIELD_MAX decoded bytes */
-	S_LIST,      /* array of S_STR, at most AUDIT_APPROVALS_MAX */
-	S_FPR,       /* 64 lowercase hex */
-	S_NODE,      /* 40 lowercase hex */
-	S_ID,        /* lowercase hex, even, 2..128 */
-	S_DIGEST,    /* lowercase hex, even, 2..2*AUDIT_DIGEST_MAX */
-	S_SIG,       /* padded base64 of 1..AUDIT_SIG_MAX bytes */
-	S_SCHEME,    /* an rb_sig_scheme name */
-	S_FORMAT,    /* "rombsr-audit-entry" */
-	S_VERSION,   /* the integer 1 */
-	S_TYPE,      /* an event name */
-	S_TIME,      /* RFC 3339 UTC */
-	S_IDLIST,    /* array of S_ID, 1..AUDIT_INTENT_IDS_MAX */
-};
-
-/* Every key of every type, sorted by bytes; the index is the bit in the
- * masks below. */
-enum {
-	K_ACTOR, K_APPROVALS, K_ARTIFACT, K_ARTIFACT_SHA256, K_BUILD_ID, K_CONFIG_SHA256,
-	K_DETAIL, K_DIGEST, K_FORMAT, K_KEY, K_KEY_FINGERPRINT, K_MANIFEST_SHA256, K_NEW_KEY,
-	K_NEW_KEY_FINGERPRINT, K_NODE, K_REASON, K_REQUEST_ID, K_REQUEST_IDS, K_ROLE, K_SCHEME, K_SIGNATURE,
-	K_TIME, K_TOKEN, K_TYPE, K_VERSION, K_COUNT,
-};
-_Static_assert(K_COUNT == AUDIT_KEY_COUNT, "AUDIT_KEY_COUNT is the number of entry keys");
-
-static const struct {
-	const char *name;
-	size_t len;
-	enum scan_kind kind;
-} keys[K_COUNT] = {
-#define KEY(n, k) { n, sizeof(n) - 1, k }
-	[K_ACTOR] = KEY("actor", S_STR),
-	[K_APPROVALS] = KEY("approvals", S_LIST),
-	[K_ARTIFACT] = KEY("artifact", S_STR),
-	[K_ARTIFACT_SHA256] = KEY("artifact_sha256", S_FPR),
-	[K_BUILD_ID] = KEY("build_id", S_STR),
-	[K_CONFIG_SHA256] = KEY("config_sha256", S_FPR),
-	[K_DETAIL] = KEY("detail", S_STR),
-	[K_DIGEST] = KEY("digest", S_DIGEST),
-	[K_FORMAT] = KEY("format", S_FORMAT),
-	[K_KEY] = KEY("key", S_STR),
-	[K_KEY_FINGERPRINT] = KEY("key_fingerprint", S_FPR),
-	[K_MANIFEST_SHA256] = KEY("manifest_sha256", S_FPR),
-	[K_NEW_KEY] = KEY("new_key", S_STR),
-	[K_NEW_KEY_FINGERPRINT] = KEY("new_key_fingerprint", S_FPR),
-	[K_NODE] = KEY("node", S_NODE),
-	[K_REASON] = KEY("reason", S_STR),
-	[K_REQUEST_ID] = KEY("request_id", S_ID),
-	[K_REQUEST_IDS] = KEY("request_ids", S_IDLIST),
-	[K_ROLE] = KEY("role", S_STR),
-	[K_SCHEME] = KEY("scheme", S_SCHEME),
-	[K_SIGNATURE] = KEY("signature", S_SIG),
-	[K_TIME] = KEY("time", S_TIME),
-	[K_TOKEN] = KEY("token", S_STR),
-	[K_TYPE] = KEY("type", S_TYPE),
-	[K_VERSION] = KEY("version", S_VERSION),
-#undef KEY
-};
-
-#define B(k) (1u << (k))
-#define COMMON (B(K_FORMAT) | B(K_TIME) | B(K_TYPE) | B(K_VERSION))
-
-/* The same sets as the field tables in entry.c: allowed keys and the
- * required ones among them, per type. */
-static const struct {
-	uint32_t allowed, required;
-} masks[] = {
-	[AUDIT_SIGN] = {
-		COMMON | B(K_APPROVALS) | B(K_ARTIFACT) | B(K_ARTIFACT_SHA256) | B(K_BUILD_ID) |
-		B(K_DIGEST) | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_NODE) | B(K_REQUEST_ID) |
-		B(K_SCHEME) | B(K_SIGNATURE),
-		COMMON | B(K_APPROVALS) | B(K_ARTIFACT) | B(K_ARTIFACT_SHA256) | B(K_BUILD_ID) |
-		B(K_DIGEST) | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_NODE) | B(K_REQUEST_ID) |
-		B(K_SCHEME) | B(K_SIGNATURE),
-	},
-	[AUDIT_REJECT] = {
-		COMMON | B(K_ARTIFACT) | B(K_BUILD_ID) | B(K_KEY) | B(K_NODE) | B(K_REASON) |
-		B(K_REQUEST_ID),
-		COMMON | B(K_REASON) | B(K_REQUEST_ID),
-	},
-#define KEY_EVENT { COMMON | B(K_ACTOR) | B(K_DETAIL) | B(K_KEY) | B(K_KEY_FINGERPRINT), \
-		    COMMON | B(K_ACTOR) | B(K_KEY) | B(K_KEY_FINGERPRINT) }
-	[AUDIT_KEYGEN] = KEY_EVENT,
-	[AUDIT_IMPORT] = KEY_EVENT,
-	[AUDIT_UNWRAP] = KEY_EVENT,
-	[AUDIT_REVOKE] = KEY_EVENT,
-#undef KEY_EVENT
-	[AUDIT_ROTATE] = {
-		COMMON | B(K_ACTOR) | B(K_DETAIL) | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_NEW_KEY) |
-		B(K_NEW_KEY_FINGERPRINT),
-		COMMON | B(K_ACTOR) | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_NEW_KEY) |
-		B(K_NEW_KEY_FINGERPRINT),
-	},
-	[AUDIT_PROVISION] = {
-		COMMON | B(K_ACTOR) | B(K_MANIFEST_SHA256) | B(K_TOKEN),
-		COMMON | B(K_ACTOR) | B(K_MANIFEST_SHA256) | B(K_TOKEN),
-	},
-	[AUDIT_POLICY_CHANGE] = {
-		COMMON | B(K_ACTOR) | B(K_CONFIG_SHA256),
-		COMMON | B(K_ACTOR) | B(K_CONFIG_SHA256),
-	},
-	[AUDIT_LOGIN_FAILURE] = {
-		COMMON | B(K_REASON) | B(K_ROLE) | B(K_TOKEN),
-		COMMON | B(K_REASON) | B(K_ROLE) | B(K_TOKEN),
-	},
-	[AUDIT_INTENT] = {
-		COMMON | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_REQUEST_IDS),
-		COMMON | B(K_KEY) | B(K_KEY_FINGERPRINT) | B(K_REQUEST_IDS),
-	},
-	[AUDIT_HSM_OUTAGE] = {
-		COMMON | B(K_REASON) | B(K_TOKEN),
-		COMMON | B(K_REASON) | B(K_TOKEN),
-	},
-};
-
 struct scan {
 	const uint8_t *start, *p, *end;
 };
@@ -144,27 +28,6 @@ struct scan {
 static int scan_fail(const struct scan *s, const char *what)
 {
 	return rb_err_set(RB_E_PARSE, "byte %zu: %s", (size_t)(s->p - s->start), what);
-}
-
-static int key_lookup(const uint8_t *p, size_t n)
-{
-	int lo = 0, hi = K_COUNT;
-
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		size_t kl = keys[mid].len;
-		int c = memcmp(p, keys[mid].name, n < kl ? n : kl);
-
-		if (c == 0)
-			c = n < kl ? -1 : n > kl ? 1 : 0;
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return -1;
 }
 
 static const uint8_t lhex[256] = {
@@ -196,22 +59,6 @@ static inline int w_b64(uint64_t x)
 		w_range(x, '+', '+') | w_range(x, '/', '/')) == W_HIGH;
 }
 
-/* Base64 digit value + 1; 0 for anything else. */
-static const uint8_t b64[256] = {
-	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-	['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-	['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-	['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-	['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-	['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
-};
-
-int audit_key_rank(const char *key, size_t len)
-{
-	return key_lookup((const uint8_t *)key, len);
-}
 
 static bool is_lhex(uint8_t c)
 {
@@ -351,10 +198,7 @@ int audit_lower_hex(const char *s, size_t n, size_t min, size_t max)
 {
 	if (n < min || n > max || n % 2)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!is_lhex((uint8_t)s[i]))
-			return 0;
-	return 1;
+	return rb_hex_is_lower(s, n);
 }
 
 /* The last time value accepted, per thread: entries of a batch share
@@ -414,9 +258,9 @@ static int scan_hex(struct scan *s, const char *name, size_t min, size_t max, co
  * is the whole array, brackets included. */
 static int scan_array(struct scan *s, int k, const char **ret_v, size_t *ret_n)
 {
-	const char *name = keys[k].name, *id;
+	const char *name = audit_keys[k].name, *id;
 	const uint8_t *a0 = s->p;
-	bool ids = keys[k].kind == S_IDLIST;
+	bool ids = audit_keys[k].kind == AUDIT_S_IDLIST;
 	unsigned count = 0, max = ids ? AUDIT_INTENT_IDS_MAX : AUDIT_APPROVALS_MAX;
 	size_t n;
 	bool esc;
@@ -458,13 +302,13 @@ static int scan_array(struct scan *s, int k, const char **ret_v, size_t *ret_n)
 static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		      enum audit_event *ret_type)
 {
-	const char *name = keys[k].name;
+	const char *name = audit_keys[k].name;
 	const uint8_t *v0;
 	size_t dlen, n;
 	bool esc;
 	int err;
 
-	if (keys[k].kind == S_VERSION) {
+	if (audit_keys[k].kind == AUDIT_S_VERSION) {
 		/* The only integer, and only 1 is read: "1" then ',' or '}'. */
 		if (s->end - s->p < 2 || s->p[0] != '1' || (s->p[1] != ',' && s->p[1] != '}'))
 			return scan_fail(s, "version: this rombsr reads audit entries of version 1 "
@@ -472,45 +316,36 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		s->p++;
 		return RB_OK;
 	}
-	if (keys[k].kind == S_LIST || keys[k].kind == S_IDLIST)
+	if (audit_keys[k].kind == AUDIT_S_LIST || audit_keys[k].kind == AUDIT_S_IDLIST)
 		return scan_array(s, k, ret_v, ret_n);
 	v0 = s->p + 1;
 	if (s->p >= s->end || *s->p != '"')
 		return scan_fail(s, "expected a string");
 	/* Hex and base64 values are most of an entry's bytes: one pass with
 	 * the kind's own alphabet (scan_hex for hex). */
-	if (keys[k].kind == S_FPR)
+	if (audit_keys[k].kind == AUDIT_S_FPR)
 		return scan_hex(s, name, 64, 64, ret_v, ret_n);
-	if (keys[k].kind == S_NODE)
+	if (audit_keys[k].kind == AUDIT_S_NODE)
 		return scan_hex(s, name, 2 * AUDIT_NODE_FPR_LEN, 2 * AUDIT_NODE_FPR_LEN, ret_v, ret_n);
-	if (keys[k].kind == S_ID)
+	if (audit_keys[k].kind == AUDIT_S_ID)
 		return scan_hex(s, name, 2, 128, ret_v, ret_n);
-	if (keys[k].kind == S_DIGEST)
+	if (audit_keys[k].kind == AUDIT_S_DIGEST)
 		return scan_hex(s, name, 2, 2 * AUDIT_DIGEST_MAX, ret_v, ret_n);
-	if (keys[k].kind == S_SIG) {
+	if (audit_keys[k].kind == AUDIT_S_SIG) {
 		const uint8_t *q = v0;
 		size_t blen;
 
-		const uint8_t *digits;
-		size_t pad;
-		unsigned last;
-
+		/* Find the value's end (digits, then '='), then check it as
+		 * every reader of base64 does. */
 		for (uint64_t x; s->end - q >= 8 && (memcpy(&x, q, 8), w_b64(x));)
 			q += 8;
-		while (q < s->end && b64[*q])
+		while (q < s->end && rb_base64_digit((char)*q) >= 0)
 			q++;
-		digits = q;
 		while (q < s->end && *q == '=')
 			q++;
 		n = (size_t)(q - v0);
-		pad = (size_t)(q - digits);
-		/* What audit_b64_check() checks, given that the digits are
-		 * already known: length a multiple of 4, at most two '=', and
-		 * zero bits after the data in the last digit. */
-		last = digits > v0 ? b64[digits[-1]] - 1u : 0;
-		blen = n / 4 * 3 - pad;
-		if (q >= s->end || *q != '"' || n == 0 || n % 4 || pad > 2 ||
-		    (pad == 1 && (last & 0x03)) || (pad == 2 && (last & 0x0f)) || blen > AUDIT_SIG_MAX)
+		if (q >= s->end || *q != '"' || !rb_base64_check((const char *)v0, n, true, &blen) || blen == 0 ||
+		    blen > AUDIT_SIG_MAX)
 			return rb_err_set(RB_E_PARSE, "%s: expected base64 of 1..%u bytes", name,
 					  AUDIT_SIG_MAX);
 		s->p = q + 1;
@@ -521,7 +356,7 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 	if ((err = scan_string(s, &dlen, &esc)) < 0)
 		return rb_err_prefix(err, "%s", name);
 	n = (size_t)(s->p - 1 - v0);
-	if (keys[k].kind == S_STR) {
+	if (audit_keys[k].kind == AUDIT_S_STR) {
 		if (dlen == 0 || dlen > AUDIT_FIELD_MAX)
 			return rb_err_set(RB_E_PARSE, "%s: must be 1..%u bytes", name, AUDIT_FIELD_MAX);
 		return RB_OK;
@@ -532,8 +367,8 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 		return rb_err_set(RB_E_PARSE, "%s: escaped character not allowed here", name);
 	*ret_v = (const char *)v0;
 	*ret_n = n;
-	switch (keys[k].kind) {
-	case S_SCHEME: {
+	switch (audit_keys[k].kind) {
+	case AUDIT_S_SCHEME: {
 		char buf[64];
 		enum rb_sig_scheme sc;
 
@@ -545,11 +380,11 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 			return rb_err_set(RB_E_PARSE, "%s: unknown signature scheme", name);
 		return RB_OK;
 	}
-	case S_FORMAT:
+	case AUDIT_S_FORMAT:
 		if (n != sizeof(AUDIT_ENTRY_FORMAT) - 1 || memcmp(*ret_v, AUDIT_ENTRY_FORMAT, n) != 0)
 			return rb_err_set(RB_E_PARSE, "format: expected \"" AUDIT_ENTRY_FORMAT "\"");
 		return RB_OK;
-	case S_TYPE: {
+	case AUDIT_S_TYPE: {
 		char buf[32];
 
 		if (n >= sizeof(buf))
@@ -560,7 +395,7 @@ static int scan_value(struct scan *s, int k, const char **ret_v, size_t *ret_n,
 			return rb_err_set(RB_E_PARSE, "type: unknown event type");
 		return RB_OK;
 	}
-	case S_TIME:
+	case AUDIT_S_TIME:
 		if (!time_valid(*ret_v, n))
 			return rb_err_set(RB_E_PARSE, "time: expected an RFC 3339 UTC time like "
 					  "2026-11-22T08:30:00Z");
@@ -574,8 +409,8 @@ int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view 
 {
 	struct scan s = { bytes, bytes, (const uint8_t *)bytes + len };
 	struct audit_entry_view view;
-	const char *span[K_COUNT] = { 0 };
-	size_t span_len[K_COUNT] = { 0 };
+	const char *span[AUDIT_KEY_COUNT] = { 0 };
+	size_t span_len[AUDIT_KEY_COUNT] = { 0 };
 	enum audit_event type = 0;
 	uint32_t seen = 0;
 	int last = -1, err;
@@ -595,33 +430,33 @@ int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view 
 		/* A key of the format in canonical form is exactly its name in
 		 * quotes (no name needs an escape). Keys strictly increase
 		 * (canonical order, no duplicates), so the next one is found by
-		 * looking forward from the last: at most K_COUNT comparisons for
+		 * looking forward from the last: at most AUDIT_KEY_COUNT comparisons for
 		 * the whole entry, and no string scan. */
 		k = -1;
 		if (s.p < s.end && *s.p == '"') {
 			size_t left = (size_t)(s.end - k0);
 
-			for (int j = last + 1; j < K_COUNT; j++)
-				if (keys[j].len < left && k0[keys[j].len] == '"' &&
-				    memcmp(keys[j].name, k0, keys[j].len) == 0) {
+			for (int j = last + 1; j < AUDIT_KEY_COUNT; j++)
+				if (audit_keys[j].len < left && k0[audit_keys[j].len] == '"' &&
+				    memcmp(audit_keys[j].name, k0, audit_keys[j].len) == 0) {
 					k = j;
 					break;
 				}
 		}
 		if (k >= 0) {
-			s.p = k0 + keys[k].len + 1;
+			s.p = k0 + audit_keys[k].len + 1;
 		} else {
 			/* Not the next key: say why, from the whole string. */
 			if ((err = scan_string(&s, &dlen, &esc)) < 0)
 				return rb_err_prefix(err, "key");
 			kn = (size_t)(s.p - 1 - k0);
-			k = esc ? -1 : key_lookup(k0, kn);
+			k = esc ? -1 : audit_key_lookup(k0, kn);
 			if (k < 0)
 				return rb_err_set(RB_E_PARSE, "byte %zu: unknown key \"%.*s\"",
 						  (size_t)(k0 - s.start), (int)(dlen > 64 ? 64 : dlen),
 						  (const char *)k0);
 			return rb_err_set(RB_E_PARSE, "byte %zu: key \"%s\" out of canonical order or "
-					  "repeated", (size_t)(k0 - s.start), keys[k].name);
+					  "repeated", (size_t)(k0 - s.start), audit_keys[k].name);
 		}
 		last = k;
 		if (s.p >= s.end || *s.p != ':')
@@ -629,7 +464,7 @@ int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view 
 		s.p++;
 		if ((err = scan_value(&s, k, &span[k], &span_len[k], &type)) < 0)
 			return err;
-		seen |= B(k);
+		seen |= AUDIT_KEY_BIT(k);
 		if (s.p < s.end && *s.p == ',') {
 			s.p++;
 			continue;
@@ -642,38 +477,38 @@ int audit_entry_validate(const void *bytes, size_t len, struct audit_entry_view 
 	}
 	if (s.p != s.end)
 		return scan_fail(&s, "trailing data after the entry");
-	if (!(seen & B(K_FORMAT)) || !(seen & B(K_VERSION)) || !(seen & B(K_TYPE)) ||
-	    !(seen & B(K_TIME)))
+	if (!(seen & AUDIT_KEY_BIT(AUDIT_K_FORMAT)) || !(seen & AUDIT_KEY_BIT(AUDIT_K_VERSION)) || !(seen & AUDIT_KEY_BIT(AUDIT_K_TYPE)) ||
+	    !(seen & AUDIT_KEY_BIT(AUDIT_K_TIME)))
 		return rb_err_set(RB_E_PARSE, "missing key \"%s\"",
-				  !(seen & B(K_FORMAT)) ? "format" : !(seen & B(K_VERSION)) ? "version" :
-				  !(seen & B(K_TYPE)) ? "type" : "time");
-	if (seen & ~masks[type].allowed) {
-		for (int k = 0; k < K_COUNT; k++)
-			if (seen & ~masks[type].allowed & B(k))
+				  !(seen & AUDIT_KEY_BIT(AUDIT_K_FORMAT)) ? "format" : !(seen & AUDIT_KEY_BIT(AUDIT_K_VERSION)) ? "version" :
+				  !(seen & AUDIT_KEY_BIT(AUDIT_K_TYPE)) ? "type" : "time");
+	if (seen & ~audit_key_masks_of(type).allowed) {
+		for (int k = 0; k < AUDIT_KEY_COUNT; k++)
+			if (seen & ~audit_key_masks_of(type).allowed & AUDIT_KEY_BIT(k))
 				return rb_err_set(RB_E_PARSE, "unknown key \"%s\" in a %s entry",
-						  keys[k].name, audit_event_name(type));
+						  audit_keys[k].name, audit_event_name(type));
 	}
-	if (~seen & masks[type].required) {
-		for (int k = 0; k < K_COUNT; k++)
-			if (~seen & masks[type].required & B(k))
+	if (~seen & audit_key_masks_of(type).required) {
+		for (int k = 0; k < AUDIT_KEY_COUNT; k++)
+			if (~seen & audit_key_masks_of(type).required & AUDIT_KEY_BIT(k))
 				return rb_err_set(RB_E_PARSE, "missing key \"%s\" in a %s entry",
-						  keys[k].name, audit_event_name(type));
+						  audit_keys[k].name, audit_event_name(type));
 	}
 	if (ret) {
 		memset(&view, 0, sizeof(view));
 		view.type = type;
-		view.time = span[K_TIME];
+		view.time = span[AUDIT_K_TIME];
 		if (type == AUDIT_SIGN || type == AUDIT_REJECT) {
-			view.request_id = span[K_REQUEST_ID];
-			view.request_id_len = span_len[K_REQUEST_ID];
+			view.request_id = span[AUDIT_K_REQUEST_ID];
+			view.request_id_len = span_len[AUDIT_K_REQUEST_ID];
 		}
 		if (type == AUDIT_SIGN) {
-			view.signature = span[K_SIGNATURE];
-			view.signature_len = span_len[K_SIGNATURE];
+			view.signature = span[AUDIT_K_SIGNATURE];
+			view.signature_len = span_len[AUDIT_K_SIGNATURE];
 		}
 		if (type == AUDIT_INTENT) {
-			view.request_ids = span[K_REQUEST_IDS];
-			view.request_ids_len = span_len[K_REQUEST_IDS];
+			view.request_ids = span[AUDIT_K_REQUEST_IDS];
+			view.request_ids_len = span_len[AUDIT_K_REQUEST_IDS];
 		}
 		*ret = view;
 	}

@@ -21,6 +21,7 @@
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/secret.h"
+#include "util/encode.h"
 
 struct rid_slot {
 	uint64_t key;
@@ -222,14 +223,12 @@ static void log_discard(struct audit_log *log)
  * machine means everyone else's dirty data too. */
 static int log_write(struct audit_log *log, const char *rel, const void *data, size_t len)
 {
-	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	_cleanup_free_ char *path = NULL, *tmp = NULL, *prefix = NULL;
 	struct audit_pending *pe;
-	uint8_t rnd[8];
 	int fd, err;
 	char *slash;
 
-	if ((err = ensure_parent(log, rel)) < 0 || (err = log_path(log, rel, &path)) < 0 ||
-	    (err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
+	if ((err = ensure_parent(log, rel)) < 0 || (err = log_path(log, rel, &path)) < 0)
 		return err;
 	if (log->n_pend == log->cap_pend) {
 		size_t cap = log->cap_pend ? 2 * log->cap_pend : 64;
@@ -239,21 +238,14 @@ static int log_write(struct audit_log *log, const char *rel, const void *data, s
 		log->pend = pe;
 		log->cap_pend = cap;
 	}
-	/* The name is what open() sweeps after a crash (is_log_temp). */
-	if (asprintf(&tmp, "%s" AUDIT_TMP_TAG "%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1], rnd[2],
-		     rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
-		tmp = NULL;
+	/* The name is what open() sweeps after a crash (is_log_temp). Not
+	 * synced here: the batch's commit syncs every pending file at once. */
+	if (asprintf(&prefix, "%s" AUDIT_TMP_TAG, path) < 0) {
+		prefix = NULL;
 		return RB_E_NOMEM;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return rb_err_set(RB_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-	if (rb_fd_write_all(fd, data, len) < 0) {
-		err = rb_err_set(RB_E_IO, "%s: write failed: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
+	if ((err = rb_file_temp_write(AT_FDCWD, prefix, data, len, 0644, false, &tmp, &fd)) < 0)
 		return err;
-	}
 	/* A hint: errors (e.g. ENOSYS) only lose the overlap. */
 	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	slash = strrchr(path, '/');
@@ -435,10 +427,7 @@ static bool is_log_temp(const char *name, const char *stem)
 	sl = n - tl - AUDIT_TMP_HEX;
 	if (memcmp(name + sl, AUDIT_TMP_TAG, tl) != 0 || (stem && (strlen(stem) != sl || memcmp(name, stem, sl) != 0)))
 		return false;
-	for (size_t i = sl + tl; i < n; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return false;
-	return true;
+	return rb_hex_is_lower(name + sl + tl, n - sl - tl);
 }
 
 static int unlink_temp(const char *path, const struct stat *st, int flag, struct FTW *f)
@@ -654,13 +643,13 @@ static int load_entries(struct audit_log *log)
 
 		tile_path(TILE_ENTRIES, n, TILE_WIDTH, rel);
 		if (rel_exists(log, rel)) {
-			if (stage_bundle(log, rel, TILE_WIDTH, s, NULL, NULL) == 0) {
+			if ((err = stage_bundle(log, rel, TILE_WIDTH, s, NULL, NULL)) == 0) {
 				if ((err = commit_staged(log, s)) < 0)
 					return err;
 				continue;
 			}
 			if ((n + 1) * TILE_WIDTH <= log->cp_size)
-				return rb_err_prefix(RB_E_VERIFY, "%s/%s: entry %" PRIu64 " is damaged "
+				return rb_err_prefix(rb_err_recode(err, RB_E_VERIFY), "%s/%s: entry %" PRIu64 " is damaged "
 							"(run 'rombsr audit verify')", log->dir, rel,
 							n * TILE_WIDTH + s->n);
 			log_unlink(log, rel); /* torn, beyond the checkpoint: cut */
@@ -1111,7 +1100,7 @@ static int prepare(struct audit_log *log, const struct json_value *const *entrie
 		 * and a tree passes audit_entry_check exactly when its canonical
 		 * bytes parse). One emission, no tree walk. */
 		if ((err = audit_entry_validate(e, p->len[i], &view)) < 0)
-			return rb_err_prefix(RB_E_INVAL, "audit entry %zu of the batch", i);
+			return rb_err_prefix(rb_err_recode(err, RB_E_INVAL), "audit entry %zu of the batch", i);
 		merkle_hash_leaf(e, p->len[i], p->leaf[i]);
 		if (view.type != AUDIT_SIGN)
 			continue;

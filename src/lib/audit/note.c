@@ -76,9 +76,10 @@ static int verifier_new(const char *name, size_t name_len, const uint8_t pub[32]
 int note_verifier_parse(const char *vkey, struct note_verifier **ret)
 {
 	const char *p1, *p2;
-	_cleanup_free_ uint8_t *id = NULL, *key = NULL;
+	_cleanup_free_ uint8_t *key = NULL;
 	_cleanup_free_ char *name = NULL;
-	size_t id_len, key_len, len = strnlen(vkey, 1024);
+	uint8_t id[NOTE_KEY_ID_LEN];
+	size_t key_len, len = strnlen(vkey, 1024);
 	struct note_verifier *v;
 	int err;
 
@@ -96,11 +97,7 @@ int note_verifier_parse(const char *vkey, struct note_verifier **ret)
 		return rb_err_set(RB_E_PARSE, "verifier key: the name is empty or has spaces, '+' or "
 				  "non-ASCII characters");
 	/* Lowercase only, as the C2SP examples and Go's note package write it. */
-	for (const char *c = p1 + 1; c < p2; c++)
-		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
-			return rb_err_set(RB_E_PARSE, "verifier key: key id must be 8 lowercase hex digits");
-	if (p2 - p1 - 1 != 2 * NOTE_KEY_ID_LEN ||
-	    rb_hex_decode(p1 + 1, (size_t)(p2 - p1 - 1), &id, &id_len) < 0)
+	if (rb_hex_decode_lower(p1 + 1, (size_t)(p2 - p1 - 1), id, NOTE_KEY_ID_LEN) < 0)
 		return rb_err_set(RB_E_PARSE, "verifier key: key id must be 8 lowercase hex digits");
 	if (rb_base64_decode(p2 + 1, strlen(p2 + 1), true, &key, &key_len) < 0 || key_len < 1)
 		return rb_err_set(RB_E_PARSE, "verifier key: the key is not base64");

@@ -74,7 +74,7 @@ static int verify_entries(const char *dir, uint64_t size, struct audit_tree *t,
 			return fail_at(r, base, err);
 		err = audit_bundle_walk(data, len, w, collect_cb, &c, &got, &good);
 		if (err < 0)
-			return fail_at(r, base + got, rb_err_prefix(RB_E_VERIFY, "entry %" PRIu64
+			return fail_at(r, base + got, rb_err_prefix(rb_err_recode(err, RB_E_VERIFY), "entry %" PRIu64
 								       " (%s, byte %zu)", base + got,
 								       rel, good));
 		if (got != w)
@@ -192,7 +192,7 @@ static int trust_check(const char *trust_dir, const struct note_verifier *v,
 	if (err < 0)
 		return err;
 	if ((err = checkpoint_verify(cp, cp_len, v, &old)) < 0)
-		return rb_err_prefix(RB_E_STATE, "%s: the trusted checkpoint does not verify with "
+		return rb_err_prefix(rb_err_recode(err, RB_E_STATE), "%s: the trusted checkpoint does not verify with "
 					"this key (wrong --trust-dir or key?)", cp_path);
 	if (old->size > (SIZE_MAX / MERKLE_HASH_LEN))
 		return rb_err_set(RB_E_STATE, "%s: trusted size too large", cp_path);

@@ -13,6 +13,7 @@
 #include "util/cleanup.h"
 #include "util/encode.h"
 #include "util/err.h"
+#include "util/idmap.h"
 
 const char *audit_xcheck_kind_name(enum audit_xcheck_kind k)
 {
@@ -31,115 +32,26 @@ const char *audit_xcheck_kind_name(enum audit_xcheck_kind k)
 	return NULL;
 }
 
-/* --- a string -> u64 map (request ids) ----------------------------------- */
+/* --- request id -> u64: an rb_idmap keyed by the id's SHA-256 ----------- */
 
-struct strmap {
-	char **keys;
-	uint64_t *vals;
-	size_t cap, n;
-};
-
-static uint64_t str_hash(const char *s, size_t n)
+static int rid_put(struct rb_idmap *m, const char *rid, size_t n, uint64_t v, bool *ret_had)
 {
-	uint64_t h = 0xcbf29ce484222325u;
+	uint8_t key[RB_IDMAP_KEY_LEN];
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 0x100000001b3u;
-	return h;
+	rb_idmap_key_str(rid, n, key);
+	return rb_idmap_put(m, key, v, ret_had, NULL);
 }
 
-static void strmap_free(struct strmap *m)
+static bool rid_get(const struct rb_idmap *m, const char *rid, size_t n, uint64_t *ret)
 {
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->keys[i]);
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
+	uint8_t key[RB_IDMAP_KEY_LEN];
+	const uint64_t *v;
 
-static int strmap_find(const struct strmap *m, const char *k, size_t n, size_t *ret_slot)
-{
-	if (!m->cap)
-		return 0;
-	for (size_t j = str_hash(k, n) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
-		if (!m->keys[j]) {
-			*ret_slot = j;
-			return 0;
-		}
-		if (strlen(m->keys[j]) == n && memcmp(m->keys[j], k, n) == 0) {
-			*ret_slot = j;
-			return 1;
-		}
-	}
-}
-
-static int strmap_grow(struct strmap *m)
-{
-	struct strmap g = { NULL, NULL, m->cap ? 2 * m->cap : 1024, 0 };
-
-	if (!(g.keys = calloc(g.cap, sizeof(*g.keys))) || !(g.vals = calloc(g.cap, sizeof(*g.vals)))) {
-		free(g.keys);
-		return RB_E_NOMEM;
-	}
-	for (size_t i = 0; i < m->cap; i++) {
-		size_t j;
-
-		if (!m->keys[i])
-			continue;
-		strmap_find(&g, m->keys[i], strlen(m->keys[i]), &j);
-		g.keys[j] = m->keys[i];
-		g.vals[j] = m->vals[i];
-		g.n++;
-	}
-	free(m->keys);
-	free(m->vals);
-	*m = g;
-	return RB_OK;
-}
-
-/* Insert k -> v unless k is there; *ret_had (optional) says whether it was. */
-static int strmap_put(struct strmap *m, const char *k, size_t n, uint64_t v, bool *ret_had)
-{
-	size_t j;
-	int err;
-
-	if (2 * (m->n + 1) > m->cap && (err = strmap_grow(m)) < 0)
-		return err;
-	if (strmap_find(m, k, n, &j)) {
-		if (ret_had)
-			*ret_had = true;
-		return RB_OK;
-	}
-	if (!(m->keys[j] = strndup(k, n)))
-		return RB_E_NOMEM;
-	m->vals[j] = v;
-	m->n++;
-	if (ret_had)
-		*ret_had = false;
-	return RB_OK;
-}
-
-static bool strmap_get(const struct strmap *m, const char *k, uint64_t *ret)
-{
-	size_t j;
-
-	if (!strmap_find(m, k, strlen(k), &j))
+	rb_idmap_key_str(rid, n, key);
+	if (!(v = rb_idmap_get(m, key)))
 		return false;
-	*ret = m->vals[j];
+	*ret = *v;
 	return true;
-}
-
-/* The value slot of k (n bytes), inserted with 0 if k is new. */
-static int strmap_slot(struct strmap *m, const char *k, size_t n, uint64_t **ret)
-{
-	size_t j;
-	int err;
-
-	if ((err = strmap_put(m, k, n, 0, NULL)) < 0)
-		return err;
-	strmap_find(m, k, n, &j);
-	*ret = &m->vals[j];
-	return RB_OK;
 }
 
 /* Room for one more element in *arr (n used, *cap allocated, elem bytes
@@ -265,6 +177,12 @@ struct logged_intent {
 	char *key;
 };
 
+/* A request an intent entry named, and the intent that is open for it. */
+struct open_request {
+	char *rid;
+	uint64_t intent_plus1;            /* 1 + index into intents; 0: none open */
+};
+
 struct xc {
 	struct audit_log *log;
 	struct queue *q;
@@ -275,54 +193,31 @@ struct xc {
 	struct doc_event *ev;
 	size_t n_ev, cap_ev;
 	const char *commit;               /* being walked */
-	struct strmap requested;          /* request id -> index into ev (its request document) */
-	struct strmap rejected;           /* request id -> index into ev (the response) */
-	struct strmap answered;           /* request id of a signed response entry -> 1 */
-	struct strmap elsewhere;          /* ... of a response of another sign node's log -> 1 */
+	struct rb_idmap requested;        /* request id -> index into ev (its request document) */
+	struct rb_idmap rejected;         /* request id -> index into ev (the response) */
+	struct rb_idmap answered;         /* request id of a signed response entry -> 1 */
+	struct rb_idmap elsewhere;        /* ... of a response of another sign node's log -> 1 */
 	/* from the log */
-	struct strmap signed_at;          /* request id of a sign entry -> index into sigs */
+	struct rb_idmap signed_at;        /* request id of a sign entry -> index into sigs */
 	struct logged_sig *sigs;          /* what each sign entry recorded */
 	size_t n_sigs, cap_sigs;
-	struct strmap open_intent;        /* request id -> 1 + index into intents, 0: none open */
+	struct rb_idmap open_intent;      /* request id -> 1 + index into open */
+	struct open_request *open;        /* each request id an intent named */
+	size_t n_open, cap_open;
 	struct logged_intent *intents;    /* every intent entry */
 	size_t n_intents, cap_intents;
 };
 
-/* requests/<node>/<build>.json or responses/<node>/<build>.json. */
+/* requests/<node>/<build>.json or responses/<node>/<build>.json. Only
+ * names `rombsr apply` and the sign node would use: anything else is no
+ * document of theirs (and is never printed). */
 static enum doc_dir doc_dir_of(const char *path)
 {
-	const char *rest, *slash;
-	size_t n = strlen(path);
-	enum doc_dir d;
+	struct request_path rp;
 
-	if (strncmp(path, "requests/", 9) == 0) {
-		rest = path + 9;
-		d = DOC_REQUEST;
-	} else if (strncmp(path, "responses/", 10) == 0) {
-		rest = path + 10;
-		d = DOC_RESPONSE;
-	} else {
+	if (!request_path_parse(path, &rp))
 		return 0;
-	}
-	if (n < 5 || strcmp(path + n - 5, ".json") != 0 || !(slash = strchr(rest, '/')) ||
-	    slash == rest || strchr(slash + 1, '/') || n - 5 <= (size_t)(slash + 1 - path))
-		return 0;
-	/* Only names `rombsr apply` and the sign node would use: anything
-	 * else is no document of theirs (and is never printed). */
-	{
-		char node[REQUEST_NODE_MAX + 1], build[256];
-		size_t nl = (size_t)(slash - rest), bl = n - 5 - (size_t)(slash + 1 - path);
-
-		if (nl > REQUEST_NODE_MAX || bl >= sizeof(build))
-			return 0;
-		memcpy(node, rest, nl);
-		node[nl] = '\0';
-		memcpy(build, slash + 1, bl);
-		build[bl] = '\0';
-		if (!request_node_valid(node) || !capture_build_id_valid(build))
-			return 0;
-	}
-	return d;
+	return rp.area == REQUEST_PATH_REQUEST ? DOC_REQUEST : rp.area == REQUEST_PATH_RESPONSE ? DOC_RESPONSE : 0;
 }
 
 static int event_add(struct xc *x, const char *path, bool added, bool modified)
@@ -403,7 +298,7 @@ static int check_request_doc(struct xc *x, const struct doc_event *e)
 	for (size_t i = 0; i < doc->n_entries; i++) {
 		bool had;
 
-		if ((err = strmap_put(&x->requested, doc->entries[i].id_hex, REQUEST_ID_HEX_LEN,
+		if ((err = rid_put(&x->requested, doc->entries[i].id_hex, REQUEST_ID_HEX_LEN,
 				      (uint64_t)(e - x->ev), &had)) < 0)
 			return err;
 		if (!had)
@@ -424,10 +319,10 @@ static int check_proof(struct xc *x, const struct doc_event *e, const struct res
 
 	if (!re->audit.checkpoint)
 		return RB_OK;
-	if (checkpoint_verify(re->audit.checkpoint, strlen(re->audit.checkpoint), x->v, &c) < 0)
+	if ((err = checkpoint_verify(re->audit.checkpoint, strlen(re->audit.checkpoint), x->v, &c)) < 0)
 		return finding_add(x->r, AUDIT_XCHECK_BAD_PROOF, leaf, e->path, e->commit, re->id_hex,
 				   "request %.16s: audit.checkpoint does not verify with the log's "
-				   "key: %s", re->id_hex, rb_err_detail());
+				   "key: %s", re->id_hex, rb_err_message(err));
 	if (c->size > audit_log_size(x->log) || leaf >= c->size)
 		return finding_add(x->r, AUDIT_XCHECK_BAD_PROOF, leaf, e->path, e->commit, re->id_hex,
 				   "request %.16s: audit.checkpoint of size %" PRIu64 " does not "
@@ -438,11 +333,11 @@ static int check_proof(struct xc *x, const struct doc_event *e, const struct res
 			return err;
 	if ((err = audit_log_leaf_hash(x->log, leaf, lh)) < 0)
 		return err;
-	if (merkle_inclusion_verify(leaf, c->size, lh, sizeof(lh), &proof, c->root,
-				    sizeof(c->root)) < 0)
+	if ((err = merkle_inclusion_verify(leaf, c->size, lh, sizeof(lh), &proof, c->root,
+					   sizeof(c->root))) < 0)
 		return finding_add(x->r, AUDIT_XCHECK_BAD_PROOF, leaf, e->path, e->commit, re->id_hex,
 				   "request %.16s: audit.proof does not prove leaf %" PRIu64
-				   " under its checkpoint: %s", re->id_hex, leaf, rb_err_detail());
+				   " under its checkpoint: %s", re->id_hex, leaf, rb_err_message(err));
 	return RB_OK;
 }
 
@@ -456,9 +351,9 @@ static int check_signed_entry(struct xc *x, const struct doc_event *e,
 	int err;
 
 	x->r->signatures++;
-	if ((err = strmap_put(&x->answered, re->id_hex, REQUEST_ID_HEX_LEN, 1, NULL)) < 0)
+	if ((err = rid_put(&x->answered, re->id_hex, REQUEST_ID_HEX_LEN, 1, NULL)) < 0)
 		return err;
-	if (!strmap_get(&x->signed_at, re->id_hex, &at))
+	if (!rid_get(&x->signed_at, re->id_hex, REQUEST_ID_HEX_LEN, &at))
 		return finding_add(x->r, AUDIT_XCHECK_NOT_LOGGED, re->audit.leaf, e->path, e->commit,
 				   re->id_hex, "request %s was answered with a signature the "
 				   "audit log does not record (its audit.leaf %" PRIu64 " is not a "
@@ -518,14 +413,14 @@ static int check_response_version(struct xc *x, const struct doc_event *e, size_
 	if (err < 0)
 		return finding_add(x->r, AUDIT_XCHECK_RESPONSE_FOREIGN, AUDIT_XCHECK_NO_LEAF, e->path,
 				   e->commit, NULL, "commit %s is not signed by the manifest's "
-				   "queue key: %s", e->commit, rb_err_detail());
+				   "queue key: %s", e->commit, rb_err_message(err));
 	err = queue_read_file(x->q, e->commit, e->path, RESPONSE_MAX_BYTES, &text, &len);
 	if (err < 0 && err != RB_E_TOOBIG)
 		return err;
-	if (err == RB_E_TOOBIG || response_doc_parse((const char *)text, len, e->path, &doc) < 0)
+	if (err == RB_E_TOOBIG || (err = response_doc_parse((const char *)text, len, e->path, &doc)) < 0)
 		return finding_add(x->r, AUDIT_XCHECK_RESPONSE_BAD, AUDIT_XCHECK_NO_LEAF, e->path,
 				   e->commit, NULL, "signed by the queue key but not a valid "
-				   "response: %s", rb_err_detail());
+				   "response: %s", rb_err_message(err));
 	x->r->responses++;
 	if (response_of_other_log(x, doc)) {
 		/* Another sign node answered it, on its own log: that log's
@@ -533,7 +428,7 @@ static int check_response_version(struct xc *x, const struct doc_event *e, size_
 		x->r->other_log_responses++;
 		for (size_t i = 0; i < doc->n_entries; i++)
 			if (doc->entries[i].status == RESPONSE_SIGNED &&
-			    (err = strmap_put(&x->elsewhere, doc->entries[i].id_hex, REQUEST_ID_HEX_LEN, 1, NULL)) < 0)
+			    (err = rid_put(&x->elsewhere, doc->entries[i].id_hex, REQUEST_ID_HEX_LEN, 1, NULL)) < 0)
 				return err;
 		return RB_OK;
 	}
@@ -543,7 +438,7 @@ static int check_response_version(struct xc *x, const struct doc_event *e, size_
 		if (re->status == RESPONSE_SIGNED)
 			err = check_signed_entry(x, e, re);
 		else
-			err = strmap_put(&x->rejected, re->id_hex, REQUEST_ID_HEX_LEN, ev_index, NULL);
+			err = rid_put(&x->rejected, re->id_hex, REQUEST_ID_HEX_LEN, ev_index, NULL);
 		if (err < 0)
 			return err;
 	}
@@ -601,20 +496,29 @@ static int on_intent(struct xc *x, uint64_t index, const uint8_t *e, size_t len,
 	x->intents[x->n_intents++].leaf = index;
 	x->r->intents++;
 	while (audit_entry_view_next_id(view, &pos, &id, &idn)) {
-		char rid[AUDIT_FIELD_MAX + 1];
-		uint64_t *open;
+		uint8_t rid_key[RB_IDMAP_KEY_LEN];
+		struct open_request *o;
+		uint64_t *slot;
+		bool had;
 
 		x->r->intended++;
-		if ((err = strmap_slot(&x->open_intent, id, idn, &open)) < 0)
+		rb_idmap_key_str(id, idn, rid_key);
+		if ((err = array_room(&x->open, &x->cap_open, x->n_open, sizeof(*x->open), 1024)) < 0 ||
+		    (err = rb_idmap_put(&x->open_intent, rid_key, x->n_open + 1, &had, &slot)) < 0)
 			return err;
-		if (*open) {
-			const struct logged_intent *was = &x->intents[*open - 1];
+		if (!had) {
+			if (!(x->open[x->n_open].rid = strndup(id, idn)))
+				return RB_E_NOMEM;
+			x->open[x->n_open++].intent_plus1 = 0;
+		}
+		o = &x->open[*slot - 1];
+		if (o->intent_plus1) {
+			const struct logged_intent *was = &x->intents[o->intent_plus1 - 1];
 
-			snprintf(rid, sizeof(rid), "%.*s", (int)idn, id);
-			if ((err = lost_add(x->r, was->leaf, index, rid, was->key)) < 0)
+			if ((err = lost_add(x->r, was->leaf, index, o->rid, was->key)) < 0)
 				return err;
 		}
-		*open = x->n_intents;
+		o->intent_plus1 = x->n_intents;
 	}
 	return RB_OK;
 }
@@ -632,12 +536,12 @@ static int on_entry(void *ctx, uint64_t index, const uint8_t *e, size_t len)
 	if (view.type == AUDIT_INTENT)
 		return on_intent(x, index, e, len, &view);
 	if (view.type == AUDIT_SIGN || view.type == AUDIT_REJECT) {
-		size_t j;
+		uint64_t o;
 
 		/* The result of an open intent for this request. */
-		if (strmap_find(&x->open_intent, view.request_id, view.request_id_len, &j) &&
-		    x->open_intent.vals[j]) {
-			x->open_intent.vals[j] = 0;
+		if (rid_get(&x->open_intent, view.request_id, view.request_id_len, &o) &&
+		    x->open[o - 1].intent_plus1) {
+			x->open[o - 1].intent_plus1 = 0;
 			if (view.type == AUDIT_SIGN)
 				x->r->intent_signed++;
 			else
@@ -647,7 +551,7 @@ static int on_entry(void *ctx, uint64_t index, const uint8_t *e, size_t len)
 	if (view.type != AUDIT_SIGN)
 		return RB_OK;
 	x->r->sign_entries++;
-	if ((err = strmap_put(&x->signed_at, view.request_id, view.request_id_len, x->n_sigs,
+	if ((err = rid_put(&x->signed_at, view.request_id, view.request_id_len, x->n_sigs,
 			      &had)) < 0 || had)
 		return err; /* a second sign entry: the first one is the record */
 	if ((err = array_room(&x->sigs, &x->cap_sigs, x->n_sigs, sizeof(*x->sigs), 1024)) < 0)
@@ -681,7 +585,7 @@ static int check_sign_entry(void *ctx, uint64_t index, const uint8_t *e, size_t 
 
 		while (audit_entry_view_next_id(&view, &pos, &id, &idn)) {
 			snprintf(rid, sizeof(rid), "%.*s", (int)idn, id);
-			if (!strmap_get(&x->requested, rid, &v) &&
+			if (!rid_get(&x->requested, rid, strlen(rid), &v) &&
 			    (err = finding_add(x->r, AUDIT_XCHECK_UNEXPLAINED, index, NULL, NULL, rid,
 					       "an intent to sign request %s, which no request document "
 					       "in the queue asked for: the HSM was asked outside the "
@@ -693,21 +597,21 @@ static int check_sign_entry(void *ctx, uint64_t index, const uint8_t *e, size_t 
 	if (view.type != AUDIT_SIGN)
 		return RB_OK;
 	snprintf(rid, sizeof(rid), "%.*s", (int)view.request_id_len, view.request_id);
-	if (!strmap_get(&x->requested, rid, &v))
+	if (!rid_get(&x->requested, rid, strlen(rid), &v))
 		return finding_add(x->r, AUDIT_XCHECK_UNEXPLAINED, index, NULL, NULL, rid,
 				   "a signature for request %s, which no request document in the "
 				   "queue asked for: signed outside the flow", rid);
-	if (strmap_get(&x->rejected, rid, &v))
+	if (rid_get(&x->rejected, rid, strlen(rid), &v))
 		return finding_add(x->r, AUDIT_XCHECK_SIGNED_BUT_REJECTED, index, x->ev[v].path,
 				   x->ev[v].commit, rid, "the HSM signed request %s, but this "
 				   "response answered it with a rejection", rid);
-	if (!strmap_get(&x->answered, rid, &v) && strmap_get(&x->elsewhere, rid, &v)) {
+	if (!rid_get(&x->answered, rid, strlen(rid), &v) && rid_get(&x->elsewhere, rid, strlen(rid), &v)) {
 		/* Signed here after this node's claim ran out, and answered by
 		 * the node that took the claim over: accounted, not released. */
 		x->r->signed_answered_elsewhere++;
 		return RB_OK;
 	}
-	if (!strmap_get(&x->answered, rid, &v) && strmap_get(&x->requested, rid, &v))
+	if (!rid_get(&x->answered, rid, strlen(rid), &v) && rid_get(&x->requested, rid, strlen(rid), &v))
 		return finding_add(x->r, AUDIT_XCHECK_RESPONSE_MISSING, index, x->ev[v].path,
 				   x->ev[v].commit, rid, "request %s of this document was signed, but "
 				   "no response in the queue carries the signature: its response "
@@ -736,14 +640,13 @@ int audit_crosscheck(struct audit_log *log, struct queue *q, const struct manife
 	    (err = queue_walk(q, NULL, x.r->tip, on_commit, &x)) < 0)
 		goto out;
 	/* Intents no entry answered before the log ends. */
-	for (size_t j = 0; j < x.open_intent.cap; j++) {
+	for (size_t j = 0; j < x.n_open; j++) {
 		const struct logged_intent *li;
 
-		if (!x.open_intent.keys[j] || !x.open_intent.vals[j])
+		if (!x.open[j].intent_plus1)
 			continue;
-		li = &x.intents[x.open_intent.vals[j] - 1];
-		if ((err = lost_add(x.r, li->leaf, AUDIT_XCHECK_NO_LEAF, x.open_intent.keys[j],
-				    li->key)) < 0)
+		li = &x.intents[x.open[j].intent_plus1 - 1];
+		if ((err = lost_add(x.r, li->leaf, AUDIT_XCHECK_NO_LEAF, x.open[j].rid, li->key)) < 0)
 			goto out;
 	}
 	if (x.r->n_lost)
@@ -777,12 +680,15 @@ out:
 	for (size_t i = 0; i < x.n_ev; i++)
 		free(x.ev[i].path);
 	free(x.ev);
-	strmap_free(&x.requested);
-	strmap_free(&x.rejected);
-	strmap_free(&x.answered);
-	strmap_free(&x.elsewhere);
-	strmap_free(&x.signed_at);
-	strmap_free(&x.open_intent);
+	rb_idmap_clear(&x.requested);
+	rb_idmap_clear(&x.rejected);
+	rb_idmap_clear(&x.answered);
+	rb_idmap_clear(&x.elsewhere);
+	rb_idmap_clear(&x.signed_at);
+	rb_idmap_clear(&x.open_intent);
+	for (size_t i = 0; i < x.n_open; i++)
+		free(x.open[i].rid);
+	free(x.open);
 	for (size_t i = 0; i < x.n_intents; i++)
 		free(x.intents[i].key);
 	free(x.intents);

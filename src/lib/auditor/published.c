@@ -117,7 +117,7 @@ static int commit_checkpoint(struct queue *q, const struct manifest *m, const st
 			if (!checkpoint_origin_is(cp, v->name))
 				break;
 			if ((err = checkpoint_verify(cp, strlen(cp), v, &c)) < 0) {
-				err = rb_err_prefix(RB_E_VERIFY, "%s (commit %s), signed by the queue key, "
+				err = rb_err_prefix(rb_err_recode(err, RB_E_VERIFY), "%s (commit %s), signed by the queue key, "
 						    "carries a checkpoint that does not verify with the "
 						    "manifest's audit key", a.paths[i], commit);
 				goto out;

@@ -192,7 +192,7 @@ int capture_config_parse(const char *text, size_t len, const char *path,
 bad:
 	if (err == RB_E_NOMEM)
 		return err;
-	rb_err_save(detail);
+	rb_err_save(err, detail);
 	return rb_err_set(err, "capture config %s: %s; see docs/formats/capture-config.md", name,
 			  detail);
 }
@@ -212,7 +212,7 @@ static int load_file(const char *path, struct capture_config **ret)
 	if ((err = make_absolute(path, &abs)) < 0)
 		return err;
 	if ((err = rb_file_read(abs, CONFIG_MAX_BYTES, &text, &len)) < 0) {
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return rb_err_set(err, ENV_CONFIG "=%s: %s; point it at a readable "
 				  CAPTURE_CONFIG_FORMAT " file", path, detail);
 	}

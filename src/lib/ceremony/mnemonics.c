@@ -68,7 +68,7 @@ static int check_line(const char *line, size_t len, const char *source, size_t l
 	err = slip39_decode(line, len, &sh);
 	slip39_share_free(sh);
 	if (err < 0)
-		return rb_err_set(err, "%s line %zu: %s", source, lineno, rb_err_detail());
+		return rb_err_set(err, "%s line %zu: %s", source, lineno, rb_err_message(err));
 	return RB_OK;
 }
 

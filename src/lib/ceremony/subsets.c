@@ -57,7 +57,7 @@ static int walk_check_one(struct subset_walk *w)
 	}
 	return rb_err_set(RB_E_VERIFY, "the shares (group.member) %s do not recombine to the wrap key%s%s; this "
 			  "share set is unusable - do not hand it out", names, err < 0 ? ": " : "",
-			  err < 0 ? rb_err_detail() : "");
+			  err < 0 ? rb_err_message(err) : "");
 }
 
 static int walk_groups(struct subset_walk *w, size_t from, unsigned groups_left);
@@ -110,7 +110,7 @@ static int walk_init(struct subset_walk *w, const struct rb_secret *const *mnemo
 		int err;
 
 		if ((err = slip39_decode((const char *)mnemonics[i]->data, mnemonics[i]->len, &sh)) < 0)
-			return rb_err_set(err, "share %zu: %s", i + 1, rb_err_detail());
+			return rb_err_set(err, "share %zu: %s", i + 1, rb_err_message(err));
 		g = sh->group_index;
 		m = sh->member_index;
 		if (i == 0) {

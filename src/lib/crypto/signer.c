@@ -4,6 +4,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include <openssl/ecdsa.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -274,4 +275,54 @@ int rb_pkey_fingerprint(EVP_PKEY *pub, uint8_t ret[32])
 	err = rb_digest(EVP_sha256(), der, (size_t)len, ret, &n);
 	OPENSSL_free(der);
 	return err;
+}
+
+int rb_pkey_from_rsa(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen, EVP_PKEY **ret)
+{
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	BIGNUM *bn_n = NULL, *bn_e = NULL;
+	EVP_PKEY *pk = NULL;
+	int rc = RB_E_CRYPTO;
+
+	if (!n || !e || !ret)
+		return rb_err_set(RB_E_INVAL, "RSA public key: missing argument");
+	for (; nlen > 0 && *n == 0; n++, nlen--)
+		;
+	for (; elen > 0 && *e == 0; e++, elen--)
+		;
+	/* An even modulus or exponent, e = 1 and toy sizes make keys that
+	 * verify forgeries or nothing at all. */
+	if (nlen < 128 || nlen > 2048 || !(n[nlen - 1] & 1))
+		return rb_err_set(RB_E_PARSE, "RSA public key: the modulus must be odd and 1024 to 16384 bits "
+				  "(it is %zu bytes)", nlen);
+	if (elen == 0 || elen > 8 || !(e[elen - 1] & 1) || (elen == 1 && e[0] < 3))
+		return rb_err_set(RB_E_PARSE, "RSA public key: the exponent must be odd and 3 to 2^64-1");
+	bn_n = BN_bin2bn(n, (int)nlen, NULL);
+	bn_e = BN_bin2bn(e, (int)elen, NULL);
+	bld = OSSL_PARAM_BLD_new();
+	if (!bn_n || !bn_e || !bld) {
+		rc = RB_E_NOMEM;
+		goto out;
+	}
+	if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) ||
+	    !(params = OSSL_PARAM_BLD_to_param(bld)))
+		goto out;
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		goto out;
+	*ret = pk;
+	rc = RB_OK;
+out:
+	if (rc == RB_E_CRYPTO)
+		rb_err_set(rc, "RSA public key: OpenSSL cannot build it from its modulus and exponent");
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(bn_n);
+	BN_free(bn_e);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
 }

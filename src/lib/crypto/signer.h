@@ -78,6 +78,14 @@ int rb_ecdsa_der_to_raw(const uint8_t *der, size_t derlen, uint8_t raw[64]);
 /* Classify a public key; RB_E_UNSUPPORTED for anything else. */
 int rb_pkey_alg(EVP_PKEY *pub, enum rb_key_alg *ret);
 
+/* An RSA public key from its big-endian modulus and public exponent (as
+ * PKCS#11's CKA_MODULUS and CKA_PUBLIC_EXPONENT hold them; leading zero
+ * bytes, which Java's BigInteger writes, are skipped). Only a key rombsr
+ * would use: an odd modulus of 1024 to 16384 bits and an odd exponent from
+ * 3 to 2^64-1; anything else is RB_E_PARSE, with a detail. The caller owns
+ * and frees *ret (EVP_PKEY_free). */
+int rb_pkey_from_rsa(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen, EVP_PKEY **ret);
+
 /* SHA-256 over the DER SubjectPublicKeyInfo: the key fingerprint used in
  * manifests, policy and the audit log. */
 int rb_pkey_fingerprint(EVP_PKEY *pub, uint8_t ret[32]);

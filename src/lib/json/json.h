@@ -186,4 +186,13 @@ enum json_style {
  * cap or nesting beyond JSON_MAX_DEPTH, RB_E_INVAL) out is left as it was. */
 int json_emit(const struct json_value *v, enum json_style style, struct rb_buf *out);
 
+/* Append s[0..len) to out as a canonical JSON string (RFC 8785 3.2.2.2):
+ * in quotes, with '"', '\\' and C0 controls escaped (the short forms \b
+ * \t \n \f \r where JSON has them, else \u00xx in lowercase) and every
+ * other byte, '/', DEL and non-ASCII included, as it is. The one escaper
+ * of every emitter; s must be valid UTF-8 without NUL, which it does not
+ * check. On failure (RB_E_NOMEM, RB_E_TOOBIG from the buffer's cap) out is
+ * left as it was. */
+int json_emit_string(struct rb_buf *out, const char *s, size_t len);
+
 #endif

@@ -29,22 +29,22 @@ static int put_str(struct emitter *e, const char *s)
 /* RFC 8785 section 3.2.2.2: escape '"', '\\' and C0 controls (the short
  * forms where JSON has them, else \u00xx in lowercase) and nothing else;
  * '/', DEL and non-ASCII go out as they are. */
-static int emit_string(struct emitter *e, const char *s, size_t len)
+int json_emit_string(struct rb_buf *out, const char *s, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)s;
-	size_t i, run = 0;
+	size_t i, run = 0, start = out->len;
 	char esc[8];
 	int err;
 
-	if ((err = put(e, "\"", 1)) < 0)
-		return err;
+	if ((err = rb_buf_put(out, "\"", 1)) < 0)
+		goto fail;
 	for (i = 0; i < len; i++) {
 		uint8_t c = p[i];
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		if ((err = put(e, s + run, i - run)) < 0)
-			return err;
+		if ((err = rb_buf_put(out, s + run, i - run)) < 0)
+			goto fail;
 		run = i + 1;
 		switch (c) {
 		case '"': strcpy(esc, "\\\""); break;
@@ -56,12 +56,20 @@ static int emit_string(struct emitter *e, const char *s, size_t len)
 		case '\r': strcpy(esc, "\\r"); break;
 		default: snprintf(esc, sizeof(esc), "\\u%04x", c); break;
 		}
-		if ((err = put_str(e, esc)) < 0)
-			return err;
+		if ((err = rb_buf_put_str(out, esc)) < 0)
+			goto fail;
 	}
-	if ((err = put(e, s + run, len - run)) < 0)
-		return err;
-	return put(e, "\"", 1);
+	if ((err = rb_buf_put(out, s + run, len - run)) < 0 || (err = rb_buf_put(out, "\"", 1)) < 0)
+		goto fail;
+	return RB_OK;
+fail:
+	out->len = start;
+	return err;
+}
+
+static int emit_string(struct emitter *e, const char *s, size_t len)
+{
+	return json_emit_string(e->out, s, len);
 }
 
 /* The order RFC 8785 sorts keys in: by UTF-16 code units. That is code

@@ -15,6 +15,7 @@
 #include "json/json-internal.h"
 #include "util/utf8.h"
 #include "util/buf.h"
+#include "util/encode.h"
 #include "util/err.h"
 
 struct parser {
@@ -112,17 +113,6 @@ static void skip_whitespace(struct parser *ps)
 	}
 }
 
-static int hex_digit(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool read_hex4(const uint8_t *p, size_t n, uint32_t *ret)
 {
 	uint32_t v = 0;
@@ -131,7 +121,7 @@ static bool read_hex4(const uint8_t *p, size_t n, uint32_t *ret)
 	if (n < 4)
 		return false;
 	for (i = 0; i < 4; i++) {
-		int d = hex_digit(p[i]);
+		int d = rb_hex_digit((char)p[i]);
 
 		if (d < 0)
 			return false;

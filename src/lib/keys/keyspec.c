@@ -140,7 +140,7 @@ static int parse_key(const struct json_value *o, int64_t version, struct keyspec
 	if ((err = key_purposes_check(k->purposes, k->alg, name)) < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return json_err_set(json_object_get(o, "purposes") ? json_object_get(o, "purposes") : o, err,
 				    "%s", detail);
 	}
@@ -154,7 +154,7 @@ static int parse_key(const struct json_value *o, int64_t version, struct keyspec
 		free(der);
 		if (err < 0)
 			return json_err_set(json_object_get(o, "subject") ? json_object_get(o, "subject") : o,
-					    RB_E_PARSE, "key \"%s\": subject: %s", name, rb_err_detail());
+					    RB_E_PARSE, "key \"%s\": subject: %s", name, rb_err_message(err));
 	}
 	if (k->openpgp_uid) {
 		size_t n = strlen(k->openpgp_uid);
@@ -228,7 +228,7 @@ bad:
 	{
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return rb_err_set(err, "key spec %s: %s", source, detail);
 	}
 }

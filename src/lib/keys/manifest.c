@@ -282,7 +282,7 @@ static int parse_key(const struct json_value *o, int64_t version, struct manifes
 	if ((err = key_purposes_check(k->purposes, k->alg, k->name)) < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return json_err_set(json_object_get(o, "purposes") ? json_object_get(o, "purposes") : o, err,
 				    "%s", detail);
 	}
@@ -299,7 +299,7 @@ static int parse_key(const struct json_value *o, int64_t version, struct manifes
 	    (err = get_b64(o, "openpgp_certificate", false, &k->openpgp, &k->openpgp_len)) < 0)
 		return err;
 	if ((err = manifest_key_derive(k)) < 0)
-		return json_err_set(o, err, "%s", rb_err_detail());
+		return json_err_set(o, err, "%s", rb_err_message(err));
 	if ((err = json_get_object(o, "fingerprints", &fprs)) < 0 ||
 	    (err = json_object_check_keys(fprs, fpr_required, fpr_optional)) < 0 ||
 	    (err = check_hex(fprs, "spki_sha256", k->spki_sha256, 32)) < 0 ||
@@ -353,7 +353,8 @@ int manifest_parse(const char *text, size_t len, const char *source, struct mani
 	if ((err = json_get_string(root, "generated", &s)) < 0)
 		goto bad;
 	if (rb_time_parse(s, &m->generated) < 0) {
-		err = json_err_set(json_object_get(root, "generated"), RB_E_PARSE, "bad timestamp");
+		err = json_err_set(json_object_get(root, "generated"), RB_E_PARSE,
+				   "generated must look like 2026-01-31T12:00:00Z");
 		goto bad;
 	}
 	if ((err = json_get_object(root, "token", &tok)) < 0 ||
@@ -397,7 +398,7 @@ bad:
 	{
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return rb_err_set(err, "manifest %s: %s", source, detail);
 	}
 }

@@ -154,7 +154,7 @@ int key_purposes_from_json(const struct json_value *arr, unsigned *ret)
 		if ((err = key_purpose_parse(s, &p)) < 0) {
 			char detail[RB_ERR_DETAIL_MAX];
 
-			rb_err_save(detail);
+			rb_err_save(err, detail);
 			return json_err_set(v, err, "%s", detail);
 		}
 		if (set & p)

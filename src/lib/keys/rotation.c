@@ -247,7 +247,7 @@ static int parse_key(const struct json_value *parent, const char *member, struct
 	    (err = get_b64(o, "certificate", ROTATION_CERT_MAX, &k->cert, &k->cert_len)) < 0)
 		return err;
 	if ((err = manifest_key_derive(k)) < 0)
-		return json_err_set(o, err, "%s", rb_err_detail());
+		return json_err_set(o, err, "%s", rb_err_message(err));
 	if ((err = json_get_string(o, "spki_sha256", &s)) < 0 || (err = rb_hex_encode(k->spki_sha256, 32, &hex)) < 0)
 		return err;
 	if (strcmp(s, hex) != 0)
@@ -315,7 +315,7 @@ int rotation_statement_parse(const void *bytes, size_t len, const char *source,
 		return RB_E_NOMEM;
 	rb_err_clear();
 	if ((err = parse_doc(bytes, len, st)) < 0) {
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return rb_err_set(err, "rotation statement %s: %s", source, detail);
 	}
 	*ret = TAKE_PTR(st);

@@ -82,35 +82,6 @@ static int unwrap_ec_point(const uint8_t *p, size_t n, const uint8_t **ret, size
 	return RB_OK;
 }
 
-static int pkey_from_rsa(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen, EVP_PKEY **ret)
-{
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	BIGNUM *bn_n = BN_bin2bn(n, (int)nlen, NULL), *bn_e = BN_bin2bn(e, (int)elen, NULL);
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pk = NULL;
-	int rc = RB_E_CRYPTO;
-
-	if (!bld || !bn_n || !bn_e ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) ||
-	    !(params = OSSL_PARAM_BLD_to_param(bld)))
-		goto out;
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		goto out;
-	*ret = pk;
-	rc = RB_OK;
-out:
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(bn_n);
-	BN_free(bn_e);
-	EVP_PKEY_CTX_free(ctx);
-	return rc;
-}
-
 static int pkey_from_p256(const uint8_t *pt, size_t len, EVP_PKEY **ret)
 {
 	OSSL_PARAM params[] = {
@@ -146,7 +117,7 @@ static int load_public(struct p11_token *t, CK_SESSION_HANDLE s, struct p11_key 
 		    (err = get_attr(t, s, pubobj, CKA_PUBLIC_EXPONENT, &b, &blen)) < 0)
 			return err;
 		k->alg = RB_KEY_RSA;
-		if ((err = pkey_from_rsa(a, alen, b, blen, &k->pub)) < 0)
+		if ((err = rb_pkey_from_rsa(a, alen, b, blen, &k->pub)) < 0)
 			return err;
 		k->bits = (unsigned)EVP_PKEY_get_bits(k->pub);
 		return RB_OK;
@@ -363,7 +334,7 @@ int p11_token_find_key(struct p11_token *t, const char *selector, struct p11_key
 		char detail[RB_ERR_DETAIL_MAX];
 		int werr;
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		werr = p11_wrapped_lookup(t, selector, &k);
 		if (werr == RB_E_NOTFOUND)
 			return rb_err_set(RB_E_KEY, "%s; nor is it in the wrapped key store %s", detail,
@@ -409,7 +380,7 @@ int p11_key_still_there(struct p11_key *k)
 	if (k->wrapped)
 		return RB_OK;
 	if ((err = p11_token_session(t, &s)) < 0 || (err = find_objects(t, s, tmpl, 2, o, 2, &n)) < 0)
-		return err == RB_E_TOKEN || err == RB_E_P11 ? rb_err_set(RB_E_GONE, "%s", rb_err_detail()) : err;
+		return err == RB_E_TOKEN || err == RB_E_P11 ? rb_err_set(RB_E_GONE, "%s", rb_err_message(err)) : err;
 	if (n == 0)
 		return rb_err_set(RB_E_GONE, "key '%s' is no longer on token '%s'", k->name, t->label);
 	return RB_OK;

@@ -105,19 +105,14 @@ static int get_b64(const struct json_value *obj, const char *key, size_t max, ui
 /* obj[key] as exactly n bytes of lowercase hex (the form rombsr writes). */
 static int get_hex(const struct json_value *obj, const char *key, uint8_t *out, size_t n)
 {
-	_cleanup_free_ uint8_t *p = NULL;
 	const char *s;
-	size_t len = 0;
 	int err;
 
 	if ((err = json_get_string(obj, key, &s)) < 0)
 		return err;
-	for (const char *c = s; *c; c++)
-		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
-			return json_err_set(json_object_get(obj, key), RB_E_PARSE, "%s must be lowercase hex", key);
-	if (strlen(s) != 2 * n || rb_hex_decode(s, strlen(s), &p, &len) < 0 || len != n)
-		return json_err_set(json_object_get(obj, key), RB_E_PARSE, "%s must be %zu hex digits", key, 2 * n);
-	memcpy(out, p, n);
+	if (rb_hex_decode_lower(s, strlen(s), out, n) < 0)
+		return json_err_set(json_object_get(obj, key), RB_E_PARSE, "%s must be %zu lowercase hex digits",
+				    key, 2 * n);
 	return RB_OK;
 }
 
@@ -165,47 +160,47 @@ int wrap_meta_parse(const char *text, size_t len, const char *source, struct wra
 		return rb_err_set(RB_E_TOOBIG, "%s: %zu bytes exceeds the %d-byte cap for wrapped key metadata",
 				  source, len, WRAP_META_MAX_BYTES);
 	if ((err = json_parse(text, len, &lim, &root)) < 0)
-		return rb_err_set(err, "%s: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: %s", source, rb_err_message(err));
 	if ((err = json_object_check_keys(root, required, NULL)) < 0 ||
 	    (err = json_get_string(root, "format", &s)) < 0)
-		return rb_err_set(err, "%s: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: %s", source, rb_err_message(err));
 	if (strcmp(s, WRAP_META_FORMAT) != 0)
 		return rb_err_set(RB_E_PARSE, "%s: format is not \"%s\"; this is not a wrapped key file", source,
 				  WRAP_META_FORMAT);
 	if ((err = json_get_int(root, "version", &version)) < 0)
-		return rb_err_set(err, "%s: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: %s", source, rb_err_message(err));
 	if (version != WRAP_META_VERSION)
 		return rb_err_set(RB_E_UNSUPPORTED, "%s: version %lld is not supported (this rombsr reads "
 				  "version %d); upgrade rombsr", source, (long long)version, WRAP_META_VERSION);
 	if (!(m = calloc(1, sizeof(*m))))
 		return RB_E_NOMEM;
 	if ((err = json_get_string(root, "name", &s)) < 0)
-		return rb_err_set(err, "%s: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: %s", source, rb_err_message(err));
 	if (!wrap_name_valid(s))
 		return rb_err_set(RB_E_PARSE, "%s: name \"%.64s\" must be 1-64 characters of a-z, 0-9, '_' "
 				  "or '-'", source, s);
 	if (!(m->name = strdup(s)))
 		return RB_E_NOMEM;
 	if ((err = json_get_string(root, "mechanism", &s)) < 0)
-		return rb_err_set(err, "%s: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: %s", source, rb_err_message(err));
 	if (strcmp(s, WRAP_MECHANISM_NAME) != 0)
 		return rb_err_set(RB_E_UNSUPPORTED, "%s: mechanism \"%.40s\" is not supported; rombsr wraps "
 				  "only with %s", source, s, WRAP_MECHANISM_NAME);
 	if ((err = json_get_string(root, "algorithm", &s)) < 0)
-		return rb_err_set(err, "%s: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: %s", source, rb_err_message(err));
 	if (alg_parse(s, &m->alg) < 0)
 		return rb_err_set(RB_E_UNSUPPORTED, "%s: algorithm \"%.32s\" is not rsa, ec-p256 or ed25519",
 				  source, s);
 	if ((err = json_get_int(root, "bits", &bits)) < 0)
-		return rb_err_set(err, "%s: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: %s", source, rb_err_message(err));
 	if (!bits_fit(m->alg, bits))
 		return rb_err_set(RB_E_UNSUPPORTED, "%s: %lld bits is not a supported %s size", source,
 				  (long long)bits, rb_key_alg_name(m->alg));
 	m->bits = (unsigned)bits;
 	if ((err = json_get_string(root, "created", &s)) < 0 || (err = rb_time_parse(s, &m->created)) < 0)
-		return rb_err_set(err, "%s: created: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: created: %s", source, rb_err_message(err));
 	if ((err = json_get_string(root, "id", &s)) < 0)
-		return rb_err_set(err, "%s: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: %s", source, rb_err_message(err));
 	if (strlen(s) == 0 || strlen(s) > 2 * WRAP_ID_MAX || strlen(s) % 2 != 0)
 		return rb_err_set(RB_E_PARSE, "%s: id must be 1 to %d bytes of hex", source, WRAP_ID_MAX);
 	m->id_len = strlen(s) / 2;
@@ -216,7 +211,7 @@ int wrap_meta_parse(const char *text, size_t len, const char *source, struct wra
 	    (err = get_hex(root, "wrap_key_fingerprint", m->wrap_fpr, sizeof(m->wrap_fpr))) < 0 ||
 	    (err = get_b64(root, "spki", WRAP_SPKI_MAX, &m->spki, &m->spki_len)) < 0 ||
 	    (err = get_b64(root, "blob", WRAP_BLOB_MAX, &m->blob, &m->blob_len)) < 0)
-		return rb_err_set(err, "%s: %s", source, rb_err_detail());
+		return rb_err_set(err, "%s: %s", source, rb_err_message(err));
 	/* RFC 5649 output is a whole number of 8-byte blocks, at least two. */
 	if (m->blob_len < 16 || m->blob_len % 8 != 0)
 		return rb_err_set(RB_E_PARSE, "%s: blob of %zu bytes is not RFC 5649 output (a multiple of 8, "

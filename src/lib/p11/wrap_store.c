@@ -39,7 +39,8 @@ int wrap_store_load(const char *dir, const char *name, struct wrap_meta **ret)
 	if ((err = wrap_store_path(dir, name, &path)) < 0)
 		return err;
 	if (lstat(path, &st) < 0 && errno == ENOENT)
-		return RB_E_NOTFOUND;
+		return rb_err_set(RB_E_NOTFOUND, "%s: no wrapped key '%s' in the store; check the key's "
+				  "name, or wrap it first", path, name);
 	if ((err = rb_file_read(path, WRAP_META_MAX_BYTES, &text, &len)) < 0)
 		return err;
 	if ((err = wrap_meta_parse((const char *)text, len, path, &m)) < 0)
@@ -57,10 +58,8 @@ int wrap_store_load(const char *dir, const char *name, struct wrap_meta **ret)
 
 int wrap_store_add(const char *dir, const struct wrap_meta *m)
 {
-	_cleanup_free_ char *path = NULL, *tmp = NULL;
-	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *path = NULL, *tmp = NULL, *prefix = NULL;
 	struct rb_buf out = RB_BUF_INIT;
-	uint8_t rnd[8];
 	int err;
 
 	if ((err = wrap_store_path(dir, m->name, &path)) < 0)
@@ -72,23 +71,13 @@ int wrap_store_add(const char *dir, const struct wrap_meta *m)
 				  path);
 	if ((err = wrap_meta_emit(m, &out)) < 0)
 		return err;
-	if ((err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
-		goto out;
-	if (asprintf(&tmp, "%s/.%s.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", dir, m->name, rnd[0], rnd[1], rnd[2],
-		     rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
-		tmp = NULL;
+	if (asprintf(&prefix, "%s/.%s.tmp-", dir, m->name) < 0) {
+		prefix = NULL;
 		err = RB_E_NOMEM;
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = rb_err_set(RB_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+	if ((err = rb_file_temp_write(AT_FDCWD, prefix, out.data, out.len, 0644, true, &tmp, NULL)) < 0)
 		goto out;
-	}
-	if (rb_fd_write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
-		err = rb_err_set(RB_E_IO, "%s: write failed: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
 	/* link() fails if path exists, unlike rename(): a concurrent writer
 	 * of the same name loses instead of replacing the other's key. */
 	if (link(tmp, path) < 0) {

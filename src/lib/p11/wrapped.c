@@ -166,7 +166,7 @@ int p11_wrapped_lookup(struct p11_token *t, const char *selector, struct p11_key
 		return rb_err_set(RB_E_KEY, "wrapped key '%s' in %s has a different CKA_ID than '%s' asks for; "
 				  "the store and the manifest disagree", name, path, selector);
 	if ((err = p11_token_wrap_key_fingerprint(t, fpr)) < 0)
-		return rb_err_set(err, "wrapped key '%s': %s", name, rb_err_detail());
+		return rb_err_set(err, "wrapped key '%s': %s", name, rb_err_message(err));
 	/* Checked before the HSM sees the blob: a blob from another
 	 * deployment is refused by name, not by a failed unwrap. */
 	if (memcmp(fpr, m->wrap_fpr, sizeof(fpr)) != 0) {

@@ -8,6 +8,7 @@
 #include <openssl/core_names.h>
 
 #include "util/err.h"
+#include "util/encode.h"
 
 /* 1.3.6.1.4.1.11591.15.1 (Ed25519), DER content octets without tag and
  * length, as OpenPGP writes curve OIDs. */
@@ -162,7 +163,6 @@ void pgp_key_free(struct pgp_key *key)
 
 int pgp_key_fingerprint_hex(const struct pgp_key *key, char **ret)
 {
-	static const char hx[] = "0123456789ABCDEF";
 	char *s;
 
 	if (!key || !ret)
@@ -170,11 +170,7 @@ int pgp_key_fingerprint_hex(const struct pgp_key *key, char **ret)
 	s = malloc(2 * PGP_FPR_LEN + 1);
 	if (!s)
 		return RB_E_NOMEM;
-	for (size_t i = 0; i < PGP_FPR_LEN; i++) {
-		s[2 * i] = hx[key->fpr[i] >> 4];
-		s[2 * i + 1] = hx[key->fpr[i] & 15];
-	}
-	s[2 * PGP_FPR_LEN] = '\0';
+	rb_hex_format_upper(key->fpr, PGP_FPR_LEN, s);
 	*ret = s;
 	return RB_OK;
 }

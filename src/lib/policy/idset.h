@@ -1,5 +1,5 @@
-/* A set of 32-byte identifiers (request ids, SHA-256 hashes): open
- * addressing, grows by doubling. Internal to the policy area.
+/* A set of 32-byte identifiers (request ids, SHA-256 hashes): an
+ * rb_idmap whose values are unused. Internal to the policy area.
  * Ownership: idset_clear() frees the storage; the struct itself is the
  * caller's. */
 #ifndef ROMBSR_POLICY_IDSET_H
@@ -9,11 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/idmap.h"
+
 struct idset {
-	uint8_t (*slots)[32];
-	bool *used;
-	size_t cap; /* power of two, or 0 */
-	size_t n;
+	struct rb_idmap map;
 };
 
 bool idset_has(const struct idset *s, const uint8_t id[32]);

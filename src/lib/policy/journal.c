@@ -158,27 +158,19 @@ int journal_open(const char *path, const char *magic, size_t max_bytes, journal_
 
 int journal_append(struct journal *j, const char *text, size_t len)
 {
-	size_t done = 0;
 
 	if (!j || !text || len == 0 || text[len - 1] != '\n')
 		return RB_E_INVAL;
 	if (len > j->max_bytes - j->size)
 		return rb_err_set(RB_E_LIMIT, "%s: journal would exceed %zu bytes; archive it and start a new one",
 				  j->path, j->max_bytes);
-	while (done < len) {
-		ssize_t n = write(j->fd, text + done, len - done);
+	if (rb_fd_write_all(j->fd, text, len) < 0) {
+		int e = errno;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int e = errno;
-
-			/* Leave no half record behind for the next append. */
-			if (ftruncate(j->fd, (off_t)j->size) == 0)
-				(void)fdatasync(j->fd);
-			return rb_err_set(RB_E_IO, "%s: append failed: %s", j->path, strerror(e));
-		}
-		done += (size_t)n;
+		/* Leave no half record behind for the next append. */
+		if (ftruncate(j->fd, (off_t)j->size) == 0)
+			(void)fdatasync(j->fd);
+		return rb_err_set(RB_E_IO, "%s: append failed: %s", j->path, strerror(e));
 	}
 	if (j->deferred) {
 		j->size += len;

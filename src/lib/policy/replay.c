@@ -19,18 +19,7 @@ struct replay_db {
 
 static int replay_parse_hex32(const char *s, size_t len, uint8_t out[32])
 {
-	_cleanup_free_ uint8_t *bytes = NULL;
-	size_t n = 0;
-
-	if (len != 64)
-		return RB_E_PARSE;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return RB_E_PARSE;
-	if (rb_hex_decode(s, len, &bytes, &n) < 0 || n != 32)
-		return RB_E_PARSE;
-	memcpy(out, bytes, 32);
-	return RB_OK;
+	return rb_hex_decode_lower(s, len, out, 32);
 }
 
 static int replay_line(void *ctx, const char *line, size_t len)
@@ -85,22 +74,17 @@ bool replay_db_has_document(const struct replay_db *db, const uint8_t sha256[32]
 
 size_t replay_db_requests(const struct replay_db *db)
 {
-	return db->requests.n;
+	return db->requests.map.n;
 }
 
 static int replay_put(struct rb_buf *b, const char *tag, const uint8_t id[32])
 {
-	static const char hex[] = "0123456789abcdef";
+	char hex[65];
 	int err;
 
-	if ((err = rb_buf_put_str(b, tag)) < 0)
+	rb_hex_format(id, 32, hex);
+	if ((err = rb_buf_put_str(b, tag)) < 0 || (err = rb_buf_put(b, hex, 64)) < 0)
 		return err;
-	for (size_t i = 0; i < 32; i++) {
-		char two[2] = { hex[id[i] >> 4], hex[id[i] & 15] };
-
-		if ((err = rb_buf_put(b, two, 2)) < 0)
-			return err;
-	}
 	return rb_buf_put_u8(b, '\n');
 }
 

@@ -17,6 +17,7 @@
 #include "queue/gpgsig.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/encode.h"
 
 struct gpgsig {
 	gpgme_ctx_t ctx;
@@ -363,7 +364,7 @@ static int import_cert_files(struct gpgsig *g, const char *const *paths, size_t 
 		if ((err = rb_file_read(paths[i], GPGSIG_MAX_CERT_BYTES, &one, &one_len)) < 0)
 			return err;
 		if ((err = gpgsig_import(g, one, one_len)) < 0)
-			return rb_err_set(err, "%s: %s", paths[i], rb_err_detail());
+			return rb_err_set(err, "%s: %s", paths[i], rb_err_message(err));
 	}
 	return rb_err_set(RB_E_PARSE, "importing the certificate files into %s failed", home_name(g));
 }
@@ -388,7 +389,7 @@ static int keyring_write_conf(const char *homedir)
 	rb_err_clear();
 	if ((err = rb_file_write_atomic(path, conf, sizeof(conf) - 1, 0600)) < 0)
 		return rb_err_set(err, "%s; free space on its file system or make %s writable, then try again",
-				  rb_err_detail(), homedir);
+				  rb_err_message(err), homedir);
 	return RB_OK;
 }
 
@@ -503,8 +504,7 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 	if (qk && !qk->openpgp)
 		qk = NULL;
 	if (qk)
-		for (size_t i = 0; i < 20; i++)
-			snprintf(queue_fpr + 2 * i, 3, "%02X", qk->openpgp_fpr[i]);
+		rb_hex_format_upper(qk->openpgp_fpr, 20, queue_fpr);
 	if (asprintf(&stamp_path, "%s/%s", homedir, GPGSIG_KEYRING_STAMP) < 0) {
 		stamp_path = NULL;
 		return RB_E_NOMEM;
@@ -522,7 +522,7 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 		return err;
 	if (qk) {
 		if ((err = gpgsig_import(g, qk->openpgp, qk->openpgp_len)) < 0)
-			return rb_err_set(err, "the manifest's queue key: %s", rb_err_detail());
+			return rb_err_set(err, "the manifest's queue key: %s", rb_err_message(err));
 		paths[n] = "the manifest's queue key certificate";
 		fprs[n++] = queue_fpr;
 	}
@@ -534,7 +534,7 @@ int gpgsig_open_keyring(const char *homedir, const struct sign_config *cfg, cons
 		return err;
 	if (have_stamp && (err = rb_file_write_atomic(stamp_path, stamp, sizeof(stamp), 0600)) < 0)
 		return rb_err_set(err, "%s; free space on its file system or make %s writable, then try again",
-				  rb_err_detail(), homedir);
+				  rb_err_message(err), homedir);
 	*ret = TAKE_PTR(g);
 	return RB_OK;
 }

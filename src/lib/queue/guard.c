@@ -15,6 +15,7 @@
 #include "request/request.h"
 #include "request/response.h"
 #include "util/err.h"
+#include "util/encode.h"
 
 #define ZERO_OID "0000000000000000000000000000000000000000"
 #define ABBREV 12
@@ -64,8 +65,7 @@ int guard_new(const struct sign_config *cfg, const struct manifest *m, struct gp
 		const struct manifest_key *k = manifest_find(m, "queue");
 
 		if (k && k->openpgp)
-			for (size_t i = 0; i < 20; i++)
-				snprintf(g->queue_fpr + 2 * i, 3, "%02X", k->openpgp_fpr[i]);
+			rb_hex_format_upper(k->openpgp_fpr, 20, g->queue_fpr);
 	}
 	*ret = g;
 	return RB_OK;
@@ -107,12 +107,12 @@ static int signer_identify(struct guard *g, struct queue *q, const char *commit,
 		return refuse(commit, "is not signed; every queue commit must carry an OpenPGP signature "
 			      "(git commit -S, rombsr submit)");
 	if (err < 0)
-		return refuse(commit, "has an unreadable signature: %s", rb_err_detail());
+		return refuse(commit, "has an unreadable signature: %s", rb_err_message(err));
 	err = gpgsig_verify_detached(g->keyring, sig, siglen, data, len, fpr);
 	if (err == RB_E_KEY)
-		return refuse(commit, "%s, which is not on the allow-list", rb_err_detail());
+		return refuse(commit, "%s, which is not on the allow-list", rb_err_message(err));
 	if (err < 0)
-		return refuse(commit, "signature does not verify: %s", rb_err_detail());
+		return refuse(commit, "signature does not verify: %s", rb_err_message(err));
 	if (g->queue_fpr[0] && strcmp(fpr, g->queue_fpr) == 0) {
 		*ret = (struct signer){ AREA_RESPONSES, NULL };
 		return RB_OK;
@@ -129,36 +129,6 @@ static int signer_identify(struct guard *g, struct queue *q, const char *commit,
 }
 
 /* ---- rules 5 and 6: what a commit adds ----------------------------------- */
-
-/* Split "a/b/c" into exactly n components (each without '/'). */
-static bool path_split(const char *path, char parts[][REQUEST_ARTIFACT_NAME_MAX + 1], size_t n)
-{
-	const char *s = path;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *slash = strchr(s, '/');
-		size_t len = slash ? (size_t)(slash - s) : strlen(s);
-
-		if ((i + 1 < n) != (slash != NULL) || len == 0 || len > REQUEST_ARTIFACT_NAME_MAX)
-			return false;
-		memcpy(parts[i], s, len);
-		parts[i][len] = '\0';
-		s = slash ? slash + 1 : s + len;
-	}
-	return true;
-}
-
-/* "<build-id>.json" -> build-id, validated as capture does. */
-static bool build_file_split(const char *file, char *ret_build)
-{
-	size_t n = strlen(file);
-
-	if (n <= 5 || strcmp(file + n - 5, ".json") != 0)
-		return false;
-	memcpy(ret_build, file, n - 5);
-	ret_build[n - 5] = '\0';
-	return capture_build_id_valid(ret_build);
-}
 
 struct doc_path {
 	char approver[REQUEST_ARTIFACT_NAME_MAX + 1];
@@ -179,40 +149,28 @@ static const char *area_name(const struct signer *w, char *buf, size_t n)
 
 static int path_check(const struct commit_check *cc, const char *path, struct doc_path *dp)
 {
-	char parts[4][REQUEST_ARTIFACT_NAME_MAX + 1], area[128];
 	const struct signer *w = &cc->who;
-	bool ok = false;
+	struct request_path rp;
+	char area[128];
+	bool ok = request_path_parse(path, &rp);
 
 	switch (w->area) {
 	case AREA_REQUESTS:
-		ok = path_split(path, parts, 3) && strcmp(parts[0], "requests") == 0 &&
-		     strcmp(parts[1], w->name) == 0 && build_file_split(parts[2], dp->build);
-		if (ok)
-			snprintf(dp->node, sizeof(dp->node), "%s", parts[1]);
+		ok = ok && rp.area == REQUEST_PATH_REQUEST && strcmp(rp.node, w->name) == 0;
 		break;
 	case AREA_APPROVALS:
-		ok = path_split(path, parts, 4) && strcmp(parts[0], "approvals") == 0 &&
-		     strcmp(parts[1], w->name) == 0 && request_node_valid(parts[2]) &&
-		     build_file_split(parts[3], dp->build);
-		if (ok) {
-			snprintf(dp->approver, sizeof(dp->approver), "%s", parts[1]);
-			snprintf(dp->node, sizeof(dp->node), "%s", parts[2]);
-		}
+		ok = ok && rp.area == REQUEST_PATH_APPROVAL && strcmp(rp.approver, w->name) == 0;
 		break;
 	case AREA_RESPONSES:
 		/* The queue key writes responses and the sign nodes' claims. */
-		ok = path_split(path, parts, 3) && strcmp(parts[0], "responses") == 0 &&
-		     request_node_valid(parts[1]) && build_file_split(parts[2], dp->build);
-		if (!ok)
-			ok = path_split(path, parts, 4) && strcmp(parts[0], "claims") == 0 &&
-			     request_node_valid(parts[1]) && capture_build_id_valid(parts[2]) &&
-			     claim_file_generation(parts[3], &dp->generation);
-		if (ok) {
-			snprintf(dp->node, sizeof(dp->node), "%s", parts[1]);
-			if (dp->generation)
-				snprintf(dp->build, sizeof(dp->build), "%s", parts[2]);
-		}
+		ok = ok && (rp.area == REQUEST_PATH_RESPONSE || rp.area == REQUEST_PATH_CLAIM);
 		break;
+	}
+	if (ok) {
+		snprintf(dp->approver, sizeof(dp->approver), "%s", rp.approver);
+		snprintf(dp->node, sizeof(dp->node), "%s", rp.node);
+		snprintf(dp->build, sizeof(dp->build), "%s", rp.build);
+		dp->generation = rp.generation;
 	}
 	if (!ok)
 		return refuse(cc->commit, "adds %.200s outside its signer's area %s%s", path,
@@ -262,7 +220,7 @@ static int claim_check(const struct commit_check *cc, const struct queue_change 
 	if ((err = claim_doc_parse((const char *)c->data, (size_t)c->size, c->path, &d)) < 0)
 		return err == RB_E_NOMEM ? err
 					 : refuse(cc->commit, "%.200s is not a valid document: %s", c->path,
-						  rb_err_detail());
+						  rb_err_message(err));
 	if (strcmp(d->node, dp->node) != 0)
 		return mismatch(cc, c->path, "node", d->node, dp->node);
 	if (strcmp(d->build_id, dp->build) != 0)
@@ -336,7 +294,7 @@ static int schema_check(const struct commit_check *cc, const struct queue_change
 	}
 	if (err == RB_E_NOMEM)
 		return err;
-	return refuse(cc->commit, "%.200s is not a valid document: %s", c->path, rb_err_detail());
+	return refuse(cc->commit, "%.200s is not a valid document: %s", c->path, rb_err_message(err));
 }
 
 static int change_check(void *ctx, const struct queue_change *c)
@@ -423,7 +381,7 @@ int guard_check_update(struct guard *g, struct queue *q, const char *old, const 
 	if (!g || !q || !old || !new || !ref)
 		return RB_E_INVAL;
 	if (strlen(old) != QUEUE_OID_HEX || strlen(new) != QUEUE_OID_HEX ||
-	    strspn(old, "0123456789abcdef") != QUEUE_OID_HEX || strspn(new, "0123456789abcdef") != QUEUE_OID_HEX)
+	    !rb_hex_is_lower(old, QUEUE_OID_HEX) || !rb_hex_is_lower(new, QUEUE_OID_HEX))
 		return refuse(NULL, "malformed update \"%.50s %.50s\"", old, new);
 	if (oid_is_zero(new))
 		return refuse(NULL, "deletes %.200s; the queue is append-only", ref);

@@ -17,40 +17,15 @@
 int capture_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 			 mode_t mode)
 {
-	_cleanup_close_ int dfd = -1, fd = -1;
-	char tmp[160];
-	uint8_t rnd[8];
-	int err, saved;
+	_cleanup_close_ int dfd = -1;
+	char prefix[120];
 
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return rb_err_set(errno == ENOENT ? RB_E_NOTFOUND : RB_E_IO,
 				  "%s: cannot open directory: %s", dir, strerror(errno));
-	if ((err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
-		return rb_err_set(err, "%s/%s: no randomness for a temporary name", dir, name);
-	/* pid + 64 random bits: unique across processes and across threads;
-	 * O_EXCL turns the impossible collision into an error, not a clobber. */
-	snprintf(tmp, sizeof(tmp), ".tmp.%.80s.%ld.%02x%02x%02x%02x%02x%02x%02x%02x", name,
-		 (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
-	if (fd < 0)
-		return rb_err_set(RB_E_IO, "%s/%s: cannot create: %s", dir, tmp, strerror(errno));
-	if (fchmod(fd, mode & 07777) < 0 || rb_fd_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		saved = errno;
-		unlinkat(dfd, tmp, 0);
-		return rb_err_set(RB_E_IO, "%s/%s: write failed: %s", dir, name, strerror(saved));
-	}
-	if (close(TAKE_FD(fd)) < 0) {
-		saved = errno;
-		unlinkat(dfd, tmp, 0);
-		return rb_err_set(RB_E_IO, "%s/%s: write failed: %s", dir, name, strerror(saved));
-	}
-	if (renameat(dfd, tmp, dfd, name) < 0) {
-		saved = errno;
-		unlinkat(dfd, tmp, 0);
-		return rb_err_set(RB_E_IO, "%s/%s: rename failed: %s", dir, name, strerror(saved));
-	}
-	if (fsync(dfd) < 0)
-		return rb_err_set(RB_E_IO, "%s: cannot sync directory: %s", dir, strerror(errno));
-	return RB_OK;
+	/* pid as well as the random part: which process left a temporary is
+	 * plain to see. */
+	snprintf(prefix, sizeof(prefix), ".tmp.%.80s.%ld.", name, (long)getpid());
+	return rb_file_replace_at(dfd, dir, name, prefix, data, len, mode);
 }

@@ -9,6 +9,7 @@
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/secret.h"
+#include "util/encode.h"
 
 /* The id's domain string names the format version (see "Request id"). */
 #define ID_DOMAIN_V1 "rombsr-capture-request-id v1"
@@ -236,8 +237,7 @@ int capture_request_build(const struct capture_request_fields *f, const char *ke
 		return err;
 	if ((err = capture_request_compute_id(f, spki_sha256, r->id)) < 0)
 		return err;
-	for (size_t i = 0; i < CAPTURE_ID_LEN; i++)
-		snprintf(r->id_hex + 2 * i, 3, "%02x", r->id[i]);
+	rb_hex_format(r->id, CAPTURE_ID_LEN, r->id_hex);
 	if ((err = capture_placeholder(r->id, capture_scheme_alg(f->scheme), placeholder_len,
 				       r->placeholder)) < 0)
 		return err;

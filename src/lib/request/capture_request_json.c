@@ -67,21 +67,14 @@ int capture_request_emit(const struct capture_request *r, struct rb_buf *out)
 /* Exactly 64 lowercase hex digits, decoded into out. */
 static int get_hex32(const struct json_value *o, const char *key, uint8_t out[32])
 {
-	_cleanup_free_ uint8_t *bin = NULL;
 	const char *s;
-	size_t n;
 	int err;
 
 	if ((err = json_get_string(o, key, &s)) < 0)
 		return err;
-	for (size_t i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return json_err_set(json_object_get(o, key), RB_E_PARSE,
-					    "%s must be 64 lowercase hex digits", key);
-	if (strlen(s) != 64 || rb_hex_decode(s, 64, &bin, &n) < 0 || n != 32)
+	if (rb_hex_decode_lower(s, strlen(s), out, 32) < 0)
 		return json_err_set(json_object_get(o, key), RB_E_PARSE,
 				    "%s must be 64 lowercase hex digits", key);
-	memcpy(out, bin, 32);
 	return RB_OK;
 }
 
@@ -200,7 +193,7 @@ static int parse_tree(const struct json_value *root, const struct manifest *m,
 		return err;
 	if ((err = capture_check_input(scheme, input_len, "input")) < 0)
 		return json_err_set(json_object_get(root, "input"), err == RB_E_INVAL ? RB_E_PARSE : err,
-				    "%s", rb_err_detail());
+				    "%s", rb_err_message(err));
 	if ((err = get_b64(root, "placeholder", &placeholder, &placeholder_len)) < 0)
 		return err;
 	if (json_object_get(root, "data")) {
@@ -256,7 +249,7 @@ static int parse_tree(const struct json_value *root, const struct manifest *m,
 					     have_data ? (data ? data : (const uint8_t *)"") : NULL, data_len };
 	if ((err = capture_request_build(&f, key_name, fpr, want_len, tool, created, &r)) < 0)
 		return json_err_set(have_data && err != RB_E_INVAL ? json_object_get(root, "data") : root,
-				    err == RB_E_INVAL ? RB_E_PARSE : err, "%s", rb_err_detail());
+				    err == RB_E_INVAL ? RB_E_PARSE : err, "%s", rb_err_message(err));
 	if (memcmp(r->id, id, CAPTURE_ID_LEN) != 0)
 		return json_err_set(json_object_get(root, "id"), RB_E_VERIFY,
 				    "id does not match the request's content (expected %s); the "
@@ -298,6 +291,6 @@ int capture_request_parse(const char *text, size_t len, const char *source,
 		goto bad;
 	return RB_OK;
 bad:
-	rb_err_save(detail);
+	rb_err_save(err, detail);
 	return rb_err_set(err, "capture request %s: %s", source, detail);
 }

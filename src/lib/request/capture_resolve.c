@@ -259,7 +259,7 @@ int capture_resolve_file(const char *path, const struct capture_resolution *res,
 	if ((err = capture_resolve_buffer(data, size, res, n, results)) < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return rb_err_set(err, "%s: %s", path, detail);
 	}
 	for (size_t i = 0; i < n; i++)

@@ -19,6 +19,7 @@
 #include "util/cleanup.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/encode.h"
 
 #define SPOOL_LOG_NAME "capture.log"
 
@@ -68,10 +69,7 @@ static bool is_request_name(const char *name)
 {
 	if (strlen(name) != CAPTURE_ID_HEX_LEN + 5 || strcmp(name + CAPTURE_ID_HEX_LEN, ".json") != 0)
 		return false;
-	for (size_t i = 0; i < CAPTURE_ID_HEX_LEN; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return false;
-	return true;
+	return rb_hex_is_lower(name, CAPTURE_ID_HEX_LEN);
 }
 
 static int load_one(int dfd, const char *dir, const char *name, const struct manifest *m,

@@ -16,6 +16,7 @@ int request_capture_structure_check(const struct capture_request *r, const struc
 	uint8_t digest[64];
 	const uint8_t *data;
 	size_t len, n;
+	int err;
 
 	if (!r || !key)
 		return rb_err_set(RB_E_INVAL, "capture structure check: missing argument");
@@ -38,8 +39,8 @@ int request_capture_structure_check(const struct capture_request *r, const struc
 	if (!key->cert || key->cert_len == 0)
 		return rb_err_set(RB_E_PERM, "key '%s' has no certificate in the manifest, so no APK structure "
 				  "can name it; re-provision the key", key->name);
-	if (apk_signer_input_check("data", data, len, key->cert, key->cert_len, NULL) < 0) {
-		rb_err_save(detail);
+	if ((err = apk_signer_input_check("data", data, len, key->cert, key->cert_len, NULL)) < 0) {
+		rb_err_save(err, detail);
 		return rb_err_set(RB_E_PERM, "capture request %.16s for key '%s' (purposes %s) is not what apksigner "
 				  "signs with that key (v2/v3 signed data or v4 signing data naming its certificate, "
 				  "or a v1 signature file); %s", r->id_hex, key->name, purposes, detail);

@@ -15,6 +15,10 @@
 
 /* obj[key] must be exactly 2*n lowercase hex digits; decoded into out. */
 int rq_get_hex(const struct json_value *obj, const char *key, uint8_t *out, size_t n);
+/* obj's "node" and "build_id", validated (request_node_valid,
+ * capture_build_id_valid) and copied into *ret_node and *ret_build
+ * (malloc()ed; the caller frees them, also when the second fails). */
+int rq_get_node_build(const struct json_value *obj, char **ret_node, char **ret_build);
 /* obj[key] must be padded base64 of min..max bytes; *ret is malloc()ed
  * (caller frees). */
 int rq_get_b64(const struct json_value *obj, const char *key, size_t min, size_t max,

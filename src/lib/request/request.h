@@ -92,6 +92,31 @@ int request_capture_structure_check(const struct capture_request *r, const struc
 
 /* [A-Za-z0-9][A-Za-z0-9._-]{0,63}: node and approver names. */
 bool request_node_valid(const char *name);
+
+/* Where a document stands in the queue, from its path. */
+enum request_path_area {
+	REQUEST_PATH_REQUEST = 1,  /* requests/<node>/<build>.json */
+	REQUEST_PATH_APPROVAL,     /* approvals/<approver>/<node>/<build>.json */
+	REQUEST_PATH_RESPONSE,     /* responses/<node>/<build>.json */
+	REQUEST_PATH_CLAIM,        /* claims/<node>/<build>/<generation>.json */
+};
+
+struct request_path {
+	enum request_path_area area;
+	char approver[REQUEST_NODE_MAX + 1];     /* approvals; "" for the others */
+	char node[REQUEST_NODE_MAX + 1];
+	char build[CAPTURE_BUILD_ID_MAX + 1];
+	uint32_t generation;                     /* claims; 0 for the others */
+};
+
+/* Split a queue path into its area and names: true, with *ret filled, if
+ * path is exactly one of the four forms above, with a valid node and
+ * approver name (request_node_valid), build id (capture_build_id_valid)
+ * and claim generation (claim_file_generation); false for anything else -
+ * another area, a missing, empty or extra component, a name that is not
+ * valid. Who may write there is the caller's to check. The one reader of
+ * queue paths for the guard, the sign node and the auditor. */
+bool request_path_parse(const char *path, struct request_path *ret);
 /* A relative path of 1..255 bytes: '/'-separated components of
  * [A-Za-z0-9._+-], none empty, "." or "..". No leading '/', no
  * backslash, no NUL. Joined under any directory, it stays inside it. */

@@ -10,6 +10,7 @@
 
 #include "request/request-internal.h"
 #include "util/err.h"
+#include "util/encode.h"
 
 int request_doc_new(const char *node, const char *build_id, const uint8_t manifest_sha256[32],
 		    int64_t created, struct request_doc **ret)
@@ -139,7 +140,7 @@ int request_doc_add_artifact_fd(struct request_doc *doc, const char *name, int f
 			break;
 		if ((err = hash_state_update(s256, buf, (size_t)n)) < 0 ||
 		    (err = hash_state_update(s512, buf, (size_t)n)) < 0)
-			return rb_err_set(err, "artifact \"%s\": %s", name, rb_err_detail());
+			return rb_err_set(err, "artifact \"%s\": %s", name, rb_err_message(err));
 	}
 	if ((err = add_artifact_states(doc, name, s256, s512)) < 0)
 		return err;
@@ -216,14 +217,8 @@ static int check_key(const struct manifest_key *key, enum request_kind kind)
 
 static void set_id(struct request_entry *e, const uint8_t id[REQUEST_ID_LEN])
 {
-	static const char hex[] = "0123456789abcdef";
-
 	memcpy(e->id, id, REQUEST_ID_LEN);
-	for (size_t i = 0; i < REQUEST_ID_LEN; i++) {
-		e->id_hex[2 * i] = hex[id[i] >> 4];
-		e->id_hex[2 * i + 1] = hex[id[i] & 15];
-	}
-	e->id_hex[REQUEST_ID_HEX_LEN] = 0;
+	rb_hex_format(id, REQUEST_ID_LEN, e->id_hex);
 }
 
 /* Deep copy through capture's own emitter and parser, so an embedded

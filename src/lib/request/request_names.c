@@ -4,6 +4,7 @@
 
 #include <openssl/evp.h>
 
+#include "request/claim.h"
 #include "request/request.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -81,6 +82,75 @@ bool request_node_valid(const char *name)
 		if (n >= REQUEST_NODE_MAX ||
 		    !(is_alnum(name[n]) || name[n] == '.' || name[n] == '_' || name[n] == '-'))
 			return false;
+	return true;
+}
+
+/* The next component of *s, up to '/' (last: up to the end), into out of
+ * size n; false if it is empty, too long, or ends where it must not. */
+static bool path_next(const char **s, bool last, char *out, size_t n)
+{
+	const char *slash = strchr(*s, '/');
+	size_t len = slash ? (size_t)(slash - *s) : strlen(*s);
+
+	if (last != !slash || len == 0 || len >= n)
+		return false;
+	memcpy(out, *s, len);
+	out[len] = '\0';
+	*s += len + (slash ? 1 : 0);
+	return true;
+}
+
+/* "<build>.json" -> build. */
+static bool path_build_file(const char **s, char build[CAPTURE_BUILD_ID_MAX + 1])
+{
+	char file[CAPTURE_BUILD_ID_MAX + 6];
+	size_t n;
+
+	if (!path_next(s, true, file, sizeof(file)) || (n = strlen(file)) <= 5 ||
+	    strcmp(file + n - 5, ".json") != 0)
+		return false;
+	memcpy(build, file, n - 5);
+	build[n - 5] = '\0';
+	return capture_build_id_valid(build);
+}
+
+bool request_path_parse(const char *path, struct request_path *ret)
+{
+	static const struct {
+		const char *prefix;
+		enum request_path_area area;
+	} areas[] = {
+		{ "requests/", REQUEST_PATH_REQUEST },
+		{ "approvals/", REQUEST_PATH_APPROVAL },
+		{ "responses/", REQUEST_PATH_RESPONSE },
+		{ "claims/", REQUEST_PATH_CLAIM },
+	};
+	struct request_path p = { 0 };
+	const char *s = NULL;
+	char gen[16];
+
+	if (!path || !ret)
+		return false;
+	for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++)
+		if (strncmp(path, areas[i].prefix, strlen(areas[i].prefix)) == 0) {
+			p.area = areas[i].area;
+			s = path + strlen(areas[i].prefix);
+		}
+	if (!s)
+		return false;
+	if (p.area == REQUEST_PATH_APPROVAL &&
+	    (!path_next(&s, false, p.approver, sizeof(p.approver)) || !request_node_valid(p.approver)))
+		return false;
+	if (!path_next(&s, false, p.node, sizeof(p.node)) || !request_node_valid(p.node))
+		return false;
+	if (p.area == REQUEST_PATH_CLAIM) {
+		if (!path_next(&s, false, p.build, sizeof(p.build)) || !capture_build_id_valid(p.build) ||
+		    !path_next(&s, true, gen, sizeof(gen)) || !claim_file_generation(gen, &p.generation))
+			return false;
+	} else if (!path_build_file(&s, p.build)) {
+		return false;
+	}
+	*ret = p;
 	return true;
 }
 

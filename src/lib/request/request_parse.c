@@ -10,6 +10,7 @@
 #include "keys/keyspec.h"
 #include "request/request-internal.h"
 #include "util/err.h"
+#include "util/encode.h"
 
 static int parse_artifact(const struct json_value *v, struct request_artifact *a)
 {
@@ -86,6 +87,7 @@ static int check_manifest_key(const struct manifest *m, const struct json_value 
 									  enum rb_key_alg))
 {
 	const struct json_value *at = json_object_get(o, "key");
+	int err;
 	const struct manifest_key *k = manifest_find(m, e->key_name);
 
 	if (!k)
@@ -97,10 +99,10 @@ static int check_manifest_key(const struct manifest *m, const struct json_value 
 	if (k->status != KEY_ACTIVE)
 		return json_err_set(at, RB_E_PERM, "key \"%s\" is %s and may not sign", e->key_name,
 				    key_status_name(k->status));
-	if (request_key_purpose_check(e->kind, k) < 0) {
+	if ((err = request_key_purpose_check(e->kind, k)) < 0) {
 		char detail[RB_ERR_DETAIL_MAX];
 
-		rb_err_save(detail);
+		rb_err_save(err, detail);
 		return json_err_set(at, RB_E_PERM, "%s", detail);
 	}
 	if (!fits(e, k->alg))
@@ -266,7 +268,6 @@ static int parse_capture(const struct request_doc *doc, const struct json_value 
 static int parse_entry(const struct request_doc *doc, const struct json_value *o,
 		       const struct manifest *m, size_t index, struct request_entry *e)
 {
-	static const char hex[] = "0123456789abcdef";
 	const char *s;
 	int err;
 
@@ -289,11 +290,7 @@ static int parse_entry(const struct request_doc *doc, const struct json_value *o
 	}
 	if (err < 0)
 		return err;
-	for (size_t i = 0; i < REQUEST_ID_LEN; i++) {
-		e->id_hex[2 * i] = hex[e->id[i] >> 4];
-		e->id_hex[2 * i + 1] = hex[e->id[i] & 15];
-	}
-	e->id_hex[REQUEST_ID_HEX_LEN] = 0;
+	rb_hex_format(e->id, REQUEST_ID_LEN, e->id_hex);
 	return RB_OK;
 }
 
@@ -323,28 +320,14 @@ static int parse_tree(const struct json_value *root, const struct manifest *m,
 	static const char *const keys[] = { "node", "build_id", "created", "manifest_sha256",
 					    "artifacts", "requests", NULL };
 	const struct json_value *req, *arts, *reqs;
-	const char *s;
 	size_t n, dup;
 	bool dup_entry;
 	int err;
 
 	if ((err = rq_check_envelope(root, REQUEST_FORMAT, REQUEST_VERSION, &req)) < 0 ||
 	    (err = json_object_check_keys(req, keys, NULL)) < 0 ||
-	    (err = json_get_string(req, "node", &s)) < 0)
+	    (err = rq_get_node_build(req, &doc->node, &doc->build_id)) < 0)
 		return err;
-	if (!request_node_valid(s))
-		return json_err_set(json_object_get(req, "node"), RB_E_PARSE,
-				    "node must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-	if (!(doc->node = strdup(s)))
-		return RB_E_NOMEM;
-	if ((err = json_get_string(req, "build_id", &s)) < 0)
-		return err;
-	if (!capture_build_id_valid(s))
-		return json_err_set(json_object_get(req, "build_id"), RB_E_PARSE,
-				    "build_id must be 1-%d characters of [A-Za-z0-9._-], not starting "
-				    "with '.' or '-'", CAPTURE_BUILD_ID_MAX);
-	if (!(doc->build_id = strdup(s)))
-		return RB_E_NOMEM;
 	if ((err = rq_get_time(req, "created", &doc->created)) < 0 ||
 	    (err = rq_get_hex(req, "manifest_sha256", doc->manifest_sha256, 32)) < 0 ||
 	    (err = json_get_array(req, "artifacts", &arts)) < 0 ||

@@ -172,13 +172,7 @@ void response_doc_free(struct response_doc *doc)
 
 void response_id_hex(const uint8_t id[REQUEST_ID_LEN], char out[REQUEST_ID_HEX_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < REQUEST_ID_LEN; i++) {
-		out[2 * i] = hex[id[i] >> 4];
-		out[2 * i + 1] = hex[id[i] & 15];
-	}
-	out[REQUEST_ID_HEX_LEN] = 0;
+	rb_hex_format(id, REQUEST_ID_LEN, out);
 }
 
 int response_doc_new(const char *node, const char *build_id, const char *request_commit,

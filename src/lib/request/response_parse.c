@@ -10,16 +10,6 @@
 #include "util/encode.h"
 #include "util/err.h"
 
-static bool is_lower_hex40(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i < 41; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == 40;
-}
-
 static int parse_audit(const struct json_value *e, struct response_audit *a)
 {
 	static const char *const required[] = { "leaf", NULL };
@@ -178,24 +168,11 @@ static int parse_tree(const struct json_value *root, struct response_doc *doc)
 	if ((err = rq_check_envelope_range(root, RESPONSE_FORMAT, RESPONSE_VERSION_MIN, RESPONSE_VERSION,
 					   &version, &req)) < 0 ||
 	    (err = json_object_check_keys(req, keys, NULL)) < 0 ||
-	    (err = json_get_string(req, "node", &s)) < 0)
+	    (err = rq_get_node_build(req, &doc->node, &doc->build_id)) < 0)
 		return err;
-	if (!request_node_valid(s))
-		return json_err_set(json_object_get(req, "node"), RB_E_PARSE,
-				    "node must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-	if (!(doc->node = strdup(s)))
-		return RB_E_NOMEM;
-	if ((err = json_get_string(req, "build_id", &s)) < 0)
-		return err;
-	if (!capture_build_id_valid(s))
-		return json_err_set(json_object_get(req, "build_id"), RB_E_PARSE,
-				    "build_id must be 1-%d characters of [A-Za-z0-9._-], not starting "
-				    "with '.' or '-'", CAPTURE_BUILD_ID_MAX);
-	if (!(doc->build_id = strdup(s)))
-		return RB_E_NOMEM;
 	if ((err = json_get_string(req, "request_commit", &s)) < 0)
 		return err;
-	if (!is_lower_hex40(s))
+	if (strlen(s) != 40 || !rb_hex_is_lower(s, 40))
 		return json_err_set(json_object_get(req, "request_commit"), RB_E_PARSE,
 				    "request_commit must be 40 lowercase hex digits");
 	memcpy(doc->request_commit, s, 41);

@@ -45,31 +45,20 @@ int rq_err_prefix(int err, const char *source)
 	char detail[RB_ERR_DETAIL_MAX];
 
 	/* Copy first: the detail is the buffer rb_err_set() writes. */
-	rb_err_save(detail);
+	rb_err_save(err, detail);
 	return rb_err_set(err, "%s: %s", source, detail);
-}
-
-static bool is_lower_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
 int rq_get_hex(const struct json_value *obj, const char *key, uint8_t *out, size_t n)
 {
-	_cleanup_free_ uint8_t *bin = NULL;
 	const char *s;
-	size_t len, i;
 	int err;
 
 	if ((err = json_get_string(obj, key, &s)) < 0)
 		return err;
-	len = strlen(s);
-	for (i = 0; i < len && is_lower_hex(s[i]); i++)
-		;
-	if (i != len || len != 2 * n || rb_hex_decode(s, len, &bin, &len) < 0 || len != n)
+	if (rb_hex_decode_lower(s, strlen(s), out, n) < 0)
 		return json_err_set(json_object_get(obj, key), RB_E_PARSE,
 				    "%s must be %zu lowercase hex digits", key, 2 * n);
-	memcpy(out, bin, n);
 	return RB_OK;
 }
 
@@ -224,4 +213,27 @@ bool rq_text_valid(const char *s, size_t max, bool multiline)
 		    !(multiline && (s[i] == '\n' || s[i] == '\t')))
 			return false;
 	return true;
+}
+
+int rq_get_node_build(const struct json_value *req, char **ret_node, char **ret_build)
+{
+	const char *s;
+	int err;
+
+	if ((err = json_get_string(req, "node", &s)) < 0)
+		return err;
+	if (!request_node_valid(s))
+		return json_err_set(json_object_get(req, "node"), RB_E_PARSE,
+				    "node must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+	if (!(*ret_node = strdup(s)))
+		return RB_E_NOMEM;
+	if ((err = json_get_string(req, "build_id", &s)) < 0)
+		return err;
+	if (!capture_build_id_valid(s))
+		return json_err_set(json_object_get(req, "build_id"), RB_E_PARSE,
+				    "build_id must be 1-%d characters of [A-Za-z0-9._-], not starting "
+				    "with '.' or '-'", CAPTURE_BUILD_ID_MAX);
+	if (!(*ret_build = strdup(s)))
+		return RB_E_NOMEM;
+	return RB_OK;
 }

@@ -35,7 +35,7 @@ static void shares_free(struct slip39_share **s, size_t n)
 static int combine_decode_err(int r, size_t i)
 {
 	char detail[RB_ERR_DETAIL_MAX];
-	const char *d = rb_err_detail();
+	const char *d = rb_err_message(r);
 
 	if (strncmp(d, "mnemonic: ", 10) == 0)
 		d += 10;

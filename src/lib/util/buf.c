@@ -10,8 +10,10 @@
 
 int rb_reader_get_bytes(struct rb_reader *r, size_t n, const uint8_t **ret)
 {
+	/* A detail of its own, so that a parser that passes the error up
+	 * bare still says what went wrong (its caller names the input). */
 	if (n > r->len)
-		return RB_E_PARSE;
+		return rb_err_set(RB_E_PARSE, "truncated: %zu more bytes expected, %zu left", n, r->len);
 	*ret = r->p;
 	r->p += n;
 	r->len -= n;
@@ -43,7 +45,7 @@ int rb_reader_get_u8(struct rb_reader *r, uint8_t *ret)
 int rb_reader_peek_u8(const struct rb_reader *r, uint8_t *ret)
 {
 	if (r->len < 1)
-		return RB_E_PARSE;
+		return rb_err_set(RB_E_PARSE, "truncated: the data ends where a byte is expected");
 	*ret = r->p[0];
 	return RB_OK;
 }
@@ -107,7 +109,7 @@ int rb_reader_get_u64le(struct rb_reader *r, uint64_t *ret)
 
 int rb_reader_expect_end(const struct rb_reader *r)
 {
-	return r->len == 0 ? RB_OK : RB_E_PARSE;
+	return r->len == 0 ? RB_OK : rb_err_set(RB_E_PARSE, "%zu bytes of trailing data", r->len);
 }
 
 int rb_buf_reserve(struct rb_buf *b, size_t extra)

@@ -8,6 +8,8 @@
 #ifndef ROMBSR_UTIL_ERR_H
 #define ROMBSR_UTIL_ERR_H
 
+#include <stdbool.h>
+
 enum rb_err {
 	RB_OK = 0,
 	RB_E_NOMEM = -1,        /* allocation failed */
@@ -35,6 +37,7 @@ enum rb_err {
 	                         * decided; retry */
 	RB_E_GONE = -21,        /* the token, or a session or object on it, went away
 	                         * (HSM restart, removal): reopen it and retry */
+	RB_E_LAST = RB_E_GONE,  /* the last one: err.c has a row for each */
 };
 
 /* Exit codes of rombsr and rombsr-sign, documented in docs/EXIT-CODES.md
@@ -57,7 +60,8 @@ enum rb_exit {
 	EXIT_RETRY = 13,       /* a temporary failure: nothing was decided or lost; run again */
 };
 
-/* The exit code for an rb_err (RB_OK is EXIT_OK). */
+/* The exit code for an rb_err (RB_OK is EXIT_OK; an unknown value is
+ * EXIT_INTERNAL). */
 int rb_exit_code(int err);
 
 #define RB_ERR_DETAIL_MAX 512
@@ -66,22 +70,45 @@ int rb_exit_code(int err);
 const char *rb_strerror(int err);
 
 /* Attach a detail to the calling thread and return err unchanged, so a
- * failure path reads: return rb_err_set(RB_E_PARSE, "%s: ...", path); */
+ * failure path reads: return rb_err_set(RB_E_PARSE, "%s: ...", path);
+ * The detail remembers err: it describes that error and no other. */
 int rb_err_set(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* The calling thread's last detail ("" if none). Valid until the next
- * rb_err_set/rb_err_clear on this thread. */
+/* What to tell a user about err: the calling thread's detail if it was
+ * set with err (and is not empty), else rb_strerror(err). A function that
+ * returns a bare RB_E_* leaves behind whatever an earlier, unrelated
+ * failure set, and that detail may name another input; this never prints
+ * it for an error with another code. Valid until the next
+ * rb_err_set/rb_err_clear on this thread. Never NULL. */
+const char *rb_err_message(int err);
+
+/* Whether the calling thread holds a detail set with err. */
+bool rb_err_has_detail(int err);
+
+/* The calling thread's last detail ("" if none), whatever error it was set
+ * with. Only for code that knows the detail is fresh (it just cleared it
+ * and made one call); everything that reports an error uses
+ * rb_err_message(). */
 const char *rb_err_detail(void);
 
-/* Copy the calling thread's detail into out, so that a call made while
- * handling the error (a probe, an audit append) cannot overwrite it. */
-void rb_err_save(char out[RB_ERR_DETAIL_MAX]);
+/* Copy rb_err_message(err) into out, so that a call made while handling
+ * the error (a probe, an audit append) cannot overwrite it. */
+void rb_err_save(int err, char out[RB_ERR_DETAIL_MAX]);
 
+/* Forget the detail. Each command of the CLI and each batch of the sign
+ * node starts with it, so that a detail of the same code left by an
+ * earlier command cannot pass for this one's. */
 void rb_err_clear(void);
 
-/* rb_err_set(err, "<fmt>: <the current detail>"): says where an error
- * from below happened without losing what it was. */
+/* A caller that reports an error from below under another code (a parse
+ * failure that means "does not verify"): the detail err left, if any, now
+ * belongs to to. Returns to. */
+int rb_err_recode(int err, int to);
+
+/* rb_err_set(err, "<fmt>: <rb_err_message(err)>"): says where an error
+ * from below happened without losing what it was. Under another code:
+ * rb_err_prefix(rb_err_recode(err, RB_E_VERIFY), ...). */
 int rb_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/encode.h"
 #include "util/err.h"
 #include "util/secret.h"
 
@@ -19,6 +20,7 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len)
 {
 	size_t len = 0, alloc = 4096;
 	uint8_t *p = malloc(alloc), *np;
+	int err;
 
 	if (!p)
 		return RB_E_NOMEM;
@@ -29,7 +31,7 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len)
 			if (alloc > cap + 1) {
 				rb_wipe(p, alloc);
 				free(p);
-				return RB_E_TOOBIG;
+				return rb_err_set(RB_E_TOOBIG, "more than %zu bytes", cap);
 			}
 			np = malloc(alloc * 2);
 			if (!np) {
@@ -47,9 +49,10 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			err = rb_err_set(RB_E_IO, "read failed: %s", strerror(errno));
 			rb_wipe(p, alloc);
 			free(p);
-			return RB_E_IO;
+			return err;
 		}
 		if (n == 0)
 			break;
@@ -57,7 +60,7 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len)
 		if (len > cap) {
 			rb_wipe(p, alloc);
 			free(p);
-			return RB_E_TOOBIG;
+			return rb_err_set(RB_E_TOOBIG, "more than %zu bytes", cap);
 		}
 	}
 	p[len] = '\0';
@@ -136,37 +139,77 @@ int rb_path_parent(const char *path, char **ret)
 	return RB_OK;
 }
 
-int rb_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+int rb_file_temp_write(int dfd, const char *prefix, const void *data, size_t len, mode_t mode, bool sync,
+		       char **ret_name, int *ret_fd)
 {
-	_cleanup_free_ char *dir = NULL, *tmp = NULL;
+	_cleanup_free_ char *name = NULL;
 	_cleanup_close_ int fd = -1;
 	uint8_t rnd[8];
-	int err;
+	char hex[17];
+	int err, saved;
 
-	if ((err = rb_path_parent(path, &dir)) < 0)
-		return err;
 	if ((err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
-		return err;
-	if (asprintf(&tmp, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1],
-		     rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
-		tmp = NULL;
+		return rb_err_set(err, "%s: no randomness for a temporary name", prefix);
+	rb_hex_format(rnd, sizeof(rnd), hex);
+	if (asprintf(&name, "%s%s", prefix, hex) < 0) {
+		name = NULL;
 		return RB_E_NOMEM;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	/* 64 random bits: unique across processes and threads; O_EXCL turns
+	 * the impossible collision into an error, not a clobber. */
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
 	if (fd < 0)
-		return rb_err_set(RB_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) < 0 || rb_fd_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		err = rb_err_set(RB_E_IO, "%s: write failed: %s", path, strerror(errno));
-		unlink(tmp);
-		return err;
+		return rb_err_set(RB_E_IO, "%s: cannot create: %s", name, strerror(errno));
+	if (fchmod(fd, mode & 07777) < 0 || rb_fd_write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0) ||
+	    (!ret_fd && close(TAKE_FD(fd)) < 0)) {
+		saved = errno;
+		unlinkat(dfd, name, 0);
+		return rb_err_set(RB_E_IO, "%s: write failed: %s", name, strerror(saved));
 	}
-	close(TAKE_FD(fd));
-	if (rename(tmp, path) < 0) {
-		err = rb_err_set(RB_E_IO, "%s: rename failed: %s", path, strerror(errno));
-		unlink(tmp);
-		return err;
+	if (ret_fd)
+		*ret_fd = TAKE_FD(fd);
+	*ret_name = TAKE_PTR(name);
+	return RB_OK;
+}
+
+int rb_file_replace_at(int dfd, const char *dir, const char *name, const char *tmp_prefix, const void *data,
+		       size_t len, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL;
+	int err, saved;
+
+	if ((err = rb_file_temp_write(dfd, tmp_prefix, data, len, mode, true, &tmp, NULL)) < 0)
+		return rb_err_prefix(err, "%s", dir);
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		saved = errno;
+		unlinkat(dfd, tmp, 0);
+		return rb_err_set(RB_E_IO, "%s/%s: rename failed: %s", dir, name, strerror(saved));
 	}
-	return rb_fsync_dir(dir);
+	if (fsync(dfd) < 0)
+		return rb_err_set(RB_E_IO, "%s: cannot sync directory: %s", dir, strerror(errno));
+	return RB_OK;
+}
+
+int rb_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	_cleanup_free_ char *dir = NULL, *prefix = NULL;
+	_cleanup_close_ int dfd = -1;
+	const char *base = strrchr(path, '/');
+	int err;
+
+	base = base ? base + 1 : path;
+	if (!*base)
+		return rb_err_set(RB_E_INVAL, "%s: not a file name", path);
+	if ((err = rb_path_parent(path, &dir)) < 0)
+		return err;
+	if (asprintf(&prefix, "%s.tmp-", base) < 0) {
+		prefix = NULL;
+		return RB_E_NOMEM;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return rb_err_set(RB_E_IO, "%s: cannot open its directory: %s", path, strerror(errno));
+	return rb_file_replace_at(dfd, dir, base, prefix, data, len, mode);
 }
 
 int rb_file_create_secret(const char *path, const void *data, size_t len)
@@ -248,28 +291,20 @@ int rb_files_write_atomic(const struct rb_file_out *files, size_t n)
 		return RB_E_NOMEM;
 	}
 	for (k = 0; k < n && err == RB_OK; k++) {
+		_cleanup_free_ char *prefix = NULL;
 		_cleanup_close_ int fd = -1;
-		uint8_t rnd[8];
 
-		if ((err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
-			break;
-		if (asprintf(&tmps[k], "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", files[k].path, rnd[0],
-			     rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < 0) {
-			tmps[k] = NULL;
+		if (asprintf(&prefix, "%s.tmp-", files[k].path) < 0) {
+			prefix = NULL;
 			err = RB_E_NOMEM;
 			break;
 		}
-		fd = open(tmps[k], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, files[k].mode);
-		if (fd < 0) {
-			err = rb_err_set(RB_E_IO, "%s: cannot create: %s", tmps[k], strerror(errno));
-			free(tmps[k]);
-			tmps[k] = NULL;
+		/* Not synced one by one: one syncfs below covers them all. */
+		if ((err = rb_file_temp_write(AT_FDCWD, prefix, files[k].data, files[k].len, files[k].mode, false,
+					      &tmps[k], syncfd < 0 ? &fd : NULL)) < 0)
 			break;
-		}
-		if (fchmod(fd, files[k].mode) < 0 || rb_fd_write_all(fd, files[k].data, files[k].len) < 0)
-			err = rb_err_set(RB_E_IO, "%s: write failed: %s", files[k].path, strerror(errno));
-		if (syncfd < 0 && err == RB_OK)
-			syncfd = dup(fd);
+		if (fd >= 0)
+			syncfd = TAKE_FD(fd);
 	}
 	/* One flush for the whole file system; per-file fsync if syncfs is
 	 * not available. */

@@ -11,6 +11,7 @@
 #ifndef ROMBSR_UTIL_FILEIO_H
 #define ROMBSR_UTIL_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,8 +27,28 @@ int rb_fd_read_all(int fd, size_t cap, uint8_t **ret, size_t *ret_len);
  * errno set (EIO for a write that makes no progress). */
 int rb_fd_write_all(int fd, const void *data, size_t len);
 
-/* Atomically replace (or create) path with data, with the given mode. */
+/* Atomically replace (or create) path with data, with the given mode. The
+ * temporary is "<path>.tmp-<16 hex>". */
 int rb_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* The same inside the directory dfd (named dir in messages): the temporary
+ * is "<tmp_prefix><16 hex>" in dfd (a dotfile prefix keeps it from readers
+ * that list the directory), renamed to name, and dfd is fsynced. Safe with
+ * concurrent writers of the same name: each has its own temporary, and
+ * the last rename wins whole. */
+int rb_file_replace_at(int dfd, const char *dir, const char *name, const char *tmp_prefix, const void *data,
+		       size_t len, mode_t mode);
+
+/* The first half of every atomic write: a new file "<prefix><16 random
+ * lowercase hex>" in dfd (AT_FDCWD: prefix is a path), created with
+ * O_EXCL|O_NOFOLLOW (never an existing file or a link), exactly mode
+ * (not the umask's), holding data, fsynced if sync. *ret_name is its name
+ * as created (malloc()ed; caller frees and, unless it renames it, unlinks
+ * it). With ret_fd the descriptor stays open for the caller (who closes
+ * it); without, it is closed here and a close error is a write error. On
+ * failure nothing is left: no file, no name, no descriptor. */
+int rb_file_temp_write(int dfd, const char *prefix, const void *data, size_t len, mode_t mode, bool sync,
+		       char **ret_name, int *ret_fd);
 
 /* Atomically replace (or create) many files, each with its mode. All
  * temporaries are written first (a failure replaces nothing), made

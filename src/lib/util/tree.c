@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/encode.h"
 #include "util/err.h"
 #include "util/secret.h"
 #include "util/fileio.h"
@@ -196,8 +197,8 @@ int rb_tree_write_files(const struct rb_tree_out *files, size_t n)
 		}
 		if ((err = rb_random_bytes(rnd, sizeof(rnd))) < 0)
 			break;
-		snprintf(tmps[k], sizeof(tmps[k]), ".rombsr-tmp-%02x%02x%02x%02x%02x%02x%02x%02x",
-			 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		memcpy(tmps[k], ".rombsr-tmp-", 12);
+		rb_hex_format(rnd, sizeof(rnd), tmps[k] + 12);
 		if ((err = tree_create_temp(f, tmps[k], &fd)) < 0)
 			break;
 		created[k] = true;

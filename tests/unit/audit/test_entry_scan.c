@@ -556,8 +556,41 @@ static void test_mutations(void)
 		rb_buf_free(&seeds[i]);
 }
 
+/* The one schema both checkers read: keys sorted by bytes (canonical
+ * order and bsearch), each found by its exact name only, every type's
+ * required keys among its allowed ones, the common four in every type. */
+static void test_schema_table(void)
+{
+	const uint32_t common = AUDIT_KEY_BIT(AUDIT_K_FORMAT) | AUDIT_KEY_BIT(AUDIT_K_TIME) |
+				AUDIT_KEY_BIT(AUDIT_K_TYPE) | AUDIT_KEY_BIT(AUDIT_K_VERSION);
+
+	for (int k = 0; k < AUDIT_KEY_COUNT; k++) {
+		const struct audit_key_def *d = &audit_keys[k];
+		char longer[64];
+
+		CHECK(d->name && d->len == strlen(d->name) && d->kind != 0);
+		if (k > 0)
+			CHECK(strcmp(audit_keys[k - 1].name, d->name) < 0);
+		CHECK(audit_key_lookup((const uint8_t *)d->name, d->len) == k);
+		CHECK(audit_key_rank(d->name, d->len) == k);
+		CHECK(audit_key_lookup((const uint8_t *)d->name, d->len - 1) != k);
+		snprintf(longer, sizeof(longer), "%s_", d->name);
+		CHECK(audit_key_lookup((const uint8_t *)longer, d->len + 1) == -1);
+	}
+	CHECK(audit_key_lookup((const uint8_t *)"", 0) == -1);
+	for (int t = AUDIT_SIGN; t <= AUDIT_HSM_OUTAGE; t++) {
+		struct audit_key_mask m = audit_key_masks_of((enum audit_event)t);
+
+		CHECK(audit_event_name((enum audit_event)t) != NULL);
+		CHECK((m.required & ~m.allowed) == 0);
+		CHECK((m.required & common) == common);
+	}
+	CHECK(audit_key_masks_of((enum audit_event)(AUDIT_HSM_OUTAGE + 1)).allowed == 0);
+}
+
 int main(void)
 {
+	RUN(test_schema_table);
 	RUN(test_seeds_accepted);
 	RUN(test_emitter_matches);
 	RUN(test_edge_cases);

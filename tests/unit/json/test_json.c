@@ -202,6 +202,30 @@ static void test_canonical_escaping(void)
 	CANON("{\"a\\nb\":1,\"\\\"\":2}", "{\"\\\"\":2,\"a\\nb\":1}");
 }
 
+/* json_emit_string is the escaper of json_emit and of the audit log's fast
+ * emitter: every C0 control, '"' and '\\' escaped, nothing else; a buffer
+ * cap leaves the buffer as it was. */
+static void test_emit_string(void)
+{
+	struct rb_buf b = RB_BUF_INIT;
+	static const char in[] = "a\"\\/\x01\x1f\x7f\b\t\n\f\r\xc3\xa9";
+	static const char want[] = "\"a\\\"\\\\/\\u0001\\u001f\x7f\\b\\t\\n\\f\\r\xc3\xa9\"";
+
+	CHECK_OK(rb_buf_put(&b, "x", 1));
+	CHECK_OK(json_emit_string(&b, in, sizeof(in) - 1));
+	CHECK(b.len == 1 + sizeof(want) - 1 && memcmp(b.data + 1, want, sizeof(want) - 1) == 0);
+	rb_buf_free(&b);
+	CHECK_OK(json_emit_string(&b, "", 0));
+	CHECK(b.len == 2 && memcmp(b.data, "\"\"", 2) == 0);
+	rb_buf_free(&b);
+	/* Over the cap half way: nothing of it stays. */
+	b.cap = 8;
+	CHECK_OK(rb_buf_put(&b, "ab", 2));
+	CHECK(json_emit_string(&b, "\n\n\n\n", 4) < 0);
+	CHECK(b.len == 2);
+	rb_buf_free(&b);
+}
+
 static void test_pretty(void)
 {
 	_cleanup_json_ struct json_value *v = NULL, *again = NULL;
@@ -822,6 +846,7 @@ int main(void)
 	RUN(test_canonical_roundtrip);
 	RUN(test_canonical_order_rfc8785);
 	RUN(test_canonical_escaping);
+	RUN(test_emit_string);
 	RUN(test_pretty);
 	RUN(test_duplicate_keys);
 	RUN(test_duplicate_key_large_object);

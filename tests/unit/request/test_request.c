@@ -313,6 +313,58 @@ static void test_node_names(void)
 	CHECK(!request_node_valid("a b"));
 }
 
+/* The one reader of queue paths (guard, sign node, auditor): exactly the
+ * four forms, with valid names, and nothing near them. */
+static void test_request_path(void)
+{
+	struct request_path rp;
+	char longnode[80];
+
+	CHECK(request_path_parse("requests/node-a/build.1.json", &rp));
+	CHECK(rp.area == REQUEST_PATH_REQUEST && !strcmp(rp.node, "node-a") && !strcmp(rp.build, "build.1") &&
+	      rp.approver[0] == '\0' && rp.generation == 0);
+	CHECK(request_path_parse("approvals/alice/node-a/b1.json", &rp));
+	CHECK(rp.area == REQUEST_PATH_APPROVAL && !strcmp(rp.approver, "alice") && !strcmp(rp.node, "node-a") &&
+	      !strcmp(rp.build, "b1"));
+	CHECK(request_path_parse("responses/node-a/b1.json", &rp));
+	CHECK(rp.area == REQUEST_PATH_RESPONSE && !strcmp(rp.node, "node-a") && !strcmp(rp.build, "b1"));
+	CHECK(request_path_parse("claims/node-a/b1/12.json", &rp));
+	CHECK(rp.area == REQUEST_PATH_CLAIM && !strcmp(rp.node, "node-a") && !strcmp(rp.build, "b1") &&
+	      rp.generation == 12);
+
+	/* Missing, empty and extra components. */
+	CHECK(!request_path_parse("requests/node-a.json", &rp));
+	CHECK(!request_path_parse("requests//b1.json", &rp));
+	CHECK(!request_path_parse("requests/node-a/x/b1.json", &rp));
+	CHECK(!request_path_parse("requests/node-a/b1.json/", &rp));
+	CHECK(!request_path_parse("approvals/node-a/b1.json", &rp));
+	CHECK(!request_path_parse("claims/node-a/b1.json", &rp));
+	CHECK(!request_path_parse("claims/node-a/b1/0.json", &rp));
+	CHECK(!request_path_parse("claims/node-a/b1/01.json", &rp));
+	/* Names that are not valid, another area, no .json. */
+	CHECK(!request_path_parse("requests/../b1.json", &rp));
+	CHECK(!request_path_parse("requests/-node/b1.json", &rp));
+	CHECK(!request_path_parse("requests/node-a/.json", &rp));
+	CHECK(!request_path_parse("requests/node-a/b 1.json", &rp));
+	CHECK(!request_path_parse("requests/node-a/b1.JSON", &rp));
+	CHECK(!request_path_parse("requests/node-a/b1", &rp));
+	CHECK(!request_path_parse("request/node-a/b1.json", &rp));
+	CHECK(!request_path_parse("/requests/node-a/b1.json", &rp));
+	CHECK(!request_path_parse("", &rp));
+	CHECK(!request_path_parse(NULL, &rp));
+	memset(longnode, 'n', 65);
+	memcpy(longnode + 65, "/b1.json", 9);
+	{
+		char path[100];
+
+		snprintf(path, sizeof(path), "requests/%s", longnode);
+		CHECK(!request_path_parse(path, &rp));
+		/* 64 characters is the longest node name. */
+		snprintf(path, sizeof(path), "requests/%s", longnode + 1);
+		CHECK(request_path_parse(path, &rp) && strlen(rp.node) == 64);
+	}
+}
+
 static void test_kind_names(void)
 {
 	enum request_kind k;
@@ -1578,6 +1630,7 @@ int main(void)
 {
 	setup();
 	RUN(test_artifact_names);
+	RUN(test_request_path);
 	RUN(test_node_names);
 	RUN(test_kind_names);
 	RUN(test_builder_refusals);
