@@ -1,53 +1,31 @@
-/* Shared pieces of the rombsr command line: common options, exit codes,
- * error printing, and opening the configured token. Only code under
- * src/cli prints or exits. */
+/* Shared pieces of the rombsr command line: exit codes, error printing,
+ * option values, and the verbs. The options of verbs that touch the HSM
+ * are in cli_hsm.h (admin verbs only). Only code under src/cli prints or
+ * exits. */
 #ifndef ROMBSR_CLI_CLI_H
 #define ROMBSR_CLI_CLI_H
 
 #include <getopt.h>
 #include <stdbool.h>
 
-#include "p11/p11.h"
 #include "util/err.h"
 
+/* The trust zones (docs/ARCHITECTURE.md). Each zone's program is built
+ * from main.c with ROMBSR_ZONES naming its zone and links only its verbs'
+ * files; `rombsr` has them all. A verb shared by zones leaves out, at
+ * compile time, what its zone's program must not hold. */
+#define ZONE_BUILD 1u   /* rombsr-build: the build node */
+#define ZONE_QUEUE 2u   /* rombsr-queue: the queue host */
+#define ZONE_SIGN 4u    /* the sign node (rombsr-sign is its own program) */
+#define ZONE_AUDIT 8u   /* rombsr-audit: auditors */
+#define ZONE_ADMIN 16u  /* rombsr-admin: provisioning, ceremony, revocation, rotation */
+#ifndef ROMBSR_ZONES
+#define ROMBSR_ZONES (ZONE_BUILD | ZONE_QUEUE | ZONE_SIGN | ZONE_AUDIT | ZONE_ADMIN)
+#endif
+#ifndef ROMBSR_PROGRAM
+#define ROMBSR_PROGRAM "rombsr"
+#endif
 
-/* Options every verb that touches the HSM understands. */
-struct cli_common {
-	const char *state_dir;   /* --state-dir, $ROMBSR_STATE_DIR, ./rombsr-state */
-	const char *module;      /* --module, default SoftHSM2 */
-	const char *token;       /* --token label or pkcs11: URI; NULL: the manifest's
-				  * token if a verb loaded one, else "rombsr" */
-	const char *manifest;    /* --manifest, default STATE/manifest.json */
-	struct p11_pin_source pin;
-	char *manifest_buf;      /* owned storage for the default manifest path */
-};
-
-#define CLI_COMMON_OPTIONS                                        \
-	{ "state-dir", required_argument, NULL, 0x100 },          \
-	{ "module", required_argument, NULL, 0x101 },             \
-	{ "token", required_argument, NULL, 0x102 },              \
-	{ "manifest", required_argument, NULL, 0x103 },           \
-	{ "pin-file", required_argument, NULL, 0x104 },           \
-	{ "pin-fd", required_argument, NULL, 0x105 },             \
-	{ "pin-env", required_argument, NULL, 0x106 },            \
-	{ "help", no_argument, NULL, 'h' }
-
-#define CLI_COMMON_HELP                                                                   \
-	"  --state-dir DIR     rombsr state (default $ROMBSR_STATE_DIR or ./rombsr-state)\n" \
-	"  --module PATH       PKCS#11 module (default SoftHSM2)\n"                          \
-	"  --token SELECTOR    token label or pkcs11: URI (default: the manifest's token)\n" \
-	"  --manifest FILE     key manifest (default STATE/manifest.json)\n"                \
-	"  --pin-file FILE     read the operator PIN from FILE (mode 0600)\n"               \
-	"  --pin-fd N          read the operator PIN from file descriptor N\n"              \
-	"  --pin-env VAR       read the operator PIN from environment variable VAR\n"       \
-	"                      (without these, rombsr prompts on the terminal)\n"
-
-void cli_common_init(struct cli_common *c);
-void cli_common_done(struct cli_common *c);
-/* Handle a common option; returns 1 if opt was one, 0 if not. */
-int cli_common_opt(struct cli_common *c, int opt, const char *arg);
-/* Resolve defaults (state dir, manifest path, SoftHSM config). */
-int cli_common_finish(struct cli_common *c);
 
 /* Start a command: no detail and no subject left from before it. */
 void cli_begin(void);
@@ -64,16 +42,6 @@ int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((forma
 /* A decimal option value from 0 to max into *ret; else a usage error
  * naming opt (EXIT_USAGE). */
 int cli_parse_uint(const char *verb, const char *opt, const char *arg, unsigned max, unsigned *ret);
-
-/* Load the module, open the token and (if login) log in as operator with
- * the configured PIN source; the PIN is wiped right after C_Login. */
-int cli_open_token(struct cli_common *c, bool login, struct p11_module **ret_mod,
-		   struct p11_token **ret_tok);
-
-/* The SoftHSM2 configuration file of a state directory; caller frees. */
-int cli_softhsm_conf_path(const char *state_dir, char **ret);
-/* True if module is SoftHSM2 (by file name). */
-bool cli_module_is_softhsm(const char *module);
 
 /* Verbs. argv[0] is the verb name. */
 int cmd_hsm_provision(int argc, char **argv);

@@ -13,7 +13,9 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "queue/git.h"
+#if ROMBSR_ZONES & ZONE_SIGN
 #include "signd/signd.h"
+#endif
 #include "keys/manifest.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -541,6 +543,7 @@ static int do_check_proof(const struct opts *o)
 	return EXIT_OK;
 }
 
+#if ROMBSR_ZONES & ZONE_SIGN
 static int do_init(const struct opts *o)
 {
 	const char *config = o->config ? o->config : getenv("ROMBSR_SIGN_CONFIG");
@@ -555,6 +558,16 @@ static int do_init(const struct opts *o)
 	       "batch. Back it up with the state directory: it is never made again\n", dir, origin);
 	return EXIT_OK;
 }
+#else
+/* The auditor's program holds no sign-node code: the log is made where
+ * it is written. */
+static int do_init(const struct opts *o)
+{
+	(void)o;
+	return cli_usage_error(verb, "'audit init' makes the sign node's log: run 'rombsr audit init' on the "
+			       "sign node");
+}
+#endif
 
 int cmd_audit(int argc, char **argv)
 {

@@ -15,7 +15,7 @@
 #include "admin/lifecycle.h"
 #include "age/age.h"
 #include "ceremony/ceremony.h"
-#include "cli.h"
+#include "cli_hsm.h"
 #include "keys/manifest.h"
 #include "p11/wrap.h"
 #include "util/cleanup.h"

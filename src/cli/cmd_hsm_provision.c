@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "admin/provision.h"
-#include "cli.h"
+#include "cli_hsm.h"
 #include "fsutil.h"
 #include "keys/keyspec.h"
 #include "util/cleanup.h"

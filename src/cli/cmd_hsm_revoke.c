@@ -14,7 +14,7 @@
 
 #include "admin/lifecycle.h"
 #include "audit/entry.h"
-#include "cli.h"
+#include "cli_hsm.h"
 #include "json/json.h"
 #include "keys/manifest.h"
 #include "queue/config.h"

@@ -6,7 +6,7 @@
 
 #include "admin/certify.h"
 #include "admin/lifecycle.h"
-#include "cli.h"
+#include "cli_hsm.h"
 #include "json/json.h"
 #include "keys/keyspec.h"
 #include "keys/manifest.h"

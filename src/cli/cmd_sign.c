@@ -1,5 +1,6 @@
 /* rombsr sign --once: one batch of the sign orchestrator (src/signd). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"

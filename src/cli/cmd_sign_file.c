@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli_hsm.h"
 #include "keys/manifest.h"
 #include "pgp/pgp.h"
 #include "util/cleanup.h"

@@ -18,6 +18,9 @@ sanflags=()
 P="$ROOT$prefix"
 [ -x "$P/bin/rombsr" ] || fail "binary not installed"
 [ -x "$P/bin/rombsr-sign" ] || fail "rombsr-sign not installed"
+for zone in build queue audit admin; do
+	"$P/bin/rombsr-$zone" --version | grep -q "^rombsr-$zone " || fail "rombsr-$zone not installed or does not run"
+done
 libexec=$(opt libexecdir)
 case $libexec in /*) ;; *) libexec="$prefix/$libexec" ;; esac
 [ -x "$ROOT$libexec/rombsr/rombsr-signer" ] || fail "the key holder is not installed in $libexec/rombsr"
