@@ -142,8 +142,12 @@ all_answered() {
 	local b
 	while read -r b; do has_response "$b" || return 1; done <"$WORK/builds"
 }
+# A daemon started here gets the poll signal only once it runs (its
+# handlers are in place before it says so): SIGUSR1 earlier kills it.
 for ((k = 0; k < SIGN_NODES; k++)); do
-	kill -0 "${DAEMON[k]}" 2>/dev/null || start_daemon "$k"
+	kill -0 "${DAEMON[k]}" 2>/dev/null && continue
+	start_daemon "$k"
+	wait_for 60 daemon_started "$k" || { tail -30 "$WORK/daemon-$k.err" >&2; fail "rombsr-sign $k did not start after the faults"; }
 done
 kill -USR1 "${DAEMON[@]}"
 wait_for 300 all_answered || { tail -50 "$WORK"/daemon-*.err >&2; fail "not every build was answered after the faults"; }
