@@ -79,16 +79,16 @@ static void run_batch(struct signd *s, struct fuzz_doc *docs, size_t n, unsigned
 	if (!(b.node_documents = calloc(n_nodes, sizeof(*b.node_documents))))
 		abort();
 	/* Pending documents, as signd_intake takes them. */
-	for (size_t i = 0; i < s->n_pending; i++) {
+	for (size_t i = 0; i < s->in.n_pending; i++) {
 		struct signd_item *it;
 		uint8_t psha[32];
 
-		if (s->pending[i].done)
+		if (s->in.pending[i].done)
 			continue;
 		if (signd_batch_add(&b, &it) != RB_OK)
 			abort();
-		snprintf(it->path, sizeof(it->path), "%s", s->pending[i].path);
-		snprintf(it->commit, sizeof(it->commit), "%s", s->pending[i].commit);
+		snprintf(it->path, sizeof(it->path), "%s", s->in.pending[i].path);
+		snprintf(it->commit, sizeof(it->commit), "%s", s->in.pending[i].commit);
 		it->node = &s->cfg->nodes[0];
 		it->from_pending = true;
 		it->walk_seq = SIZE_MAX;
@@ -146,7 +146,7 @@ static void run_batch(struct signd *s, struct fuzz_doc *docs, size_t n, unsigned
 		/* What signd_record_item leaves for the next batch. */
 		if (!it->from_pending) {
 			signd_processed_marker(it->commit, it->path, marker);
-			if (replay_db_record(s->replay, marker, NULL, 0) != RB_OK)
+			if (replay_db_record(s->in.replay, marker, NULL, 0) != RB_OK)
 				abort();
 		}
 	}
@@ -195,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	close(fd);
 	unlink(replay);
-	if (signd_pending_load(&s, pend) != RB_OK || replay_db_open(replay, &s.replay) != RB_OK)
+	if (signd_pending_load(&s, pend) != RB_OK || replay_db_open(replay, &s.in.replay) != RB_OK)
 		goto out;
 	rb_err_clear();
 
@@ -213,9 +213,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 (const char *)(p + 1));
 			d->data = nl + 1;
 			d->len = (size_t)(sec_end - (nl + 1));
-			for (size_t i = 0; i < s.n_pending; i++)
-				if (!s.pending[i].done && !strcmp(s.pending[i].path, d->path) &&
-				    !strcmp(s.pending[i].commit, d->commit))
+			for (size_t i = 0; i < s.in.n_pending; i++)
+				if (!s.in.pending[i].done && !strcmp(s.in.pending[i].path, d->path) &&
+				    !strcmp(s.in.pending[i].commit, d->commit))
 					d->pending = true;
 			n++;
 		}
@@ -232,9 +232,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run_batch(&s, docs, n, 3, false);
 	run_batch(&s, docs, n, 3, true);
 out:
-	journal_close(s.pending_journal);
-	free(s.pending);
-	replay_db_close(s.replay);
+	journal_close(s.in.pending_journal);
+	free(s.in.pending);
+	replay_db_close(s.in.replay);
 	unlink(pend);
 	unlink(replay);
 	rb_err_clear();

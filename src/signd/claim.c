@@ -67,14 +67,14 @@ static int claim_instance(struct signd *s)
 		    idlen != CLAIM_INSTANCE_LEN)
 			return rb_err_set(RB_E_PARSE, "%s: not a sign-node instance id (32 hex digits); restore it "
 					  "from backup, or remove it if this node holds no claim", path);
-		memcpy(s->instance, id, CLAIM_INSTANCE_LEN);
+		memcpy(s->pub.instance, id, CLAIM_INSTANCE_LEN);
 		return RB_OK;
 	}
 	if (err != RB_E_NOTFOUND)
 		return err;
 	rb_err_clear();
-	if ((err = rb_random_bytes(s->instance, CLAIM_INSTANCE_LEN)) < 0 ||
-	    (err = rb_hex_encode(s->instance, CLAIM_INSTANCE_LEN, &hex)) < 0)
+	if ((err = rb_random_bytes(s->pub.instance, CLAIM_INSTANCE_LEN)) < 0 ||
+	    (err = rb_hex_encode(s->pub.instance, CLAIM_INSTANCE_LEN, &hex)) < 0)
 		return err;
 	hex[2 * CLAIM_INSTANCE_LEN] = '\n';
 	return rb_file_write_atomic(path, hex, 2 * CLAIM_INSTANCE_LEN + 1, 0600);
@@ -87,8 +87,8 @@ int signd_claim_open(struct signd *s, const char *origin)
 	if (strlen(origin) > CLAIM_ORIGIN_MAX)
 		return rb_err_set(RB_E_INVAL, "audit-log origin \"%.64s...\" is over %d bytes; use a shorter "
 				  "token label or rombsr.signNode", origin, CLAIM_ORIGIN_MAX);
-	snprintf(s->sign_node, sizeof(s->sign_node), "%s", name);
-	snprintf(s->origin, sizeof(s->origin), "%s", origin);
+	snprintf(s->pub.sign_node, sizeof(s->pub.sign_node), "%s", name);
+	snprintf(s->aw.origin, sizeof(s->aw.origin), "%s", origin);
 	return claim_instance(s);
 }
 
@@ -137,7 +137,7 @@ static int claim_look_up(struct signd *s, const char *tip, const struct signd_it
 		if ((err = claim_path(it->node->name, it->build_id, g, path, sizeof(path))) < 0)
 			return err;
 		signd_forged_claim_marker(path, marker);
-		if (replay_db_has_document(s->replay, marker))
+		if (replay_db_has_document(s->in.replay, marker))
 			continue;
 		err = queue_read_file(s->q, tip, path, CLAIM_MAX_BYTES, &data, &len);
 		if (err == RB_E_NOMEM)
@@ -151,17 +151,17 @@ static int claim_look_up(struct signd *s, const char *tip, const struct signd_it
 			rb_err_clear();
 			continue;
 		}
-		if (memcmp(c->instance, s->instance, CLAIM_INSTANCE_LEN) != 0 && strcmp(c->origin, s->origin) == 0) {
+		if (memcmp(c->instance, s->pub.instance, CLAIM_INSTANCE_LEN) != 0 && strcmp(c->origin, s->aw.origin) == 0) {
 			signd_log(s, "event=halt reason=shared-origin path=\"%s\" sign_node=%s", path, c->sign_node);
 			return rb_err_set(RB_E_STATE, "queue %s: %s was written by another sign node (\"%s\") with this "
 					  "node's audit-log origin \"%s\": two sign nodes would grow two logs of one "
 					  "name. Give each sign node its own rombsr.signNode in its sign.conf (and "
 					  "its own audit log), then start them again", s->cfg->queue.url, path,
-					  c->sign_node, s->origin);
+					  c->sign_node, s->aw.origin);
 		}
 		snprintf(ret->holder, sizeof(ret->holder), "%s", c->sign_node);
 		ret->expires = c->expires;
-		if (memcmp(c->instance, s->instance, CLAIM_INSTANCE_LEN) == 0)
+		if (memcmp(c->instance, s->pub.instance, CLAIM_INSTANCE_LEN) == 0)
 			ret->state = CLAIM_OURS;
 		else
 			ret->state = now < c->expires ? CLAIM_OTHER_LIVE : CLAIM_OTHER_EXPIRED;
@@ -223,9 +223,9 @@ static int claim_item(struct claim_round *r, const char *tip, struct signd_item 
 	}
 	snprintf(c.node, sizeof(c.node), "%s", it->node->name);
 	snprintf(c.build_id, sizeof(c.build_id), "%s", it->build_id);
-	snprintf(c.sign_node, sizeof(c.sign_node), "%s", s->sign_node);
-	snprintf(c.origin, sizeof(c.origin), "%s", s->origin);
-	memcpy(c.instance, s->instance, CLAIM_INSTANCE_LEN);
+	snprintf(c.sign_node, sizeof(c.sign_node), "%s", s->pub.sign_node);
+	snprintf(c.origin, sizeof(c.origin), "%s", s->aw.origin);
+	memcpy(c.instance, s->pub.instance, CLAIM_INSTANCE_LEN);
 	memcpy(c.request_sha256, it->doc_sha256, 32);
 	c.generation = look.next_gen;
 	c.claimed = now;
@@ -293,7 +293,7 @@ int signd_claim_batch(struct signd *s, struct signd_batch *b, size_t done, struc
 		err = RB_E_NOMEM;
 		goto out;
 	}
-	snprintf(message, sizeof(message), "rombsr sign: claims by sign node %s\n", s->sign_node);
+	snprintf(message, sizeof(message), "rombsr sign: claims by sign node %s\n", s->pub.sign_node);
 	err = queue_publish_with(s->q, claim_files, &r, message, "rombsr sign node", "sign@rombsr.invalid",
 				 signd_sign_commit, s, commit);
 	if (err < 0)

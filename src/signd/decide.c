@@ -57,8 +57,8 @@ unsigned signd_count_approvals(const struct signd *s, const struct signd_item *i
 
 	snprintf(needle, sizeof(needle), ",%s,", key);
 	for (size_t p = 0; p < kp->n_approvers; p++) {
-		for (size_t i = 0; i < s->n_approvals; i++) {
-			const struct signd_approval *a = &s->approvals[i];
+		for (size_t i = 0; i < s->pol.n_approvals; i++) {
+			const struct signd_approval *a = &s->pol.approvals[i];
 
 			if (strcmp(a->approver, kp->approvers[p]) == 0 && strcmp(a->node, it->node->name) == 0 &&
 			    strcmp(a->build_id, it->build_id) == 0 &&
@@ -91,7 +91,7 @@ static int decide_entry(struct signd *s, struct signd_batch *b, struct signd_ite
 	const struct sign_key_policy *kp;
 	int err;
 
-	if (replay_db_has_request(s->replay, e->id) || decide_seen_in_batch(b, it, e->id))
+	if (replay_db_has_request(s->in.replay, e->id) || decide_seen_in_batch(b, it, e->id))
 		return decide_reject(it, i, RESPONSE_REASON_REPLAY,
 				     "request %.16s was answered before; a request is signed at most once", e->id_hex);
 	if (!mk || memcmp(mk->spki_sha256, e->key_spki_sha256, 32) != 0)
@@ -169,7 +169,7 @@ int signd_decide(struct signd *s, struct signd_batch *b, struct signd_item *it)
 		}
 	}
 
-	if (replay_db_has_document(s->replay, it->doc_sha256)) {
+	if (replay_db_has_document(s->in.replay, it->doc_sha256)) {
 		signd_log(s, "event=refuse path=\"%s\" reason=replay detail=\"this request document was processed before\"",
 			  it->path);
 		return decide_refuse(s, b, it, "replay");
@@ -212,7 +212,7 @@ int signd_decide(struct signd *s, struct signd_batch *b, struct signd_item *it)
 		return RB_OK;
 	}
 	if (it->node->quota_per_hour) {
-		uint64_t used = usage_ledger_count(s->usage, it->node->name, b->now - USAGE_WINDOW_SECONDS);
+		uint64_t used = usage_ledger_count(s->pol.usage, it->node->name, b->now - USAGE_WINDOW_SECONDS);
 
 		/* Signatures granted earlier in this batch count too. */
 		for (const struct signd_item *o = b->items; o < it; o++)

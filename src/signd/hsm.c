@@ -42,7 +42,7 @@ static int hsm_verify_release(const struct request_entry *e, const struct manife
 /* The OpenPGP view of mk for this batch, signing for node's request. */
 static int hsm_pgp_key(struct signd *s, const struct manifest_key *mk, const char *node, struct pgp_key **ret)
 {
-	struct signd_cache *c = s->cache;
+	struct signd_cache *c = s->hsm.cache;
 	int err;
 
 	for (size_t i = 0; i < c->n_pgp; i++)
@@ -55,7 +55,7 @@ static int hsm_pgp_key(struct signd *s, const struct manifest_key *mk, const cha
 		return rb_err_set(RB_E_LIMIT, "more than %zu OpenPGP keys in one batch", ELEMENTSOF(c->pgp));
 	/* pgp_key borrows its signer, the signer its ref: keep them beside
 	 * the key, in the cache. */
-	c->pgp[c->n_pgp].ref = (struct keyholder_key){ .kh = s->kh, .purpose = SIGNER_FOR_OPENPGP,
+	c->pgp[c->n_pgp].ref = (struct keyholder_key){ .kh = s->hsm.kh, .purpose = SIGNER_FOR_OPENPGP,
 						       .key = mk->name, .node = node };
 	keyholder_key_signer(&c->pgp[c->n_pgp].ref, mk, &c->pgp[c->n_pgp].signer);
 	c->pgp[c->n_pgp].mk = mk;
@@ -85,7 +85,7 @@ int signd_recover_entry(struct signd *s, struct signd_item *it, size_t i, struct
 	/* Crash recovery: a signature the audit log already holds was made
 	 * by an earlier run that stopped before publishing it. Publish that
 	 * one; signing again would put two signatures in the world. */
-	err = audit_log_find(s->audit, e->id_hex, &leaf, &logged);
+	err = audit_log_find(s->aw.audit, e->id_hex, &leaf, &logged);
 	if (err == RB_OK) {
 		const char *b64;
 		_cleanup_free_ uint8_t *sig = NULL;
@@ -155,7 +155,7 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 	if ((err = signd_cache_key(mk->name, e->scheme, e->input, e->input_len, ck)) < 0)
 		return err;
 	/* A hit is verified over this request before it is released. */
-	err = signd_cache_take(s->cache, ck, mk->pub, e->scheme, e->input, e->input_len, &it->sig[i],
+	err = signd_cache_take(s->hsm.cache, ck, mk->pub, e->scheme, e->input, e->input_len, &it->sig[i],
 			       &it->sig_len[i]);
 	if (err != RB_E_NOTFOUND)
 		return err;
@@ -163,11 +163,11 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 	 * length that fits the hole the tool left) and verifies what the
 	 * token made; a raw signature is verified here as well. */
 	if (e->kind == REQUEST_KIND_CAPTURE)
-		err = keyholder_sign(s->kh, SIGNER_FOR_CAPTURE, mk->name, it->node->name, e->capture->scheme,
+		err = keyholder_sign(s->hsm.kh, SIGNER_FOR_CAPTURE, mk->name, it->node->name, e->capture->scheme,
 				     e->capture->input, e->capture->input_len, (uint32_t)e->capture->placeholder_len,
 				     &it->sig[i], &it->sig_len[i]);
 	else
-		err = keyholder_sign(s->kh, SIGNER_FOR_RAW, mk->name, it->node->name, e->scheme, e->input,
+		err = keyholder_sign(s->hsm.kh, SIGNER_FOR_RAW, mk->name, it->node->name, e->scheme, e->input,
 				     e->input_len, 0, &it->sig[i], &it->sig_len[i]);
 	if (err == RB_OK && e->kind != REQUEST_KIND_CAPTURE &&
 	    rb_sig_verify(mk->pub, e->scheme, e->input, e->input_len, it->sig[i], it->sig_len[i]) < 0)
@@ -182,7 +182,7 @@ int signd_sign_entry(struct signd *s, struct signd_item *it, size_t i, struct si
 	/* A raw ECDSA signature may be reused for a capture request only if
 	 * it also fits the placeholder; cache capture results only. */
 	if (e->kind == REQUEST_KIND_CAPTURE || mk->alg != RB_KEY_EC_P256)
-		return signd_cache_put(s->cache, ck, it->sig[i], it->sig_len[i]);
+		return signd_cache_put(s->hsm.cache, ck, it->sig[i], it->sig_len[i]);
 	return RB_OK;
 }
 
@@ -192,7 +192,7 @@ int signd_sign_commit(void *ctx, const uint8_t *data, size_t len, char **ret_arm
 	struct rb_buf bin = RB_BUF_INIT, arm = RB_BUF_INIT;
 	int err;
 
-	if ((err = pgp_sign_buffer(s->queue_pgp, PGP_SIG_BINARY, PGP_HASH_SHA512, (int64_t)time(NULL), data,
+	if ((err = pgp_sign_buffer(s->hsm.queue_pgp, PGP_SIG_BINARY, PGP_HASH_SHA512, (int64_t)time(NULL), data,
 				   len, &bin)) == RB_OK &&
 	    (err = pgp_armor(PGP_ARMOR_SIGNATURE, bin.data, bin.len, &arm)) == RB_OK &&
 	    (err = rb_buf_terminate(&arm)) == RB_OK)

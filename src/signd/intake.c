@@ -60,16 +60,16 @@ static int approval_keep(struct signd *s, const char *approver, const char *node
 {
 	struct signd_approval *a;
 
-	if (s->n_approvals == s->alloc_approvals) {
-		size_t na = s->alloc_approvals ? s->alloc_approvals * 2 : 16;
-		struct signd_approval *n = realloc(s->approvals, na * sizeof(*n));
+	if (s->pol.n_approvals == s->pol.alloc_approvals) {
+		size_t na = s->pol.alloc_approvals ? s->pol.alloc_approvals * 2 : 16;
+		struct signd_approval *n = realloc(s->pol.approvals, na * sizeof(*n));
 
 		if (!n)
 			return RB_E_NOMEM;
-		s->approvals = n;
-		s->alloc_approvals = na;
+		s->pol.approvals = n;
+		s->pol.alloc_approvals = na;
 	}
-	a = &s->approvals[s->n_approvals];
+	a = &s->pol.approvals[s->pol.n_approvals];
 	memset(a, 0, sizeof(*a));
 	snprintf(a->approver, sizeof(a->approver), "%s", approver);
 	snprintf(a->node, sizeof(a->node), "%s", node);
@@ -77,7 +77,7 @@ static int approval_keep(struct signd *s, const char *approver, const char *node
 	memcpy(a->request_sha256, sha, 32);
 	if (asprintf(&a->keys, ",%s,", keys) < 0)
 		return RB_E_NOMEM;
-	s->n_approvals++;
+	s->pol.n_approvals++;
 	return RB_OK;
 }
 
@@ -109,26 +109,26 @@ static int approvals_line(void *ctx, const char *line, size_t len)
 
 int signd_approvals_load(struct signd *s, const char *path)
 {
-	return journal_open(path, "rombsr-approvals-journal 1", (size_t)64 * 1024 * 1024, approvals_line, s, &s->approvals_journal);
+	return journal_open(path, "rombsr-approvals-journal 1", (size_t)64 * 1024 * 1024, approvals_line, s, &s->pol.approvals_journal);
 }
 
 int signd_pending_add(struct signd *s, const char *commit, const char *path, int64_t since)
 {
 	struct signd_pending *p;
 
-	for (size_t i = 0; i < s->n_pending; i++)
-		if (strcmp(s->pending[i].commit, commit) == 0 && strcmp(s->pending[i].path, path) == 0)
+	for (size_t i = 0; i < s->in.n_pending; i++)
+		if (strcmp(s->in.pending[i].commit, commit) == 0 && strcmp(s->in.pending[i].path, path) == 0)
 			return RB_OK;
-	if (s->n_pending == s->alloc_pending) {
-		size_t na = s->alloc_pending ? s->alloc_pending * 2 : 16;
-		struct signd_pending *n = realloc(s->pending, na * sizeof(*n));
+	if (s->in.n_pending == s->in.alloc_pending) {
+		size_t na = s->in.alloc_pending ? s->in.alloc_pending * 2 : 16;
+		struct signd_pending *n = realloc(s->in.pending, na * sizeof(*n));
 
 		if (!n)
 			return RB_E_NOMEM;
-		s->pending = n;
-		s->alloc_pending = na;
+		s->in.pending = n;
+		s->in.alloc_pending = na;
 	}
-	p = &s->pending[s->n_pending++];
+	p = &s->in.pending[s->in.n_pending++];
 	memset(p, 0, sizeof(*p));
 	snprintf(p->commit, sizeof(p->commit), "%s", commit);
 	snprintf(p->path, sizeof(p->path), "%s", path);
@@ -147,9 +147,9 @@ static int pending_line(void *ctx, const char *line, size_t len)
 	if (sscanf(buf, "pending %40s %" SCNd64 " %1024s", commit, &since, path) == 3)
 		return signd_pending_add(s, commit, path, since);
 	if (sscanf(buf, "done %40s %1024s", commit, path) == 2) {
-		for (size_t i = 0; i < s->n_pending; i++)
-			if (strcmp(s->pending[i].commit, commit) == 0 && strcmp(s->pending[i].path, path) == 0)
-				s->pending[i].done = true;
+		for (size_t i = 0; i < s->in.n_pending; i++)
+			if (strcmp(s->in.pending[i].commit, commit) == 0 && strcmp(s->in.pending[i].path, path) == 0)
+				s->in.pending[i].done = true;
 		return RB_OK;
 	}
 	return rb_err_set(RB_E_PARSE, "pending journal: damaged record '%.60s'; restore it from backup", buf);
@@ -157,7 +157,7 @@ static int pending_line(void *ctx, const char *line, size_t len)
 
 int signd_pending_load(struct signd *s, const char *path)
 {
-	return journal_open(path, "rombsr-pending-journal 1", (size_t)64 * 1024 * 1024, pending_line, s, &s->pending_journal);
+	return journal_open(path, "rombsr-pending-journal 1", (size_t)64 * 1024 * 1024, pending_line, s, &s->in.pending_journal);
 }
 
 /* ---- one commit --------------------------------------------------------- */
@@ -234,7 +234,7 @@ static int intake_refuse_all(struct signd *s, int64_t now, struct intake_commit 
 			uint8_t marker[32];
 
 			signd_forged_claim_marker(ic->c[i].path, marker);
-			if ((err = replay_db_record(s->replay, marker, NULL, 0)) < 0)
+			if ((err = replay_db_record(s->in.replay, marker, NULL, 0)) < 0)
 				return err;
 		}
 		if (ic->c[i].kind != QUEUE_CHANGE_ADDED || strncmp(ic->c[i].path, "requests/", 9) != 0)
@@ -252,8 +252,8 @@ static int intake_refuse_all(struct signd *s, int64_t now, struct intake_commit 
 static bool approval_known(const struct signd *s, const char *approver, const char *node, const char *build,
 			   const uint8_t sha[32], const char *keys)
 {
-	for (size_t i = 0; i < s->n_approvals; i++) {
-		const struct signd_approval *a = &s->approvals[i];
+	for (size_t i = 0; i < s->pol.n_approvals; i++) {
+		const struct signd_approval *a = &s->pol.approvals[i];
 		size_t kl = strlen(a->keys);
 
 		if (!strcmp(a->approver, approver) && !strcmp(a->node, node) && !strcmp(a->build_id, build) &&
@@ -316,7 +316,7 @@ static int intake_approval(struct signd *s, const struct sign_approver *a, const
 			err = rb_err_set(RB_E_TOOBIG, "%s: approval lists too many keys", c->path);
 			goto out;
 		}
-		if ((err = journal_append(s->approvals_journal, line, (size_t)n)) < 0)
+		if ((err = journal_append(s->pol.approvals_journal, line, (size_t)n)) < 0)
 			goto out;
 		err = approval_keep(s, a->name, node, build, doc->request_sha256, (const char *)keys.data);
 	}
@@ -333,8 +333,8 @@ struct intake {
 
 static bool intake_is_pending(const struct signd *s, const char *commit, const char *path)
 {
-	for (size_t i = 0; i < s->n_pending; i++)
-		if (strcmp(s->pending[i].commit, commit) == 0 && strcmp(s->pending[i].path, path) == 0)
+	for (size_t i = 0; i < s->in.n_pending; i++)
+		if (strcmp(s->in.pending[i].commit, commit) == 0 && strcmp(s->in.pending[i].path, path) == 0)
 			return true;
 	return false;
 }
@@ -416,7 +416,7 @@ int signd_intake_document(struct signd *s, struct signd_batch *b, size_t seq, co
 	 * past this commit (it carried a later document). The same
 	 * bytes under another path are a replay, for decide. */
 	signd_processed_marker(commit, path, mark);
-	if (replay_db_has_document(s->replay, mark))
+	if (replay_db_has_document(s->in.replay, mark))
 		return RB_OK;
 	if (!intake_has_room(s, b, node)) {
 		intake_carry(b, seq);
@@ -506,7 +506,7 @@ static int intake_one(void *ctx, const char *commit)
 	}
 	if (err < 0)
 		goto out;
-	err = gpgsig_verify_detached(s->keyring, sig, siglen, signed_data, signed_len, fpr);
+	err = gpgsig_verify_detached(s->in.keyring, sig, siglen, signed_data, signed_len, fpr);
 	if (err < 0 && !intake_sig_verdict(err)) {
 		/* gpg could not say: the batch stops before last-commit moves,
 		 * and the commit is looked at again. */
@@ -520,7 +520,7 @@ static int intake_one(void *ctx, const char *commit)
 					err == RB_E_KEY ? "unknown-signer" : "bad-signature");
 		goto out;
 	}
-	if (strcmp(fpr, s->queue_fpr) == 0) {
+	if (strcmp(fpr, s->pub.queue_fpr) == 0) {
 		/* Our own responses: the newest one must stay on the branch
 		 * (a batch that crashed after its push has not recorded it). */
 		snprintf(b->own_response, sizeof(b->own_response), "%s", commit);
@@ -631,8 +631,8 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 	int err;
 
 	/* Documents still waiting for approvals come first, in their order. */
-	for (size_t i = 0; i < s->n_pending; i++) {
-		struct signd_pending *p = &s->pending[i];
+	for (size_t i = 0; i < s->in.n_pending; i++) {
+		struct signd_pending *p = &s->in.pending[i];
 		const struct sign_node *node = NULL;
 		const struct sign_approver *appr = NULL;
 		_cleanup_free_ uint8_t *sig = NULL, *sd = NULL;
@@ -646,7 +646,7 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 		/* Re-verify: the pending journal is ours, but the commit is the
 		 * node's and only its verified signature authorises it. */
 		if ((err = queue_commit_signature(s->q, p->commit, &sig, &sl, &sd, &sdl)) == RB_OK &&
-		    (err = gpgsig_verify_detached(s->keyring, sig, sl, sd, sdl, fpr)) < 0 && !intake_sig_verdict(err))
+		    (err = gpgsig_verify_detached(s->in.keyring, sig, sl, sd, sdl, fpr)) < 0 && !intake_sig_verdict(err))
 			return rb_err_set(err, "queue commit %.12s (a pending document): %s", p->commit, rb_err_message(err));
 		if (err < 0 || !sign_config_find_fingerprint(s->cfg, fpr, &node, &appr) || !node) {
 			signd_log(s, "event=refuse commit=%.12s path=\"%s\" reason=unknown-signer detail=\"pending document no longer verifies\"",
@@ -674,7 +674,7 @@ int signd_intake(struct signd *s, const char *tip, struct signd_batch *b)
 			return err;
 		SHA256(it->data, it->len, it->doc_sha256);
 	}
-	err = queue_walk(s->q, s->last_commit[0] ? s->last_commit : NULL, tip, intake_one, &in);
+	err = queue_walk(s->q, s->in.last_commit[0] ? s->in.last_commit : NULL, tip, intake_one, &in);
 	if (err < 0)
 		return err;
 	return signd_intake_interleave(s, b);

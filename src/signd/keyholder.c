@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,6 +99,8 @@ static int keyholder_spawn(struct keyholder *kh, const char *config)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return rb_err_set(RB_E_AGAIN, "cannot start the key holder: socketpair: %s; nothing was done, try again",
 				  strerror(errno));
+	pid_t parent = getpid();
+
 	kh->pid = fork();
 	if (kh->pid < 0) {
 		close(sv[0]);
@@ -108,6 +111,10 @@ static int keyholder_spawn(struct keyholder *kh, const char *config)
 	if (kh->pid == 0) {
 		char *argv[] = { "rombsr-signer", "--config", (char *)config, NULL };
 
+		/* The key holder dies with the orchestrator that started it:
+		 * one that was killed leaves no process touching the token. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
 		/* Only the socket crosses: no queue, log or keyring fd. */
 		if (dup2(sv[1], SIGNER_FD) < 0)
 			_exit(127);

@@ -32,7 +32,7 @@ unsigned signd_poll_seconds(const struct signd *s)
 
 unsigned signd_open_sessions(struct signd *s)
 {
-	return s->kh ? keyholder_open_sessions(s->kh) : 0;
+	return s->hsm.kh ? keyholder_open_sessions(s->hsm.kh) : 0;
 }
 
 static void signd_close_hsm(struct signd *s);
@@ -41,24 +41,24 @@ void signd_close(struct signd *s)
 {
 	if (!s)
 		return;
-	signd_cache_free(s->cache);
-	audit_log_close(s->audit);
-	journal_close(s->approvals_journal);
-	journal_close(s->pending_journal);
-	for (size_t i = 0; i < s->n_approvals; i++)
-		free(s->approvals[i].keys);
-	free(s->approvals);
-	free(s->pending);
-	usage_ledger_close(s->usage);
-	replay_db_close(s->replay);
+	signd_cache_free(s->hsm.cache);
+	audit_log_close(s->aw.audit);
+	journal_close(s->pol.approvals_journal);
+	journal_close(s->in.pending_journal);
+	for (size_t i = 0; i < s->pol.n_approvals; i++)
+		free(s->pol.approvals[i].keys);
+	free(s->pol.approvals);
+	free(s->in.pending);
+	usage_ledger_close(s->pol.usage);
+	replay_db_close(s->in.replay);
 	queue_free(s->q);
-	gpgsig_free(s->keyring);
+	gpgsig_free(s->in.keyring);
 	signd_close_hsm(s);
 	manifest_free(s->m);
 	sign_config_free(s->cfg);
-	free(s->last_commit_path);
-	free(s->last_response_path);
-	free(s->policy_path);
+	free(s->in.last_commit_path);
+	free(s->pub.last_response_path);
+	free(s->pol.policy_path);
 	free(s);
 }
 
@@ -81,7 +81,7 @@ static int signd_audit_login_failure(struct signd *s, int err)
 
 	rb_err_save(err, detail);
 	if ((aerr = audit_entry_login_failure((int64_t)time(NULL), "operator", s->m->token_label, detail, &e)) < 0 ||
-	    (aerr = audit_log_append(s->audit, e, &index)) < 0) {
+	    (aerr = audit_log_append(s->aw.audit, e, &index)) < 0) {
 		char why[RB_ERR_DETAIL_MAX];
 
 		rb_err_save(aerr, why);
@@ -96,7 +96,7 @@ static int signd_audit_login_failure(struct signd *s, int err)
  * This process never does any of it. */
 static int signd_open_keyholder(struct signd *s)
 {
-	int err = keyholder_start(s->cfg->path, &s->kh);
+	int err = keyholder_start(s->cfg->path, &s->hsm.kh);
 
 	if (err == RB_E_PIN)
 		return signd_audit_login_failure(s, err);
@@ -170,20 +170,20 @@ static int signd_check_audit_log(struct signd *s, const char *origin)
 	struct audit_published pub;
 	int err;
 
-	err = audit_log_open(s->cfg->audit_dir, origin, &s->audit);
+	err = audit_log_open(s->cfg->audit_dir, origin, &s->aw.audit);
 	if (err < 0 && err != RB_E_NOTFOUND)
 		return err;
 	if ((err = audit_published_find(s->q, s->m, origin, &pub)) < 0)
 		return rb_err_prefix(err, "queue %s", s->cfg->queue.url);
-	err = audit_published_check(s->audit, s->cfg->audit_dir, &pub);
-	if (err == RB_OK && !s->audit)
+	err = audit_published_check(s->aw.audit, s->cfg->audit_dir, &pub);
+	if (err == RB_OK && !s->aw.audit)
 		err = rb_err_set(RB_E_NOTFOUND, "%s: no audit log. On this sign node's first start, create "
 				 "it with 'rombsr audit init --config %s'; if it had one, restore it from "
 				 "backup (nothing was published from it yet)", s->cfg->audit_dir,
 				 s->cfg->path);
 	if (err == RB_E_ROLLBACK)
 		signd_log(s, "event=halt reason=audit-log-behind dir=\"%s\" entries=%llu published=%llu commit=%.12s",
-			  s->cfg->audit_dir, s->audit ? (unsigned long long)audit_log_size(s->audit) : 0ULL,
+			  s->cfg->audit_dir, s->aw.audit ? (unsigned long long)audit_log_size(s->aw.audit) : 0ULL,
 			  (unsigned long long)pub.size, pub.commit);
 	audit_published_clear(&pub);
 	return err;
@@ -236,7 +236,7 @@ int signd_audit_init(const char *config_path, char **ret_dir, char **ret_origin)
 				 (unsigned long long)pub.size, pub.path, pub.commit, s->cfg->audit_dir);
 		goto out;
 	}
-	if ((err = audit_log_create(s->cfg->audit_dir, origin, &s->audit)) < 0)
+	if ((err = audit_log_create(s->cfg->audit_dir, origin, &s->aw.audit)) < 0)
 		goto out;
 	if (!(dir = strdup(s->cfg->audit_dir))) {
 		err = RB_E_NOMEM;
@@ -269,23 +269,23 @@ static int signd_open_hsm(struct signd *s, const struct manifest_key **ret_qmk)
 	 * read again for every batch). */
 	if (EVP_PKEY_up_ref(qmk->pub) != 1)
 		return RB_E_CRYPTO;
-	s->queue_pub = qmk->pub;
+	s->hsm.queue_pub = qmk->pub;
 	if (EVP_PKEY_up_ref(amk->pub) != 1)
 		return RB_E_CRYPTO;
-	s->audit_pub = amk->pub;
-	s->queue_ref = (struct keyholder_key){ .kh = s->kh, .purpose = SIGNER_FOR_QUEUE, .key = SIGN_NODE_QUEUE_KEY,
+	s->hsm.audit_pub = amk->pub;
+	s->hsm.queue_ref = (struct keyholder_key){ .kh = s->hsm.kh, .purpose = SIGNER_FOR_QUEUE, .key = SIGN_NODE_QUEUE_KEY,
 					       .node = "" };
-	s->audit_ref = (struct keyholder_key){ .kh = s->kh, .purpose = SIGNER_FOR_CHECKPOINT,
+	s->hsm.audit_ref = (struct keyholder_key){ .kh = s->hsm.kh, .purpose = SIGNER_FOR_CHECKPOINT,
 					       .key = SIGN_NODE_AUDIT_KEY, .node = "" };
-	keyholder_key_signer(&s->queue_ref, qmk, &s->queue_signer);
-	keyholder_key_signer(&s->audit_ref, amk, &s->audit_signer);
-	s->queue_signer.name = s->queue_ref.key;
-	s->queue_signer.pub = s->queue_ref.pub = s->queue_pub;
-	s->audit_signer.name = s->audit_ref.key;
-	s->audit_signer.pub = s->audit_ref.pub = s->audit_pub;
-	if ((err = pgp_key_new(&s->queue_signer, qmk->created, &s->queue_pgp)) < 0)
+	keyholder_key_signer(&s->hsm.queue_ref, qmk, &s->hsm.queue_signer);
+	keyholder_key_signer(&s->hsm.audit_ref, amk, &s->hsm.audit_signer);
+	s->hsm.queue_signer.name = s->hsm.queue_ref.key;
+	s->hsm.queue_signer.pub = s->hsm.queue_ref.pub = s->hsm.queue_pub;
+	s->hsm.audit_signer.name = s->hsm.audit_ref.key;
+	s->hsm.audit_signer.pub = s->hsm.audit_ref.pub = s->hsm.audit_pub;
+	if ((err = pgp_key_new(&s->hsm.queue_signer, qmk->created, &s->hsm.queue_pgp)) < 0)
 		return err;
-	if (memcmp(s->queue_pgp->fpr, qmk->openpgp_fpr, PGP_FPR_LEN) != 0)
+	if (memcmp(s->hsm.queue_pgp->fpr, qmk->openpgp_fpr, PGP_FPR_LEN) != 0)
 		return rb_err_set(RB_E_VERIFY, "%s: the token's 'queue' key is not the manifest's (OpenPGP fingerprints differ)",
 				  s->cfg->manifest);
 	if (ret_qmk)
@@ -295,17 +295,17 @@ static int signd_open_hsm(struct signd *s, const struct manifest_key **ret_qmk)
 
 static void signd_close_hsm(struct signd *s)
 {
-	pgp_key_free(s->queue_pgp);
-	s->queue_pgp = NULL;
-	memset(&s->queue_ref, 0, sizeof(s->queue_ref));
-	memset(&s->audit_ref, 0, sizeof(s->audit_ref));
-	memset(&s->queue_signer, 0, sizeof(s->queue_signer));
-	memset(&s->audit_signer, 0, sizeof(s->audit_signer));
-	keyholder_stop(s->kh);
-	s->kh = NULL;
-	EVP_PKEY_free(s->queue_pub);
-	EVP_PKEY_free(s->audit_pub);
-	s->queue_pub = s->audit_pub = NULL;
+	pgp_key_free(s->hsm.queue_pgp);
+	s->hsm.queue_pgp = NULL;
+	memset(&s->hsm.queue_ref, 0, sizeof(s->hsm.queue_ref));
+	memset(&s->hsm.audit_ref, 0, sizeof(s->hsm.audit_ref));
+	memset(&s->hsm.queue_signer, 0, sizeof(s->hsm.queue_signer));
+	memset(&s->hsm.audit_signer, 0, sizeof(s->hsm.audit_signer));
+	keyholder_stop(s->hsm.kh);
+	s->hsm.kh = NULL;
+	EVP_PKEY_free(s->hsm.queue_pub);
+	EVP_PKEY_free(s->hsm.audit_pub);
+	s->hsm.queue_pub = s->hsm.audit_pub = NULL;
 }
 
 /* The token went away under a batch (RB_E_GONE: restarted, removed; its
@@ -322,11 +322,11 @@ static int signd_hsm_lost(struct signd *s, int why)
 	int err;
 
 	rb_err_save(why, detail);
-	if (!s->hsm_lost) {
+	if (!s->hsm.hsm_lost) {
 		if ((err = audit_entry_hsm_outage((int64_t)time(NULL), s->m->token_label, detail, &e)) < 0 ||
-		    (err = audit_log_append(s->audit, e, &index)) < 0)
+		    (err = audit_log_append(s->aw.audit, e, &index)) < 0)
 			return err;
-		s->hsm_lost = true;
+		s->hsm.hsm_lost = true;
 		signd_log(s, "event=hsm-lost audit_index=%llu", (unsigned long long)index);
 	}
 	signd_close_hsm(s);
@@ -345,12 +345,20 @@ static int signd_hsm_reopen(struct signd *s)
 	signd_close_hsm(s);
 	err = signd_open_hsm(s, NULL);
 	if (err == RB_OK) {
-		s->hsm_lost = false;
-		signd_log(s, "event=hsm-back token=%s", keyholder_token_label(s->kh));
+		s->hsm.hsm_lost = false;
+		s->hsm.reopen_refusals = 0;
+		signd_log(s, "event=hsm-back token=%s", keyholder_token_label(s->hsm.kh));
 		return RB_OK;
 	}
 	signd_close_hsm(s);
-	if (err == RB_E_PIN || err == RB_E_VERIFY || err == RB_E_KEY)
+	if (err == RB_E_PIN)
+		return rb_err_set(RB_E_STATE, "the HSM came back but refuses the PIN: %s", rb_err_message(err));
+	/* A token that goes away again while it is being opened looks, for
+	 * a moment, like one without its keys: only a token seen without
+	 * them (or with others) at SIGND_REOPEN_REFUSALS reopens in a row
+	 * halts the node. Nothing is signed meanwhile: the key holder
+	 * refuses to start. */
+	if ((err == RB_E_VERIFY || err == RB_E_KEY) && ++s->hsm.reopen_refusals >= SIGND_REOPEN_REFUSALS)
 		return rb_err_set(RB_E_STATE, "the HSM came back but cannot be used: %s", rb_err_message(err));
 	return rb_err_set(RB_E_AGAIN, "the HSM is not back yet: %s", rb_err_message(err));
 }
@@ -379,26 +387,26 @@ int signd_open(const char *config_path, FILE *log, struct signd **ret)
 	    (err = signd_path(s, "approvals.journal", &appr)) < 0 ||
 	    (err = signd_path(s, "pending.journal", &pend)) < 0)
 		goto fail;
-	if ((err = gpgsig_open_keyring(gnupg, s->cfg, s->m, &s->keyring)) < 0)
+	if ((err = gpgsig_open_keyring(gnupg, s->cfg, s->m, &s->in.keyring)) < 0)
 		goto fail;
-	rb_hex_format_upper(qmk->openpgp_fpr, 20, s->queue_fpr);
-	if ((err = replay_db_open(replay, &s->replay)) < 0 ||
-	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->usage)) < 0 ||
+	rb_hex_format_upper(qmk->openpgp_fpr, 20, s->pub.queue_fpr);
+	if ((err = replay_db_open(replay, &s->in.replay)) < 0 ||
+	    (err = usage_ledger_open(usage, (int64_t)time(NULL), &s->pol.usage)) < 0 ||
 	    (err = signd_approvals_load(s, appr)) < 0 || (err = signd_pending_load(s, pend)) < 0 ||
 	    (err = signd_claim_open(s, origin)) < 0)
 		goto fail;
-	if ((err = signd_load_commit(s, "last-commit", &s->last_commit_path, s->last_commit)) < 0 ||
-	    (err = signd_load_commit(s, "last-response", &s->last_response_path, s->last_response)) < 0)
+	if ((err = signd_load_commit(s, "last-commit", &s->in.last_commit_path, s->in.last_commit)) < 0 ||
+	    (err = signd_load_commit(s, "last-response", &s->pub.last_response_path, s->pub.last_response)) < 0)
 		goto fail;
-	if ((err = signd_path(s, "policy.sha256", &s->policy_path)) < 0)
+	if ((err = signd_path(s, "policy.sha256", &s->pol.policy_path)) < 0)
 		goto fail;
 	{
 		_cleanup_free_ uint8_t *old = NULL;
 		size_t oldlen;
 
-		if (rb_file_read(s->policy_path, 64, &old, &oldlen) == RB_OK && oldlen == 32) {
-			memcpy(s->policy_sha256, old, 32);
-			s->policy_audited = true;
+		if (rb_file_read(s->pol.policy_path, 64, &old, &oldlen) == RB_OK && oldlen == 32) {
+			memcpy(s->pol.policy_sha256, old, 32);
+			s->pol.policy_audited = true;
 		}
 		rb_err_clear();
 	}
@@ -448,23 +456,23 @@ static int signd_check_history(struct signd *s, const char *tip)
 {
 	bool on_branch = false;
 
-	if (s->last_commit[0] && (!tip[0] || !queue_has_commit(s->q, s->last_commit) ||
-				  queue_is_ancestor(s->q, s->last_commit, tip, &on_branch) < 0 || !on_branch)) {
-		signd_log(s, "event=halt reason=history-rewritten last=%.12s tip=%.12s", s->last_commit,
+	if (s->in.last_commit[0] && (!tip[0] || !queue_has_commit(s->q, s->in.last_commit) ||
+				  queue_is_ancestor(s->q, s->in.last_commit, tip, &on_branch) < 0 || !on_branch)) {
+		signd_log(s, "event=halt reason=history-rewritten last=%.12s tip=%.12s", s->in.last_commit,
 			  tip[0] ? tip : "none");
 		return rb_err_set(RB_E_STATE,
 				  "queue %s: the last commit this sign node processed (%.12s) is no longer on branch %s: the queue's history was rewritten; refusing to sign until an operator has investigated",
-				  s->cfg->queue.url, s->last_commit, s->cfg->queue.branch);
+				  s->cfg->queue.url, s->in.last_commit, s->cfg->queue.branch);
 	}
 	on_branch = false;
-	if (s->last_response[0] && (!tip[0] || !queue_has_commit(s->q, s->last_response) ||
-				    queue_is_ancestor(s->q, s->last_response, tip, &on_branch) < 0 || !on_branch)) {
-		signd_log(s, "event=halt reason=response-missing response=%.12s tip=%.12s", s->last_response,
+	if (s->pub.last_response[0] && (!tip[0] || !queue_has_commit(s->q, s->pub.last_response) ||
+				    queue_is_ancestor(s->q, s->pub.last_response, tip, &on_branch) < 0 || !on_branch)) {
+		signd_log(s, "event=halt reason=response-missing response=%.12s tip=%.12s", s->pub.last_response,
 			  tip[0] ? tip : "none");
 		return rb_err_set(RB_E_STATE,
 				  "queue %s: response commit %s, published by this sign node, is no longer on branch %s: the queue's server lost or removed it, and the builds it answered have no response ('rombsr audit verify --queue' lists them); refusing to sign until an operator has put it back (this node's mirror %s/queue holds it) or, to go on without it, removed %s",
-				  s->cfg->queue.url, s->last_response, s->cfg->queue.branch, s->cfg->state_dir,
-				  s->last_response_path);
+				  s->cfg->queue.url, s->pub.last_response, s->cfg->queue.branch, s->cfg->state_dir,
+				  s->pub.last_response_path);
 	}
 	return RB_OK;
 }
@@ -476,11 +484,11 @@ static int signd_remember_response(struct signd *s, const char *commit)
 	bool newer = true;
 	int err;
 
-	if (!commit[0] || strcmp(commit, s->last_response) == 0)
+	if (!commit[0] || strcmp(commit, s->pub.last_response) == 0)
 		return RB_OK;
-	if (s->last_response[0] && (err = queue_is_ancestor(s->q, s->last_response, commit, &newer)) < 0)
+	if (s->pub.last_response[0] && (err = queue_is_ancestor(s->q, s->pub.last_response, commit, &newer)) < 0)
 		return err;
-	return newer ? signd_save_commit(s->last_response_path, commit, s->last_response) : RB_OK;
+	return newer ? signd_save_commit(s->pub.last_response_path, commit, s->pub.last_response) : RB_OK;
 }
 
 /* A request that could not be signed or released: the rest of the build
@@ -510,7 +518,7 @@ static int signd_sign_failed(struct signd *s, struct signd_item *it, size_t i, i
 	if (err == RB_E_GONE)
 		return err;
 	rb_err_save(err, detail);
-	if (err != RB_E_VERIFY && keyholder_probe(s->kh, SIGN_NODE_QUEUE_KEY) == RB_E_GONE)
+	if (err != RB_E_VERIFY && keyholder_probe(s->hsm.kh, SIGN_NODE_QUEUE_KEY) == RB_E_GONE)
 		return rb_err_set(RB_E_GONE, "%s; and the token no longer holds the queue key", detail);
 	rb_err_set(err, "%s", detail);
 	return signd_entry_failed(it, i, err);
@@ -583,7 +591,7 @@ static int signd_record_item(struct signd *s, struct signd_batch *b, struct sign
 		if (it->from_pending)
 			return RB_OK;
 		snprintf(line, sizeof(line), "pending %s %lld %s\n", it->commit, (long long)it->since, it->path);
-		if ((err = journal_append(s->pending_journal, line, strlen(line))) < 0)
+		if ((err = journal_append(s->in.pending_journal, line, strlen(line))) < 0)
 			return err;
 		/* A daemon looks at it again in its next batch, not only after
 		 * a restart. */
@@ -595,26 +603,26 @@ static int signd_record_item(struct signd *s, struct signd_batch *b, struct sign
 		memcpy(ids[i], it->doc->entries[i].id, 32);
 		granted += it->reason && it->reason[i] == 0;
 	}
-	if ((err = replay_db_record(s->replay, it->doc_sha256, (const uint8_t(*)[32])ids,
+	if ((err = replay_db_record(s->in.replay, it->doc_sha256, (const uint8_t(*)[32])ids,
 				    it->refused ? 0 : n)) < 0)
 		return err;
 	if (granted && signd_item_answered(it) &&
-	    (err = usage_ledger_record(s->usage, it->node->name, b->now, granted)) < 0)
+	    (err = usage_ledger_record(s->pol.usage, it->node->name, b->now, granted)) < 0)
 		return err;
 	{
 		uint8_t marker[32];
 
 		signd_processed_marker(it->commit, it->path, marker);
-		if ((err = replay_db_record(s->replay, marker, NULL, 0)) < 0)
+		if ((err = replay_db_record(s->in.replay, marker, NULL, 0)) < 0)
 			return err;
 	}
 	if (it->from_pending) {
 		snprintf(line, sizeof(line), "done %s %s\n", it->commit, it->path);
-		if ((err = journal_append(s->pending_journal, line, strlen(line))) < 0)
+		if ((err = journal_append(s->in.pending_journal, line, strlen(line))) < 0)
 			return err;
-		for (size_t i = 0; i < s->n_pending; i++)
-			if (!strcmp(s->pending[i].commit, it->commit) && !strcmp(s->pending[i].path, it->path))
-				s->pending[i].done = true;
+		for (size_t i = 0; i < s->in.n_pending; i++)
+			if (!strcmp(s->in.pending[i].commit, it->commit) && !strcmp(s->in.pending[i].path, it->path))
+				s->in.pending[i].done = true;
 	}
 	return RB_OK;
 }
@@ -748,16 +756,16 @@ static int signd_reload_policy(struct signd *s, int64_t now)
 	EVP_MD_CTX_free(md);
 	if (err < 0)
 		return err;
-	if (!s->policy_audited || memcmp(sha, s->policy_sha256, 32) != 0) {
+	if (!s->pol.policy_audited || memcmp(sha, s->pol.policy_sha256, 32) != 0) {
 		_cleanup_json_ struct json_value *e = NULL;
 		uint64_t index;
 
 		if ((err = audit_entry_policy_change(now, "sign node", sha, &e)) < 0 ||
-		    (err = audit_log_append(s->audit, e, &index)) < 0)
+		    (err = audit_log_append(s->aw.audit, e, &index)) < 0)
 			return err;
-		memcpy(s->policy_sha256, sha, 32);
-		s->policy_audited = true;
-		if ((err = rb_file_write_atomic(s->policy_path, sha, 32, 0600)) < 0)
+		memcpy(s->pol.policy_sha256, sha, 32);
+		s->pol.policy_audited = true;
+		if ((err = rb_file_write_atomic(s->pol.policy_path, sha, 32, 0600)) < 0)
 			return err;
 		signd_log(s, "event=policy-change leaf=%llu", (unsigned long long)index);
 	}
@@ -768,11 +776,11 @@ static int signd_reload_policy(struct signd *s, int64_t now)
  * covers it already. */
 static int signd_checkpoint(struct signd *s, char **ret_checkpoint)
 {
-	if (audit_log_size(s->audit) <= audit_log_checkpoint_size(s->audit))
+	if (audit_log_size(s->aw.audit) <= audit_log_checkpoint_size(s->aw.audit))
 		return RB_OK;
 	free(*ret_checkpoint);
 	*ret_checkpoint = NULL;
-	return audit_log_checkpoint(s->audit, &s->audit_signer, ret_checkpoint);
+	return audit_log_checkpoint(s->aw.audit, &s->hsm.audit_signer, ret_checkpoint);
 }
 
 int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_stats *ret)
@@ -791,9 +799,9 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	if (!(b.node_documents = calloc(s->cfg->n_nodes ? s->cfg->n_nodes : 1, sizeof(*b.node_documents))))
 		return RB_E_NOMEM;
 	/* Nothing is taken from the queue while the token is away. */
-	if (s->hsm_lost && (err = signd_hsm_reopen(s)) < 0)
+	if (s->hsm.hsm_lost && (err = signd_hsm_reopen(s)) < 0)
 		goto out;
-	if ((err = signd_cache_new(&s->cache)) < 0)
+	if ((err = signd_cache_new(&s->hsm.cache)) < 0)
 		goto out;
 	if ((err = signd_reload_policy(s, b.now)) < 0)
 		goto out;
@@ -874,7 +882,7 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 	/* One fdatasync for the whole batch's replay records: they follow a
 	 * published commit and are all made durable before last-commit moves
 	 * (a crash in between redoes them; every record is idempotent). */
-	replay_db_defer_sync(s->replay, true);
+	replay_db_defer_sync(s->in.replay, true);
 	for (size_t k = 0; k < done; k++) {
 		struct signd_item *it = &b.items[k];
 
@@ -897,8 +905,8 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 			signd_log_item(s, it);
 		}
 	}
-	replay_db_defer_sync(s->replay, false);
-	if ((err = replay_db_sync(s->replay)) < 0)
+	replay_db_defer_sync(s->in.replay, false);
+	if ((err = replay_db_sync(s->in.replay)) < 0)
 		goto out;
 	signd_crash_point("recorded");
 	/* last-commit moves up to the commit before the first one with a
@@ -917,12 +925,12 @@ int signd_run_batch(struct signd *s, volatile sig_atomic_t *stop, struct signd_s
 		if (b.items[k].claimed_elsewhere && b.items[k].walk_seq < frontier)
 			frontier = b.items[k].walk_seq;
 	if (frontier == SIZE_MAX && !more) {
-		err = signd_save_commit(s->last_commit_path, tip, s->last_commit);
+		err = signd_save_commit(s->in.last_commit_path, tip, s->in.last_commit);
 	} else {
 		if (frontier == SIZE_MAX)
 			frontier = b.n_walk;
 		if (frontier > 0 && frontier <= b.n_walk)
-			err = signd_save_commit(s->last_commit_path, b.walk[frontier - 1], s->last_commit);
+			err = signd_save_commit(s->in.last_commit_path, b.walk[frontier - 1], s->in.last_commit);
 		st.more = more && !(stop && *stop);
 	}
 	/* The session count lets an operator (and bench/queue-throughput) see
@@ -938,15 +946,15 @@ out:
 	if (err == RB_E_GONE)
 		err = signd_hsm_lost(s, err);
 	/* A batch that failed while recording leaves no append undurable. */
-	(void)replay_db_sync(s->replay);
+	(void)replay_db_sync(s->in.replay);
 	for (size_t k = 0; k < b.n; k++)
 		signd_item_clear(&b.items[k]);
 	free(b.items);
 	free(b.walk);
 	free(b.node_documents);
 	idset_clear(&b.paths);
-	signd_cache_free(s->cache);
-	s->cache = NULL;
+	signd_cache_free(s->hsm.cache);
+	s->hsm.cache = NULL;
 	if (err == RB_OK && ret)
 		*ret = st;
 	return err;

@@ -173,7 +173,7 @@ int signd_audit_intents(struct signd *s, struct signd_batch *b, size_t done)
 	/* Durable before the HSM is asked: a signature whose result is lost
 	 * later (the node killed before its sign entry) is still accounted
 	 * for. One append, one sync, for the whole batch. */
-	if ((err = audit_log_append_batch(s->audit, (const struct json_value *const *)r.v, r.n, &first)) < 0)
+	if ((err = audit_log_append_batch(s->aw.audit, (const struct json_value *const *)r.v, r.n, &first)) < 0)
 		goto out;
 	for (size_t j = 0; j < r.n; j++) {
 		const char *key = NULL;
@@ -210,7 +210,7 @@ static int record_flush(struct signd *s, struct record_entries *r, struct record
 		return RB_OK;
 	/* Durable before anything is released: the responses are built only
 	 * after this returns. */
-	if ((err = audit_log_append_batch(s->audit, (const struct json_value *const *)r->v, r->n,
+	if ((err = audit_log_append_batch(s->aw.audit, (const struct json_value *const *)r->v, r->n,
 					  &first)) < 0)
 		return err;
 	for (size_t j = 0; j < r->n; j++) {
@@ -331,7 +331,7 @@ int signd_audit_refusal(struct signd *s, int64_t now, const char *build_id, cons
 		if ((err = audit_entry_reject(&r, &entry)) < 0)
 			return err;
 	}
-	return audit_log_append(s->audit, entry, &index);
+	return audit_log_append(s->aw.audit, entry, &index);
 }
 
 void signd_log_item(struct signd *s, const struct signd_item *it)
@@ -354,7 +354,7 @@ int signd_response(struct signd *s, struct signd_batch *b, struct signd_item *it
 		   struct rb_buf *out)
 {
 	_cleanup_(response_doc_freep) struct response_doc *r = NULL;
-	uint64_t size = audit_log_checkpoint_size(s->audit);
+	uint64_t size = audit_log_checkpoint_size(s->aw.audit);
 	int err;
 
 	if ((err = response_doc_new(it->node->name, it->build_id, it->commit, it->doc_sha256, b->now, &r)) < 0)
@@ -371,7 +371,7 @@ int signd_response(struct signd *s, struct signd_batch *b, struct signd_item *it
 			struct response_audit a = { .leaf = it->leaf[i], .checkpoint = (char *)checkpoint };
 
 			if (it->leaf[i] < size) {
-				if ((err = audit_log_inclusion_proof(s->audit, it->leaf[i], size, &proof)) < 0)
+				if ((err = audit_log_inclusion_proof(s->aw.audit, it->leaf[i], size, &proof)) < 0)
 					return err;
 				a.proof = proof.hash;
 				a.n_proof = proof.n;
@@ -401,11 +401,11 @@ uint64_t signd_response_bound(const struct signd *s, const struct signd_item *it
 {
 	/* The checkpoint is a signed note: origin line, size, root hash, a
 	 * blank line and one signature line naming the origin again. */
-	uint64_t origin = strlen(s->origin);
+	uint64_t origin = strlen(s->aw.origin);
 	uint64_t checkpoint = RECORD_ESCAPED(2 * origin + 256);
 	/* An inclusion proof has one hash per level of the tree the batch
 	 * can grow the log to (its entries are bounded by the batch caps). */
-	uint64_t tree = (s->audit ? audit_log_size(s->audit) : 0) + 2 * (uint64_t)REQUEST_MAX_ENTRIES +
+	uint64_t tree = (s->aw.audit ? audit_log_size(s->aw.audit) : 0) + 2 * (uint64_t)REQUEST_MAX_ENTRIES +
 			(uint64_t)s->cfg->queue.batch_documents + s->cfg->queue.batch_requests;
 	uint64_t levels = 1, bound = RECORD_DOC_FIXED;
 	uint64_t hsm_error = RECORD_ENTRY_FIXED + RECORD_ESCAPED(RESPONSE_MESSAGE_MAX);

@@ -32,48 +32,75 @@
 #include "util/buf.h"
 
 #define SIGND_LINE_MAX 1024
+/* Reopens in a row that find the token without the manifest's keys
+ * before the sign node halts (it retries after 1, 2, 4 s between them). */
+#define SIGND_REOPEN_REFUSALS 3
 
 
-struct signd {
-	struct sign_config *cfg;
-	struct manifest *m;
-	FILE *log;
-	struct keyholder *kh;        /* the key holder, rombsr-signer; NULL while the HSM is lost */
-	struct gpgsig *keyring;
-	struct queue *q;
+/* The sign node's state, by responsibility: each group belongs to the
+ * files named beside it (orchestrator.c opens and closes them all); the
+ * shared part is set at open and read by all. */
+struct signd_intake {            /* intake.c: new commits and their documents */
+	struct gpgsig *keyring;      /* the nodes' and approvers' certificates */
 	struct replay_db *replay;
+	struct journal *pending_journal;
+	char last_commit[41];        /* last queue commit examined, "" for none */
+	char *last_commit_path;
+	/* documents deferred for approvals (pending.journal) */
+	struct signd_pending *pending;
+	size_t n_pending, alloc_pending;
+};
+
+struct signd_policy {            /* decide.c: what may be signed */
 	struct usage_ledger *usage;
 	struct journal *approvals_journal;
-	struct journal *pending_journal;
-	struct audit_log *audit;
+	/* approvals seen in the queue (approvals.journal) */
+	struct signd_approval *approvals;
+	size_t n_approvals, alloc_approvals;
+	uint8_t policy_sha256[32];   /* of sign.conf + manifest, as last audited */
+	bool policy_audited;
+	char *policy_path;
+};
+
+struct signd_signing {           /* hsm.c, keyholder.c: the signing client */
+	struct keyholder *kh;        /* the key holder, rombsr-signer; NULL while the HSM is lost */
 	struct keyholder_key queue_ref;
 	struct rb_signer queue_signer;
 	struct pgp_key *queue_pgp;
 	struct keyholder_key audit_ref;
 	struct rb_signer audit_signer;
 	EVP_PKEY *queue_pub, *audit_pub; /* references of their own (the manifest is reloaded) */
+	bool hsm_lost;               /* the token went away: reopen before a batch */
+	unsigned reopen_refusals;    /* reopens in a row that found the token without its keys */
+	struct signd_cache *cache;   /* per batch */
+};
+
+struct signd_audit_writer {      /* record.c: the audit log */
+	struct audit_log *audit;
+	char origin[CLAIM_ORIGIN_MAX + 1]; /* the audit log's origin */
+};
+
+struct signd_publisher {         /* record.c, claim.c: claims and responses */
 	char queue_fpr[41];          /* OpenPGP fingerprint of the queue key */
 	char sign_node[65];          /* rombsr.signNode, "sign" by default */
-	char origin[CLAIM_ORIGIN_MAX + 1]; /* the audit log's origin */
 	uint8_t instance[CLAIM_INSTANCE_LEN]; /* STATEDIR/instance */
-	char last_commit[41];        /* last queue commit examined, "" for none */
 	char last_response[41];      /* newest response commit of this node known
 	                              * on the branch, "" for none */
-	uint8_t policy_sha256[32];   /* of sign.conf + manifest, as last audited */
-	bool policy_audited;
-	bool hsm_lost;               /* the token went away: reopen before a batch */
-	char *policy_path;
-	char *last_commit_path;
 	char *last_response_path;
+};
 
-	/* approvals seen in the queue (approvals.journal) */
-	struct signd_approval *approvals;
-	size_t n_approvals, alloc_approvals;
-	/* documents deferred for approvals (pending.journal) */
-	struct signd_pending *pending;
-	size_t n_pending, alloc_pending;
+struct signd {
+	/* shared: set at open */
+	struct sign_config *cfg;
+	struct manifest *m;
+	FILE *log;
+	struct queue *q;             /* the queue: read by intake, written by the publisher */
 
-	struct signd_cache *cache;   /* per batch */
+	struct signd_intake in;
+	struct signd_policy pol;
+	struct signd_signing hsm;
+	struct signd_audit_writer aw;
+	struct signd_publisher pub;
 };
 
 struct signd_approval {
