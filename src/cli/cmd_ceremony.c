@@ -358,7 +358,7 @@ static int check_store(const char *state_dir, const uint8_t fpr[P11_WRAP_FPR_LEN
 			continue;
 		memcpy(name, e->d_name, l - 5);
 		name[l - 5] = '\0';
-		if (wrap_name_valid(name) < 0)
+		if (!wrap_name_valid(name))
 			continue;
 		if ((err = wrap_store_load(dir, name, &m)) < 0)
 			break;

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include "json/json.h"
+#include "keys/keyspec.h"
 #include "p11/wrap.h"
 #include "util/cleanup.h"
 #include "util/encode.h"
@@ -26,19 +27,12 @@ void wrap_meta_free(struct wrap_meta *m)
 	free(m);
 }
 
+/* A wrapped key's name is a key name: one rule, the key spec's. */
+_Static_assert(WRAP_NAME_MAX == KEY_NAME_MAX, "wrapped-key and key names share their cap");
+
 int wrap_name_valid(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n > WRAP_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return key_name_valid(name);
 }
 
 static int alg_parse(const char *s, enum rb_key_alg *ret)

@@ -17,7 +17,7 @@ void rb_hex_format_upper(const uint8_t *p, size_t n, char *out);
 /* Decode exactly 2*n hex chars (either case); caller frees *ret. */
 int rb_hex_decode(const char *s, size_t slen, uint8_t **ret, size_t *ret_len);
 
-/* The value of one hex digit of either case (JSON's \uXXXX), or -1. */
+/* The value of one hex digit of either case (the four digits of a JSON \u escape), or -1. */
 int rb_hex_digit(char c);
 
 /* Whether s[0..n) is n lowercase hex digits, the only hex rombsr's
